@@ -1,0 +1,111 @@
+"""``Flash``: a Dash app on Dash's Quart backend with the flash_ws transport installed."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional, Sequence
+
+import dash
+from quart import websocket
+
+from .callbacks import GLOBAL_EVENT_CALLBACKS, EventCallbackRegistry, OnError
+from .page_config import TriggerGroup, build_groups, page_config
+from .protocol import Limits
+from .server.service import FlashWsService
+from .server.settings import Settings
+from .server.websocket import serve_websocket
+
+SCRIPT = {"relative_package_path": "assets/flash_ws.js", "namespace": "flash_ws"}
+
+
+class Flash(dash.Dash):
+    """A ``dash.Dash`` on the Quart backend whose event callbacks stream over one WebSocket per page.
+
+    Every Dash argument works as usual. flash_ws's own:
+
+    - ``transport``: ``"auto"`` (WebSocket, else the fallback), ``"websocket"`` or ``"sse"``;
+    - ``allowed_origins``: origins besides the page's own host that may connect (also read from
+      Dash's ``websocket_allowed_origins``);
+    - ``max_active_runs``: active runs one page may have at once (32);
+    - ``max_message_bytes``: the largest client message accepted (1 MiB);
+    - ``replay_buffer_bytes``: unacknowledged output kept per page before producers wait (8 MiB);
+    - ``resume_grace``: seconds a page's session survives a dropped connection (30).
+    """
+
+    def __init__(
+        self,
+        name: Optional[str] = None,
+        *,
+        transport: str = "auto",
+        allowed_origins: Sequence[str] = (),
+        max_active_runs: int = 32,
+        max_message_bytes: int = 1 << 20,
+        replay_buffer_bytes: int = 8 << 20,
+        resume_grace: float = 30.0,
+        **dash_kwargs: Any,
+    ) -> None:
+        backend = dash_kwargs.setdefault("backend", "quart")
+        if backend != "quart":
+            raise ValueError(f"Flash runs on Dash's Quart backend; backend={backend!r} is not supported")
+        super().__init__(name, **dash_kwargs)
+        limits = Limits(max_message_bytes=max_message_bytes, max_active_runs=max_active_runs,
+                        replay_buffer_bytes=replay_buffer_bytes)
+        origins = tuple(allowed_origins) + tuple(self._websocket_allowed_origins or ())
+        self.flash_ws_settings = Settings(limits=limits, allowed_origins=origins, resume_grace=resume_grace,
+                                          transport=transport)
+        self.event_callbacks = EventCallbackRegistry()
+        self.flash_ws = FlashWsService(self.event_callbacks, self.flash_ws_settings)
+        self._trigger_groups: list[TriggerGroup] = []
+        self._event_callbacks_installed = False
+        self.scripts.append_script(SCRIPT)
+        self._ws_path = self.config.routes_pathname_prefix + "_flash_ws/ws"
+        self.server.websocket(self._ws_path)(self._serve_flash_ws)
+
+    async def _serve_flash_ws(self) -> None:
+        self._install_event_callbacks()
+        await serve_websocket(websocket, self.flash_ws, self.flash_ws_settings.allowed_origins,
+                              self._hooks.get_hooks("websocket_connect"), self._hooks.get_hooks("websocket_message"))
+
+    def event_callback(
+        self,
+        *dependencies: Any,
+        cancel: Sequence[tuple[dash.Input, Any]] = (),
+        reset_props: Sequence[tuple[Any, dict]] = (),
+        on_error: Optional[OnError] = None,
+        prevent_initial_call: bool = True,
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Register an event callback on this app (see ``flash_ws.event_callback``)."""
+
+        def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+            self.event_callbacks.add(func, dependencies, cancel=cancel, reset_props=reset_props,
+                                     on_error=on_error, prevent_initial_call=prevent_initial_call)
+            return func
+
+        return decorator
+
+    def _setup_server(self) -> None:
+        self._install_event_callbacks()
+        super()._setup_server()
+
+    def _install_event_callbacks(self) -> None:
+        """Take the module-level event callbacks and register their trigger groups (once)."""
+        if self._event_callbacks_installed:
+            return
+        self._event_callbacks_installed = True
+        GLOBAL_EVENT_CALLBACKS.move_into(self.event_callbacks)
+        self._trigger_groups = build_groups(self.event_callbacks)
+        for group in self._trigger_groups:
+            self.clientside_callback(group.clientside_function(), *group.inputs, *group.states,
+                                     prevent_initial_call=group.prevent_initial_call)
+
+    def _config(self) -> dict[str, Any]:
+        config = super()._config()
+        if not self._websocket_callbacks:
+            # Dash's renderer opens its own callback socket whenever this is present.
+            config.pop("websocket", None)
+        settings = self.flash_ws_settings
+        config["flash_ws"] = page_config(
+            self.event_callbacks, self._trigger_groups, self.config.requests_pathname_prefix + "_flash_ws/ws",
+            settings.transport, settings.ack_interval_ms, settings.ack_every)
+        return config
+
+

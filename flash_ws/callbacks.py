@@ -1,0 +1,139 @@
+"""The ``event_callback`` decorator and the registry of event callbacks."""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Sequence
+
+from dash.dependencies import Input, Output, State
+
+from .stream import StreamProps, _check_pair
+
+OnError = Callable[[Exception], Any]
+
+
+@dataclass(frozen=True)
+class EventCallback:
+    """One decorated generator and what triggers, cancels and resets it."""
+
+    cb_id: str
+    func: Callable[..., Any]
+    inputs: tuple[Input, ...]
+    states: tuple[State, ...]
+    cancel: tuple[tuple[Input, Any], ...]
+    reset_props: tuple[tuple[Any, dict], ...]
+    on_error: Optional[OnError]
+    prevent_initial_call: bool
+
+    @property
+    def name(self) -> str:
+        return f"{self.func.__module__}.{self.func.__qualname__}"
+
+    @property
+    def is_async(self) -> bool:
+        return inspect.isasyncgenfunction(self.func)
+
+    @property
+    def arity(self) -> int:
+        return len(self.inputs) + len(self.states)
+
+    def reset_stream(self) -> StreamProps:
+        return StreamProps(self.reset_props)
+
+
+class EventCallbackRegistry:
+    """Event callbacks by id; ids are stable across processes (module.qualname, then #2, #3...)."""
+
+    def __init__(self) -> None:
+        self._callbacks: dict[str, EventCallback] = {}
+
+    def __contains__(self, cb_id: object) -> bool:
+        return cb_id in self._callbacks
+
+    def __iter__(self):
+        return iter(self._callbacks.values())
+
+    def __len__(self) -> int:
+        return len(self._callbacks)
+
+    def get(self, cb_id: str) -> Optional[EventCallback]:
+        return self._callbacks.get(cb_id)
+
+    def add(self, func: Callable[..., Any], dependencies: Sequence[Any], **options: Any) -> EventCallback:
+        base = f"{func.__module__}.{func.__qualname__}"
+        cb_id, n = base, 1
+        while cb_id in self._callbacks:
+            n += 1
+            cb_id = f"{base}#{n}"
+        callback = _build(cb_id, func, dependencies, **options)
+        self._callbacks[cb_id] = callback
+        return callback
+
+    def move_into(self, other: "EventCallbackRegistry") -> None:
+        """Hand every callback to ``other`` (an app's registry), keeping ids unique there."""
+        for callback in self._callbacks.values():
+            other.add(callback.func, (*callback.inputs, *callback.states), cancel=callback.cancel,
+                      reset_props=callback.reset_props, on_error=callback.on_error,
+                      prevent_initial_call=callback.prevent_initial_call)
+        self._callbacks.clear()
+
+
+GLOBAL_EVENT_CALLBACKS = EventCallbackRegistry()
+
+
+def _build(
+    cb_id: str,
+    func: Callable[..., Any],
+    dependencies: Sequence[Any],
+    cancel: Sequence[tuple[Input, Any]] = (),
+    reset_props: Sequence[tuple[Any, dict]] = (),
+    on_error: Optional[OnError] = None,
+    prevent_initial_call: bool = True,
+) -> EventCallback:
+    where = f"event callback {func.__module__}.{func.__qualname__}"
+    if not (inspect.isasyncgenfunction(func) or inspect.isgeneratorfunction(func)):
+        raise TypeError(f"{where} must be a generator (async def with yield, or def with yield) that yields stream_props(...)")
+    inputs = tuple(d for d in dependencies if isinstance(d, Input))
+    states = tuple(d for d in dependencies if isinstance(d, State))
+    for dep in dependencies:
+        if isinstance(dep, Output):
+            raise TypeError(f"{where}: event callbacks have no Output ({dep}); yield stream_props(id, props) instead")
+        if not isinstance(dep, (Input, State)):
+            raise TypeError(f"{where}: expected Input or State dependencies, got {dep!r}")
+    if not inputs:
+        raise TypeError(f"{where} needs at least one Input")
+    if any(isinstance(d, Input) for d in dependencies[len(inputs):]):
+        raise TypeError(f"{where}: list every Input before the States")
+    cancel_pairs = []
+    for entry in cancel:
+        if not (isinstance(entry, (tuple, list)) and len(entry) == 2 and isinstance(entry[0], Input)):
+            raise TypeError(f"{where}: cancel entries are (Input(id, prop), keep_value) pairs, got {entry!r}")
+        cancel_pairs.append((entry[0], entry[1]))
+    resets = tuple(_check_pair(p) for p in reset_props)
+    if on_error is not None and not callable(on_error):
+        raise TypeError(f"{where}: on_error must be callable, got {on_error!r}")
+    return EventCallback(cb_id, func, inputs, states, tuple(cancel_pairs), resets, on_error, bool(prevent_initial_call))
+
+
+def event_callback(
+    *dependencies: Any,
+    cancel: Sequence[tuple[Input, Any]] = (),
+    reset_props: Sequence[tuple[Any, dict]] = (),
+    on_error: Optional[OnError] = None,
+    prevent_initial_call: bool = True,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a generator as an event callback that streams ``stream_props`` to the page.
+
+    ``dependencies`` are ``Input`` then ``State`` objects; the generator receives their values in
+    that order. While a run is active, a change of a ``cancel`` input to a value other than its
+    ``keep_value`` cancels it; ``reset_props`` are applied when a run is cancelled or fails.
+    ``on_error(exception)`` may return ``stream_props`` to show the error.
+    """
+
+    def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+        GLOBAL_EVENT_CALLBACKS.add(func, dependencies, cancel=cancel, reset_props=reset_props,
+                                   on_error=on_error, prevent_initial_call=prevent_initial_call)
+        return func
+
+    return decorator

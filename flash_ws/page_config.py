@@ -1,0 +1,79 @@
+"""What the page needs to know about the event callbacks: trigger groups and reset props.
+
+Dash gives two no-output clientside callbacks with the same Inputs the same callback id, so the
+Inputs of all event callbacks and cancel entries are grouped: one clientside callback per distinct
+Input list, with the union of the States of its members (docs/protocol.md, "Page config").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from dash._utils import to_json
+from dash.dependencies import Input, State
+
+from .callbacks import EventCallback
+
+
+@dataclass
+class TriggerGroup:
+    key: str
+    inputs: list[Input]
+    states: list[State] = field(default_factory=list)
+    actions: list[dict[str, Any]] = field(default_factory=list)
+
+    def state_index(self, state: State) -> int:
+        for index, known in enumerate(self.states):
+            if str(known) == str(state):
+                return len(self.inputs) + index
+        self.states.append(state)
+        return len(self.inputs) + len(self.states) - 1
+
+    @property
+    def prevent_initial_call(self) -> bool:
+        return not any(a.get("initial") for a in self.actions)
+
+    def clientside_function(self) -> str:
+        return ("function(){var c=window.dash_clientside&&window.dash_clientside.callback_context;"
+                f"window.flash_ws.fire({json.dumps(self.key)},Array.prototype.slice.call(arguments),c?c.triggered:[]);}}")
+
+
+def _group_for(groups: dict[str, TriggerGroup], inputs: Iterable[Input]) -> TriggerGroup:
+    inputs = list(inputs)
+    signature = ".".join(str(i) for i in inputs)
+    group = groups.get(signature)
+    if group is None:
+        key = "g" + hashlib.sha256(signature.encode()).hexdigest()[:12]
+        group = groups[signature] = TriggerGroup(key, inputs)
+    return group
+
+
+def build_groups(callbacks: Iterable[EventCallback]) -> list[TriggerGroup]:
+    groups: dict[str, TriggerGroup] = {}
+    callbacks = list(callbacks)
+    for cb in callbacks:
+        group = _group_for(groups, cb.inputs)
+        args = list(range(len(cb.inputs))) + [group.state_index(s) for s in cb.states]
+        group.actions.append({"kind": "start", "cb": cb.cb_id, "args": args, "initial": not cb.prevent_initial_call})
+    for cb in callbacks:
+        for cancel_input, keep in cb.cancel:
+            group = _group_for(groups, [cancel_input])
+            group.actions.append({"kind": "cancel", "cb": cb.cb_id, "arg": 0, "keep": json.loads(to_json(keep))})
+    return list(groups.values())
+
+
+def page_config(callbacks: Iterable[EventCallback], groups: Iterable[TriggerGroup], ws_url: str,
+                transport: str, ack_interval_ms: int, ack_every: int) -> dict[str, Any]:
+    """The ``flash_ws`` member of Dash's page config."""
+    return {
+        "v": 1,
+        "ws_url": ws_url,
+        "transport": transport,
+        "callbacks": {cb.cb_id: {"name": cb.name, "reset": json.loads(cb.reset_stream().to_json())} for cb in callbacks},
+        "groups": {g.key: g.actions for g in groups},
+        "ack_interval_ms": ack_interval_ms,
+        "ack_every": ack_every,
+    }

@@ -1,0 +1,149 @@
+"""The client side of one session, sans I/O: what the Python reference client (and, in JS, the
+browser client) does with server frames: exactly-once, in-order application and batched acks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional, Union
+
+from .codec import decode_message
+from .frames import Ack, Cancel, ClientFrame, End, Error, ErrorInfo, Hello, Ping, Pong, Start, Update, Welcome
+
+
+@dataclass(frozen=True)
+class Apply:
+    """Effect: apply these [id, props] pairs of ``run`` in one render."""
+
+    run: int
+    props: list[Any]
+
+
+@dataclass(frozen=True)
+class RunEnded:
+    run: int
+    cb: str
+    reason: str
+    error: Optional[ErrorInfo]
+    reset: bool  # True when the caller must apply the callback's reset_props now
+
+
+@dataclass(frozen=True)
+class ServerError:
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Frames were lost between ``expected`` and ``got``: reconnect and resume."""
+
+    expected: int
+    got: int
+
+
+@dataclass(frozen=True)
+class SessionLost:
+    """The server could not resume: these runs are lost (apply their reset_props)."""
+
+    runs: dict[int, str]
+
+
+Effect = Union[Apply, RunEnded, ServerError, Gap, SessionLost]
+
+
+@dataclass
+class ClientSession:
+    """Runs started by this client and the sequence numbers applied so far."""
+
+    ack_every: int = 64
+    ack_interval: float = 0.1
+    session: Optional[str] = None
+    epoch: Optional[str] = None
+    applied_seq: int = 0
+    acked_seq: int = 0
+    runs: dict[int, str] = field(default_factory=dict)  # active runs: run -> cb
+    _locally_ended: set[int] = field(default_factory=set)
+    _next_run: int = 1
+    _unacked_since: Optional[float] = None
+
+    def hello(self) -> Hello:
+        return Hello(self.session, self.applied_seq)
+
+    def start(self, cb: str, args: list[Any]) -> tuple[Start, Optional[int]]:
+        """A start frame for ``cb``; also the run it replaces, if one was active."""
+        replaced = next((run for run, name in self.runs.items() if name == cb), None)
+        if replaced is not None:
+            del self.runs[replaced]
+            self._locally_ended.add(replaced)
+        run, self._next_run = self._next_run, self._next_run + 1
+        self.runs[run] = cb
+        return Start(run, cb, args), replaced
+
+    def cancel(self, run: int) -> Optional[Cancel]:
+        if self.runs.pop(run, None) is None:
+            return None
+        self._locally_ended.add(run)
+        return Cancel(run)
+
+    def receive_message(self, text: Union[str, bytes], now: float) -> tuple[list[Effect], list[ClientFrame]]:
+        """Process one server message: effects to carry out, frames to send back."""
+        effects: list[Effect] = []
+        replies: list[ClientFrame] = []
+        for frame in decode_message(text, "server", max_bytes=1 << 30):
+            if isinstance(frame, Welcome):
+                effects.extend(self._welcome(frame))
+            elif isinstance(frame, (Update, End)):
+                if frame.seq <= self.applied_seq:
+                    continue  # a duplicate: already applied
+                if frame.seq != self.applied_seq + 1:
+                    effects.append(Gap(self.applied_seq + 1, frame.seq))
+                    break
+                self.applied_seq = frame.seq
+                if self._unacked_since is None:
+                    self._unacked_since = now
+                effects.extend(self._sequenced(frame))
+            elif isinstance(frame, Error):
+                effects.append(ServerError(frame.code, frame.message))
+            elif isinstance(frame, Ping):
+                replies.append(Pong(frame.id))
+        ack = self.ack_due(now)
+        if ack is not None:
+            replies.append(ack)
+        return effects, replies
+
+    def _welcome(self, frame: Welcome) -> list[Effect]:
+        effects: list[Effect] = []
+        if not frame.resumed and self.session is not None:
+            if self.runs:
+                effects.append(SessionLost(dict(self.runs)))
+            self.runs.clear()
+            self._locally_ended.clear()
+            self.applied_seq = self.acked_seq = 0
+            self._unacked_since = None
+        self.session, self.epoch = frame.session, frame.epoch
+        return effects
+
+    def _sequenced(self, frame: Union[Update, End]) -> list[Effect]:
+        if isinstance(frame, Update):
+            if frame.run in self.runs:
+                return [Apply(frame.run, frame.props)]  # type: ignore[arg-type]
+            return []
+        cb = self.runs.pop(frame.run, None)
+        self._locally_ended.discard(frame.run)
+        if cb is None:
+            return []
+        return [RunEnded(frame.run, cb, frame.reason, frame.error, frame.reason in ("cancelled", "error", "refused"))]
+
+    def ack_due(self, now: float) -> Optional[Ack]:
+        """An ack frame when one is due by count or by time, else None."""
+        if self.applied_seq == self.acked_seq or self._unacked_since is None:
+            return None
+        if self.applied_seq - self.acked_seq >= self.ack_every or now - self._unacked_since >= self.ack_interval:
+            self.acked_seq = self.applied_seq
+            self._unacked_since = None
+            return Ack(self.applied_seq)
+        return None
+
+    def ack_deadline(self) -> Optional[float]:
+        """When the next ack falls due by time (None when nothing is unacknowledged)."""
+        return None if self._unacked_since is None else self._unacked_since + self.ack_interval

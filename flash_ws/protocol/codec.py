@@ -1,0 +1,148 @@
+"""Encoding and decoding of messages: a message is a JSON array of frames (docs/protocol.md)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import fields
+from typing import Any, Callable, Iterable, Literal
+
+from .errors import FrameTooLarge, ProtocolError
+from .frames import (
+    END_REASONS,
+    Ack,
+    Bye,
+    Cancel,
+    End,
+    Error,
+    ErrorInfo,
+    Frame,
+    Hello,
+    Ping,
+    Pong,
+    RawJson,
+    Start,
+    Update,
+    Welcome,
+)
+
+Sender = Literal["client", "server"]
+DEFAULT_MAX_BYTES = 1 << 20
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+
+
+def _is_uint(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_props(value: Any) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], (str, dict)) and isinstance(pair[1], dict)
+        for pair in value
+    )
+
+
+def _is_error_info(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("code"), str) and isinstance(value.get("message"), str)
+
+
+# member kind -> (check, what the message says was expected)
+_KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "uint": (_is_uint, "a non-negative integer"),
+    "str": (lambda v: isinstance(v, str), "a string"),
+    "str?": (lambda v: v is None or isinstance(v, str), "a string or null"),
+    "bool": (lambda v: isinstance(v, bool), "a boolean"),
+    "list": (lambda v: isinstance(v, list), "an array"),
+    "props": (_is_props, "an array of [id, props] pairs"),
+    "reason": (lambda v: v in END_REASONS, "one of " + ", ".join(sorted(END_REASONS))),
+    "error?": (lambda v: v is None or _is_error_info(v), "an object with string 'code' and 'message'"),
+    "uint?": (lambda v: v is None or _is_uint(v), "a non-negative integer or null"),
+}
+
+# (sender, type name) -> (frame class, {member: kind}); a kind ending in "?" may be absent.
+_SCHEMAS: dict[tuple[str, str], tuple[type, dict[str, str]]] = {
+    ("client", "hello"): (Hello, {"v": "uint", "session": "str?", "seq": "uint"}),
+    ("client", "start"): (Start, {"run": "uint", "cb": "str", "args": "list"}),
+    ("client", "cancel"): (Cancel, {"run": "uint"}),
+    ("client", "ack"): (Ack, {"seq": "uint"}),
+    ("client", "bye"): (Bye, {}),
+    ("client", "ping"): (Ping, {"id": "uint"}),
+    ("client", "pong"): (Pong, {"id": "uint"}),
+    ("server", "welcome"): (Welcome, {"v": "uint", "session": "str", "epoch": "str", "resumed": "bool", "seq": "uint"}),
+    ("server", "update"): (Update, {"seq": "uint", "run": "uint", "props": "props"}),
+    ("server", "end"): (End, {"seq": "uint", "run": "uint", "reason": "reason", "error": "error?"}),
+    ("server", "error"): (Error, {"code": "str", "message": "str", "run": "uint?", "cb": "str?"}),
+    ("server", "ping"): (Ping, {"id": "uint"}),
+    ("server", "pong"): (Pong, {"id": "uint"}),
+}
+_TYPE_OF: dict[type, str] = {cls: name for (_, name), (cls, _) in _SCHEMAS.items()}
+
+
+def _decode_frame(index: int, obj: Any, sender: Sender) -> Frame:
+    if not isinstance(obj, dict):
+        raise ProtocolError("bad_frame", f"frame {index}: expected an object, got {type(obj).__name__}")
+    name = obj.get("t")
+    schema = _SCHEMAS.get((sender, name)) if isinstance(name, str) else None
+    if schema is None:
+        known = ", ".join(n for s, n in _SCHEMAS if s == sender)
+        raise ProtocolError("bad_frame", f"frame {index}: unknown type {name!r} from the {sender} (expected one of {known})")
+    cls, members = schema
+    values: dict[str, Any] = {}
+    for member, kind in members.items():
+        if member not in obj and kind.endswith("?"):
+            continue
+        check, expected = _KINDS[kind]
+        value = obj.get(member)
+        if member not in obj or not check(value):
+            got = "nothing" if member not in obj else json.dumps(value)[:60]
+            raise ProtocolError("bad_frame", f"frame {index}: {name!r} needs {expected} {member!r}, got {got}")
+        values[member] = value
+    if cls is End and values.get("error") is not None:
+        values["error"] = ErrorInfo(values["error"]["code"], values["error"]["message"])
+    return cls(**values)
+
+
+def decode_message(text: str | bytes, sender: Sender, max_bytes: int = DEFAULT_MAX_BYTES) -> list[Frame]:
+    """Decode one message sent by ``sender``; raise ProtocolError naming what was wrong."""
+    size = len(text.encode() if isinstance(text, str) else text)
+    if size > max_bytes:
+        raise FrameTooLarge(size, max_bytes)
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ProtocolError("bad_frame", f"message is not valid JSON: {exc}") from None
+    if not isinstance(data, list):
+        raise ProtocolError("bad_frame", f"message must be a JSON array of frames, got {type(data).__name__}")
+    return [_decode_frame(i, obj, sender) for i, obj in enumerate(data)]
+
+
+def encode_frame(frame: Frame) -> str:
+    """Encode one frame as JSON text; RawJson members are inserted verbatim."""
+    if isinstance(frame, Update) and isinstance(frame.props, RawJson):
+        return f'{{"t":"update","seq":{frame.seq},"run":{frame.run},"props":{frame.props.text}}}'
+    obj: dict[str, Any] = {"t": _TYPE_OF[type(frame)]}
+    for field in fields(frame):
+        value = getattr(frame, field.name)
+        if value is None and field.name in ("error", "run", "cb"):
+            continue
+        obj[field.name] = value.__dict__ if isinstance(value, ErrorInfo) else value
+    return _dumps(obj)
+
+
+def join_frames(encoded: Iterable[str]) -> str:
+    """Join already-encoded frames into one message."""
+    return "[" + ",".join(encoded) + "]"
+
+
+def encode_message(frames: Iterable[Frame]) -> str:
+    return join_frames(encode_frame(f) for f in frames)
+
+
+def frame_to_dict(frame: Frame) -> dict[str, Any]:
+    """The JSON object of a frame (as in tests/vectors)."""
+    return json.loads(encode_frame(frame))
+
+
+def encode_json(value: Any) -> str:
+    """Compact JSON, as the encoder writes it."""
+    return _dumps(value)

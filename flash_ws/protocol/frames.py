@@ -1,0 +1,126 @@
+"""Frames: the typed messages of the wire protocol (docs/protocol.md), as frozen dataclasses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal, Optional, Union
+
+PROTOCOL_VERSION = 1
+
+EndReason = Literal["done", "cancelled", "replaced", "error", "refused"]
+END_REASONS: frozenset[str] = frozenset({"done", "cancelled", "replaced", "error", "refused"})
+
+
+@dataclass(frozen=True)
+class RawJson:
+    """Already-encoded JSON text, inserted verbatim by the encoder (no re-encoding per frame)."""
+
+    text: str
+
+
+# client -> server
+
+
+@dataclass(frozen=True)
+class Hello:
+    session: Optional[str] = None
+    seq: int = 0
+    v: int = PROTOCOL_VERSION
+
+
+@dataclass(frozen=True)
+class Start:
+    run: int
+    cb: str
+    args: list[Any]
+
+
+@dataclass(frozen=True)
+class Cancel:
+    run: int
+
+
+@dataclass(frozen=True)
+class Ack:
+    seq: int
+
+
+@dataclass(frozen=True)
+class Bye:
+    """The page is leaving: end the session now rather than keep it for a resume."""
+
+
+# both directions
+
+
+@dataclass(frozen=True)
+class Ping:
+    id: int
+
+
+@dataclass(frozen=True)
+class Pong:
+    id: int
+
+
+# server -> client
+
+
+@dataclass(frozen=True)
+class Welcome:
+    session: str
+    epoch: str
+    resumed: bool
+    seq: int
+    v: int = PROTOCOL_VERSION
+
+
+@dataclass(frozen=True)
+class Update:
+    """Props to apply in one render: ``props`` is a list of ``[id, props]`` pairs or its RawJson."""
+
+    seq: int
+    run: int
+    props: Union[list[Any], RawJson]
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class End:
+    seq: int
+    run: int
+    reason: EndReason
+    error: Optional[ErrorInfo] = None
+
+
+@dataclass(frozen=True)
+class Error:
+    code: str
+    message: str
+    run: Optional[int] = None
+    cb: Optional[str] = None
+
+
+ClientFrame = Union[Hello, Start, Cancel, Ack, Bye, Ping, Pong]
+ServerFrame = Union[Welcome, Update, End, Error, Ping, Pong]
+Frame = Union[ClientFrame, ServerFrame]
+SequencedFrame = Union[Update, End]
+
+TYPE_NAMES: dict[type, str] = {
+    Hello: "hello",
+    Start: "start",
+    Cancel: "cancel",
+    Ack: "ack",
+    Bye: "bye",
+    Ping: "ping",
+    Pong: "pong",
+    Welcome: "welcome",
+    Update: "update",
+    End: "end",
+    Error: "error",
+}

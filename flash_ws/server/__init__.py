@@ -1,0 +1,1 @@
+"""Adapters between the protocol core and Quart: session store, stream runner, transports."""

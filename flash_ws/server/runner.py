@@ -1,0 +1,153 @@
+"""The stream runner: drives event-callback generators and feeds what they yield to sessions.
+
+``StreamRunner`` is the interface; ``AsyncioStreamRunner`` runs every generator as a task of this
+process (sync generators step in a worker thread, so a ``time.sleep`` in one stalls no other).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from typing import Any, Optional, Protocol
+
+from ..callbacks import EventCallback
+from ..protocol import ErrorInfo
+from ..stream import StreamProps, combine
+from .sessions import LiveSession
+
+log = logging.getLogger("flash_ws")
+_DONE = object()
+
+
+class BadYield(Exception):
+    """A generator yielded something that is not a stream_props result."""
+
+
+class StreamRunner(Protocol):
+    def start(self, live: LiveSession, run: int, callback: EventCallback, args: list[Any]) -> None: ...
+
+    def cancel(self, live: LiveSession, run: int) -> None: ...
+
+    def cancel_all(self, live: LiveSession) -> None: ...
+
+
+class AsyncioStreamRunner:
+    """Runs each stream as an asyncio task keyed by (session, run)."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[tuple[str, int], asyncio.Task[None]] = {}
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def start(self, live: LiveSession, run: int, callback: EventCallback, args: list[Any]) -> None:
+        key = (live.token, run)
+        task = asyncio.get_running_loop().create_task(self._drive(live, run, callback, args), name=f"flash_ws {callback.name} run {run}")
+        self._tasks[key] = task
+        task.add_done_callback(lambda _t: self._tasks.pop(key, None))
+
+    def cancel(self, live: LiveSession, run: int) -> None:
+        task = self._tasks.get((live.token, run))
+        if task is not None:
+            task.cancel()
+
+    def cancel_all(self, live: LiveSession) -> None:
+        for (token, _run), task in list(self._tasks.items()):
+            if token == live.token:
+                task.cancel()
+
+    async def _drive(self, live: LiveSession, run: int, callback: EventCallback, args: list[Any]) -> None:
+        if len(args) != callback.arity:
+            message = (f"start of {callback.name!r} carries {len(args)} values, expected {callback.arity} "
+                       f"({len(callback.inputs)} Input, {len(callback.states)} State)")
+            log.warning("flash_ws: %s", message)
+            _end(live, run, "refused", ErrorInfo("bad_frame", message))
+            return
+        steps = _async_steps(callback, args) if callback.is_async else _thread_steps(callback, args)
+        try:
+            async for item in steps:
+                if not await _emit(live, run, callback, item):
+                    return
+            _end(live, run, "done")
+        except BadYield as exc:
+            log.error("flash_ws: %s", exc)
+            await _fail(live, run, callback, exc, ErrorInfo("bad_yield", str(exc)))
+        except Exception as exc:  # the user's generator raised
+            if callback.on_error is None:
+                log.exception("flash_ws: event callback %s raised", callback.name)
+            await _fail(live, run, callback, exc, ErrorInfo("callback_error", f"{type(exc).__name__}: {exc}"))
+        finally:
+            await steps.aclose()
+
+
+async def _async_steps(callback: EventCallback, args: list[Any]):
+    gen = callback.func(*args)
+    try:
+        async for item in gen:
+            yield item
+    finally:
+        await gen.aclose()
+
+
+async def _thread_steps(callback: EventCallback, args: list[Any]):
+    """Step a sync generator in worker threads; close it in a thread too, after its current step."""
+    gen = callback.func(*args)
+    step: Optional[asyncio.Future[Any]] = None
+    try:
+        while True:
+            step = asyncio.ensure_future(asyncio.to_thread(next, gen, _DONE))
+            item = await asyncio.shield(step)
+            step = None
+            if item is _DONE:
+                return
+            yield item
+    finally:
+        asyncio.get_running_loop().create_task(_close_after(gen, step))
+
+
+async def _close_after(gen: Any, step: Optional[asyncio.Future[Any]]) -> None:
+    if step is not None:
+        try:
+            await step
+        except Exception:  # the step's own error was already reported, or is moot after cancel
+            pass
+    await asyncio.to_thread(gen.close)
+
+
+async def _emit(live: LiveSession, run: int, callback: EventCallback, item: Any) -> bool:
+    """Queue one yielded value; False when the run is no longer active."""
+    stream = combine(item)
+    if stream is None:
+        raise BadYield(f"event callback {callback.name} yielded {type(item).__name__} {item!r:.60}; "
+                       "yield stream_props(id, props) or a list of them")
+    payload = stream.to_json()
+    await live.wait_for_room()
+    queued = live.core.emit_update(run, payload)
+    live.notify()
+    return queued
+
+
+def _end(live: LiveSession, run: int, reason: Any, error: Optional[ErrorInfo] = None) -> None:
+    live.core.end_run(run, reason, error)
+    live.notify()
+
+
+async def _fail(live: LiveSession, run: int, callback: EventCallback, exc: Exception, error: ErrorInfo) -> None:
+    """Deliver what ``on_error`` returns, then end the run with ``error`` (the page resets)."""
+    if callback.on_error is not None and isinstance(exc, Exception) and not isinstance(exc, BadYield):
+        try:
+            shown = callback.on_error(exc)
+            if inspect.isawaitable(shown):
+                shown = await shown
+            stream = combine(shown) if shown is not None else None
+            if shown is not None and stream is None:
+                raise BadYield(f"on_error of {callback.name} returned {type(shown).__name__}, not stream_props")
+            if stream is not None:
+                live.core.emit_update(run, stream.to_json())
+        except Exception:
+            log.exception("flash_ws: on_error of %s raised", callback.name)
+    _end(live, run, "error", error)
+
+
+__all__ = ["AsyncioStreamRunner", "StreamRunner", "BadYield", "StreamProps"]

@@ -1,0 +1,131 @@
+"""Live sessions and where they are kept: the ``SessionStore`` interface and its in-process store.
+
+A session outlives its transport connection: when the connection drops for another reason than
+the page leaving, the store keeps the session (and its running streams) for ``resume_grace``
+seconds so a reconnecting page can resume it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from typing import Callable, Optional, Protocol
+
+from ..protocol import Hello, Limits, ServerSession
+
+
+class Connection:
+    """One transport connection bound to a session; its writer waits on ``wakeup``."""
+
+    def __init__(self, description: str) -> None:
+        self.description = description
+        self.replaced = False
+        self.wakeup = asyncio.Event()
+
+    def __repr__(self) -> str:
+        return f"<Connection {self.description}>"
+
+
+class LiveSession:
+    """A ServerSession plus the asyncio signals its writer and producers wait on."""
+
+    def __init__(self, core: ServerSession) -> None:
+        self.core = core
+        self._room = asyncio.Event()
+        self._room.set()
+        self.connection: Optional[Connection] = None  # the transport currently attached
+        self.expiry: Optional[asyncio.TimerHandle] = None
+
+    def bind(self, connection: Connection) -> None:
+        """Make ``connection`` the one that writes; the previous one, if any, is replaced."""
+        if self.connection is not None:
+            self.connection.replaced = True
+            self.connection.wakeup.set()
+        self.connection = connection
+        connection.wakeup.set()
+
+    @property
+    def token(self) -> str:
+        return self.core.token
+
+    def notify(self) -> None:
+        """Tell the writer there is output, and producers whether there is room."""
+        if self.core.has_output() and self.connection is not None:
+            self.connection.wakeup.set()
+        if self.core.has_room():
+            self._room.set()
+        else:
+            self._room.clear()
+
+    async def wait_for_room(self) -> None:
+        """Wait while the replay buffer is full (backpressure)."""
+        while not self.core.has_room():
+            self._room.clear()
+            await self._room.wait()
+
+
+class SessionStore(Protocol):
+    """Where sessions live. The in-process store is the default; others keep them elsewhere."""
+
+    def open(self, hello: Hello) -> tuple[LiveSession, bool]:
+        """The session ``hello`` resumes (and True), or a new one (and False)."""
+        ...
+
+    def detach(self, live: LiveSession) -> None:
+        """The transport of ``live`` went away: keep it for the grace period, then close it."""
+        ...
+
+    def close(self, live: LiveSession) -> None:
+        """Forget ``live`` now (the page left, or it expired) and stop its runs."""
+        ...
+
+    def __len__(self) -> int: ...
+
+
+class InProcessSessionStore:
+    """Sessions in a dict of this process; ``on_close`` stops the runs of a closed session."""
+
+    def __init__(self, callbacks: object, limits: Limits, resume_grace: float, on_close: Callable[[LiveSession], None]) -> None:
+        self._callbacks = callbacks
+        self._on_close = on_close
+        self._limits = limits
+        self._grace = resume_grace
+        self._sessions: dict[str, LiveSession] = {}
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def open(self, hello: Hello) -> tuple[LiveSession, bool]:
+        live = self._sessions.get(hello.session) if hello.session else None
+        if live is not None and live.core.can_resume(hello):
+            if live.expiry is not None:
+                live.expiry.cancel()
+                live.expiry = None
+            live.core.attach(hello)
+            return live, True
+        if live is not None:
+            self.close(live)  # it cannot be resumed: its runs are lost
+        core = ServerSession(secrets.token_urlsafe(24), secrets.token_hex(4), self._callbacks, self._limits)  # type: ignore[arg-type]
+        live = LiveSession(core)
+        core.attach(Hello(None, 0))
+        self._sessions[core.token] = live
+        return live, False
+
+    def detach(self, live: LiveSession) -> None:
+        live.connection = None
+
+        def expire() -> None:
+            if self._sessions.get(live.token) is live and live.connection is None:
+                self.close(live)
+
+        if self._grace <= 0:
+            expire()
+        else:
+            live.expiry = asyncio.get_running_loop().call_later(self._grace, expire)
+
+    def close(self, live: LiveSession) -> None:
+        if live.expiry is not None:
+            live.expiry.cancel()
+            live.expiry = None
+        if self._sessions.pop(live.token, None) is not None:
+            self._on_close(live)

@@ -1,0 +1,25 @@
+"""Server settings of flash_ws, set through ``Flash(...)`` arguments."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..protocol import Limits
+
+TRANSPORTS = ("auto", "websocket", "sse")
+
+
+@dataclass(frozen=True)
+class Settings:
+    limits: Limits = field(default_factory=Limits)
+    allowed_origins: tuple[str, ...] = ()
+    resume_grace: float = 30.0
+    transport: str = "auto"
+    ack_interval_ms: int = 100
+    ack_every: int = 64
+
+    def __post_init__(self) -> None:
+        if self.transport not in TRANSPORTS:
+            raise ValueError(f"transport must be one of {', '.join(TRANSPORTS)}, got {self.transport!r}")
+        if self.resume_grace < 0:
+            raise ValueError(f"resume_grace must be >= 0 seconds, got {self.resume_grace}")

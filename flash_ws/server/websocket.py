@@ -1,0 +1,114 @@
+"""The WebSocket transport: one socket per page carries every run of the page's session."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+from typing import Any, Callable, Iterable, Optional
+from urllib.parse import urlparse
+
+from ..protocol import PROTOCOL_VERSION, Hello, PageLeft, ProtocolError, decode_message
+from .service import FlashWsService
+from .sessions import Connection, LiveSession
+
+log = logging.getLogger("flash_ws")
+HELLO_TIMEOUT = 10.0
+Hook = Callable[..., Any]
+
+
+def origin_refusal(origin: Optional[str], host: Optional[str], allowed: Iterable[str]) -> Optional[str]:
+    """Why a request from ``origin`` must be refused, or None when it is allowed."""
+    if not origin:
+        return "Origin header required"
+    if origin in allowed or "*" in allowed:
+        return None
+    if host and urlparse(origin).netloc == host:
+        return None
+    return f"Origin {origin!r} not allowed (same host {host!r} or the app's allowed_origins)"
+
+
+async def run_hooks(hooks: Iterable[Hook], *args: Any) -> Optional[tuple[int, str]]:
+    """Dash's websocket hooks: a falsy-False result or a (code, reason) tuple refuses."""
+    for hook in hooks:
+        try:
+            result = hook(*args)
+            if inspect.isawaitable(result):
+                result = await result
+        except Exception:
+            log.exception("flash_ws: a websocket hook raised")
+            return 4001, "Authentication error"
+        if result is False:
+            return 4001, "Rejected"
+        if isinstance(result, tuple) and len(result) == 2:
+            return int(result[0]), str(result[1])
+    return None
+
+
+async def serve_websocket(ws: Any, service: FlashWsService, allowed_origins: Iterable[str],
+                          connect_hooks: list[Hook], message_hooks: list[Hook]) -> None:
+    """Handle one WebSocket connection (``ws`` is Quart's websocket object)."""
+    refusal = origin_refusal(ws.headers.get("origin"), ws.headers.get("host"), allowed_origins)
+    if refusal:
+        log.warning("flash_ws: websocket refused: %s", refusal)
+        await ws.close(4003, refusal)
+        return
+    rejected = await run_hooks(connect_hooks, ws)
+    if rejected:
+        await ws.close(*rejected)
+        return
+    await ws.accept()
+    try:
+        first = await asyncio.wait_for(ws.receive(), HELLO_TIMEOUT)
+        frames = decode_message(first, "client", service.settings.limits.max_message_bytes)
+    except (ProtocolError, asyncio.TimeoutError) as exc:
+        await ws.close(4000, f"expected a 'hello' frame first: {exc}"[:120])
+        return
+    if not frames or not isinstance(frames[0], Hello):
+        await ws.close(4000, "expected a 'hello' frame first")
+        return
+    if frames[0].v != PROTOCOL_VERSION:
+        await ws.close(4400, f"protocol version {frames[0].v} not supported (this server speaks {PROTOCOL_VERSION})")
+        return
+    connection = Connection(f"websocket from {ws.remote_addr}")
+    live = service.attach(frames[0], connection)
+    if len(frames) > 1:
+        service.receive(live, connection, json.dumps(json.loads(first)[1:]))
+    writer = asyncio.get_running_loop().create_task(_write(ws, live, connection))
+    try:
+        while not writer.done():
+            text = await ws.receive()
+            if message_hooks and await _refused_by_hooks(ws, text, message_hooks):
+                return
+            if any(isinstance(c, PageLeft) for c in service.receive(live, connection, text)):
+                return
+    finally:
+        writer.cancel()
+        service.detach(live, connection, page_left=False)
+
+
+async def _refused_by_hooks(ws: Any, text: str | bytes, hooks: list[Hook]) -> bool:
+    try:
+        frames = json.loads(text)
+    except ValueError:
+        return False  # the session answers malformed messages itself
+    for frame in frames if isinstance(frames, list) else [frames]:
+        rejected = await run_hooks(hooks, ws, frame)
+        if rejected:
+            await ws.close(*rejected)
+            return True
+    return False
+
+
+async def _write(ws: Any, live: LiveSession, connection: Connection) -> None:
+    """The one writer of this connection: everything ready together goes out in one message."""
+    while not connection.replaced:
+        await connection.wakeup.wait()
+        connection.wakeup.clear()
+        while not connection.replaced:
+            message = live.core.take_output()
+            if message is None:
+                break
+            await ws.send(message)
+    await ws.close(4001, "replaced by a newer connection of the same session")

@@ -1,0 +1,67 @@
+"""``stream_props``: what an event callback yields to update the page."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, Optional, Sequence, Union
+
+from dash._utils import to_json
+
+ComponentId = Union[str, dict]
+Pair = tuple[ComponentId, dict]
+
+
+@dataclass(frozen=True)
+class StreamProps:
+    """Property updates applied in one render: ``(component id, {prop: value})`` pairs."""
+
+    pairs: tuple[Pair, ...]
+
+    def to_json(self) -> str:
+        """The pairs as JSON, serialised the way Dash serialises callback outputs."""
+        return to_json([[cid, props] for cid, props in self.pairs])
+
+
+def _check_pair(pair: Any) -> Pair:
+    if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
+        raise TypeError(f"stream_props expects (component_id, props) pairs, got {pair!r:.80}")
+    cid, props = pair
+    if not isinstance(cid, (str, dict)):
+        raise TypeError(f"a component id is a string or a pattern-matching dict, got {type(cid).__name__}: {cid!r:.80}")
+    if not isinstance(props, dict) or not all(isinstance(k, str) for k in props):
+        raise TypeError(f"props of {cid!r} must be a dict of property names to values, got {props!r:.80}")
+    return cid, props
+
+
+def stream_props(
+    component_id: Union[ComponentId, Sequence[Pair], None] = None,
+    props: Optional[dict] = None,
+    *,
+    batch: Optional[Iterable[Pair]] = None,
+) -> StreamProps:
+    """Updates for the page, to ``yield`` from an event callback.
+
+    - ``stream_props("out", {"children": "hi"})``: one component;
+    - ``stream_props([("a", {...}), ("b", {...})])`` or ``stream_props(batch=[...])``: several
+      components, applied together in one render.
+    """
+    if batch is not None:
+        if component_id is not None or props is not None:
+            raise TypeError("stream_props takes either (component_id, props), a list of pairs, or batch=, not several")
+        pairs = list(batch)
+    elif props is not None:
+        pairs = [(component_id, props)]
+    elif isinstance(component_id, list):
+        pairs = component_id
+    else:
+        raise TypeError(f"stream_props needs props for component {component_id!r} (or a list of (id, props) pairs)")
+    return StreamProps(tuple(_check_pair(p) for p in pairs))
+
+
+def combine(item: Any) -> Optional[StreamProps]:
+    """A yielded value as one StreamProps (a list of them becomes one batch); None if it is not one."""
+    if isinstance(item, StreamProps):
+        return item
+    if isinstance(item, (list, tuple)) and item and all(isinstance(i, StreamProps) for i in item):
+        return StreamProps(tuple(pair for sp in item for pair in sp.pairs))
+    return None
