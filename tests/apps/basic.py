@@ -4,11 +4,13 @@ import asyncio
 import os
 import time
 
-from flash_ws import Flash, Input, State, dcc, html, event_callback, stream_props
+from flash_ws import Flash, Input, State, html, event_callback, stream_props
+from tests.apps import probe
 
 app = Flash(__name__, resume_grace=float(os.environ.get("FLASH_WS_TEST_GRACE", "2")),
             max_active_runs=int(os.environ.get("FLASH_WS_TEST_MAX_RUNS", "32")))
 server = app.server
+probe.install(server)
 app.layout = html.Div([html.Button("go", id="go"), html.Div(id="out")])
 
 
@@ -20,16 +22,23 @@ async def count(n, current):
 
 @event_callback(Input("go", "title"))
 async def endless(_):
-    while True:
-        await asyncio.sleep(0.01)
-        yield stream_props("out", {"title": "tick"})
+    probe.EVENTS["endless started"] += 1
+    try:
+        while True:
+            await asyncio.sleep(0.01)
+            yield stream_props("out", {"title": "tick"})
+    finally:
+        probe.EVENTS["endless finally"] += 1
 
 
 @event_callback(Input("go", "className"))
 def sync_count(n):
-    for i in range(int(n)):
-        time.sleep(0.01)
-        yield stream_props("out", {"children": f"sync {i}"})
+    try:
+        for i in range(int(n)):
+            time.sleep(0.05)
+            yield stream_props("out", {"children": f"sync {i}"})
+    finally:
+        probe.EVENTS["sync finally"] += 1
 
 
 @event_callback(Input("out", "title"), on_error=lambda e: stream_props("out", {"children": f"failed: {e}"}))

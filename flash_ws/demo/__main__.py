@@ -1,0 +1,24 @@
+"""``python -m flash_ws.demo [--host HOST] [--port PORT]``: run the demo app."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Optional, Sequence
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    """Parse the options, print the URL and serve the demo until interrupted."""
+    parser = argparse.ArgumentParser(prog="python -m flash_ws.demo", description="Run the flash_ws demo app.")
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8050, help="port to listen on (default: 8050)")
+    args = parser.parse_args(argv)
+
+    from .app import app  # imported after parsing so that --help is instant
+
+    shown_host = "localhost" if args.host in ("0.0.0.0", "::") else args.host
+    print(f"flash_ws demo: http://{shown_host}:{args.port}/", flush=True)
+    app.run(host=args.host, port=args.port)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""The app of the browser tests: every scenario the issues name, each on its own buttons."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+from dash import callback
+
+from flash_ws import Flash, Input, Output, State, dcc, event_callback, html, stream_props
+from tests.apps import probe
+
+N_STREAMS = 8
+app = Flash(__name__, resume_grace=float(os.environ.get("FLASH_WS_TEST_GRACE", "2")),
+            transport=os.environ.get("FLASH_WS_TEST_TRANSPORT", "auto"))
+server = app.server
+probe.install(server)
+
+
+def _buttons(*names: str) -> list:
+    return [html.Button(name, id=name) for name in names]
+
+
+app.layout = html.Div([
+    html.Div([html.Div([html.Button(f"start {i}", id=f"start-{i}"), html.Span(id=f"out-{i}")]) for i in range(N_STREAMS)]),
+    *_buttons("long-start", "long-cancel", "re-start", "err-start", "err-plain-start", "misc-start", "sync-start",
+              "chart-start", "chart-burst", "plain", "plain-sync"),
+    html.Div(id="long-out"), html.Div(id="re-out"), html.Div(id="err-msg"), html.Div(id="sync-out"),
+    dcc.Input(id="misc-input", value="from state"),
+    html.Div([html.Div(id={"type": "cell", "index": i}) for i in range(2)]),
+    html.Div(id="plain-out"), html.Div(id="plain-sync-out"),
+    dcc.Graph(id="chart", figure={"data": [{"x": [], "y": [], "type": "scatter"}]}),
+])
+
+
+def _stream(i: int):
+    async def stream(n_clicks):
+        for k in range(40):
+            await asyncio.sleep(0.05)
+            yield stream_props(f"out-{i}", {"children": str(k)})
+        yield stream_props(f"out-{i}", {"children": "done"})
+
+    stream.__qualname__ = stream.__name__ = f"stream_{i}"
+    return stream
+
+
+for _i in range(N_STREAMS):
+    event_callback(Input(f"start-{_i}", "n_clicks"))(_stream(_i))
+
+
+@event_callback(Input("long-start", "n_clicks"), cancel=[(Input("long-cancel", "n_clicks"), 0)],
+                reset_props=[("long-out", {"children": "reset"}), ("long-start", {"disabled": False})])
+async def long(n_clicks):
+    yield stream_props("long-start", {"disabled": True})
+    try:
+        k = 0
+        while True:
+            yield stream_props("long-out", {"children": f"tick {k}"})
+            k += 1
+            await asyncio.sleep(0.05)
+    finally:
+        probe.EVENTS["long finally"] += 1
+
+
+@event_callback(Input("re-start", "n_clicks"))
+async def retrigger(n_clicks):
+    try:
+        k = 0
+        while True:
+            yield stream_props("re-out", {"children": f"run{n_clicks}-{k}"})
+            k += 1
+            await asyncio.sleep(0.03)
+    finally:
+        probe.EVENTS[f"retrigger finally {n_clicks}"] += 1
+
+
+@event_callback(Input("err-start", "n_clicks"), reset_props=[("err-start", {"children": "retry"})],
+                on_error=lambda e: stream_props("err-msg", {"children": f"caught: {e}"}))
+async def fails(n_clicks):
+    yield stream_props("err-msg", {"children": "working"})
+    raise RuntimeError("deliberate failure")
+
+
+@event_callback(Input("err-plain-start", "n_clicks"), reset_props=[("err-plain-start", {"children": "plain reset"})])
+async def fails_plainly(n_clicks):
+    yield stream_props("err-msg", {"children": "plain working"})
+    raise KeyError("no handler")
+
+
+@event_callback(Input("misc-start", "n_clicks"), State("misc-input", "value"))
+async def misc(n_clicks, value):
+    yield stream_props(batch=[({"type": "cell", "index": 0}, {"children": html.B(value, id="bold")}),
+                              ({"type": "cell", "index": 1}, {"children": "second"})])
+
+
+@event_callback(Input("sync-start", "n_clicks"))
+def sync_stream(n_clicks):
+    for k in range(5):
+        time.sleep(0.05)
+        yield stream_props("sync-out", {"children": f"sync {k}"})
+
+
+@event_callback(Input("chart-start", "n_clicks"))
+async def chart(n_clicks):
+    for k in range(200):
+        await asyncio.sleep(0.005)
+        yield stream_props("chart", {"extendData": [{"x": [[k]], "y": [[k]]}, [0], 1000]})
+
+
+@event_callback(Input("chart-burst", "n_clicks"))
+async def chart_burst(n_clicks):
+    for k in range(200):
+        yield stream_props("chart", {"extendData": [{"x": [[k]], "y": [[k]]}, [0], 1000]})
+
+
+@callback(Output("plain-out", "children"), Input("plain", "n_clicks"), prevent_initial_call=True)
+async def plain(n_clicks):
+    return f"async callback {n_clicks}"
+
+
+@callback(Output("plain-sync-out", "children"), Input("plain-sync", "n_clicks"), prevent_initial_call=True)
+def plain_sync(n_clicks):
+    return f"sync callback {n_clicks}"

@@ -1,0 +1,134 @@
+"""Shared fixtures: real hypercorn servers on loopback, and a real headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+# One unit for every wait in the I/O tests: slow CI machines can stretch it (FLASH_WS_TEST_SCALE=3).
+SCALE = float(os.environ.get("FLASH_WS_TEST_SCALE", "1"))
+TIMEOUT = 20 * SCALE
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(condition: Callable[[], object], timeout: float = TIMEOUT, what: str = "condition") -> object:
+    """Poll ``condition`` until it returns something truthy; fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(0.02)
+
+
+async def eventually(condition: Callable[[], object], timeout: float = TIMEOUT, what: str = "condition") -> object:
+    """``wait_until`` for async tests: polls without blocking the event loop."""
+    import asyncio
+
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+class LiveServer:
+    """A hypercorn process serving ``target`` (module:attr) on a free loopback port."""
+
+    def __init__(self, target: str, env: dict[str, str]) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.ws_url = f"ws://127.0.0.1:{self.port}/_flash_ws/ws"
+        self.log = Path(os.environ.get("TMPDIR", "/tmp")) / f"flash_ws_server_{self.port}.log"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "hypercorn", target, "--bind", f"127.0.0.1:{self.port}"],
+            cwd=ROOT, env={**os.environ, **env}, stdout=self.log.open("wb"), stderr=subprocess.STDOUT)
+        wait_until(self._ready, what=f"hypercorn serving {target} (log: {self.log})")
+
+    def _ready(self) -> bool:
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"server exited: {self.log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(self.url + "/_dash-layout", timeout=2) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    def get_json(self, path: str) -> object:
+        import json
+
+        with urllib.request.urlopen(self.url + path, timeout=5) as response:
+            return json.loads(response.read())
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., LiveServer]]:
+    """Start servers: ``serve("tests.apps.basic:server", FLASH_WS_TEST_GRACE="1")``."""
+    servers: list[LiveServer] = []
+
+    def start(target: str, **env: str) -> LiveServer:
+        server = LiveServer(target, env)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def chromium_path() -> str:
+    """Debian's chromium, installed by the test setup when missing (as root)."""
+    found = shutil.which("chromium")
+    if found:
+        return found
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        subprocess.run(["apt-get", "update", "-q"], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], check=True, stdout=subprocess.DEVNULL)
+        found = shutil.which("chromium")
+    if not found:
+        raise RuntimeError("the browser tests need Debian's chromium: apt-get install chromium")
+    return found
+
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()

@@ -1,0 +1,186 @@
+"""The WebSocket transport against a real hypercorn on loopback, with the Python reference client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+import websockets
+
+from flash_ws.client import FlashWsClient
+from tests.conftest import TIMEOUT, eventually
+
+APP = "tests.apps.basic"
+
+
+@pytest.fixture
+def server(serve):
+    return serve(f"{APP}:server", FLASH_WS_TEST_GRACE="1", FLASH_WS_TEST_MAX_RUNS="12")
+
+
+async def test_eight_concurrent_runs_share_one_connection(server):
+    async with FlashWsClient.connect(server.ws_url) as client:
+        runs = [await client.start(f"{APP}.count", [50, None]) for _ in range(1)]
+        runs += [await client.start(f"{APP}.sync_count", [5])]
+        runs += [await client.start(f"{APP}.endless", ["x"])]
+        # five more runs of count would replace each other: use distinct callbacks where they exist,
+        # and a second connection-free check below for many runs of count.
+        results = await asyncio.wait_for(asyncio.gather(runs[0].collect(), runs[1].collect()), TIMEOUT)
+        assert [p[1]["children"] for p in results[0][0]] == list(range(50))
+        assert [p[1]["children"] for p in results[1][0]] == [f"sync {i}" for i in range(5)]
+        assert runs[2].ended is None  # the endless run is still streaming on the same socket
+        await client.cancel(runs[2].run)
+
+
+async def test_many_sessions_and_runs_stream_in_order(server):
+    async def one_page(n: int) -> list[int]:
+        async with FlashWsClient.connect(server.ws_url) as client:
+            run = await client.start(f"{APP}.count", [n, None])
+            pairs, end = await asyncio.wait_for(run.collect(), TIMEOUT)
+            assert end.reason == "done"
+            return [p[1]["children"] for p in pairs]
+
+    results = await asyncio.gather(*(one_page(100 + i) for i in range(8)))
+    assert results == [list(range(100 + i)) for i in range(8)]
+
+
+async def test_cancel_closes_the_generator_and_stops_updates(server):
+    async with FlashWsClient.connect(server.ws_url) as client:
+        before = server.get_json("/test/events").get("endless finally", 0)
+        run = await client.start(f"{APP}.endless", ["x"])
+        await asyncio.wait_for(run.queue.get(), TIMEOUT)  # it streams
+        await client.cancel(run.run)
+        await eventually(lambda: server.get_json("/test/events").get("endless finally", 0) == before + 1,
+                   what="the generator's finally")
+        # the server ends the run as cancelled; nothing of it is applied after the cancel
+        assert run.ended is None or run.ended.reason == "cancelled"
+        assert client.session.runs == {}
+
+
+async def test_retrigger_replaces_the_previous_run(server):
+    async with FlashWsClient.connect(server.ws_url) as client:
+        first = await client.start(f"{APP}.endless", ["a"])
+        await asyncio.wait_for(first.queue.get(), TIMEOUT)
+        before = server.get_json("/test/events").get("endless finally", 0)
+        second = await client.start(f"{APP}.endless", ["b"])
+        await asyncio.wait_for(second.queue.get(), TIMEOUT)
+        await eventually(lambda: server.get_json("/test/events").get("endless finally", 0) >= before + 1,
+                   what="the replaced run's finally")
+        # on the wire: end(replaced) of the first run comes before any frame of the second
+        assert first.run not in client.session.runs
+        await client.cancel(second.run)
+
+
+async def test_error_delivers_on_error_output_then_ends_with_reset(server):
+    async with FlashWsClient.connect(server.ws_url) as client:
+        run = await client.start(f"{APP}.fails", ["x"])
+        pairs, end = await asyncio.wait_for(run.collect(), TIMEOUT)
+        assert pairs == [["out", {"children": "about to fail"}], ["out", {"children": "failed: boom"}]]
+        assert (end.reason, end.error.code, end.error.message, end.reset) == ("error", "callback_error", "ValueError: boom", True)
+
+
+async def test_bad_yield_is_refused_by_name_and_other_streams_go_on(server):
+    async with FlashWsClient.connect(server.ws_url) as client:
+        other = await client.start(f"{APP}.count", [30, None])
+        bad = await client.start(f"{APP}.bad_yield", ["x"])
+        _, end = await asyncio.wait_for(bad.collect(), TIMEOUT)
+        assert end.error.code == "bad_yield" and "tests.apps.basic.bad_yield" in end.error.message
+        pairs, other_end = await asyncio.wait_for(other.collect(), TIMEOUT)
+        assert other_end.reason == "done" and len(pairs) == 30
+    assert "bad_yield yielded dict" in server.output()
+
+
+async def test_unknown_callback_and_wrong_arity_are_refused(server):
+    async with FlashWsClient.connect(server.ws_url) as client:
+        unknown = await client.start("no.such.callback", [1])
+        _, end = await asyncio.wait_for(unknown.collect(), TIMEOUT)
+        assert (end.reason, end.error.code) == ("refused", "unknown_callback")
+        short = await client.start(f"{APP}.count", [1])
+        _, end = await asyncio.wait_for(short.collect(), TIMEOUT)
+        assert end.reason == "refused" and "expected 2 (1 Input, 1 State)" in end.error.message
+
+
+async def test_malformed_and_oversized_messages_are_refused_and_the_connection_goes_on(server):
+    async with FlashWsClient.connect(server.ws_url) as client:
+        await client.send_raw('[{"t":"start","run":"x"}]')
+        await client.send_raw("[" + " " * (1 << 20) + "]")
+        await client.send_raw("not json")
+        await eventually(lambda: len(client.errors) == 3, what="three error frames")
+        assert [e.code for e in client.errors] == ["bad_frame", "too_large", "bad_frame"]
+        assert "'start' needs a non-negative integer 'run'" in client.errors[0].message
+        run = await client.start(f"{APP}.count", [3, None])
+        pairs, _ = await asyncio.wait_for(run.collect(), TIMEOUT)
+        assert len(pairs) == 3
+
+
+async def test_too_many_runs_for_one_page_is_refused(serve):
+    server = serve(f"{APP}:server", FLASH_WS_TEST_MAX_RUNS="2")
+    async with FlashWsClient.connect(server.ws_url) as client:
+        first = await client.start(f"{APP}.endless", ["x"])
+        second = await client.start(f"{APP}.sync_count", [1000])
+        third = await client.start(f"{APP}.count", [1, None])
+        _, end = await asyncio.wait_for(third.collect(), TIMEOUT)
+        assert (end.reason, end.error.code) == ("refused", "too_many_runs")
+        assert f"'{APP}.count' refused: this page already has 2 active runs" in end.error.message
+        assert first.ended is None and second.ended is None  # the others go on
+        await client.cancel(first.run)
+        await client.cancel(second.run)
+
+
+async def test_page_that_says_bye_has_its_runs_cancelled(server):
+    before = server.get_json("/test/events").get("endless finally", 0)
+    client = await FlashWsClient.connect(server.ws_url)
+    run = await client.start(f"{APP}.endless", ["x"])
+    await asyncio.wait_for(run.queue.get(), TIMEOUT)
+    await client.close(bye=True)
+    await eventually(lambda: server.get_json("/test/events").get("endless finally", 0) == before + 1, what="finally after bye")
+
+
+async def test_page_that_vanishes_has_its_runs_cancelled_after_the_grace_period(server):
+    before = server.get_json("/test/events").get("endless finally", 0)
+    client = await FlashWsClient.connect(server.ws_url)
+    run = await client.start(f"{APP}.endless", ["x"])
+    await asyncio.wait_for(run.queue.get(), TIMEOUT)
+    await client.close(bye=False)
+    await eventually(lambda: server.get_json("/test/events").get("endless finally", 0) == before + 1,
+               what="finally after the 1 s grace period")
+
+
+async def test_foreign_origin_is_refused(server):
+    with pytest.raises(websockets.InvalidStatus):
+        await FlashWsClient.connect(server.ws_url, origin="http://evil.example")
+
+
+async def test_first_frame_must_be_hello(server):
+    async with websockets.connect(server.ws_url, origin=server.url) as ws:
+        await ws.send(json.dumps([{"t": "ping", "id": 1}]))
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await ws.recv()
+        assert closed.value.rcvd.code == 4000
+
+
+async def test_dash_websocket_hooks_guard_flash_ws(serve):
+    server = serve("tests.apps.guarded:server")
+    with pytest.raises(websockets.InvalidStatus):
+        await FlashWsClient.connect(server.ws_url)
+    ws = await websockets.connect(server.ws_url, origin=server.url, additional_headers={"Cookie": "auth=ok"})
+    await ws.send(json.dumps([{"t": "hello", "v": 1, "session": None, "seq": 0}]))
+    welcome = json.loads(await ws.recv())
+    assert welcome[0]["t"] == "welcome"
+    await ws.send(json.dumps([{"t": "start", "run": 1, "cb": "tests.apps.guarded.hello", "args": [1]}]))
+    update = json.loads(await ws.recv())
+    assert update[0]["props"] == [["out", {"children": "hello 1"}]]
+    await ws.send(json.dumps([{"t": "start", "run": 2, "cb": "forbidden", "args": []}]))
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        while True:
+            await ws.recv()
+    assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4002, "Forbidden callback")
+
+
+async def test_session_tokens_are_unguessable(server):
+    tokens = set()
+    for _ in range(3):
+        async with FlashWsClient.connect(server.ws_url) as client:
+            tokens.add(client.session.session)
+    assert len(tokens) == 3 and all(len(t) >= 32 for t in tokens)
