@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Any, Callable, Optional, Sequence
 
 import dash
-from quart import websocket
+from quart import request, websocket
 
 from .callbacks import GLOBAL_EVENT_CALLBACKS, EventCallbackRegistry, OnError
 from .page_config import TriggerGroup, build_groups, page_config
 from .protocol import Limits
 from .server.service import FlashWsService
 from .server.settings import Settings
+from .server.post import receive_post
+from .server.sse import open_event_stream
 from .server.websocket import serve_websocket
 
 SCRIPT = {"relative_package_path": "assets/flash_ws.js", "namespace": "flash_ws"}
@@ -57,13 +59,25 @@ class Flash(dash.Dash):
         self._trigger_groups: list[TriggerGroup] = []
         self._event_callbacks_installed = False
         self.scripts.append_script(SCRIPT)
-        self._ws_path = self.config.routes_pathname_prefix + "_flash_ws/ws"
-        self.server.websocket(self._ws_path)(self._serve_flash_ws)
+        # Registered on the Quart app itself: Dash's hooks.route wraps handlers in a sync function.
+        routes = self.config.routes_pathname_prefix + "_flash_ws/"
+        self.server.websocket(routes + "ws")(self._serve_websocket)
+        self.server.route(routes + "sse", methods=["GET"])(self._serve_event_stream)
+        self.server.route(routes + "post", methods=["POST"])(self._serve_post)
 
-    async def _serve_flash_ws(self) -> None:
+    async def _serve_websocket(self) -> None:
         self._install_event_callbacks()
         await serve_websocket(websocket, self.flash_ws, self.flash_ws_settings.allowed_origins,
                               self._hooks.get_hooks("websocket_connect"), self._hooks.get_hooks("websocket_message"))
+
+    async def _serve_event_stream(self) -> Any:
+        self._install_event_callbacks()
+        return await open_event_stream(request, self.flash_ws, self.flash_ws_settings.allowed_origins,
+                                       self._hooks.get_hooks("websocket_connect"))
+
+    async def _serve_post(self) -> Any:
+        return await receive_post(request, self.flash_ws, self.flash_ws_settings.allowed_origins,
+                                  self._hooks.get_hooks("websocket_message"))
 
     def event_callback(
         self,
@@ -104,7 +118,7 @@ class Flash(dash.Dash):
             config.pop("websocket", None)
         settings = self.flash_ws_settings
         config["flash_ws"] = page_config(
-            self.event_callbacks, self._trigger_groups, self.config.requests_pathname_prefix + "_flash_ws/ws",
+            self.event_callbacks, self._trigger_groups, self.config.requests_pathname_prefix + "_flash_ws/",
             settings.transport, settings.ack_interval_ms, settings.ack_every)
         return config
 

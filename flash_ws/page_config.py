@@ -65,12 +65,14 @@ def build_groups(callbacks: Iterable[EventCallback]) -> list[TriggerGroup]:
     return list(groups.values())
 
 
-def page_config(callbacks: Iterable[EventCallback], groups: Iterable[TriggerGroup], ws_url: str,
+def page_config(callbacks: Iterable[EventCallback], groups: Iterable[TriggerGroup], base_url: str,
                 transport: str, ack_interval_ms: int, ack_every: int) -> dict[str, Any]:
-    """The ``flash_ws`` member of Dash's page config."""
+    """The ``flash_ws`` member of Dash's page config (``base_url`` ends with ``_flash_ws/``)."""
     return {
         "v": 1,
-        "ws_url": ws_url,
+        "ws_url": base_url + "ws",
+        "sse_url": base_url + "sse",
+        "post_url": base_url + "post",
         "transport": transport,
         "callbacks": {cb.cb_id: {"name": cb.name, "reset": json.loads(cb.reset_stream().to_json())} for cb in callbacks},
         "groups": {g.key: g.actions for g in groups},

@@ -41,12 +41,12 @@ class FlashWsService:
         else:
             self.store.detach(live)
 
-    def receive(self, live: LiveSession, connection: Connection, text: str | bytes) -> list[Command]:
+    def receive(self, live: LiveSession, text: str | bytes) -> list[Command]:
         """Feed one client message to the session and run the resulting commands."""
         commands = live.core.receive_message(text)
         for command in commands:
             if isinstance(command, PageLeft):
-                self.detach(live, connection, page_left=True)
+                self.store.close(live)
                 return commands
             if isinstance(command, StartRun):
                 callback = self.callbacks.get(command.cb)

@@ -71,6 +71,10 @@ class SessionStore(Protocol):
         """The session ``hello`` resumes (and True), or a new one (and False)."""
         ...
 
+    def get(self, token: str) -> Optional[LiveSession]:
+        """The live session named ``token``, if this store holds it."""
+        ...
+
     def detach(self, live: LiveSession) -> None:
         """The transport of ``live`` went away: keep it for the grace period, then close it."""
         ...
@@ -110,6 +114,9 @@ class InProcessSessionStore:
         core.attach(Hello(None, 0))
         self._sessions[core.token] = live
         return live, False
+
+    def get(self, token: str) -> Optional[LiveSession]:
+        return self._sessions.get(token)
 
     def detach(self, live: LiveSession) -> None:
         live.connection = None

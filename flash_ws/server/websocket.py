@@ -3,47 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
 import logging
-from typing import Any, Callable, Iterable, Optional
-from urllib.parse import urlparse
+from typing import Any, Iterable
 
 from ..protocol import PROTOCOL_VERSION, Hello, PageLeft, ProtocolError, decode_message
+from .guards import Hook, origin_refusal, run_hooks
 from .service import FlashWsService
 from .sessions import Connection, LiveSession
 
 log = logging.getLogger("flash_ws")
 HELLO_TIMEOUT = 10.0
-Hook = Callable[..., Any]
-
-
-def origin_refusal(origin: Optional[str], host: Optional[str], allowed: Iterable[str]) -> Optional[str]:
-    """Why a request from ``origin`` must be refused, or None when it is allowed."""
-    if not origin:
-        return "Origin header required"
-    if origin in allowed or "*" in allowed:
-        return None
-    if host and urlparse(origin).netloc == host:
-        return None
-    return f"Origin {origin!r} not allowed (same host {host!r} or the app's allowed_origins)"
-
-
-async def run_hooks(hooks: Iterable[Hook], *args: Any) -> Optional[tuple[int, str]]:
-    """Dash's websocket hooks: a falsy-False result or a (code, reason) tuple refuses."""
-    for hook in hooks:
-        try:
-            result = hook(*args)
-            if inspect.isawaitable(result):
-                result = await result
-        except Exception:
-            log.exception("flash_ws: a websocket hook raised")
-            return 4001, "Authentication error"
-        if result is False:
-            return 4001, "Rejected"
-        if isinstance(result, tuple) and len(result) == 2:
-            return int(result[0]), str(result[1])
-    return None
 
 
 async def serve_websocket(ws: Any, service: FlashWsService, allowed_origins: Iterable[str],
@@ -74,14 +44,14 @@ async def serve_websocket(ws: Any, service: FlashWsService, allowed_origins: Ite
     connection = Connection(f"websocket from {ws.remote_addr}")
     live = service.attach(frames[0], connection)
     if len(frames) > 1:
-        service.receive(live, connection, json.dumps(json.loads(first)[1:]))
+        service.receive(live, json.dumps(json.loads(first)[1:]))
     writer = asyncio.get_running_loop().create_task(_write(ws, live, connection))
     try:
         while not writer.done():
             text = await ws.receive()
             if message_hooks and await _refused_by_hooks(ws, text, message_hooks):
                 return
-            if any(isinstance(c, PageLeft) for c in service.receive(live, connection, text)):
+            if any(isinstance(c, PageLeft) for c in service.receive(live, text)):
                 return
     finally:
         writer.cancel()

@@ -1,0 +1,1 @@
+// placeholder until client/build.mjs runs

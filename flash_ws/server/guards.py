@@ -1,0 +1,39 @@
+"""Checks every transport applies: the Origin, and Dash's websocket hooks (the app's own auth)."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from typing import Any, Callable, Iterable, Optional
+from urllib.parse import urlparse
+
+log = logging.getLogger("flash_ws")
+Hook = Callable[..., Any]
+
+
+def origin_refusal(origin: Optional[str], host: Optional[str], allowed: Iterable[str]) -> Optional[str]:
+    """Why a request from ``origin`` must be refused, or None when it is allowed."""
+    if not origin:
+        return "Origin header required"
+    if origin in allowed or "*" in allowed:
+        return None
+    if host and urlparse(origin).netloc == host:
+        return None
+    return f"Origin {origin!r} not allowed (same host {host!r} or the app's allowed_origins)"
+
+
+async def run_hooks(hooks: Iterable[Hook], *args: Any) -> Optional[tuple[int, str]]:
+    """Dash's websocket hooks: a falsy-False result or a (code, reason) tuple refuses."""
+    for hook in hooks:
+        try:
+            result = hook(*args)
+            if inspect.isawaitable(result):
+                result = await result
+        except Exception:
+            log.exception("flash_ws: a websocket hook raised")
+            return 4001, "Authentication error"
+        if result is False:
+            return 4001, "Rejected"
+        if isinstance(result, tuple) and len(result) == 2:
+            return int(result[0]), str(result[1])
+    return None

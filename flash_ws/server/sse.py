@@ -1,0 +1,82 @@
+"""The fallback's downstream: one Server-Sent-Events stream per page carries the session's output.
+
+Made for proxies: ``text/event-stream`` with ``Cache-Control: no-cache`` and
+``X-Accel-Buffering: no`` (nginx passes it through unbuffered), no response timeout, and a comment
+line every ``heartbeat`` seconds so idle proxies keep the stream open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, AsyncIterator, Iterable
+
+from quart import Response, jsonify
+
+from ..protocol import PROTOCOL_VERSION, Hello
+from .guards import Hook, origin_refusal, run_hooks
+from .service import FlashWsService
+from .sessions import Connection, LiveSession
+
+HEARTBEAT = 15.0
+SSE_HEADERS = {
+    "Content-Type": "text/event-stream; charset=utf-8",
+    "Cache-Control": "no-cache, no-transform",
+    "X-Accel-Buffering": "no",
+}
+
+
+def refusal(status: int, code: str, message: str) -> Response:
+    response = jsonify({"code": code, "message": message})
+    response.status_code = status
+    return response
+
+
+def hello_from_query(args: Any) -> Hello:
+    """The hello of an EventSource: ``?v=1&session=TOKEN&seq=N`` (session empty for a new one)."""
+    try:
+        return Hello(args.get("session") or None, int(args.get("seq", "0")), int(args.get("v", "0")))
+    except ValueError:
+        raise ValueError("'seq' and 'v' must be integers") from None
+
+
+async def open_event_stream(request: Any, service: FlashWsService, allowed_origins: Iterable[str],
+                            connect_hooks: list[Hook], heartbeat: float = HEARTBEAT) -> Response:
+    """Answer ``GET .../_flash_ws/sse``: bind a new EventSource to the session and stream to it."""
+    origin = request.headers.get("origin")
+    if origin is not None:  # browsers send none on a same-origin EventSource
+        why = origin_refusal(origin, request.headers.get("host"), allowed_origins)
+        if why:
+            return refusal(403, "origin", why)
+    rejected = await run_hooks(connect_hooks, request)
+    if rejected:
+        return refusal(403, f"hook_{rejected[0]}", rejected[1])
+    try:
+        hello = hello_from_query(request.args)
+    except ValueError as exc:
+        return refusal(400, "bad_frame", f"bad hello in the query string: {exc}")
+    if hello.v != PROTOCOL_VERSION:
+        return refusal(400, "unsupported_version", f"protocol version {hello.v} not supported (this server speaks {PROTOCOL_VERSION})")
+    connection = Connection(f"event stream from {request.remote_addr}")
+    live = service.attach(hello, connection)
+    response = Response(_events(service, live, connection, heartbeat), headers=SSE_HEADERS)
+    response.timeout = None
+    return response
+
+
+async def _events(service: FlashWsService, live: LiveSession, connection: Connection, heartbeat: float) -> AsyncIterator[bytes]:
+    try:
+        yield b": flash_ws\n\n"
+        while not connection.replaced:
+            try:
+                await asyncio.wait_for(connection.wakeup.wait(), heartbeat)
+            except asyncio.TimeoutError:
+                yield b": ping\n\n"
+                continue
+            connection.wakeup.clear()
+            while not connection.replaced:
+                message = live.core.take_output()
+                if message is None:
+                    break
+                yield f"data: {message}\n\n".encode()
+    finally:
+        service.detach(live, connection, page_left=False)
