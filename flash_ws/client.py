@@ -1,12 +1,11 @@
-"""The Python reference client: speaks the flash_ws protocol over a WebSocket with ``websockets``.
+"""The Python reference client: the flash_ws protocol over a WebSocket or SSE + POST, with resume.
 
-Used by the integration tests and the benchmarks; it runs on the same sans-I/O core
-(``ClientSession``) the protocol defines.
+It runs on the same sans-I/O core as the protocol (``ClientSession``) and is what the integration
+tests and the benchmarks drive.
 
-    async with FlashWsClient.connect("ws://127.0.0.1:8050/_flash_ws/ws") as client:
+    async with FlashWsClient.connect("http://127.0.0.1:8050/") as client:
         run = await client.start("app.load", [1, "rows"])
-        async for effect in run:        # Apply(...) ... then RunEnded(...)
-            ...
+        pairs, end = await run.collect()      # every [id, props] applied, and how the run ended
 """
 
 from __future__ import annotations
@@ -15,12 +14,12 @@ import asyncio
 import time
 from typing import Any, AsyncIterator, Optional, Union
 
-import websockets
-
-from .protocol import Apply, ClientSession, Gap, RunEnded, ServerError, SessionLost, encode_message
-from .protocol.frames import Bye, ClientFrame
+from .client_links import Link, LinkClosed, SseLink, WebSocketLink
+from .protocol import Apply, ClientSession, Gap, RunEnded, ServerError, SessionLost, backoff_delay, encode_message
+from .protocol.frames import Bye, Cancel, ClientFrame, Start
 
 RunEffect = Union[Apply, RunEnded]
+LINKS = {"websocket": WebSocketLink, "sse": SseLink}
 
 
 class RunHandle:
@@ -50,31 +49,137 @@ class RunHandle:
                 pairs.extend(effect.props)
             else:
                 return pairs, effect
-        raise AssertionError("unreachable")
+        raise AssertionError("a run's effects end with RunEnded")
 
 
 class FlashWsClient:
-    """One session over one WebSocket connection."""
+    """One page's session; reconnects and resumes after a dropped connection when ``reconnect``."""
 
-    def __init__(self, ws: Any, session: ClientSession) -> None:
-        self.ws = ws
-        self.session = session
+    def __init__(self, base_url: str, transport: str = "websocket", origin: Optional[str] = None,
+                 reconnect: bool = True, headers: Optional[dict[str, str]] = None, **session_options: Any) -> None:
+        if not base_url.endswith("/"):
+            base_url += "/"
+        self.base_url = base_url + "_flash_ws/"
+        self.origin = origin or "/".join(base_url.split("/")[:3])
+        self.link_class = LINKS[transport]
+        self.headers = headers or {}
+        self.reconnect = reconnect
+        self.session = ClientSession(**session_options)
         self.errors: list[ServerError] = []
+        self.lost: list[SessionLost] = []
         self.runs: dict[int, RunHandle] = {}
-        self._reader: Optional[asyncio.Task[None]] = None
+        self.connections = 0
+        self.reconnect_times: list[float] = []  # seconds from a drop to the next welcome
+        self._link: Optional[Link] = None
         self._welcomed = asyncio.Event()
+        self._closed = False
+        self._task: Optional[asyncio.Task[None]] = None
+        self._dropped_at: Optional[float] = None
+        self.failure: Optional[BaseException] = None
 
     @classmethod
-    def connect(cls, url: str, origin: Optional[str] = None, **options: Any) -> "_Connecting":
-        return _Connecting(url, origin, options)
+    def connect(cls, base_url: str, **options: Any) -> "_Connecting":
+        """``client = await FlashWsClient.connect(url)`` or ``async with FlashWsClient.connect(url) as client``."""
+        return _Connecting(cls(base_url, **options))
 
-    async def _open(self) -> None:
-        await self._send([self.session.hello()])
-        self._reader = asyncio.get_running_loop().create_task(self._read())
+    async def open(self) -> "FlashWsClient":
+        link = await self._open_link()  # the first connection must work: errors surface here
+        self._task = asyncio.get_running_loop().create_task(self._run(link))
         await asyncio.wait_for(self._welcomed.wait(), 10)
+        return self
+
+    async def _open_link(self) -> Link:
+        link = await self.link_class.open(self.base_url, self.origin, self.headers)
+        self.connections += 1
+        await link.send(encode_message([self.session.hello()]))
+        return link
+
+    async def _run(self, link: Optional[Link]) -> None:
+        attempt = 0
+        try:
+            while not self._closed:
+                try:
+                    if link is None:
+                        link = await self._open_link()
+                    self._link = link
+                    await self._read(link)
+                except LinkClosed:
+                    pass
+                self._link, self._welcomed = None, asyncio.Event()
+                if link is not None:
+                    await link.close()
+                    link = None
+                if self._closed or not self.reconnect:
+                    return
+                if self._dropped_at is None:
+                    self._dropped_at = time.monotonic()
+                await asyncio.sleep(backoff_delay(attempt))
+                attempt += 1
+        except Exception as exc:  # a protocol failure: surface it to whoever waits
+            self.failure = exc
+            for handle in self.runs.values():
+                handle.queue.put_nowait(RunEnded(handle.run, handle.cb, "error", None, True))
+            raise
+
+    async def _read(self, link: Link) -> None:
+        while True:
+            deadline = self.session.ack_deadline()
+            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                text = await asyncio.wait_for(link.recv(), wait)
+            except asyncio.TimeoutError:
+                ack = self.session.ack_due(time.monotonic())
+                if ack is not None:
+                    await link.send(encode_message([ack]))
+                continue
+            effects, replies = self.session.receive_message(text, time.monotonic())
+            if not self._welcomed.is_set() and self.session.session is not None:
+                await self._welcome(link)
+            for effect in effects:
+                self._dispatch(effect)
+            if replies:
+                await link.send(encode_message(replies))
+
+    async def _welcome(self, link: Link) -> None:
+        if self._dropped_at is not None:
+            self.reconnect_times.append(time.monotonic() - self._dropped_at)
+            self._dropped_at = None
+        resend: list[ClientFrame] = [f for f in self._unconfirmed() if isinstance(f, Cancel) or f.run > self.session.server_run]
+        if resend:
+            await link.send(encode_message(resend))
+        self._welcomed.set()
+
+    def _unconfirmed(self) -> list[ClientFrame]:
+        """Starts of active runs and cancels of runs not yet ended: what a new connection repeats."""
+        starts: list[ClientFrame] = [Start(run, cb, self.session.args[run]) for run, cb in self.session.runs.items()]
+        return starts + [Cancel(run) for run in sorted(self.session.cancelling)]
+
+    def _dispatch(self, effect: Any) -> None:
+        if isinstance(effect, (Apply, RunEnded)):
+            handle = self.runs.get(effect.run)
+            if handle is not None:
+                if isinstance(effect, RunEnded):
+                    handle.ended = effect
+                handle.queue.put_nowait(effect)
+        elif isinstance(effect, ServerError):
+            self.errors.append(effect)
+        elif isinstance(effect, SessionLost):
+            self.lost.append(effect)
+            for run, cb in effect.runs.items():
+                handle = self.runs.get(run)
+                if handle is not None:
+                    handle.ended = RunEnded(run, cb, "lost", None, True)
+                    handle.queue.put_nowait(handle.ended)
+        elif isinstance(effect, Gap):
+            raise LinkClosed(f"frames lost between {effect.expected} and {effect.got}: resume")
 
     async def _send(self, frames: list[ClientFrame]) -> None:
-        await self.ws.send(encode_message(frames))
+        """Send now when connected; otherwise the next connection repeats what matters."""
+        if self._link is not None and self._welcomed.is_set():
+            try:
+                await self._link.send(encode_message(frames))
+            except LinkClosed:
+                pass
 
     async def start(self, cb: str, args: list[Any]) -> RunHandle:
         frame, _replaced = self.session.start(cb, args)
@@ -89,72 +194,33 @@ class FlashWsClient:
 
     async def send_raw(self, text: str) -> None:
         """Send a message as is (tests of refusals)."""
-        await self.ws.send(text)
+        assert self._link is not None
+        await self._link.send(text)
+
+    async def drop(self) -> None:
+        """Cut the current connection without a goodbye, as a network failure would."""
+        if self._link is not None:
+            await self._link.close()
 
     async def close(self, bye: bool = True) -> None:
+        self._closed = True
         if bye:
-            try:
-                await self._send([Bye()])
-            except websockets.ConnectionClosed:
-                pass
-        await self.ws.close()
-        if self._reader is not None:
-            self._reader.cancel()
-
-    async def _read(self) -> None:
-        try:
-            while True:
-                timeout = self.session.ack_deadline()
-                wait = None if timeout is None else max(0.0, timeout - time.monotonic())
-                try:
-                    text = await asyncio.wait_for(self.ws.recv(), wait)
-                except asyncio.TimeoutError:
-                    ack = self.session.ack_due(time.monotonic())
-                    if ack is not None:
-                        await self._send([ack])
-                    continue
-                effects, replies = self.session.receive_message(text, time.monotonic())
-                self._welcomed.set()
-                for effect in effects:
-                    self._dispatch(effect)
-                if replies:
-                    await self._send(replies)
-        except websockets.ConnectionClosed:
-            pass
-
-    def _dispatch(self, effect: Any) -> None:
-        if isinstance(effect, (Apply, RunEnded)):
-            handle = self.runs.get(effect.run)
-            if handle is not None:
-                if isinstance(effect, RunEnded):
-                    handle.ended = effect
-                handle.queue.put_nowait(effect)
-        elif isinstance(effect, ServerError):
-            self.errors.append(effect)
-        elif isinstance(effect, (Gap, SessionLost)):
-            raise ConnectionError(f"session cannot continue: {effect}")
+            await self._send([Bye()])
+        if self._link is not None:
+            await self._link.close()
+        if self._task is not None:
+            self._task.cancel()
 
 
 class _Connecting:
-    """``async with FlashWsClient.connect(url) as client``, or ``client = await ...``."""
-
-    def __init__(self, url: str, origin: Optional[str], options: dict[str, Any]) -> None:
-        self.url, self.origin, self.options = url, origin, options
-        self.client: Optional[FlashWsClient] = None
+    def __init__(self, client: FlashWsClient) -> None:
+        self.client = client
 
     def __await__(self):
-        return self._connect().__await__()
-
-    async def _connect(self) -> FlashWsClient:
-        origin = self.origin or "http://" + self.url.split("/")[2]
-        ws = await websockets.connect(self.url, origin=origin, max_size=None)  # type: ignore[arg-type]
-        self.client = FlashWsClient(ws, ClientSession(**self.options))
-        await self.client._open()
-        return self.client
+        return self.client.open().__await__()
 
     async def __aenter__(self) -> FlashWsClient:
-        return await self._connect()
+        return await self.client.open()
 
     async def __aexit__(self, *exc: Any) -> None:
-        if self.client is not None:
-            await self.client.close()
+        await self.client.close()

@@ -19,7 +19,10 @@ def backoff_delay(
     Capped exponential growth; ``jitter`` removes up to that fraction at random so that many
     clients do not retry in step. The first retry waits at most ``base`` (100 ms by default).
     """
-    delay = min(cap, base * factor**attempt)
+    try:
+        delay = min(cap, base * factor**attempt)
+    except OverflowError:  # float overflow after ~1000 attempts: long past the cap
+        delay = cap
     return delay * (1 - jitter * rand())
 
 

@@ -62,6 +62,9 @@ class ClientSession:
     applied_seq: int = 0
     acked_seq: int = 0
     runs: dict[int, str] = field(default_factory=dict)  # active runs: run -> cb
+    args: dict[int, list[Any]] = field(default_factory=dict)  # args of the active runs
+    cancelling: dict[int, str] = field(default_factory=dict)  # cancelled here, end not yet received: run -> cb
+    server_run: int = 0  # the highest run id the server said it received
     _locally_ended: set[int] = field(default_factory=set)
     _next_run: int = 1
     _unacked_since: Optional[float] = None
@@ -74,15 +77,20 @@ class ClientSession:
         replaced = next((run for run, name in self.runs.items() if name == cb), None)
         if replaced is not None:
             del self.runs[replaced]
+            self.args.pop(replaced, None)
             self._locally_ended.add(replaced)
         run, self._next_run = self._next_run, self._next_run + 1
         self.runs[run] = cb
+        self.args[run] = args
         return Start(run, cb, args), replaced
 
     def cancel(self, run: int) -> Optional[Cancel]:
-        if self.runs.pop(run, None) is None:
+        cb = self.runs.pop(run, None)
+        if cb is None:
             return None
+        self.args.pop(run, None)
         self._locally_ended.add(run)
+        self.cancelling[run] = cb
         return Cancel(run)
 
     def receive_message(self, text: Union[str, bytes], now: float) -> tuple[list[Effect], list[ClientFrame]]:
@@ -117,10 +125,12 @@ class ClientSession:
             if self.runs:
                 effects.append(SessionLost(dict(self.runs)))
             self.runs.clear()
+            self.args.clear()
+            self.cancelling.clear()
             self._locally_ended.clear()
             self.applied_seq = self.acked_seq = 0
             self._unacked_since = None
-        self.session, self.epoch = frame.session, frame.epoch
+        self.session, self.epoch, self.server_run = frame.session, frame.epoch, frame.run
         return effects
 
     def _sequenced(self, frame: Union[Update, End]) -> list[Effect]:
@@ -128,8 +138,12 @@ class ClientSession:
             if frame.run in self.runs:
                 return [Apply(frame.run, frame.props)]  # type: ignore[arg-type]
             return []
-        cb = self.runs.pop(frame.run, None)
+        self.args.pop(frame.run, None)
         self._locally_ended.discard(frame.run)
+        cancelled_here = self.cancelling.pop(frame.run, None)
+        if cancelled_here is not None:  # its reset was applied when it was cancelled here
+            return [RunEnded(frame.run, cancelled_here, frame.reason, frame.error, False)]
+        cb = self.runs.pop(frame.run, None)
         if cb is None:
             return []
         return [RunEnded(frame.run, cb, frame.reason, frame.error, frame.reason in ("cancelled", "error", "refused"))]

@@ -68,7 +68,7 @@ _SCHEMAS: dict[tuple[str, str], tuple[type, dict[str, str]]] = {
     ("client", "bye"): (Bye, {}),
     ("client", "ping"): (Ping, {"id": "uint"}),
     ("client", "pong"): (Pong, {"id": "uint"}),
-    ("server", "welcome"): (Welcome, {"v": "uint", "session": "str", "epoch": "str", "resumed": "bool", "seq": "uint"}),
+    ("server", "welcome"): (Welcome, {"v": "uint", "session": "str", "epoch": "str", "resumed": "bool", "seq": "uint", "run": "uint"}),
     ("server", "update"): (Update, {"seq": "uint", "run": "uint", "props": "props"}),
     ("server", "end"): (End, {"seq": "uint", "run": "uint", "reason": "reason", "error": "error?"}),
     ("server", "error"): (Error, {"code": "str", "message": "str", "run": "uint?", "cb": "str?"}),

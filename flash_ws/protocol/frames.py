@@ -72,6 +72,7 @@ class Welcome:
     epoch: str
     resumed: bool
     seq: int
+    run: int = 0
     v: int = PROTOCOL_VERSION
 
 

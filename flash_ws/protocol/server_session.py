@@ -114,7 +114,7 @@ class ServerSession:
         start = hello.seq if resumed else 0
         self.replay.ack(start)
         self.sent_seq = start
-        self._control = [encode_frame(Welcome(self.token, self.epoch, resumed, self.replay.last_seq))]
+        self._control = [encode_frame(Welcome(self.token, self.epoch, resumed, self.replay.last_seq, self._highest_run))]
 
     # ----- input
 

@@ -13,7 +13,8 @@ from tests.apps import probe
 
 N_STREAMS = 8
 app = Flash(__name__, resume_grace=float(os.environ.get("FLASH_WS_TEST_GRACE", "2")),
-            transport=os.environ.get("FLASH_WS_TEST_TRANSPORT", "auto"))
+            transport=os.environ.get("FLASH_WS_TEST_TRANSPORT", "auto"),
+            allowed_origins=os.environ.get("FLASH_WS_TEST_ORIGINS", "").split())
 server = app.server
 probe.install(server)
 

@@ -1,17 +1,30 @@
-"""The WebSocket transport against a real hypercorn on loopback, with the Python reference client."""
+"""Both transports (WebSocket; SSE + POST) against a real hypercorn on loopback, with the reference client."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 
 import pytest
 import websockets
 
 from flash_ws.client import FlashWsClient
+from flash_ws.client_links import LinkClosed, PostRefused
 from tests.conftest import TIMEOUT, eventually
 
 APP = "tests.apps.basic"
+
+
+@pytest.fixture(params=["websocket", "sse"])
+def transport(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def connect(transport):
+    """``FlashWsClient.connect`` over the transport under test."""
+    return functools.partial(FlashWsClient.connect, transport=transport)
 
 
 @pytest.fixture
@@ -19,8 +32,8 @@ def server(serve):
     return serve(f"{APP}:server", FLASH_WS_TEST_GRACE="1", FLASH_WS_TEST_MAX_RUNS="12")
 
 
-async def test_eight_concurrent_runs_share_one_connection(server):
-    async with FlashWsClient.connect(server.ws_url) as client:
+async def test_eight_concurrent_runs_share_one_connection(server, connect):
+    async with connect(server.url) as client:
         runs = [await client.start(f"{APP}.count", [50, None]) for _ in range(1)]
         runs += [await client.start(f"{APP}.sync_count", [5])]
         runs += [await client.start(f"{APP}.endless", ["x"])]
@@ -33,9 +46,9 @@ async def test_eight_concurrent_runs_share_one_connection(server):
         await client.cancel(runs[2].run)
 
 
-async def test_many_sessions_and_runs_stream_in_order(server):
+async def test_many_sessions_and_runs_stream_in_order(server, connect):
     async def one_page(n: int) -> list[int]:
-        async with FlashWsClient.connect(server.ws_url) as client:
+        async with connect(server.url) as client:
             run = await client.start(f"{APP}.count", [n, None])
             pairs, end = await asyncio.wait_for(run.collect(), TIMEOUT)
             assert end.reason == "done"
@@ -45,21 +58,21 @@ async def test_many_sessions_and_runs_stream_in_order(server):
     assert results == [list(range(100 + i)) for i in range(8)]
 
 
-async def test_cancel_closes_the_generator_and_stops_updates(server):
-    async with FlashWsClient.connect(server.ws_url) as client:
+async def test_cancel_closes_the_generator_and_stops_updates(server, connect):
+    async with connect(server.url) as client:
         before = server.get_json("/test/events").get("endless finally", 0)
         run = await client.start(f"{APP}.endless", ["x"])
         await asyncio.wait_for(run.queue.get(), TIMEOUT)  # it streams
         await client.cancel(run.run)
         await eventually(lambda: server.get_json("/test/events").get("endless finally", 0) == before + 1,
                    what="the generator's finally")
-        # the server ends the run as cancelled; nothing of it is applied after the cancel
-        assert run.ended is None or run.ended.reason == "cancelled"
+        await eventually(lambda: run.ended, what="the end of the cancelled run")
+        assert (run.ended.reason, run.ended.reset) == ("cancelled", False)  # reset was applied at cancel time
         assert client.session.runs == {}
 
 
-async def test_retrigger_replaces_the_previous_run(server):
-    async with FlashWsClient.connect(server.ws_url) as client:
+async def test_retrigger_replaces_the_previous_run(server, connect):
+    async with connect(server.url) as client:
         first = await client.start(f"{APP}.endless", ["a"])
         await asyncio.wait_for(first.queue.get(), TIMEOUT)
         before = server.get_json("/test/events").get("endless finally", 0)
@@ -72,16 +85,16 @@ async def test_retrigger_replaces_the_previous_run(server):
         await client.cancel(second.run)
 
 
-async def test_error_delivers_on_error_output_then_ends_with_reset(server):
-    async with FlashWsClient.connect(server.ws_url) as client:
+async def test_error_delivers_on_error_output_then_ends_with_reset(server, connect):
+    async with connect(server.url) as client:
         run = await client.start(f"{APP}.fails", ["x"])
         pairs, end = await asyncio.wait_for(run.collect(), TIMEOUT)
         assert pairs == [["out", {"children": "about to fail"}], ["out", {"children": "failed: boom"}]]
         assert (end.reason, end.error.code, end.error.message, end.reset) == ("error", "callback_error", "ValueError: boom", True)
 
 
-async def test_bad_yield_is_refused_by_name_and_other_streams_go_on(server):
-    async with FlashWsClient.connect(server.ws_url) as client:
+async def test_bad_yield_is_refused_by_name_and_other_streams_go_on(server, connect):
+    async with connect(server.url) as client:
         other = await client.start(f"{APP}.count", [30, None])
         bad = await client.start(f"{APP}.bad_yield", ["x"])
         _, end = await asyncio.wait_for(bad.collect(), TIMEOUT)
@@ -91,8 +104,8 @@ async def test_bad_yield_is_refused_by_name_and_other_streams_go_on(server):
     assert "bad_yield yielded dict" in server.output()
 
 
-async def test_unknown_callback_and_wrong_arity_are_refused(server):
-    async with FlashWsClient.connect(server.ws_url) as client:
+async def test_unknown_callback_and_wrong_arity_are_refused(server, connect):
+    async with connect(server.url) as client:
         unknown = await client.start("no.such.callback", [1])
         _, end = await asyncio.wait_for(unknown.collect(), TIMEOUT)
         assert (end.reason, end.error.code) == ("refused", "unknown_callback")
@@ -101,22 +114,30 @@ async def test_unknown_callback_and_wrong_arity_are_refused(server):
         assert end.reason == "refused" and "expected 2 (1 Input, 1 State)" in end.error.message
 
 
-async def test_malformed_and_oversized_messages_are_refused_and_the_connection_goes_on(server):
-    async with FlashWsClient.connect(server.ws_url) as client:
-        await client.send_raw('[{"t":"start","run":"x"}]')
-        await client.send_raw("[" + " " * (1 << 20) + "]")
-        await client.send_raw("not json")
-        await eventually(lambda: len(client.errors) == 3, what="three error frames")
-        assert [e.code for e in client.errors] == ["bad_frame", "too_large", "bad_frame"]
+async def test_malformed_and_oversized_messages_are_refused_and_the_connection_goes_on(server, connect, transport):
+    async with connect(server.url) as client:
+        refusals = []
+        for text in ['[{"t":"start","run":"x"}]', "[" + " " * (1 << 20) + "]", "not json"]:
+            try:
+                await client.send_raw(text)
+            except PostRefused as exc:  # SSE + POST: the POST itself is answered with a 4xx
+                refusals.append((exc.status, exc.code))
+        if transport == "sse":
+            assert refusals == [(400, "bad_frame"), (413, "too_large"), (400, "bad_frame")]
+            await eventually(lambda: len(client.errors) == 2, what="two error frames on the event stream")
+            assert [e.code for e in client.errors] == ["bad_frame", "bad_frame"]
+        else:
+            await eventually(lambda: len(client.errors) == 3, what="three error frames")
+            assert [e.code for e in client.errors] == ["bad_frame", "too_large", "bad_frame"]
         assert "'start' needs a non-negative integer 'run'" in client.errors[0].message
         run = await client.start(f"{APP}.count", [3, None])
         pairs, _ = await asyncio.wait_for(run.collect(), TIMEOUT)
         assert len(pairs) == 3
 
 
-async def test_too_many_runs_for_one_page_is_refused(serve):
+async def test_too_many_runs_for_one_page_is_refused(serve, connect):
     server = serve(f"{APP}:server", FLASH_WS_TEST_MAX_RUNS="2")
-    async with FlashWsClient.connect(server.ws_url) as client:
+    async with connect(server.url) as client:
         first = await client.start(f"{APP}.endless", ["x"])
         second = await client.start(f"{APP}.sync_count", [1000])
         third = await client.start(f"{APP}.count", [1, None])
@@ -128,18 +149,18 @@ async def test_too_many_runs_for_one_page_is_refused(serve):
         await client.cancel(second.run)
 
 
-async def test_page_that_says_bye_has_its_runs_cancelled(server):
+async def test_page_that_says_bye_has_its_runs_cancelled(server, connect):
     before = server.get_json("/test/events").get("endless finally", 0)
-    client = await FlashWsClient.connect(server.ws_url)
+    client = await connect(server.url)
     run = await client.start(f"{APP}.endless", ["x"])
     await asyncio.wait_for(run.queue.get(), TIMEOUT)
     await client.close(bye=True)
     await eventually(lambda: server.get_json("/test/events").get("endless finally", 0) == before + 1, what="finally after bye")
 
 
-async def test_page_that_vanishes_has_its_runs_cancelled_after_the_grace_period(server):
+async def test_page_that_vanishes_has_its_runs_cancelled_after_the_grace_period(server, connect):
     before = server.get_json("/test/events").get("endless finally", 0)
-    client = await FlashWsClient.connect(server.ws_url)
+    client = await connect(server.url)
     run = await client.start(f"{APP}.endless", ["x"])
     await asyncio.wait_for(run.queue.get(), TIMEOUT)
     await client.close(bye=False)
@@ -147,9 +168,9 @@ async def test_page_that_vanishes_has_its_runs_cancelled_after_the_grace_period(
                what="finally after the 1 s grace period")
 
 
-async def test_foreign_origin_is_refused(server):
-    with pytest.raises(websockets.InvalidStatus):
-        await FlashWsClient.connect(server.ws_url, origin="http://evil.example")
+async def test_foreign_origin_is_refused(server, connect):
+    with pytest.raises(LinkClosed, match="403"):
+        await connect(server.url, origin="http://evil.example")
 
 
 async def test_first_frame_must_be_hello(server):
@@ -162,8 +183,8 @@ async def test_first_frame_must_be_hello(server):
 
 async def test_dash_websocket_hooks_guard_flash_ws(serve):
     server = serve("tests.apps.guarded:server")
-    with pytest.raises(websockets.InvalidStatus):
-        await FlashWsClient.connect(server.ws_url)
+    with pytest.raises(LinkClosed, match="403"):
+        await FlashWsClient.connect(server.url)
     ws = await websockets.connect(server.ws_url, origin=server.url, additional_headers={"Cookie": "auth=ok"})
     await ws.send(json.dumps([{"t": "hello", "v": 1, "session": None, "seq": 0}]))
     welcome = json.loads(await ws.recv())
@@ -178,9 +199,9 @@ async def test_dash_websocket_hooks_guard_flash_ws(serve):
     assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4002, "Forbidden callback")
 
 
-async def test_session_tokens_are_unguessable(server):
+async def test_session_tokens_are_unguessable(server, connect):
     tokens = set()
     for _ in range(3):
-        async with FlashWsClient.connect(server.ws_url) as client:
+        async with connect(server.url) as client:
             tokens.add(client.session.session)
     assert len(tokens) == 3 and all(len(t) >= 32 for t in tokens)

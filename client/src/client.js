@@ -1,0 +1,264 @@
+// The page's client: one session carried by one transport at a time, reconnecting with backoff.
+
+import {PropsApplier} from './apply.js';
+import {backoffDelay} from './backoff.js';
+import {decodeMessage, encodeMessage, ProtocolError} from './codec.js';
+import {canonicalJson} from './json.js';
+import {ClientSession} from './session.js';
+import {CloseReason} from './transport.js';
+
+/** @typedef {import('./apply.js').Batch} Batch */
+/** @typedef {import('./codec.js').Frame} Frame */
+/** @typedef {import('./transport.js').Transport} Transport */
+/**
+ * @typedef {{kind: 'start', cb: string, args: number[], initial: boolean}
+ *   | {kind: 'cancel', cb: string, arg: number, keep: unknown}} GroupAction
+ * @typedef {object} PageConfig  the flash_ws member of Dash's page config (docs/protocol.md)
+ * @property {string} ws_url
+ * @property {Record<string, {name: string, reset: Batch}>} callbacks
+ * @property {Record<string, GroupAction[]>} groups
+ * @property {number} [ack_interval_ms]
+ * @property {number} [ack_every]
+ */
+
+const ClientState = Object.freeze({
+  IDLE: 'idle', // not connected (yet, or since the page left): fire() queues
+  RUNNING: 'running', // connected, or reconnecting
+  STOPPED: 'stopped', // closed, or refused by the server: fire() does nothing
+});
+
+export class FlashClient {
+  #config;
+  #transportFactory;
+  #now;
+  #setTimeout;
+  #clearTimeout;
+  #random;
+  #console;
+  #session;
+  #applier;
+  #state = ClientState.IDLE;
+  /** @type {Transport | null} */ #transport = null;
+  #welcomed = false;
+  #attempt = 0; // reconnection attempts since the last welcome
+  #reconnectTimer = null;
+  #ackTimer = null;
+  /** @type {number | null} */ #ackDeadline = null;
+
+  /**
+   * @param {object} options
+   * @param {PageConfig} options.config
+   * @param {() => Transport} options.transportFactory a new transport for each connection attempt
+   * @param {(id: string | object, props: object) => void} options.setProps
+   * @param {(fn: () => void) => void} [options.defer] the applier's wait between flushes
+   *   (default: setTimeout(fn, 0))
+   * @param {() => number} [options.now] milliseconds, on the clock of setTimeout
+   * @param {(fn: () => void, ms: number) => unknown} [options.setTimeout]
+   * @param {(timer: unknown) => void} [options.clearTimeout]
+   * @param {() => number} [options.random] for the backoff jitter
+   * @param {Pick<Console, 'info' | 'warn' | 'error'>} [options.console]
+   */
+  constructor({
+    config,
+    transportFactory,
+    setProps,
+    defer,
+    now = () => Date.now(),
+    setTimeout = (fn, ms) => globalThis.setTimeout(fn, ms),
+    clearTimeout = (timer) => globalThis.clearTimeout(timer),
+    random = Math.random,
+    console = globalThis.console,
+  }) {
+    this.#config = config;
+    this.#transportFactory = transportFactory;
+    this.#now = now;
+    this.#setTimeout = setTimeout;
+    this.#clearTimeout = clearTimeout;
+    this.#random = random;
+    this.#console = console;
+    this.#session = new ClientSession({ackEvery: config.ack_every, ackIntervalMs: config.ack_interval_ms});
+    this.#applier = new PropsApplier({
+      setProps,
+      defer: defer ?? ((fn) => setTimeout(fn, 0)),
+      onError: (error, id) => console.error(`flash_ws: set_props failed for ${canonicalJson(id)}:`, error),
+    });
+  }
+
+  /** Connects, and reconnects after every unexpected close until close(). */
+  connect() {
+    if (this.#state !== ClientState.IDLE) return;
+    this.#state = ClientState.RUNNING;
+    this.#open();
+  }
+
+  /** Closes the connection for good. */
+  close() {
+    this.#disconnect(ClientState.STOPPED);
+  }
+
+  /**
+   * The page is leaving (pagehide): tells the server to end the session now, and disconnects.
+   * A page restored from the back/forward cache may connect() again; its session is then new.
+   */
+  leave() {
+    if (this.#welcomed) this.#send([{t: 'bye'}]);
+    this.#disconnect(ClientState.IDLE);
+  }
+
+  #disconnect(state) {
+    this.#state = state;
+    this.#clearTimer(this.#reconnectTimer);
+    this.#reconnectTimer = null;
+    this.#transport?.close(CloseReason.NORMAL);
+  }
+
+  /**
+   * Carries out the actions of a trigger group; called by the group's clientside callback.
+   * @param {string} group
+   * @param {unknown[]} values the Input values, then the State values
+   * @param {unknown[]} triggered Dash's callback_context.triggered: empty on the initial call
+   */
+  fire(group, values, triggered) {
+    if (this.#state === ClientState.STOPPED) return;
+    const actions = this.#config.groups?.[group];
+    if (actions === undefined) {
+      this.#console.error(`flash_ws: unknown trigger group '${group}'`);
+      return;
+    }
+    const initial = !Array.isArray(triggered) || triggered.length === 0;
+    const resets = [];
+    for (const action of actions) {
+      if (action.kind === 'start') {
+        if (!initial || action.initial) this.#session.start(action.cb, action.args.map((index) => values[index]));
+      } else if (action.kind === 'cancel') {
+        const keep = canonicalJson(values[action.arg]) === canonicalJson(action.keep);
+        if (!initial && !keep && this.#session.cancel(action.cb) !== null) resets.push(this.#resetOf(action.cb));
+      } else {
+        this.#console.error(`flash_ws: unknown action kind '${action.kind}' in trigger group '${group}'`);
+      }
+    }
+    this.#applier.apply(resets);
+    this.#flushOutgoing();
+  }
+
+  #open() {
+    this.#reconnectTimer = null;
+    const transport = this.#transportFactory();
+    this.#transport = transport;
+    transport.onopen = () => this.#send([this.#session.hello()]);
+    transport.onmessage = (text) => this.#receive(text);
+    transport.onclose = (reason, detail) => this.#closed(reason, detail);
+    transport.open();
+  }
+
+  #receive(text) {
+    let frames;
+    try {
+      frames = decodeMessage(text, 'server');
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      this.#console.error(`flash_ws: unreadable message from the server (${error.code}): ${error.message}`);
+      this.#transport.close(CloseReason.PROTOCOL_ERROR);
+      return;
+    }
+    /** @type {Batch[]} */
+    const batches = [];
+    let gap = false;
+    for (const effect of this.#session.receive(frames, this.#now())) {
+      switch (effect.kind) {
+        case 'welcome':
+          this.#welcomed = true;
+          this.#attempt = 0;
+          this.#console.info(
+            `flash_ws: connected over ${this.#transport.name} (${effect.resumed ? 'session resumed' : 'new session'})`,
+          );
+          break;
+        case 'lost':
+          batches.push(this.#resetOf(effect.cb));
+          this.#console.error(`flash_ws: ${this.#nameOf(effect.cb)} was interrupted: the server lost the session`);
+          break;
+        case 'apply':
+          batches.push(effect.props);
+          break;
+        case 'end':
+          if (effect.reset) batches.push(this.#resetOf(effect.cb));
+          this.#reportEnd(effect);
+          break;
+        case 'error': {
+          const about = effect.cb === undefined ? '' : ` (${this.#nameOf(effect.cb)})`;
+          this.#console.error(`flash_ws: the server reported ${effect.code}${about}: ${effect.message}`);
+          break;
+        }
+        case 'gap':
+          gap = true;
+          this.#console.warn(`flash_ws: expected frame ${effect.expected}, got ${effect.received}; resuming`);
+          break;
+      }
+    }
+    this.#applier.apply(batches);
+    if (gap) this.#transport.close(CloseReason.SEQUENCE_GAP);
+    else this.#flushOutgoing();
+  }
+
+  /** @param {import('./session.js').EndEffect} end */
+  #reportEnd({cb, reason, error}) {
+    if (reason !== 'error' && reason !== 'refused') return;
+    const what = reason === 'error' ? `${this.#nameOf(cb)} failed` : `the server refused to run ${this.#nameOf(cb)}`;
+    this.#console.error(error === null ? `flash_ws: ${what}` : `flash_ws: ${what}: ${error.code}: ${error.message}`);
+  }
+
+  #closed(reason, detail) {
+    const wasWelcomed = this.#welcomed;
+    this.#transport = null;
+    this.#welcomed = false;
+    this.#session.onDisconnect();
+    this.#setAckTimer(null);
+    if (this.#state !== ClientState.RUNNING) return; // closed on purpose
+    if (reason === CloseReason.REFUSED) {
+      this.#state = ClientState.STOPPED;
+      this.#console.error(`flash_ws: the server refused the connection (${detail.code} ${detail.reason}); giving up`);
+      this.#applier.apply(this.#session.abandon().map(({cb}) => this.#resetOf(cb)));
+      return;
+    }
+    if (wasWelcomed) this.#console.warn(`flash_ws: connection lost (${reason}); reconnecting`);
+    const delay = backoffDelay(this.#attempt++, {}, this.#random);
+    this.#reconnectTimer = this.#setTimeout(() => this.#open(), delay);
+  }
+
+  /** Sends what the session has for the server now, then arranges for the next ack. */
+  #flushOutgoing() {
+    this.#send(this.#session.takeFrames(this.#now()));
+    const deadline = this.#session.pendingAckDeadline();
+    if (deadline !== this.#ackDeadline) this.#setAckTimer(deadline);
+  }
+
+  #setAckTimer(deadline) {
+    this.#clearTimer(this.#ackTimer);
+    this.#ackTimer = null;
+    this.#ackDeadline = deadline;
+    if (deadline === null) return;
+    this.#ackTimer = this.#setTimeout(() => {
+      this.#ackTimer = null;
+      this.#ackDeadline = null;
+      this.#flushOutgoing();
+    }, Math.max(0, deadline - this.#now()));
+  }
+
+  #clearTimer(timer) {
+    if (timer !== null) this.#clearTimeout(timer);
+  }
+
+  /** @param {Frame[]} frames */
+  #send(frames) {
+    if (frames.length > 0) this.#transport.send(encodeMessage(frames));
+  }
+
+  /** @returns {Batch} the props that put the callback's outputs back when a run stops early */
+  #resetOf(cb) {
+    return this.#config.callbacks?.[cb]?.reset ?? [];
+  }
+
+  #nameOf(cb) {
+    return this.#config.callbacks?.[cb]?.name ?? cb;
+  }
+}

@@ -1,0 +1,144 @@
+// Messages on the wire: a message is a JSON array of frames (docs/protocol.md).
+
+import {isObject} from './json.js';
+
+/** @typedef {'client' | 'server'} Sender */
+/** @typedef {{t: string, [member: string]: any}} Frame */
+
+/** A message or frame that the protocol refuses; `code` is the wire error code. */
+export class ProtocolError extends Error {
+  /**
+   * @param {string} code e.g. "bad_frame" or "too_large"
+   * @param {string} message what was expected and what came
+   */
+  constructor(code, message) {
+    super(message);
+    this.name = 'ProtocolError';
+    this.code = code;
+  }
+}
+
+export const PROTOCOL_VERSION = 1;
+
+export const END_REASONS = Object.freeze(['done', 'cancelled', 'replaced', 'error', 'refused']);
+
+const isUint = (v) => Number.isSafeInteger(v) && v >= 0;
+const isPropsPair = (p) =>
+  Array.isArray(p) && p.length === 2 && (typeof p[0] === 'string' || isObject(p[0])) && isObject(p[1]);
+
+/** Member kinds: a check and what the error message says was expected. */
+const KINDS = {
+  uint: [isUint, 'a non-negative integer'],
+  str: [(v) => typeof v === 'string', 'a string'],
+  strOrNull: [(v) => v === null || typeof v === 'string', 'a string or null'],
+  bool: [(v) => typeof v === 'boolean', 'a boolean'],
+  list: [Array.isArray, 'an array'],
+  props: [(v) => Array.isArray(v) && v.every(isPropsPair), 'an array of [id, props] pairs'],
+  reason: [(v) => END_REASONS.includes(v), `one of ${END_REASONS.join(', ')}`],
+  errorInfo: [
+    (v) => isObject(v) && typeof v.code === 'string' && typeof v.message === 'string',
+    "an object with string 'code' and 'message'",
+  ],
+};
+
+/**
+ * Frame schemas by sender and type: member -> kind. A kind ending in "?" is optional: the member
+ * may be absent or null, and is then left out of the decoded frame.
+ */
+const SCHEMAS = {
+  client: {
+    hello: {v: 'uint', session: 'strOrNull', seq: 'uint'},
+    start: {run: 'uint', cb: 'str', args: 'list'},
+    cancel: {run: 'uint'},
+    ack: {seq: 'uint'},
+    bye: {},
+    ping: {id: 'uint'},
+    pong: {id: 'uint'},
+  },
+  server: {
+    welcome: {v: 'uint', session: 'str', epoch: 'str', resumed: 'bool', seq: 'uint', run: 'uint'},
+    update: {seq: 'uint', run: 'uint', props: 'props'},
+    end: {seq: 'uint', run: 'uint', reason: 'reason', error: 'errorInfo?'},
+    error: {code: 'str', message: 'str', run: 'uint?', cb: 'str?'},
+    ping: {id: 'uint'},
+    pong: {id: 'uint'},
+  },
+};
+
+/** @param {Frame[]} frames @returns {string} */
+export function encodeMessage(frames) {
+  return JSON.stringify(frames);
+}
+
+/**
+ * Decodes one message sent by `from`; unknown members are dropped.
+ * @param {string} text
+ * @param {Sender} from
+ * @param {{maxBytes?: number}} [options]
+ * @returns {Frame[]}
+ * @throws {ProtocolError}
+ */
+export function decodeMessage(text, from, {maxBytes = Infinity} = {}) {
+  checkSize(text, maxBytes);
+  let data;
+  try {
+    data = JSON.parse(text);
+  } catch (error) {
+    throw new ProtocolError('bad_frame', `message is not valid JSON: ${error.message}`);
+  }
+  if (!Array.isArray(data)) {
+    throw new ProtocolError('bad_frame', `message must be a JSON array of frames, got ${typeName(data)}`);
+  }
+  return data.map((frame, index) => decodeFrame(index, frame, from));
+}
+
+function checkSize(text, maxBytes) {
+  // A UTF-16 code unit takes 1 to 3 UTF-8 bytes: count only when the length alone cannot tell.
+  if (text.length * 3 <= maxBytes) return;
+  const size = new TextEncoder().encode(text).length;
+  if (size > maxBytes) {
+    throw new ProtocolError('too_large', `message of ${size} bytes exceeds the limit of ${maxBytes} bytes`);
+  }
+}
+
+function decodeFrame(index, obj, from) {
+  if (!isObject(obj)) {
+    throw new ProtocolError('bad_frame', `frame ${index}: expected an object, got ${typeName(obj)}`);
+  }
+  const type = obj.t;
+  const schema = typeof type === 'string' && Object.hasOwn(SCHEMAS[from], type) ? SCHEMAS[from][type] : null;
+  if (schema === null) {
+    const known = Object.keys(SCHEMAS[from]).join(', ');
+    throw new ProtocolError(
+      'bad_frame',
+      `frame ${index}: unknown type ${quote(type)} from the ${from} (expected one of ${known})`,
+    );
+  }
+  const frame = {t: type};
+  for (const [member, kind] of Object.entries(schema)) {
+    const optional = kind.endsWith('?');
+    const present = Object.hasOwn(obj, member);
+    const value = obj[member];
+    if (optional && (!present || value === null)) continue;
+    const [check, expected] = KINDS[optional ? kind.slice(0, -1) : kind];
+    if (!present || !check(value)) {
+      const got = present ? truncate(JSON.stringify(value), 60) : 'nothing';
+      throw new ProtocolError('bad_frame', `frame ${index}: '${type}' needs ${expected} '${member}', got ${got}`);
+    }
+    frame[member] = kind === 'errorInfo?' ? {code: value.code, message: value.message} : value;
+  }
+  return frame;
+}
+
+function typeName(value) {
+  if (value === null) return 'null';
+  return Array.isArray(value) ? 'an array' : typeof value;
+}
+
+function quote(value) {
+  return typeof value === 'string' ? `'${value}'` : truncate(JSON.stringify(value) ?? 'nothing', 60);
+}
+
+function truncate(text, length) {
+  return text.length > length ? `${text.slice(0, length)}…` : text;
+}

@@ -1,0 +1,62 @@
+// The page entry: reads the flash_ws page config and connects (window.flash_ws.fire queues its
+// calls until then); says bye when the page is hidden for good or put in the back/forward cache.
+
+import {FlashClient} from './client.js';
+import {WebSocketTransport} from './websocket_transport.js';
+
+/**
+ * @param {Document} document
+ * @returns {import('./client.js').PageConfig | null} null when the page has no event callbacks
+ */
+function readPageConfig(document) {
+  const element = document.getElementById('_dash-config');
+  if (element === null) return null;
+  const config = JSON.parse(element.textContent).flash_ws;
+  return config && Object.keys(config.callbacks ?? {}).length > 0 ? config : null;
+}
+
+/** @param {Location} location @param {string} path */
+function webSocketUrl(location, path) {
+  return `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}${path}`;
+}
+
+/** Installs window.flash_ws: a queue of fire() calls at once, the client once the page is parsed. */
+function installFlashWs(window) {
+  const early = [];
+  window.flash_ws = {
+    fire: (...call) => {
+      early.push(call);
+    },
+  };
+  const start = () => {
+    const config = readPageConfig(window.document);
+    if (config === null) {
+      window.flash_ws = {fire: () => {}};
+      return;
+    }
+    const url = webSocketUrl(window.location, config.ws_url);
+    const client = new FlashClient({
+      config,
+      transportFactory: () => new WebSocketTransport(url, {WebSocket: window.WebSocket}),
+      setProps: (id, props) => window.dash_clientside.set_props(id, props),
+      now: () => window.performance.now(),
+      setTimeout: (fn, ms) => window.setTimeout(fn, ms),
+      clearTimeout: (timer) => window.clearTimeout(timer),
+      console: window.console,
+    });
+    window.flash_ws = client;
+    for (const call of early) client.fire(...call);
+    client.connect();
+    window.addEventListener('pagehide', () => client.leave());
+    window.addEventListener('pageshow', (event) => {
+      if (event.persisted) client.connect();
+    });
+  };
+  if (window.document.readyState === 'loading') {
+    window.document.addEventListener('DOMContentLoaded', start, {once: true});
+  } else {
+    start();
+  }
+}
+
+installFlashWs(window);

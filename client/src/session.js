@@ -1,0 +1,276 @@
+// The client side of one session, sans I/O: it never touches a socket or a timer. The caller feeds
+// it server frames and page actions, carries out the effects it returns and sends what
+// takeFrames() hands out.
+
+import {PROTOCOL_VERSION} from './codec.js';
+
+/** @typedef {import('./codec.js').Frame} Frame */
+/** @typedef {{code: string, message: string}} ErrorInfo */
+/**
+ * What the caller must do, in order:
+ * @typedef {{kind: 'welcome', resumed: boolean}} WelcomeEffect  connected: log it
+ * @typedef {{kind: 'lost', run: number, cb: string}} LostEffect  the server lost the session and
+ *   this open run with it: apply the callback's reset
+ * @typedef {{kind: 'apply', run: number, props: Array<[any, object]>}} ApplyEffect  one batch
+ * @typedef {{kind: 'end', run: number, cb: string, reason: string, error: ErrorInfo | null,
+ *   reset: boolean}} EndEffect  the run is over; apply the callback's reset when `reset`
+ * @typedef {{kind: 'error', code: string, message: string, run?: number, cb?: string}} ErrorEffect
+ * @typedef {{kind: 'gap', expected: number, received: number}} GapEffect  frames were lost:
+ *   reconnect to resume
+ * @typedef {WelcomeEffect | LostEffect | ApplyEffect | EndEffect | ErrorEffect | GapEffect} Effect
+ */
+
+/** What the page knows of a run until its `end` arrives. */
+export const RunState = Object.freeze({
+  RUNNING: 'running', // the active run of its callback
+  CANCELLED: 'cancelled', // cancelled here, its reset applied already
+  REPLACED: 'replaced', // superseded by a newer run of its callback
+});
+
+const SEQUENCED = new Set(['update', 'end']);
+const RESET_ON_END = new Set(['cancelled', 'error', 'refused']);
+
+/**
+ * Session token, sequence numbers and runs of one page. Runs started while no connection is
+ * welcomed are queued and go out with the next welcome; one that is cancelled or replaced before
+ * that is dropped from the queue and never reaches the server.
+ */
+export class ClientSession {
+  #ackEvery;
+  #ackIntervalMs;
+  /** @type {string | null} */ #token = null;
+  /** @type {string | null} */ #epoch = null;
+  #lastSeq = 0; // highest sequence number applied
+  #ackedSeq = 0; // highest sequence number the server knows we applied
+  #unackedSince = 0; // when the first frame after #ackedSeq was applied
+  /** @type {Map<number, {cb: string, args: unknown[], state: string, sent: boolean}>} in run order */
+  #runs = new Map();
+  /** @type {Map<string, number>} callback id -> its running run */ #active = new Map();
+  #nextRun = 1;
+  /** @type {Frame[]} start, cancel and pong frames not sent yet */ #outbox = [];
+  #welcomed = false;
+
+  /** @param {{ackEvery?: number, ackIntervalMs?: number}} [options] */
+  constructor({ackEvery = 64, ackIntervalMs = 100} = {}) {
+    this.#ackEvery = ackEvery;
+    this.#ackIntervalMs = ackIntervalMs;
+  }
+
+  /** @returns {string | null} the session token, null before the first welcome */
+  get token() {
+    return this.#token;
+  }
+
+  /** @returns {string | null} */
+  get epoch() {
+    return this.#epoch;
+  }
+
+  /** @returns {number} the highest sequence number applied */
+  get lastSeq() {
+    return this.#lastSeq;
+  }
+
+  /** @returns {Frame} the first frame of a connection: opens a session or resumes this one */
+  hello() {
+    return {t: 'hello', v: PROTOCOL_VERSION, session: this.#token, seq: this.#lastSeq};
+  }
+
+  /**
+   * Adopts the session the server welcomed this connection into.
+   * - Resumed: frames sent on the old connection may have been lost with it. The welcome's `run`
+   *   is the highest run id the server received: starts above it are sent again (or forgotten,
+   *   for runs no longer running), and cancels of runs that have not ended are sent again.
+   * - Not resumed: the runs the server had are lost; returns those still running (their reset is
+   *   due). Starts not sent yet go to the new session.
+   * @param {Frame} frame a `welcome`
+   * @returns {Array<{run: number, cb: string}>}
+   */
+  onWelcome(frame) {
+    const lost = [];
+    /** @type {Frame[]} */
+    const again = [];
+    for (const [run, entry] of this.#runs) {
+      if (!entry.sent) continue;
+      if (frame.resumed && run <= frame.run) {
+        if (entry.state === RunState.CANCELLED) again.push({t: 'cancel', run});
+      } else if (frame.resumed && entry.state === RunState.RUNNING) {
+        again.push({t: 'start', run, cb: entry.cb, args: entry.args});
+      } else {
+        this.#runs.delete(run); // the server does not have it: no end will come
+        if (entry.state === RunState.RUNNING) {
+          this.#active.delete(entry.cb);
+          lost.push({run, cb: entry.cb});
+        }
+      }
+    }
+    // Starts not sent yet have the highest run ids: they go after those sent again.
+    this.#outbox = [...again, ...this.#outbox.filter((queued) => queued.t === 'start')];
+    if (!frame.resumed) this.#lastSeq = frame.seq;
+    this.#token = frame.session;
+    this.#epoch = frame.epoch;
+    this.#ackedSeq = this.#lastSeq; // the hello told the server
+    this.#welcomed = true;
+    return lost;
+  }
+
+  /** The connection is gone: queue frames until the next welcome. */
+  onDisconnect() {
+    this.#welcomed = false;
+    this.#outbox = this.#outbox.filter((queued) => queued.t !== 'pong');
+  }
+
+  /**
+   * Starts a run of `cb`; the callback's running run, if any, is replaced: its later frames are
+   * ignored.
+   * @param {string} cb
+   * @param {unknown[]} args
+   * @returns {{run: number, replaced: number | null}}
+   */
+  start(cb, args) {
+    const replaced = this.#active.get(cb) ?? null;
+    if (replaced !== null) this.#retire(replaced, RunState.REPLACED);
+    const run = this.#nextRun++;
+    this.#runs.set(run, {cb, args, state: RunState.RUNNING, sent: false});
+    this.#active.set(cb, run);
+    this.#outbox.push({t: 'start', run, cb, args});
+    return {run, replaced};
+  }
+
+  /**
+   * Cancels the running run of `cb`: its later frames are ignored. The caller applies the reset.
+   * @param {string} cb
+   * @returns {number | null} the run cancelled, null when `cb` had none running
+   */
+  cancel(cb) {
+    const run = this.#active.get(cb);
+    if (run === undefined) return null;
+    if (this.#retire(run, RunState.CANCELLED)) this.#outbox.push({t: 'cancel', run});
+    return run;
+  }
+
+  /**
+   * Ends `run` as the running run of its callback. Returns whether the server knows of it: a run
+   * whose start is still queued is forgotten with its start frame.
+   */
+  #retire(run, state) {
+    const entry = this.#runs.get(run);
+    this.#active.delete(entry.cb);
+    if (entry.sent) {
+      entry.state = state;
+      return true;
+    }
+    this.#runs.delete(run);
+    this.#outbox = this.#outbox.filter((queued) => !(queued.t === 'start' && queued.run === run));
+    return false;
+  }
+
+  /**
+   * Forgets every run and queued frame, for a client that gives up.
+   * @returns {Array<{run: number, cb: string}>} the runs that were running (their reset is due)
+   */
+  abandon() {
+    const running = [...this.#runs]
+      .filter(([, entry]) => entry.state === RunState.RUNNING)
+      .map(([run, entry]) => ({run, cb: entry.cb}));
+    this.#runs.clear();
+    this.#active.clear();
+    this.#outbox = [];
+    return running;
+  }
+
+  /**
+   * Processes the frames of one server message.
+   * @param {Frame[]} frames decoded server frames
+   * @param {number} now milliseconds, on the clock of ackFrame()
+   * @returns {Effect[]}
+   */
+  receive(frames, now) {
+    /** @type {Effect[]} */
+    const effects = [];
+    for (const frame of frames) {
+      if (SEQUENCED.has(frame.t)) {
+        if (frame.seq <= this.#lastSeq) continue; // a duplicate: applied already
+        if (frame.seq !== this.#lastSeq + 1) {
+          effects.push({kind: 'gap', expected: this.#lastSeq + 1, received: frame.seq});
+          break; // nothing after a gap can be applied in order
+        }
+        if (this.#lastSeq === this.#ackedSeq) this.#unackedSince = now;
+        this.#lastSeq = frame.seq;
+      }
+      this.#dispatch(frame, effects);
+    }
+    return effects;
+  }
+
+  #dispatch(frame, effects) {
+    switch (frame.t) {
+      case 'welcome':
+        effects.push({kind: 'welcome', resumed: frame.resumed});
+        for (const {run, cb} of this.onWelcome(frame)) effects.push({kind: 'lost', run, cb});
+        break;
+      case 'update':
+        if (this.#runs.get(frame.run)?.state === RunState.RUNNING) {
+          effects.push({kind: 'apply', run: frame.run, props: frame.props});
+        }
+        break;
+      case 'end': {
+        const entry = this.#runs.get(frame.run);
+        if (entry === undefined) break;
+        this.#runs.delete(frame.run);
+        const running = entry.state === RunState.RUNNING;
+        if (running) this.#active.delete(entry.cb);
+        const reset = running && RESET_ON_END.has(frame.reason);
+        effects.push({kind: 'end', run: frame.run, cb: entry.cb, reason: frame.reason, error: frame.error ?? null, reset});
+        break;
+      }
+      case 'error': {
+        const {t, ...error} = frame;
+        effects.push({kind: 'error', ...error});
+        break;
+      }
+      case 'ping':
+        this.#outbox.push({t: 'pong', id: frame.id});
+        break;
+      // a 'pong' answers no ping of ours yet
+    }
+  }
+
+  /**
+   * Frames to send now: queued starts and cancels, pongs and an ack when due. Empty while no
+   * connection is welcomed.
+   * @param {number} now milliseconds
+   * @returns {Frame[]}
+   */
+  takeFrames(now) {
+    if (!this.#welcomed) return [];
+    const frames = this.#outbox;
+    this.#outbox = [];
+    for (const frame of frames) {
+      if (frame.t === 'start') this.#runs.get(frame.run).sent = true;
+    }
+    const ack = this.ackFrame(now);
+    if (ack !== null) frames.push(ack);
+    return frames;
+  }
+
+  /**
+   * An ack of every applied frame when one is due: `ackEvery` frames are unacknowledged, or the
+   * first of them was applied `ackIntervalMs` ago.
+   * @param {number} now milliseconds
+   * @returns {Frame | null}
+   */
+  ackFrame(now) {
+    const unacked = this.#lastSeq - this.#ackedSeq;
+    if (!this.#welcomed || unacked === 0) return null;
+    if (unacked < this.#ackEvery && now - this.#unackedSince < this.#ackIntervalMs) return null;
+    this.#ackedSeq = this.#lastSeq;
+    return {t: 'ack', seq: this.#lastSeq};
+  }
+
+  /** @returns {number | null} when an ack falls due by time (come back then), null if none will */
+  pendingAckDeadline() {
+    if (!this.#welcomed || this.#lastSeq === this.#ackedSeq) return null;
+    return this.#unackedSince + this.#ackIntervalMs;
+  }
+}

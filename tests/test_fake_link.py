@@ -1,0 +1,381 @@
+"""A ServerSession and a ClientSession paired over a fake link that drops, duplicates, reorders and
+cuts: whatever the link does, every update the server emitted is applied exactly once, in order.
+
+The link models what the transports do:
+
+- server -> client: messages in flight on the current connection can be delivered in any order,
+  dropped, duplicated or truncated (a corrupt message); the client finds out by ``seq`` (a duplicate
+  is dropped, a gap makes it reconnect) or by a ProtocolError (it reconnects);
+- client -> server: in order (a WebSocket, or POSTs sent one at a time), but a cut loses what is
+  still in flight;
+- a cut loses everything in flight and reconnects, exactly like the adapters: ``client.hello()``,
+  then ``server.attach(hello)`` when ``server.can_resume(hello)``; the welcome (the handshake) is
+  delivered, then the client sends again the starts above the welcome's ``run`` and its pending
+  cancels (flash_ws/client.py does the same).
+"""
+
+from __future__ import annotations
+
+import json
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from flash_ws.protocol import (
+    Apply,
+    CancelRun,
+    ClientSession,
+    Gap,
+    Limits,
+    ProtocolError,
+    Refused,
+    RunEnded,
+    ServerError,
+    ServerSession,
+    SessionLost,
+    StartRun,
+    encode_message,
+)
+from flash_ws.protocol.frames import Cancel, ClientFrame, Start
+
+CALLBACKS = tuple(f"cb{i}" for i in range(4))
+
+
+class Harness:
+    """One server session, one client session and the link between them."""
+
+    def __init__(self, max_output_message_bytes: int = 256 << 10, ack_every: int = 4) -> None:
+        self.server = ServerSession("tok", "ep", frozenset(CALLBACKS), Limits(max_output_message_bytes=max_output_message_bytes))
+        self.client = ClientSession(ack_every=ack_every, ack_interval=0.1)
+        self.now = 0.0
+        self.down: list[str] = []  # server -> client, in flight on the current connection
+        self.up: list[str] = []  # client -> server, in flight on the current connection
+        self.started: list[int] = []  # runs the client started, in order
+        self.cb_of: dict[int, str] = {}
+        self.cancelled: set[int] = set()  # runs the client cancelled or replaced
+        self.emitted: dict[int, list[int]] = {}  # run -> the k of every update the server emitted
+        self.applied: dict[int, list[int]] = {}  # run -> the k of every update the client applied
+        self.ended: dict[int, list[RunEnded]] = {}
+        self.server_ended: dict[int, str] = {}
+        self.server_errors: list[ServerError] = []
+        self.refused: list[Refused] = []
+        self.reconnects = self.gaps = self.corrupt = 0
+        self._connect(first=True)
+
+    # ----- the client side
+
+    def start(self, index: int) -> None:
+        frame, replaced = self.client.start(CALLBACKS[index % len(CALLBACKS)], [index])
+        if replaced is not None:  # a new run of the same callback replaces the running one
+            assert replaced in self.started
+            self.cancelled.add(replaced)
+        self.started.append(frame.run)
+        self.cb_of[frame.run] = frame.cb
+        self._send_up([frame])
+
+    def cancel(self, index: int) -> None:
+        if not self.started:
+            return
+        run = self.started[index % len(self.started)]
+        frame = self.client.cancel(run)
+        if frame is not None:
+            self.cancelled.add(run)
+            self._send_up([frame])
+
+    def tick(self, seconds: float) -> None:
+        self.now += seconds
+        ack = self.client.ack_due(self.now)
+        if ack is not None:
+            self._send_up([ack])
+
+    def _send_up(self, frames: list[ClientFrame]) -> None:
+        self.up.append(encode_message(frames))
+
+    def _receive(self, text: str) -> None:
+        try:
+            effects, replies = self.client.receive_message(text, self.now)
+        except ProtocolError:
+            self.corrupt += 1
+            self.reconnect()
+            return
+        gap = False
+        for effect in effects:
+            if isinstance(effect, Apply):
+                assert effect.run in self.client.runs
+                for _id, props in effect.props:
+                    self.applied.setdefault(effect.run, []).append(props["k"])
+            elif isinstance(effect, RunEnded):
+                self.ended.setdefault(effect.run, []).append(effect)
+            elif isinstance(effect, ServerError):
+                self.server_errors.append(effect)
+            elif isinstance(effect, Gap):
+                gap = True
+            else:
+                raise AssertionError(f"unexpected effect {effect!r}")
+        if replies:
+            self._send_up(replies)
+        if gap:
+            self.gaps += 1
+            self.reconnect()
+
+    # ----- the server side
+
+    def emit(self, index: int) -> None:
+        active = self.server.active_runs()
+        if not active:
+            return
+        run = active[index % len(active)]
+        k = len(self.emitted.get(run, []))
+        if self.server.emit_update(run, f'[["out",{{"k":{k}}}]]'):
+            self.emitted.setdefault(run, []).append(k)
+
+    def end(self, index: int) -> None:
+        active = self.server.active_runs()
+        if active:
+            run = active[index % len(active)]
+            assert self.server.end_run(run, "done")
+            self.server_ended[run] = "done"
+
+    def pump(self) -> None:
+        """The server's writer sends one message."""
+        text = self.server.take_output()
+        if text is not None:
+            self.down.append(text)
+
+    def deliver_up(self) -> None:
+        if not self.up:
+            return
+        for command in self.server.receive_message(self.up.pop(0)):
+            if isinstance(command, StartRun):
+                assert command.cb == self.cb_of[command.run]
+            elif isinstance(command, CancelRun):
+                self.server_ended[command.run] = command.reason
+            elif isinstance(command, Refused):
+                self.refused.append(command)
+            else:
+                raise AssertionError(f"unexpected command {command!r}")
+
+    # ----- the link
+
+    def deliver(self, index: int) -> None:
+        if self.down:
+            self._receive(self.down.pop(index % len(self.down)))
+
+    def drop(self, index: int) -> None:
+        if self.down:
+            self.down.pop(index % len(self.down))
+
+    def duplicate(self, index: int) -> None:
+        if self.down:
+            text = self.down[index % len(self.down)]
+            self.down.insert((index * 7) % (len(self.down) + 1), text)
+
+    def truncate(self, index: int) -> None:
+        if self.down:
+            i = index % len(self.down)
+            text = self.down[i]
+            self.down[i] = text[: max(1, len(text) * (index % 4 + 1) // 5)]
+
+    def reconnect(self) -> None:
+        """The connection is cut: what is in flight is lost; the client resumes on a new one."""
+        self.reconnects += 1
+        self.down.clear()
+        self.up.clear()
+        self._connect(first=False)
+
+    def _connect(self, first: bool) -> None:
+        hello = self.client.hello()
+        if first:
+            assert not self.server.can_resume(hello)
+        else:
+            assert self.server.can_resume(hello), f"cannot resume {hello} (replay holds from {self.server.replay.first_seq})"
+        self.server.attach(hello)
+        handshake = self.server.take_output()
+        assert handshake is not None
+        effects, replies = self.client.receive_message(handshake, self.now)
+        assert not any(isinstance(e, (SessionLost, Gap)) for e in effects), effects
+        for effect in effects:
+            if isinstance(effect, Apply):
+                for _id, props in effect.props:
+                    self.applied.setdefault(effect.run, []).append(props["k"])
+            elif isinstance(effect, RunEnded):
+                self.ended.setdefault(effect.run, []).append(effect)
+        resend: list[ClientFrame] = [Start(run, cb, self.client.args[run])
+                                     for run, cb in self.client.runs.items() if run > self.client.server_run]
+        resend += [Cancel(run) for run in sorted(self.client.cancelling)]
+        if resend or replies:
+            self._send_up(resend + replies)
+
+    def settle(self) -> None:
+        """A clean reconnect, then everything delivered until both sides are quiet."""
+        self.reconnect()
+        for _ in range(1000):
+            if not self.up and not self.server.has_output():
+                self.tick(1.0)
+                if not self.up:
+                    return
+            while self.up:
+                self.deliver_up()
+            while self.server.has_output():
+                self.pump()
+                self._receive(self.down.pop())
+        raise AssertionError("the link did not settle")
+
+    # ----- what must hold
+
+    def check(self) -> None:
+        self.settle()
+        assert self.refused == [], self.refused
+        assert self.server_errors == [], self.server_errors
+        for run in self.started:
+            emitted, applied = self.emitted.get(run, []), self.applied.get(run, [])
+            if run in self.cancelled:  # updates after the local cancel/replace are dropped, the rest applied once
+                assert applied == emitted[: len(applied)], (run, emitted, applied)
+            else:
+                assert applied == emitted, (run, emitted, applied)
+            ended = self.ended.get(run, [])
+            assert len(ended) <= 1, (run, ended)
+            if run in self.server_ended and run not in self.cancelled:
+                assert [(e.reason, e.reset) for e in ended] == [("done", False)], (run, ended)
+            if run in self.cancelled:
+                assert not any(e.reset for e in ended), (run, ended)
+        # every run is either still running on both sides, or over on both
+        assert sorted(self.server.active_runs()) == sorted(self.client.runs)
+        assert self.client.cancelling == {}
+        # everything was acknowledged, so nothing is held for a replay
+        assert self.client.applied_seq == self.server.replay.last_seq == self.server.sent_seq
+        assert self.client.acked_seq == self.client.applied_seq
+        assert len(self.server.replay) == 0 and self.server.replay.bytes == 0
+
+
+OPS = (
+    ["start"] * 3 + ["cancel"] + ["emit"] * 6 + ["end"] + ["pump"] * 4 + ["deliver"] * 5 + ["deliver_up"] * 4
+    + ["drop", "duplicate", "truncate", "tick", "reconnect"]
+)
+operations = st.lists(st.tuples(st.sampled_from(OPS), st.integers(0, 15)), max_size=120)
+
+
+def play(harness: Harness, ops: list[tuple[str, int]]) -> None:
+    for name, arg in ops:
+        if name == "start":
+            if len(harness.started) < 6:
+                harness.start(arg)
+        elif name == "tick":
+            harness.tick(arg / 100)
+        elif name in ("pump", "deliver_up", "reconnect"):
+            getattr(harness, name)()
+        else:
+            getattr(harness, name)(arg)
+
+
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(ops=operations, max_output=st.sampled_from([1, 150, 400, 256 << 10]), ack_every=st.sampled_from([1, 4, 64]))
+def test_every_emitted_update_is_applied_exactly_once_and_in_order(ops: list[tuple[str, int]], max_output: int,
+                                                                   ack_every: int) -> None:
+    harness = Harness(max_output, ack_every)
+
+    play(harness, ops)
+
+    harness.check()
+
+
+# ----- the harness itself: faults really happen and really get caught
+
+
+def scripted() -> Harness:
+    harness = Harness(max_output_message_bytes=150)
+    harness.start(0)
+    harness.start(1)
+    harness.deliver_up()
+    harness.deliver_up()
+    for _ in range(6):
+        harness.emit(0)
+        harness.emit(1)
+    while harness.server.has_output():
+        harness.pump()
+    assert len(harness.down) >= 3
+    return harness
+
+
+def test_a_dropped_message_is_noticed_as_a_gap_and_resumed() -> None:
+    harness = scripted()
+
+    harness.drop(0)
+    harness.deliver(0)
+
+    assert harness.gaps == 1 and harness.reconnects == 1
+    harness.check()
+    assert sum(len(v) for v in harness.applied.values()) == 12
+
+
+def test_duplicated_and_reordered_messages_are_applied_once() -> None:
+    harness = scripted()
+    first = harness.down[0]
+
+    harness.down.append(first)
+    harness.deliver(0)
+    harness.deliver(len(harness.down) - 1)  # the duplicate of the first
+    harness.deliver(1)  # out of order: a gap
+
+    assert harness.gaps == 1
+    harness.check()
+    assert harness.applied == harness.emitted
+
+
+def test_a_truncated_message_makes_the_client_reconnect() -> None:
+    harness = scripted()
+
+    harness.truncate(0)
+    harness.deliver(0)
+
+    assert harness.corrupt == 1 and harness.reconnects == 1
+    harness.check()
+    assert harness.applied == harness.emitted
+
+
+def test_a_start_lost_with_its_connection_is_sent_again() -> None:
+    harness = Harness()
+    harness.start(0)
+    harness.reconnect()  # the start was still in flight
+
+    harness.deliver_up()
+    harness.emit(0)
+
+    assert harness.server.active_runs() == [1]
+    harness.check()
+    assert harness.applied == {1: [0]}
+
+
+def test_a_cancel_lost_with_its_connection_is_sent_again() -> None:
+    harness = Harness()
+    harness.start(0)
+    harness.deliver_up()
+    harness.cancel(0)
+    harness.reconnect()  # the cancel was still in flight
+
+    harness.deliver_up()
+
+    assert harness.server.active_runs() == []
+    harness.check()
+    assert [e.reason for e in harness.ended[1]] == ["cancelled"]
+
+
+def test_the_check_catches_a_lost_update() -> None:
+    harness = scripted()
+    harness.emitted[1].append(99)  # an update the client can never apply
+
+    try:
+        harness.check()
+    except AssertionError:
+        return
+    raise AssertionError("check() missed an update that was never applied")
+
+
+def test_updates_carry_the_k_they_were_emitted_with() -> None:
+    harness = Harness()
+    harness.start(0)
+    harness.deliver_up()
+    harness.emit(0)
+    harness.emit(0)
+    harness.pump()
+
+    assert [json.loads(f)["props"] for f in harness.server.replay.after(0)] == [[["out", {"k": 0}]], [["out", {"k": 1}]]]

@@ -1,0 +1,95 @@
+"""flash_ws.protocol is sans-I/O: it imports nothing from asyncio, quart, dash, websockets, hypercorn."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PROTOCOL = ROOT / "flash_ws" / "protocol"
+FORBIDDEN = ("asyncio", "quart", "dash", "websockets", "hypercorn")
+MODULES = sorted(PROTOCOL.glob("*.py"))
+
+
+def imported_names(path: Path) -> set[str]:
+    """The absolute module names a module imports (relative imports resolved within flash_ws.protocol)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level == 0:
+                names.add(node.module or "")
+            else:
+                package = ["flash_ws", "protocol"][: 2 - (node.level - 1)]
+                names.add(".".join(package + ([node.module] if node.module else [])))
+    return names
+
+
+def test_the_protocol_package_has_the_expected_modules() -> None:
+    assert {path.stem for path in MODULES} >= {
+        "__init__", "errors", "frames", "codec", "replay", "backoff", "server_session", "client_session",
+    }
+
+
+def test_imported_names_sees_every_kind_of_import(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text("import asyncio.tasks\nfrom quart import Quart\nfrom . import codec\nfrom ..server import x\n"
+                      "def f():\n    import dash\n")
+
+    assert imported_names(sample) == {"asyncio.tasks", "quart", "flash_ws.protocol", "flash_ws.server", "dash"}
+
+
+@pytest.mark.parametrize("path", MODULES, ids=[path.name for path in MODULES])
+def test_no_protocol_module_imports_an_io_package(path: Path) -> None:
+    names = imported_names(path)
+
+    assert names, f"{path.name} was not parsed"
+    for name in names:
+        top = name.split(".")[0]
+        assert top not in FORBIDDEN, f"{path.name} imports {name}"
+        if top == "flash_ws":
+            assert name.startswith("flash_ws.protocol"), f"{path.name} imports {name} from outside the protocol core"
+
+
+BLOCKED_IMPORT = f"""
+import importlib, sys, types
+
+for name in {FORBIDDEN!r}:
+    sys.modules[name] = None  # any import of it, direct or indirect, raises ImportError
+
+# flash_ws/__init__.py imports dash (the public API): load the subpackage on its own.
+package = types.ModuleType("flash_ws")
+package.__path__ = [{str(ROOT / "flash_ws")!r}]
+sys.modules["flash_ws"] = package
+
+import flash_ws.protocol
+for name in {[path.stem for path in MODULES if path.stem != "__init__"]!r}:
+    importlib.import_module("flash_ws.protocol." + name)
+
+loaded = [n for n, m in sys.modules.items() if m is not None and n.split(".")[0] in {FORBIDDEN!r}]
+assert not loaded, loaded
+print("ok", len(flash_ws.protocol.__all__))
+"""
+
+
+def test_the_protocol_package_imports_with_io_packages_blocked() -> None:
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    result = subprocess.run([sys.executable, "-c", BLOCKED_IMPORT], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("ok ")
+
+
+def test_the_blocking_really_blocks() -> None:
+    """The sentinel makes an import of a blocked name fail (so the test above can fail)."""
+    probe = "import sys\nsys.modules['asyncio'] = None\ntry:\n    import asyncio\nexcept ImportError:\n    print('blocked')\n"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+
+    assert result.stdout.strip() == "blocked"
