@@ -30,7 +30,9 @@ class Flash(dash.Dash):
     - ``max_active_runs``: active runs one page may have at once (32);
     - ``max_message_bytes``: the largest client message accepted (1 MiB);
     - ``replay_buffer_bytes``: unacknowledged output kept per page before producers wait (8 MiB);
-    - ``resume_grace``: seconds a page's session survives a dropped connection (30).
+    - ``resume_grace``: seconds a page's session survives a dropped connection (30);
+    - ``heartbeat_interval`` / ``heartbeat_timeout``: both ends ping every interval (15 s) and
+      declare a connection dead after interval + timeout (10 s) of silence.
     """
 
     def __init__(
@@ -43,6 +45,8 @@ class Flash(dash.Dash):
         max_message_bytes: int = 1 << 20,
         replay_buffer_bytes: int = 8 << 20,
         resume_grace: float = 30.0,
+        heartbeat_interval: float = 15.0,
+        heartbeat_timeout: float = 10.0,
         **dash_kwargs: Any,
     ) -> None:
         backend = dash_kwargs.setdefault("backend", "quart")
@@ -53,7 +57,8 @@ class Flash(dash.Dash):
                         replay_buffer_bytes=replay_buffer_bytes)
         origins = tuple(allowed_origins) + tuple(self._websocket_allowed_origins or ())
         self.flash_ws_settings = Settings(limits=limits, allowed_origins=origins, resume_grace=resume_grace,
-                                          transport=transport)
+                                          transport=transport, heartbeat_interval=heartbeat_interval,
+                                          heartbeat_timeout=heartbeat_timeout)
         self.event_callbacks = EventCallbackRegistry()
         self.flash_ws = FlashWsService(self.event_callbacks, self.flash_ws_settings)
         self._trigger_groups: list[TriggerGroup] = []
@@ -117,9 +122,8 @@ class Flash(dash.Dash):
             # Dash's renderer opens its own callback socket whenever this is present.
             config.pop("websocket", None)
         settings = self.flash_ws_settings
-        config["flash_ws"] = page_config(
-            self.event_callbacks, self._trigger_groups, self.config.requests_pathname_prefix + "_flash_ws/",
-            settings.transport, settings.ack_interval_ms, settings.ack_every)
+        config["flash_ws"] = page_config(self.event_callbacks, self._trigger_groups,
+                                         self.config.requests_pathname_prefix + "_flash_ws/", settings)
         return config
 
 

@@ -16,6 +16,7 @@ from dash._utils import to_json
 from dash.dependencies import Input, State
 
 from .callbacks import EventCallback
+from .server.settings import Settings
 
 
 @dataclass
@@ -66,16 +67,18 @@ def build_groups(callbacks: Iterable[EventCallback]) -> list[TriggerGroup]:
 
 
 def page_config(callbacks: Iterable[EventCallback], groups: Iterable[TriggerGroup], base_url: str,
-                transport: str, ack_interval_ms: int, ack_every: int) -> dict[str, Any]:
+                settings: Settings) -> dict[str, Any]:
     """The ``flash_ws`` member of Dash's page config (``base_url`` ends with ``_flash_ws/``)."""
     return {
         "v": 1,
         "ws_url": base_url + "ws",
         "sse_url": base_url + "sse",
         "post_url": base_url + "post",
-        "transport": transport,
+        "transport": settings.transport,
         "callbacks": {cb.cb_id: {"name": cb.name, "reset": json.loads(cb.reset_stream().to_json())} for cb in callbacks},
         "groups": {g.key: g.actions for g in groups},
-        "ack_interval_ms": ack_interval_ms,
-        "ack_every": ack_every,
+        "ack_interval_ms": settings.ack_interval_ms,
+        "ack_every": settings.ack_every,
+        "heartbeat_ms": int(settings.heartbeat_interval * 1000),
+        "heartbeat_timeout_ms": int(settings.heartbeat_timeout * 1000),
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Optional
 
 from ..callbacks import EventCallbackRegistry
@@ -43,6 +44,8 @@ class FlashWsService:
 
     def receive(self, live: LiveSession, text: str | bytes) -> list[Command]:
         """Feed one client message to the session and run the resulting commands."""
+        if live.connection is not None:
+            live.connection.last_heard = time.monotonic()
         commands = live.core.receive_message(text)
         for command in commands:
             if isinstance(command, PageLeft):

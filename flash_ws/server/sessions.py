@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from typing import Callable, Optional, Protocol
 
 from ..protocol import Hello, Limits, ServerSession
@@ -21,6 +22,7 @@ class Connection:
         self.description = description
         self.replaced = False
         self.wakeup = asyncio.Event()
+        self.last_heard = time.monotonic()  # when the client was last heard from (heartbeats)
 
     def __repr__(self) -> str:
         return f"<Connection {self.description}>"

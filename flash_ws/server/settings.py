@@ -17,9 +17,13 @@ class Settings:
     transport: str = "auto"
     ack_interval_ms: int = 100
     ack_every: int = 64
+    heartbeat_interval: float = 15.0
+    heartbeat_timeout: float = 10.0
 
     def __post_init__(self) -> None:
         if self.transport not in TRANSPORTS:
             raise ValueError(f"transport must be one of {', '.join(TRANSPORTS)}, got {self.transport!r}")
+        if self.heartbeat_interval <= 0 or self.heartbeat_timeout <= 0:
+            raise ValueError("heartbeat_interval and heartbeat_timeout must be positive seconds")
         if self.resume_grace < 0:
             raise ValueError(f"resume_grace must be >= 0 seconds, got {self.resume_grace}")

@@ -1,8 +1,9 @@
 """The fallback's downstream: one Server-Sent-Events stream per page carries the session's output.
 
 Made for proxies: ``text/event-stream`` with ``Cache-Control: no-cache`` and
-``X-Accel-Buffering: no`` (nginx passes it through unbuffered), no response timeout, and a comment
-line every ``heartbeat`` seconds so idle proxies keep the stream open.
+``X-Accel-Buffering: no`` (nginx passes it through unbuffered), no response timeout, and a ping
+frame (plus a comment line when idle) every ``heartbeat_interval`` seconds so idle proxies keep the
+stream open and both ends can tell a dead stream from a quiet one.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ from typing import Any, AsyncIterator, Iterable
 from quart import Response, jsonify
 
 from ..protocol import PROTOCOL_VERSION, Hello
+from . import heartbeat
 from .guards import Hook, origin_refusal, run_hooks
 from .service import FlashWsService
 from .sessions import Connection, LiveSession
 
-HEARTBEAT = 15.0
 SSE_HEADERS = {
     "Content-Type": "text/event-stream; charset=utf-8",
     "Cache-Control": "no-cache, no-transform",
@@ -40,7 +41,7 @@ def hello_from_query(args: Any) -> Hello:
 
 
 async def open_event_stream(request: Any, service: FlashWsService, allowed_origins: Iterable[str],
-                            connect_hooks: list[Hook], heartbeat: float = HEARTBEAT) -> Response:
+                            connect_hooks: list[Hook]) -> Response:
     """Answer ``GET .../_flash_ws/sse``: bind a new EventSource to the session and stream to it."""
     origin = request.headers.get("origin")
     if origin is not None:  # browsers send none on a same-origin EventSource
@@ -58,19 +59,23 @@ async def open_event_stream(request: Any, service: FlashWsService, allowed_origi
         return refusal(400, "unsupported_version", f"protocol version {hello.v} not supported (this server speaks {PROTOCOL_VERSION})")
     connection = Connection(f"event stream from {request.remote_addr}")
     live = service.attach(hello, connection)
-    response = Response(_events(service, live, connection, heartbeat), headers=SSE_HEADERS)
+    response = Response(_events(service, live, connection), headers=SSE_HEADERS)
     response.timeout = None
     return response
 
 
-async def _events(service: FlashWsService, live: LiveSession, connection: Connection, heartbeat: float) -> AsyncIterator[bytes]:
+async def _events(service: FlashWsService, live: LiveSession, connection: Connection) -> AsyncIterator[bytes]:
+    """The stream's body: the session's messages as ``data:`` events; a comment when idle."""
+    settings = service.settings
+    watchdog = asyncio.get_running_loop().create_task(
+        heartbeat.watch(live, connection, settings.heartbeat_interval, settings.heartbeat_timeout))
     try:
         yield b": flash_ws\n\n"
-        while not connection.replaced:
+        while not connection.replaced and not watchdog.done():
             try:
-                await asyncio.wait_for(connection.wakeup.wait(), heartbeat)
+                await asyncio.wait_for(connection.wakeup.wait(), settings.heartbeat_interval)
             except asyncio.TimeoutError:
-                yield b": ping\n\n"
+                yield b": idle\n\n"
                 continue
             connection.wakeup.clear()
             while not connection.replaced:
@@ -79,4 +84,5 @@ async def _events(service: FlashWsService, live: LiveSession, connection: Connec
                     break
                 yield f"data: {message}\n\n".encode()
     finally:
+        watchdog.cancel()
         service.detach(live, connection, page_left=False)

@@ -8,6 +8,7 @@ import logging
 from typing import Any, Iterable
 
 from ..protocol import PROTOCOL_VERSION, Hello, PageLeft, ProtocolError, decode_message
+from . import heartbeat
 from .guards import Hook, origin_refusal, run_hooks
 from .service import FlashWsService
 from .sessions import Connection, LiveSession
@@ -45,17 +46,32 @@ async def serve_websocket(ws: Any, service: FlashWsService, allowed_origins: Ite
     live = service.attach(frames[0], connection)
     if len(frames) > 1:
         service.receive(live, json.dumps(json.loads(first)[1:]))
-    writer = asyncio.get_running_loop().create_task(_write(ws, live, connection))
+    settings = service.settings
+    loop = asyncio.get_running_loop()
+    tasks = {
+        loop.create_task(_write(ws, live, connection)),
+        loop.create_task(_read(ws, service, live, message_hooks)),
+        watchdog := loop.create_task(heartbeat.watch(live, connection, settings.heartbeat_interval, settings.heartbeat_timeout)),
+    }
     try:
-        while not writer.done():
-            text = await ws.receive()
-            if message_hooks and await _refused_by_hooks(ws, text, message_hooks):
-                return
-            if any(isinstance(c, PageLeft) for c in service.receive(live, text)):
-                return
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        if watchdog in done and watchdog.result() == "dead":
+            log.info("flash_ws: %s went silent: closing it (the page will resume)", connection)
+            await ws.close(4008, "heartbeat timeout")
     finally:
-        writer.cancel()
+        for task in tasks:
+            task.cancel()
         service.detach(live, connection, page_left=False)
+
+
+async def _read(ws: Any, service: FlashWsService, live: LiveSession, message_hooks: list[Hook]) -> None:
+    """Feed client messages to the session until the page says bye or a hook refuses one."""
+    while True:
+        text = await ws.receive()
+        if message_hooks and await _refused_by_hooks(ws, text, message_hooks):
+            return
+        if any(isinstance(c, PageLeft) for c in service.receive(live, text)):
+            return
 
 
 async def _refused_by_hooks(ws: Any, text: str | bytes, hooks: list[Hook]) -> bool:
