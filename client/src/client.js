@@ -19,6 +19,8 @@ import {CloseReason} from './transport.js';
  * @property {Record<string, GroupAction[]>} groups
  * @property {number} [ack_interval_ms]
  * @property {number} [ack_every]
+ * @property {number} [heartbeat_ms] how often the server pings
+ * @property {number} [heartbeat_timeout_ms] how late a ping may be before the connection is dead
  */
 
 const ClientState = Object.freeze({
@@ -44,6 +46,8 @@ export class FlashClient {
   #reconnectTimer = null;
   #ackTimer = null;
   /** @type {number | null} */ #ackDeadline = null;
+  /** @type {number | null} */ #silenceLimit; // ms without a message before the connection is dead
+  #watchdog = null;
 
   /**
    * @param {object} options
@@ -77,6 +81,8 @@ export class FlashClient {
     this.#random = random;
     this.#console = console;
     this.#session = new ClientSession({ackEvery: config.ack_every, ackIntervalMs: config.ack_interval_ms});
+    this.#silenceLimit =
+      config.heartbeat_ms === undefined ? null : config.heartbeat_ms + (config.heartbeat_timeout_ms ?? 0);
     this.#applier = new PropsApplier({
       setProps,
       defer: defer ?? ((fn) => setTimeout(fn, 0)),
@@ -145,10 +151,24 @@ export class FlashClient {
     this.#reconnectTimer = null;
     const transport = this.#transportFactory();
     this.#transport = transport;
-    transport.onopen = () => this.#send([this.#session.hello()]);
-    transport.onmessage = (text) => this.#receive(text);
+    transport.onopen = () => {
+      this.#heardFromServer();
+      this.#send([this.#session.hello()]);
+    };
+    transport.onmessage = (text) => {
+      this.#heardFromServer();
+      this.#receive(text);
+    };
     transport.onclose = (reason, detail) => this.#closed(reason, detail);
     transport.open();
+  }
+
+  /** Restarts the watchdog: a connection silent past the server's heartbeat is dead. */
+  #heardFromServer() {
+    if (this.#silenceLimit === null) return;
+    this.#clearTimer(this.#watchdog);
+    const transport = this.#transport;
+    this.#watchdog = this.#setTimeout(() => transport.close(CloseReason.HEARTBEAT_TIMEOUT), this.#silenceLimit);
   }
 
   #receive(text) {
@@ -213,6 +233,8 @@ export class FlashClient {
     this.#welcomed = false;
     this.#session.onDisconnect();
     this.#setAckTimer(null);
+    this.#clearTimer(this.#watchdog);
+    this.#watchdog = null;
     if (this.#state !== ClientState.RUNNING) return; // closed on purpose
     if (reason === CloseReason.REFUSED) {
       this.#state = ClientState.STOPPED;

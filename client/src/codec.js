@@ -20,7 +20,7 @@ export class ProtocolError extends Error {
 
 export const PROTOCOL_VERSION = 1;
 
-export const END_REASONS = Object.freeze(['done', 'cancelled', 'replaced', 'error', 'refused']);
+const END_REASONS = Object.freeze(['done', 'cancelled', 'replaced', 'error', 'refused']);
 
 const isUint = (v) => Number.isSafeInteger(v) && v >= 0;
 const isPropsPair = (p) =>
@@ -132,7 +132,7 @@ function decodeFrame(index, obj, from) {
 
 function typeName(value) {
   if (value === null) return 'null';
-  return Array.isArray(value) ? 'an array' : typeof value;
+  return Array.isArray(value) ? 'array' : typeof value;
 }
 
 function quote(value) {

@@ -9,7 +9,7 @@ const PATCH_MARK = '__dash_patch_update';
 const TRANSACTION_LISTS = ['add', 'update', 'remove'];
 
 /** @param {unknown} value @returns {boolean} whether it is a serialised dash.Patch */
-export function isPatch(value) {
+function isPatch(value) {
   return isObject(value) && value[PATCH_MARK] === PATCH_MARK && Array.isArray(value.operations);
 }
 

@@ -21,7 +21,7 @@ import {PROTOCOL_VERSION} from './codec.js';
  */
 
 /** What the page knows of a run until its `end` arrives. */
-export const RunState = Object.freeze({
+const RunState = Object.freeze({
   RUNNING: 'running', // the active run of its callback
   CANCELLED: 'cancelled', // cancelled here, its reset applied already
   REPLACED: 'replaced', // superseded by a newer run of its callback

@@ -467,7 +467,7 @@ function decodeFrame(index, obj, from) {
 
 function typeName(value) {
   if (value === null) return 'null';
-  return Array.isArray(value) ? 'an array' : typeof value;
+  return Array.isArray(value) ? 'array' : typeof value;
 }
 
 function quote(value) {
@@ -768,6 +768,7 @@ const CloseReason = Object.freeze({
   REFUSED: 'refused', // the server refused the connection (close codes 4000-4999)
   PROTOCOL_ERROR: 'protocol_error', // the server sent something this client cannot read
   SEQUENCE_GAP: 'sequence_gap', // frames were lost: reconnect to resume
+  HEARTBEAT_TIMEOUT: 'heartbeat_timeout', // the server was silent for longer than its heartbeat allows
 });
 
 const TransportState = Object.freeze({IDLE: 'idle', OPENING: 'opening', OPEN: 'open', CLOSED: 'closed'});
@@ -877,6 +878,8 @@ class Transport {
  * @property {Record<string, GroupAction[]>} groups
  * @property {number} [ack_interval_ms]
  * @property {number} [ack_every]
+ * @property {number} [heartbeat_ms] how often the server pings
+ * @property {number} [heartbeat_timeout_ms] how late a ping may be before the connection is dead
  */
 
 const ClientState = Object.freeze({
@@ -902,6 +905,8 @@ class FlashClient {
   #reconnectTimer = null;
   #ackTimer = null;
   /** @type {number | null} */ #ackDeadline = null;
+  /** @type {number | null} */ #silenceLimit; // ms without a message before the connection is dead
+  #watchdog = null;
 
   /**
    * @param {object} options
@@ -935,6 +940,8 @@ class FlashClient {
     this.#random = random;
     this.#console = console;
     this.#session = new ClientSession({ackEvery: config.ack_every, ackIntervalMs: config.ack_interval_ms});
+    this.#silenceLimit =
+      config.heartbeat_ms === undefined ? null : config.heartbeat_ms + (config.heartbeat_timeout_ms ?? 0);
     this.#applier = new PropsApplier({
       setProps,
       defer: defer ?? ((fn) => setTimeout(fn, 0)),
@@ -1003,10 +1010,24 @@ class FlashClient {
     this.#reconnectTimer = null;
     const transport = this.#transportFactory();
     this.#transport = transport;
-    transport.onopen = () => this.#send([this.#session.hello()]);
-    transport.onmessage = (text) => this.#receive(text);
+    transport.onopen = () => {
+      this.#heardFromServer();
+      this.#send([this.#session.hello()]);
+    };
+    transport.onmessage = (text) => {
+      this.#heardFromServer();
+      this.#receive(text);
+    };
     transport.onclose = (reason, detail) => this.#closed(reason, detail);
     transport.open();
+  }
+
+  /** Restarts the watchdog: a connection silent past the server's heartbeat is dead. */
+  #heardFromServer() {
+    if (this.#silenceLimit === null) return;
+    this.#clearTimer(this.#watchdog);
+    const transport = this.#transport;
+    this.#watchdog = this.#setTimeout(() => transport.close(CloseReason.HEARTBEAT_TIMEOUT), this.#silenceLimit);
   }
 
   #receive(text) {
@@ -1071,6 +1092,8 @@ class FlashClient {
     this.#welcomed = false;
     this.#session.onDisconnect();
     this.#setAckTimer(null);
+    this.#clearTimer(this.#watchdog);
+    this.#watchdog = null;
     if (this.#state !== ClientState.RUNNING) return; // closed on purpose
     if (reason === CloseReason.REFUSED) {
       this.#state = ClientState.STOPPED;

@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import {describe, test} from 'node:test';
+
+import {CloseReason, Transport, TransportState} from '../src/transport.js';
+import {WebSocketTransport} from '../src/websocket_transport.js';
+import {fakeWebSocketClass} from '../test-support/fakes.js';
+
+/** A transport whose hooks record their calls; the test plays the connection. */
+class ScriptedTransport extends Transport {
+  calls = [];
+  get name() {
+    return 'scripted';
+  }
+  doOpen() {
+    this.calls.push('doOpen');
+  }
+  doClose() {
+    this.calls.push('doClose');
+  }
+  write(text) {
+    this.calls.push(`write ${text}`);
+  }
+}
+
+function recorded(transport) {
+  const events = [];
+  transport.onopen = () => events.push(['open']);
+  transport.onmessage = (text) => events.push(['message', text]);
+  transport.onclose = (reason, detail) => events.push(['close', reason, detail]);
+  return events;
+}
+
+describe('Transport', () => {
+  test('goes idle -> opening -> open -> closed, and is used once', () => {
+    const transport = new ScriptedTransport();
+    const events = recorded(transport);
+    assert.equal(transport.state, TransportState.IDLE);
+    assert.throws(() => transport.send('x'), /cannot send on a transport that is idle/);
+    transport.open();
+    assert.equal(transport.state, TransportState.OPENING);
+    transport.emitMessage('too early');
+    transport.emitOpen();
+    transport.send('hi');
+    transport.emitMessage('hello');
+    transport.close(CloseReason.SEQUENCE_GAP);
+    transport.emitClose(CloseReason.ERROR);
+    transport.emitMessage('too late');
+    assert.equal(transport.state, TransportState.CLOSED);
+    assert.deepEqual(transport.calls, ['doOpen', 'write hi', 'doClose']);
+    assert.deepEqual(events, [['open'], ['message', 'hello'], ['close', 'sequence_gap', {}]]);
+    assert.throws(() => transport.open(), /used once/);
+  });
+
+  test('a failure to start is reported as an error close', () => {
+    const transport = new ScriptedTransport();
+    transport.doOpen = () => {
+      throw new SyntaxError('bad url');
+    };
+    const events = recorded(transport);
+    transport.open();
+    assert.deepEqual(events, [['close', 'error', {reason: 'SyntaxError: bad url'}]]);
+  });
+
+  test('the close reasons are a frozen enum', () => {
+    assert.ok(Object.isFrozen(CloseReason));
+    assert.equal(new Set(Object.values(CloseReason)).size, Object.keys(CloseReason).length);
+  });
+});
+
+describe('WebSocketTransport', () => {
+  const opened = () => {
+    const WebSocket = fakeWebSocketClass();
+    const transport = new WebSocketTransport('ws://h/ws', {WebSocket});
+    const events = recorded(transport);
+    transport.open();
+    WebSocket.last.serverOpens();
+    return {transport, events, ws: WebSocket.last};
+  };
+
+  test('carries text messages both ways', () => {
+    const {transport, events, ws} = opened();
+    transport.send('[1]');
+    ws.serverSends('[2]');
+    assert.deepEqual(ws.sent, ['[1]']);
+    assert.deepEqual(events, [['open'], ['message', '[2]']]);
+    assert.equal(transport.name, 'websocket');
+  });
+
+  test('close codes map to reasons: 4000-4999 refused, clean server_closed, else error', () => {
+    for (const [code, wasClean, reason] of [
+      [4003, true, CloseReason.REFUSED],
+      [4400, true, CloseReason.REFUSED],
+      [1000, true, CloseReason.SERVER_CLOSED],
+      [1001, true, CloseReason.SERVER_CLOSED],
+      [1006, false, CloseReason.ERROR],
+    ]) {
+      const {events, ws} = opened();
+      ws.serverCloses(code, 'why', wasClean);
+      assert.deepEqual(events.at(-1), ['close', reason, {code, reason: 'why'}]);
+    }
+  });
+
+  test('a binary message is a protocol error: the socket is closed', () => {
+    const {events, ws} = opened();
+    ws.onmessage({data: new ArrayBuffer(1)});
+    assert.deepEqual(events.at(-1), ['close', CloseReason.PROTOCOL_ERROR, {}]);
+    assert.equal(ws.closedWith, 1000);
+  });
+});
