@@ -26,8 +26,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_until(condition: Callable[[], object], timeout: float = TIMEOUT, what: str = "condition") -> object:
-    """Poll ``condition`` until it returns something truthy; fail naming ``what``."""
+def wait_until(condition: Callable[[], object], timeout: float = TIMEOUT, what: str = "condition",
+               pause: Callable[[float], None] = time.sleep) -> object:
+    """Poll ``condition`` until it returns something truthy; fail naming ``what``.
+
+    ``pause`` waits between polls (a Playwright page passes its own, which also delivers its events).
+    """
     deadline = time.monotonic() + timeout
     while True:
         result = condition()
@@ -35,7 +39,7 @@ def wait_until(condition: Callable[[], object], timeout: float = TIMEOUT, what: 
             return result
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.02)
+        pause(0.02)
 
 
 async def eventually(condition: Callable[[], object], timeout: float = TIMEOUT, what: str = "condition") -> object:

@@ -14,11 +14,18 @@ import {accumulatorFor} from './merge.js';
  * it and the batches after it wait for the next flush. After every flush the applier waits one
  * `defer` so that the renderer can render; batches that come meanwhile join the next flush.
  * A batch is never split across flushes, unless it names the same property twice.
+ *
+ * Some components take a value asynchronously: dcc.Graph queues extendData until Plotly has drawn
+ * it, and a value that arrives meanwhile makes it draw the queued ones again (duplicated points).
+ * `isBusy(id, prop)` tells when such a component has not finished; the next flush waits for it,
+ * polling once per `defer`, for at most `maxBusyWaits` polls.
  */
 export class PropsApplier {
   #setProps;
   #defer;
   #onError;
+  #isBusy;
+  #maxBusyWaits;
   /** @type {Batch[]} */ #queue = [];
   #waiting = false;
 
@@ -28,11 +35,22 @@ export class PropsApplier {
    *   window.dash_clientside.set_props
    * @param {(fn: () => void) => void} [options.defer] runs fn after the renderer had a chance to render
    * @param {(error: unknown, id: string | object) => void} [options.onError] a setProps call threw
+   * @param {(id: string | object, prop: string) => boolean} [options.isBusy] the component is still
+   *   taking the last value of prop
+   * @param {number} [options.maxBusyWaits] polls of isBusy before going on regardless
    */
-  constructor({setProps, defer = (fn) => setTimeout(fn, 0), onError = (error) => console.error(error)}) {
+  constructor({
+    setProps,
+    defer = (fn) => setTimeout(fn, 0),
+    onError = (error) => console.error(error),
+    isBusy = () => false,
+    maxBusyWaits = 200,
+  }) {
     this.#setProps = setProps;
     this.#defer = defer;
     this.#onError = onError;
+    this.#isBusy = isBusy;
+    this.#maxBusyWaits = maxBusyWaits;
   }
 
   /** @param {Batch[]} batches in the order they must take effect */
@@ -51,7 +69,16 @@ export class PropsApplier {
     this.#waiting = taken > 0;
     if (!this.#waiting) return;
     flush.commit(this.#setProps, this.#onError);
-    this.#defer(() => this.#flush());
+    this.#afterRender(flush.set(), 0);
+  }
+
+  /** Flush again once the renderer had its turn and no component set in the last flush is busy. */
+  #afterRender(set, waits) {
+    this.#defer(() => {
+      const busy = waits < this.#maxBusyWaits && set.some(([id, prop]) => this.#isBusy(id, prop));
+      if (busy) this.#afterRender(set, waits + 1);
+      else this.#flush();
+    });
   }
 }
 
@@ -99,6 +126,11 @@ class Flush {
         else accumulator.take(value);
       }
     }
+  }
+
+  /** @returns {[string | object, string][]} the (id, prop) pairs this flush sets */
+  set() {
+    return [...this.#components.values()].flatMap(({id, props}) => [...props.keys()].map((prop) => [id, prop]));
   }
 
   commit(setProps, onError) {

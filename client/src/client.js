@@ -56,6 +56,8 @@ export class FlashClient {
    * @param {(id: string | object, props: object) => void} options.setProps
    * @param {(fn: () => void) => void} [options.defer] the applier's wait between flushes
    *   (default: setTimeout(fn, 0))
+   * @param {(id: string | object, prop: string) => boolean} [options.isBusy] a component is still
+   *   taking its last value of prop (see PropsApplier)
    * @param {() => number} [options.now] milliseconds, on the clock of setTimeout
    * @param {(fn: () => void, ms: number) => unknown} [options.setTimeout]
    * @param {(timer: unknown) => void} [options.clearTimeout]
@@ -67,6 +69,7 @@ export class FlashClient {
     transportFactory,
     setProps,
     defer,
+    isBusy,
     now = () => Date.now(),
     setTimeout = (fn, ms) => globalThis.setTimeout(fn, ms),
     clearTimeout = (timer) => globalThis.clearTimeout(timer),
@@ -86,6 +89,7 @@ export class FlashClient {
     this.#applier = new PropsApplier({
       setProps,
       defer: defer ?? ((fn) => setTimeout(fn, 0)),
+      isBusy,
       onError: (error, id) => console.error(`flash_ws: set_props failed for ${canonicalJson(id)}:`, error),
     });
   }

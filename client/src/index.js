@@ -2,6 +2,7 @@
 // calls until then); says bye when the page is hidden for good or put in the back/forward cache.
 
 import {FlashClient} from './client.js';
+import {graphBusyCheck} from './graph_busy.js';
 import {WebSocketTransport} from './websocket_transport.js';
 
 /**
@@ -39,6 +40,7 @@ function installFlashWs(window) {
       config,
       transportFactory: () => new WebSocketTransport(url, {WebSocket: window.WebSocket}),
       setProps: (id, props) => window.dash_clientside.set_props(id, props),
+      isBusy: graphBusyCheck(window.document),
       now: () => window.performance.now(),
       setTimeout: (fn, ms) => window.setTimeout(fn, ms),
       clearTimeout: (timer) => window.clearTimeout(timer),

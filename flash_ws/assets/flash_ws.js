@@ -213,11 +213,18 @@ class ValueAccumulator {
  * it and the batches after it wait for the next flush. After every flush the applier waits one
  * `defer` so that the renderer can render; batches that come meanwhile join the next flush.
  * A batch is never split across flushes, unless it names the same property twice.
+ *
+ * Some components take a value asynchronously: dcc.Graph queues extendData until Plotly has drawn
+ * it, and a value that arrives meanwhile makes it draw the queued ones again (duplicated points).
+ * `isBusy(id, prop)` tells when such a component has not finished; the next flush waits for it,
+ * polling once per `defer`, for at most `maxBusyWaits` polls.
  */
 class PropsApplier {
   #setProps;
   #defer;
   #onError;
+  #isBusy;
+  #maxBusyWaits;
   /** @type {Batch[]} */ #queue = [];
   #waiting = false;
 
@@ -227,11 +234,22 @@ class PropsApplier {
    *   window.dash_clientside.set_props
    * @param {(fn: () => void) => void} [options.defer] runs fn after the renderer had a chance to render
    * @param {(error: unknown, id: string | object) => void} [options.onError] a setProps call threw
+   * @param {(id: string | object, prop: string) => boolean} [options.isBusy] the component is still
+   *   taking the last value of prop
+   * @param {number} [options.maxBusyWaits] polls of isBusy before going on regardless
    */
-  constructor({setProps, defer = (fn) => setTimeout(fn, 0), onError = (error) => console.error(error)}) {
+  constructor({
+    setProps,
+    defer = (fn) => setTimeout(fn, 0),
+    onError = (error) => console.error(error),
+    isBusy = () => false,
+    maxBusyWaits = 200,
+  }) {
     this.#setProps = setProps;
     this.#defer = defer;
     this.#onError = onError;
+    this.#isBusy = isBusy;
+    this.#maxBusyWaits = maxBusyWaits;
   }
 
   /** @param {Batch[]} batches in the order they must take effect */
@@ -250,7 +268,16 @@ class PropsApplier {
     this.#waiting = taken > 0;
     if (!this.#waiting) return;
     flush.commit(this.#setProps, this.#onError);
-    this.#defer(() => this.#flush());
+    this.#afterRender(flush.set(), 0);
+  }
+
+  /** Flush again once the renderer had its turn and no component set in the last flush is busy. */
+  #afterRender(set, waits) {
+    this.#defer(() => {
+      const busy = waits < this.#maxBusyWaits && set.some(([id, prop]) => this.#isBusy(id, prop));
+      if (busy) this.#afterRender(set, waits + 1);
+      else this.#flush();
+    });
   }
 }
 
@@ -298,6 +325,11 @@ class Flush {
         else accumulator.take(value);
       }
     }
+  }
+
+  /** @returns {[string | object, string][]} the (id, prop) pairs this flush sets */
+  set() {
+    return [...this.#components.values()].flatMap(({id, props}) => [...props.keys()].map((prop) => [id, prop]));
   }
 
   commit(setProps, onError) {
@@ -915,6 +947,8 @@ class FlashClient {
    * @param {(id: string | object, props: object) => void} options.setProps
    * @param {(fn: () => void) => void} [options.defer] the applier's wait between flushes
    *   (default: setTimeout(fn, 0))
+   * @param {(id: string | object, prop: string) => boolean} [options.isBusy] a component is still
+   *   taking its last value of prop (see PropsApplier)
    * @param {() => number} [options.now] milliseconds, on the clock of setTimeout
    * @param {(fn: () => void, ms: number) => unknown} [options.setTimeout]
    * @param {(timer: unknown) => void} [options.clearTimeout]
@@ -926,6 +960,7 @@ class FlashClient {
     transportFactory,
     setProps,
     defer,
+    isBusy,
     now = () => Date.now(),
     setTimeout = (fn, ms) => globalThis.setTimeout(fn, ms),
     clearTimeout = (timer) => globalThis.clearTimeout(timer),
@@ -945,6 +980,7 @@ class FlashClient {
     this.#applier = new PropsApplier({
       setProps,
       defer: defer ?? ((fn) => setTimeout(fn, 0)),
+      isBusy,
       onError: (error, id) => console.error(`flash_ws: set_props failed for ${canonicalJson(id)}:`, error),
     });
   }
@@ -1144,6 +1180,46 @@ class FlashClient {
   }
 }
 
+// ---- graph_busy.js ----
+
+// Whether a dcc.Graph is still drawing the extendData / prependData it was given.
+//
+// dcc.Graph keeps the values it was given in its React state until Plotly has drawn them, then
+// clears that queue; a value given before the queue is clear makes it draw the queued ones again.
+// The page asks this before giving a graph its next value.
+
+const QUEUED_PROPS = new Set(['extendData', 'prependData']);
+
+/**
+ * Dash's string form of a component id (the DOM id of its element): dict ids as JSON with sorted keys.
+ * @param {string | Record<string, unknown>} id
+ */
+function domId(id) {
+  if (typeof id !== 'object' || id === null) return String(id);
+  const keys = Object.keys(id).sort();
+  return '{' + keys.map((key) => `${JSON.stringify(key)}:${JSON.stringify(id[key])}`).join(',') + '}';
+}
+
+/**
+ * @param {Document} document
+ * @returns {(id: string | object, prop: string) => boolean}
+ */
+function graphBusyCheck(document) {
+  return (id, prop) => {
+    if (!QUEUED_PROPS.has(prop)) return false;
+    const element = document.getElementById(domId(id));
+    if (element === null) return false;
+    const fiberKey = Object.keys(element).find((key) => key.startsWith('__reactFiber$'));
+    for (let fiber = fiberKey ? element[fiberKey] : null; fiber; fiber = fiber.return) {
+      const state = fiber.stateNode?.state;
+      if (state && Array.isArray(state.extendData) && Array.isArray(state.prependData)) {
+        return state.extendData.length > 0 || state.prependData.length > 0;
+      }
+    }
+    return false;
+  };
+}
+
 // ---- websocket_transport.js ----
 
 // A transport over one WebSocket.
@@ -1237,6 +1313,7 @@ function installFlashWs(window) {
       config,
       transportFactory: () => new WebSocketTransport(url, {WebSocket: window.WebSocket}),
       setProps: (id, props) => window.dash_clientside.set_props(id, props),
+      isBusy: graphBusyCheck(window.document),
       now: () => window.performance.now(),
       setTimeout: (fn, ms) => window.setTimeout(fn, ms),
       clearTimeout: (timer) => window.clearTimeout(timer),

@@ -130,6 +130,11 @@ class ClientSession:
             self._locally_ended.clear()
             self.applied_seq = self.acked_seq = 0
             self._unacked_since = None
+        # A run cancelled here whose start the server never received (lost with the old connection):
+        # no end will come, and a cancel sent again would be refused as unknown_run. It is over.
+        for run in [run for run in self.cancelling if run > frame.run]:
+            self._locally_ended.discard(run)
+            effects.append(RunEnded(run, self.cancelling.pop(run), "cancelled", None, False))
         self.session, self.epoch, self.server_run = frame.session, frame.epoch, frame.run
         return effects
 

@@ -1,0 +1,73 @@
+"""Helpers of the browser tests: open a page of a test app in Chromium and watch what it does."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from tests.conftest import TIMEOUT, wait_until
+
+
+def dom_id(component_id: Any) -> str:
+    """Dash's DOM id of a component id (dict ids as JSON with sorted keys)."""
+    if isinstance(component_id, dict):
+        return json.dumps(component_id, sort_keys=True, separators=(",", ":"))
+    return component_id
+
+
+@dataclass
+class PageWatch:
+    """A page with what it logged, the sockets and event streams it opened, and its dialogs."""
+
+    page: Any
+    console: list[str] = field(default_factory=list)
+    sockets: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+
+    def wait_until(self, condition: Callable[[], object], what: str, timeout: float = TIMEOUT) -> object:
+        """Poll ``condition`` while letting the page deliver its events."""
+        return wait_until(condition, timeout, what, pause=lambda s: self.page.wait_for_timeout(s * 1000))
+
+    def text(self, component_id: Any) -> str:
+        return self.page.locator(f"[id='{dom_id(component_id)}']").inner_text()
+
+    def click(self, component_id: str) -> None:
+        self.page.click(f"#{component_id}")
+
+    def wait_text(self, component_id: Any, expected: str, timeout: float = TIMEOUT) -> None:
+        self.wait_until(lambda: self.text(component_id) == expected,
+                        f"#{component_id} to read {expected!r}", timeout)
+
+    def chart_y(self, graph_id: str) -> list:
+        return self.page.evaluate(f"document.querySelector('#{graph_id} .js-plotly-plot').data[0].y")
+
+    def record_texts(self, component_id: str) -> None:
+        """Keep every text the element shows, in window.__seen[component_id]."""
+        self.page.evaluate("""id => {
+            window.__seen = window.__seen || {};
+            const seen = window.__seen[id] = [];
+            const element = document.getElementById(id);
+            new MutationObserver(() => seen.push(element.innerText))
+                .observe(element, {childList: true, subtree: true, characterData: true});
+        }""", component_id)
+
+    def seen(self, component_id: str) -> list[str]:
+        return self.page.evaluate("id => window.__seen[id]", component_id)
+
+    def flash_ws_console(self, kind: str = "") -> list[str]:
+        return [line for line in self.console if "flash_ws" in line and line.startswith(kind)]
+
+
+def open_page(browser: Any, url: str, path: str = "/") -> PageWatch:
+    page = browser.new_page()
+    watch = PageWatch(page)
+    page.on("console", lambda message: watch.console.append(f"{message.type}: {message.text}"))
+    page.on("websocket", lambda ws: watch.sockets.append(ws.url))
+    page.on("request", lambda request: watch.requests.append(request.url))
+    page.on("dialog", lambda dialog: (watch.dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(url + path)
+    page.wait_for_selector("#react-entry-point [id]")  # the layout has rendered
+    watch.wait_until(lambda: watch.flash_ws_console("info"), "the flash_ws client to connect")
+    return watch

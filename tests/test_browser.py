@@ -1,0 +1,118 @@
+"""Event callbacks in a real headless Chromium against a real hypercorn (tests/apps/browser_app.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser import PageWatch, open_page
+from tests.conftest import wait_until
+
+pytestmark = pytest.mark.browser
+APP = "tests.apps.browser_app:server"
+
+
+@pytest.fixture
+def server(serve):
+    return serve(APP, FLASH_WS_TEST_GRACE="1")
+
+
+@pytest.fixture
+def page(browser, server):
+    watch = open_page(browser, server.url)
+    yield watch
+    assert watch.dialogs == [], "flash_ws must never alert()"
+    watch.page.close()
+
+
+def test_eight_streams_run_at_once_over_exactly_one_websocket(page: PageWatch):
+    for i in range(8):
+        page.click(f"start-{i}")
+    # all eight show progress at the same moment: none waits for a free connection
+    page.wait_until(lambda: all(page.text(f"out-{i}").isdigit() for i in range(8)), "eight streams progressing at once")
+    for i in range(8):
+        page.wait_text(f"out-{i}", "done")
+    assert page.sockets == [page.page.url.rstrip("/").replace("http", "ws") + "/_flash_ws/ws"]
+    assert not any("_dash-ws-callback" in url for url in page.sockets)
+
+
+def test_cancel_applies_reset_props_and_closes_the_generator(page: PageWatch, server):
+    before = server.get_json("/test/events").get("long finally", 0)
+    page.click("long-start")
+    page.wait_until(lambda: page.text("long-out").startswith("tick"), "the long stream to tick")
+    assert page.page.is_disabled("#long-start")
+    page.click("long-cancel")
+    page.wait_text("long-out", "reset")
+    page.wait_until(lambda: server.get_json("/test/events").get("long finally", 0) == before + 1, "the server-side finally")
+    assert page.page.is_enabled("#long-start")
+    assert page.text("long-out") == "reset", "no update of the cancelled run lands after the reset"
+
+
+def test_retrigger_cancels_the_previous_run_first(page: PageWatch, server):
+    page.record_texts("re-out")
+    page.click("re-start")
+    page.wait_until(lambda: page.text("re-out").startswith("run1-"), "the first run")
+    page.click("re-start")
+    page.wait_until(lambda: page.text("re-out").startswith("run2-"), "the second run")
+    page.wait_until(lambda: server.get_json("/test/events").get("retrigger finally 1") == 1, "the first run's finally")
+    seen = page.seen("re-out")
+    first_of_run2 = next(i for i, text in enumerate(seen) if text.startswith("run2-"))
+    assert not any(text.startswith("run1-") for text in seen[first_of_run2:])
+
+
+def test_error_shows_on_error_output_then_applies_reset(page: PageWatch):
+    page.click("err-start")
+    page.wait_text("err-msg", "caught: deliberate failure")
+    page.wait_text("err-start", "retry")
+
+
+def test_error_without_on_error_is_logged_to_the_console_and_resets(page: PageWatch, server):
+    page.click("err-plain-start")
+    page.wait_text("err-plain-start", "plain reset")
+    page.wait_until(lambda: page.flash_ws_console("error"), "a console error")
+    assert "fails_plainly" in page.flash_ws_console("error")[0] and "KeyError" in page.flash_ws_console("error")[0]
+    assert "fails_plainly raised" in server.output()  # the traceback is logged server side
+
+
+def test_pattern_id_component_batch_and_state(page: PageWatch):
+    page.page.fill("#misc-input", "typed value")
+    page.click("misc-start")
+    page.wait_text({"type": "cell", "index": 1}, "second")
+    assert page.page.inner_html("[id='{\"index\":0,\"type\":\"cell\"}']") == '<b id="bold">typed value</b>'
+
+
+def test_sync_generator_streams(page: PageWatch):
+    page.record_texts("sync-out")
+    page.click("sync-start")
+    page.wait_text("sync-out", "sync 4")
+    seen = [t for t in page.seen("sync-out") if t]
+    # in order, streamed (not only the last value); values landing in one render may coalesce
+    assert seen == sorted(set(seen), key=seen.index) and seen[-1] == "sync 4" and len(seen) >= 2
+    assert all(text in [f"sync {k}" for k in range(5)] for text in seen)
+    assert [int(t.split()[1]) for t in seen] == sorted(int(t.split()[1]) for t in seen)
+
+
+def test_200_extend_data_updates_arrive_complete_and_in_order(page: PageWatch):
+    page.page.wait_for_selector("#chart .js-plotly-plot")
+    page.click("chart-start")
+    page.wait_until(lambda: len(page.chart_y("chart")) >= 200, "200 points on the chart")
+    assert page.chart_y("chart") == list(range(200))
+    page.click("chart-burst")  # 200 updates as fast as the server yields them: many frames per message
+    page.wait_until(lambda: len(page.chart_y("chart")) >= 400, "400 points on the chart")
+    assert page.chart_y("chart") == list(range(200)) * 2
+
+
+def test_regular_dash_callbacks_keep_working(page: PageWatch):
+    page.click("plain")
+    page.wait_text("plain-out", "async callback 1")
+    page.click("plain-sync")
+    page.wait_text("plain-sync-out", "sync callback 1")
+
+
+def test_closing_the_page_cancels_its_runs(browser, server):
+    watch = open_page(browser, server.url)
+    before = server.get_json("/test/events").get("long finally", 0)
+    watch.click("long-start")
+    watch.wait_until(lambda: watch.text("long-out").startswith("tick"), "the long stream to tick")
+    watch.page.close()
+    wait_until(lambda: server.get_json("/test/events").get("long finally", 0) == before + 1,
+               what="the run's finally after the page closed")
