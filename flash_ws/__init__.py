@@ -14,6 +14,7 @@ from dash import (
     callback,
     clientside_callback,
     ctx,
+    dash_table,
     dcc,
     html,
     no_update,
@@ -27,6 +28,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ALL", "ALLSMALLER", "MATCH", "Flash", "Input", "Output", "Patch", "State", "StreamProps",
-    "__version__", "callback", "clientside_callback", "ctx", "dcc", "event_callback", "html",
+    "__version__", "callback", "clientside_callback", "ctx", "dash_table", "dcc", "event_callback", "html",
     "no_update", "stream_props",
 ]

@@ -63,7 +63,7 @@ class ClientSession:
     acked_seq: int = 0
     runs: dict[int, str] = field(default_factory=dict)  # active runs: run -> cb
     args: dict[int, list[Any]] = field(default_factory=dict)  # args of the active runs
-    cancelling: dict[int, str] = field(default_factory=dict)  # cancelled here, end not yet received: run -> cb
+    cancelling: dict[int, str] = field(default_factory=dict)  # cancelled or replaced here, end not yet received: run -> cb
     server_run: int = 0  # the highest run id the server said it received
     _locally_ended: set[int] = field(default_factory=set)
     _next_run: int = 1
@@ -79,6 +79,7 @@ class ClientSession:
             del self.runs[replaced]
             self.args.pop(replaced, None)
             self._locally_ended.add(replaced)
+            self.cancelling[replaced] = cb  # until its end comes: if the new start is lost, cancel it
         run, self._next_run = self._next_run, self._next_run + 1
         self.runs[run] = cb
         self.args[run] = args
@@ -130,7 +131,7 @@ class ClientSession:
             self._locally_ended.clear()
             self.applied_seq = self.acked_seq = 0
             self._unacked_since = None
-        # A run cancelled here whose start the server never received (lost with the old connection):
+        # A run cancelled or replaced here whose start the server never received (lost with the old connection):
         # no end will come, and a cancel sent again would be refused as unknown_run. It is over.
         for run in [run for run in self.cancelling if run > frame.run]:
             self._locally_ended.discard(run)
