@@ -128,8 +128,10 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Chromium for one test module (Playwright's sync API keeps an event loop running while it
+    lives, which asyncio tests in other modules must not see)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
