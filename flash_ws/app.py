@@ -32,7 +32,10 @@ class Flash(dash.Dash):
     - ``replay_buffer_bytes``: unacknowledged output kept per page before producers wait (8 MiB);
     - ``resume_grace``: seconds a page's session survives a dropped connection (30);
     - ``heartbeat_interval`` / ``heartbeat_timeout``: both ends ping every interval (15 s) and
-      declare a connection dead after interval + timeout (10 s) of silence.
+      declare a connection dead after interval + timeout (10 s) of silence;
+    - ``ws_timeout``: with ``transport="auto"``, seconds the WebSocket has to complete its first
+      round trip before the page falls back to SSE + POST (2); ``ws_retry_after``: seconds before a
+      tab that fell back tries the WebSocket again at a later page load (600).
     """
 
     def __init__(
@@ -47,6 +50,8 @@ class Flash(dash.Dash):
         resume_grace: float = 30.0,
         heartbeat_interval: float = 15.0,
         heartbeat_timeout: float = 10.0,
+        ws_timeout: float = 2.0,
+        ws_retry_after: float = 600.0,
         **dash_kwargs: Any,
     ) -> None:
         backend = dash_kwargs.setdefault("backend", "quart")
@@ -58,7 +63,8 @@ class Flash(dash.Dash):
         origins = tuple(allowed_origins) + tuple(self._websocket_allowed_origins or ())
         self.flash_ws_settings = Settings(limits=limits, allowed_origins=origins, resume_grace=resume_grace,
                                           transport=transport, heartbeat_interval=heartbeat_interval,
-                                          heartbeat_timeout=heartbeat_timeout)
+                                          heartbeat_timeout=heartbeat_timeout, ws_timeout=ws_timeout,
+                                          ws_retry_after=ws_retry_after)
         self.event_callbacks = EventCallbackRegistry()
         self.flash_ws = FlashWsService(self.event_callbacks, self.flash_ws_settings)
         self._trigger_groups: list[TriggerGroup] = []
@@ -91,12 +97,14 @@ class Flash(dash.Dash):
         reset_props: Sequence[tuple[Any, dict]] = (),
         on_error: Optional[OnError] = None,
         prevent_initial_call: bool = True,
+        backpressure: str = "wait",
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Register an event callback on this app (see ``flash_ws.event_callback``)."""
 
         def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
             self.event_callbacks.add(func, dependencies, cancel=cancel, reset_props=reset_props,
-                                     on_error=on_error, prevent_initial_call=prevent_initial_call)
+                                     on_error=on_error, prevent_initial_call=prevent_initial_call,
+                                     backpressure=backpressure)
             return func
 
         return decorator

@@ -11,6 +11,7 @@ from dash.dependencies import Input, Output, State
 from .stream import StreamProps, _check_pair
 
 OnError = Callable[[Exception], Any]
+BACKPRESSURE_MODES = ("wait", "latest")
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class EventCallback:
     reset_props: tuple[tuple[Any, dict], ...]
     on_error: Optional[OnError]
     prevent_initial_call: bool
+    backpressure: str = "wait"
 
     @property
     def name(self) -> str:
@@ -75,7 +77,7 @@ class EventCallbackRegistry:
         for callback in self._callbacks.values():
             other.add(callback.func, (*callback.inputs, *callback.states), cancel=callback.cancel,
                       reset_props=callback.reset_props, on_error=callback.on_error,
-                      prevent_initial_call=callback.prevent_initial_call)
+                      prevent_initial_call=callback.prevent_initial_call, backpressure=callback.backpressure)
         self._callbacks.clear()
 
 
@@ -90,6 +92,7 @@ def _build(
     reset_props: Sequence[tuple[Any, dict]] = (),
     on_error: Optional[OnError] = None,
     prevent_initial_call: bool = True,
+    backpressure: str = "wait",
 ) -> EventCallback:
     where = f"event callback {func.__module__}.{func.__qualname__}"
     if not (inspect.isasyncgenfunction(func) or inspect.isgeneratorfunction(func)):
@@ -113,7 +116,10 @@ def _build(
     resets = tuple(_check_pair(p) for p in reset_props)
     if on_error is not None and not callable(on_error):
         raise TypeError(f"{where}: on_error must be callable, got {on_error!r}")
-    return EventCallback(cb_id, func, inputs, states, tuple(cancel_pairs), resets, on_error, bool(prevent_initial_call))
+    if backpressure not in BACKPRESSURE_MODES:
+        raise ValueError(f"{where}: backpressure must be one of {', '.join(BACKPRESSURE_MODES)}, got {backpressure!r}")
+    return EventCallback(cb_id, func, inputs, states, tuple(cancel_pairs), resets, on_error, bool(prevent_initial_call),
+                         backpressure)
 
 
 def event_callback(
@@ -122,6 +128,7 @@ def event_callback(
     reset_props: Sequence[tuple[Any, dict]] = (),
     on_error: Optional[OnError] = None,
     prevent_initial_call: bool = True,
+    backpressure: str = "wait",
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a generator as an event callback that streams ``stream_props`` to the page.
 
@@ -129,11 +136,18 @@ def event_callback(
     that order. While a run is active, a change of a ``cancel`` input to a value other than its
     ``keep_value`` cancels it; ``reset_props`` are applied when a run is cancelled or fails.
     ``on_error(exception)`` may return ``stream_props`` to show the error.
+
+    ``backpressure``: when the page falls behind (its replay buffer is full), ``"wait"`` (the
+    default) makes the next ``yield`` wait for room, so every update arrives; ``"latest"`` never
+    waits and keeps only the latest value of each component property meanwhile (for endless
+    streams of whole values, e.g. a figure or a text; not for ``extendData``, whose skipped
+    points would be lost).
     """
 
     def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
         GLOBAL_EVENT_CALLBACKS.add(func, dependencies, cancel=cancel, reset_props=reset_props,
-                                   on_error=on_error, prevent_initial_call=prevent_initial_call)
+                                   on_error=on_error, prevent_initial_call=prevent_initial_call,
+                                   backpressure=backpressure)
         return func
 
     return decorator

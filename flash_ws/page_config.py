@@ -81,4 +81,6 @@ def page_config(callbacks: Iterable[EventCallback], groups: Iterable[TriggerGrou
         "ack_every": settings.ack_every,
         "heartbeat_ms": int(settings.heartbeat_interval * 1000),
         "heartbeat_timeout_ms": int(settings.heartbeat_timeout * 1000),
+        "ws_timeout_ms": int(settings.ws_timeout * 1000),
+        "ws_retry_after_ms": int(settings.ws_retry_after * 1000),
     }

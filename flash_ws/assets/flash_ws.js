@@ -438,6 +438,16 @@ function encodeMessage(frames) {
 }
 
 /**
+ * One message carrying the frames of `messages`, in order.
+ * @param {string[]} messages made by encodeMessage (JSON arrays, without surrounding space)
+ * @returns {string}
+ */
+function concatMessages(messages) {
+  if (messages.length === 1) return messages[0];
+  return `[${messages.map((text) => text.slice(1, -1)).filter((frames) => frames !== '').join(',')}]`;
+}
+
+/**
  * Decodes one message sent by `from`; unknown members are dropped.
  * @param {string} text
  * @param {Sender} from
@@ -801,17 +811,19 @@ const CloseReason = Object.freeze({
   PROTOCOL_ERROR: 'protocol_error', // the server sent something this client cannot read
   SEQUENCE_GAP: 'sequence_gap', // frames were lost: reconnect to resume
   HEARTBEAT_TIMEOUT: 'heartbeat_timeout', // the server was silent for longer than its heartbeat allows
+  WELCOME_TIMEOUT: 'welcome_timeout', // no welcome came in time (the WebSocket on trial, see FlashClient)
 });
 
 const TransportState = Object.freeze({IDLE: 'idle', OPENING: 'opening', OPEN: 'open', CLOSED: 'closed'});
 
+/** @typedef {import('./codec.js').Frame} Frame */
 /** @typedef {{code?: number, reason?: string}} CloseDetail  what the connection said when it closed */
 
 /**
- * Owns the lifecycle idle -> opening -> open -> closed. Subclasses implement doOpen(), doClose()
- * and write(text), and report their connection through emitOpen(), emitMessage(text) and
- * emitClose(reason, detail). The handlers onopen, onmessage(text) and onclose(reason, detail) are
- * called at most once each for open and close, and never after the close.
+ * Owns the lifecycle idle -> opening -> open -> closed. Subclasses implement doOpen(hello),
+ * doClose() and write(text, last), and report their connection through emitOpen(),
+ * emitMessage(text) and emitClose(reason, detail). The handlers onopen, onmessage(text) and
+ * onclose(reason, detail) are called at most once each for open and close, and never after the close.
  */
 class Transport {
   /** @type {() => void} */
@@ -820,6 +832,12 @@ class Transport {
   onmessage = () => {};
   /** @type {(reason: string, detail: CloseDetail) => void} */
   onclose = () => {};
+  /**
+   * The token of the session the server welcomed this connection into; the client sets it. A
+   * transport that names the session in its requests (SSE + POST) reads it.
+   * @type {string | null}
+   */
+  session = null;
   #state = TransportState.IDLE;
 
   /** @returns {string} one of TransportState */
@@ -827,30 +845,41 @@ class Transport {
     return this.#state;
   }
 
-  /** Starts connecting; a failure to start is reported through onclose. */
-  open() {
+  /**
+   * Starts connecting; a failure to start is reported through onclose.
+   * @param {Frame} hello the first frame of the connection, which the transport delivers as it
+   *   connects: a WebSocket sends it first, an EventSource names it in its URL
+   */
+  open(hello) {
     if (this.#state !== TransportState.IDLE) {
       throw new Error(`cannot open a transport that is ${this.#state}: transports are used once`);
     }
     this.#state = TransportState.OPENING;
     try {
-      this.doOpen();
+      this.doOpen(hello);
     } catch (error) {
       this.emitClose(CloseReason.ERROR, {reason: String(error)});
     }
   }
 
-  /** Closes the connection; onclose is called at once with `reason`. @param {string} [reason] */
-  close(reason = CloseReason.NORMAL) {
+  /**
+   * Closes the connection; onclose is called at once with `reason` and `detail`.
+   * @param {string} [reason] @param {CloseDetail} [detail]
+   */
+  close(reason = CloseReason.NORMAL, detail = {}) {
     if (this.#state === TransportState.CLOSED) return;
     if (this.#state !== TransportState.IDLE) this.doClose();
-    this.emitClose(reason, {});
+    this.emitClose(reason, detail);
   }
 
-  /** @param {string} text one encoded message */
-  send(text) {
+  /**
+   * @param {string} text one encoded message
+   * @param {{last?: boolean}} [options] last: the page is leaving and this is its last message,
+   *   which must get out even as the page unloads
+   */
+  send(text, {last = false} = {}) {
     if (this.#state !== TransportState.OPEN) throw new Error(`cannot send on a transport that is ${this.#state}`);
-    this.write(text);
+    this.write(text, last);
   }
 
   /** For subclasses: the connection is open. */
@@ -877,8 +906,8 @@ class Transport {
     throw new Error(`${this.constructor.name} must define name`);
   }
 
-  /** Starts connecting. */
-  doOpen() {
+  /** Starts connecting. @param {Frame} hello */
+  doOpen(hello) {
     throw new Error(`${this.constructor.name} must implement doOpen()`);
   }
 
@@ -887,25 +916,177 @@ class Transport {
     throw new Error(`${this.constructor.name} must implement doClose()`);
   }
 
-  /** Sends one message on the open connection. @param {string} text */
-  write(text) {
+  /**
+   * Sends one message on the open connection.
+   * @param {string} text @param {boolean} last the page's last message (see send)
+   */
+  write(text, last) {
     throw new Error(`${this.constructor.name} must implement write()`);
   }
 }
 
+// ---- transport_choice.js ----
+
+// Which transport a page uses, and why: the page config's `transport`, a transport forced for
+// debugging, or what the tab remembers of a WebSocket that failed.
+
+/** @typedef {'websocket' | 'sse'} TransportName */
+
+const TRANSPORTS = Object.freeze(['websocket', 'sse']);
+
+/** sessionStorage key: `{transport: 'sse', at, why}` once a WebSocket failed in this tab. */
+const REMEMBER_KEY = 'flash_ws.transport';
+/** sessionStorage key and URL query parameter that force a transport. */
+const FORCE_KEY = 'flash_ws.force';
+const FORCE_PARAM = 'flash_ws_transport';
+
+/**
+ * The transport of one page life. In "auto" mode the WebSocket is on trial until its first
+ * welcome; if it fails first, the page falls back to SSE for the rest of its life, and the tab
+ * remembers it so that its next pages go straight to SSE until `retryAfterMs` have passed. A
+ * transport forced by the URL (`?flash_ws_transport=sse`) or by sessionStorage
+ * (`flash_ws.force`) overrides the config and never falls back.
+ */
+class TransportChoice {
+  #storage;
+  #wallClock;
+  /** @type {TransportName} */ #name;
+  #why;
+  #onTrial = false;
+
+  /**
+   * @param {object} options
+   * @param {string} [options.configured] the page config's transport: auto, websocket or sse
+   * @param {string} [options.search] the page URL's query string (location.search)
+   * @param {Storage | null} [options.storage] the tab's sessionStorage; null when unavailable
+   * @param {() => number} [options.wallClock] milliseconds since the epoch
+   * @param {number} [options.retryAfterMs] how long the tab sticks to SSE after a WebSocket failed
+   * @param {Pick<Console, 'warn'>} [options.console]
+   */
+  constructor({
+    configured = 'auto',
+    search = '',
+    storage = null,
+    wallClock = () => Date.now(),
+    retryAfterMs = 600_000,
+    console = globalThis.console,
+  }) {
+    this.#storage = storage;
+    this.#wallClock = wallClock;
+    const forced = this.#forced(search, console);
+    if (forced !== null) {
+      [this.#name, this.#why] = forced;
+    } else if (TRANSPORTS.includes(configured)) {
+      [this.#name, this.#why] = [configured, `"${configured}" in the page config`];
+    } else {
+      this.#chooseAuto(retryAfterMs);
+    }
+  }
+
+  /** @returns {TransportName} the transport to connect with */
+  get name() {
+    return this.#name;
+  }
+
+  /** @returns {string} why this transport, for the logs */
+  get why() {
+    return this.#why;
+  }
+
+  /** @returns {boolean} the WebSocket has not been welcomed yet, and SSE takes over if it fails */
+  get onTrial() {
+    return this.#onTrial;
+  }
+
+  /** A connection was welcomed: the transport is settled for this page life. */
+  welcomed() {
+    if (!this.#onTrial) return;
+    this.#onTrial = false;
+    this.#tryStorage((storage) => storage.removeItem(REMEMBER_KEY)); // the WebSocket works (again)
+  }
+
+  /** The WebSocket on trial failed: SSE from now on, and for the tab's next pages. @param {string} failure */
+  fallBack(failure) {
+    this.#onTrial = false;
+    this.#name = 'sse';
+    this.#why = `websocket failed: ${failure}; remembered for this tab`;
+    const record = JSON.stringify({transport: 'sse', at: this.#wallClock(), why: failure});
+    this.#tryStorage((storage) => storage.setItem(REMEMBER_KEY, record));
+  }
+
+  /** @returns {[TransportName, string] | null} the transport forced for debugging, and by what */
+  #forced(search, console) {
+    const sources = [
+      [new URLSearchParams(search).get(FORCE_PARAM), (value) => `?${FORCE_PARAM}=${value}`],
+      [this.#tryStorage((storage) => storage.getItem(FORCE_KEY)), () => `sessionStorage["${FORCE_KEY}"]`],
+    ];
+    for (const [value, source] of sources) {
+      if (value === null) continue;
+      if (TRANSPORTS.includes(value)) return [value, `forced by ${source(value)}`];
+      console.warn(`flash_ws: ignoring ${source(value)}: expected "websocket" or "sse"`);
+    }
+    return null;
+  }
+
+  #chooseAuto(retryAfterMs) {
+    const remembered = this.#remembered();
+    const age = remembered === null ? null : this.#wallClock() - remembered.at;
+    if (age !== null && age >= 0 && age < retryAfterMs) {
+      this.#name = 'sse';
+      this.#why = `remembered for this tab: websocket failed ${seconds(age)} ago (${remembered.why}); retried after ${seconds(retryAfterMs)}`;
+      return;
+    }
+    this.#name = 'websocket';
+    this.#onTrial = true;
+    this.#why = age === null ? 'auto' : `auto: retrying websocket, which failed in this tab ${seconds(age)} ago`;
+  }
+
+  /** @returns {{at: number, why: string} | null} the record of a WebSocket that failed in this tab */
+  #remembered() {
+    let record;
+    try {
+      record = JSON.parse(this.#tryStorage((storage) => storage.getItem(REMEMBER_KEY)) ?? 'null');
+    } catch {
+      return null; // not ours, or damaged: as if absent
+    }
+    return record?.transport === 'sse' && Number.isFinite(record.at) ? {at: record.at, why: String(record.why)} : null;
+  }
+
+  /** sessionStorage may be missing or refuse access (privacy settings, sandboxed frames, quota). */
+  #tryStorage(use) {
+    try {
+      return this.#storage === null ? null : use(this.#storage);
+    } catch {
+      return null;
+    }
+  }
+}
+
+/** @param {number} ms @returns {string} */
+function seconds(ms) {
+  return `${Math.round(ms / 1000)} s`;
+}
+
 // ---- client.js ----
 
-// The page's client: one session carried by one transport at a time, reconnecting with backoff.
+// The page's client: one session carried by one transport at a time, reconnecting with backoff;
+// in "auto" mode, over SSE + POST when the WebSocket fails.
 
 
 /** @typedef {import('./apply.js').Batch} Batch */
 /** @typedef {import('./codec.js').Frame} Frame */
 /** @typedef {import('./transport.js').Transport} Transport */
+/** @typedef {import('./transport_choice.js').TransportName} TransportName */
 /**
  * @typedef {{kind: 'start', cb: string, args: number[], initial: boolean}
  *   | {kind: 'cancel', cb: string, arg: number, keep: unknown}} GroupAction
  * @typedef {object} PageConfig  the flash_ws member of Dash's page config (docs/protocol.md)
  * @property {string} ws_url
+ * @property {string} [sse_url]
+ * @property {string} [post_url]
+ * @property {'auto' | 'websocket' | 'sse'} [transport] auto (the default): WebSocket, else SSE + POST
+ * @property {number} [ws_timeout_ms] auto: how long the WebSocket has for its first welcome
+ * @property {number} [ws_retry_after_ms] auto: how long a tab sticks to SSE after a WebSocket failed
  * @property {Record<string, {name: string, reset: Batch}>} callbacks
  * @property {Record<string, GroupAction[]>} groups
  * @property {number} [ack_interval_ms]
@@ -922,7 +1103,9 @@ const ClientState = Object.freeze({
 
 class FlashClient {
   #config;
-  #transportFactory;
+  #transports;
+  #choice;
+  #wsTimeoutMs;
   #now;
   #setTimeout;
   #clearTimeout;
@@ -933,6 +1116,7 @@ class FlashClient {
   #state = ClientState.IDLE;
   /** @type {Transport | null} */ #transport = null;
   #welcomed = false;
+  #trialTimer = null; // the WebSocket on trial must be welcomed before it fires
   #attempt = 0; // reconnection attempts since the last welcome
   #reconnectTimer = null;
   #ackTimer = null;
@@ -943,7 +1127,8 @@ class FlashClient {
   /**
    * @param {object} options
    * @param {PageConfig} options.config
-   * @param {() => Transport} options.transportFactory a new transport for each connection attempt
+   * @param {Record<TransportName, () => Transport>} options.transports a new transport of each
+   *   kind for each connection attempt
    * @param {(id: string | object, props: object) => void} options.setProps
    * @param {(fn: () => void) => void} [options.defer] the applier's wait between flushes
    *   (default: setTimeout(fn, 0))
@@ -954,10 +1139,13 @@ class FlashClient {
    * @param {(timer: unknown) => void} [options.clearTimeout]
    * @param {() => number} [options.random] for the backoff jitter
    * @param {Pick<Console, 'info' | 'warn' | 'error'>} [options.console]
+   * @param {Storage | null} [options.sessionStorage] where the tab remembers a failed WebSocket
+   * @param {{search: string}} [options.location] the page's, for ?flash_ws_transport=
+   * @param {() => number} [options.wallClock] milliseconds since the epoch, for what the tab remembers
    */
   constructor({
     config,
-    transportFactory,
+    transports,
     setProps,
     defer,
     isBusy,
@@ -966,9 +1154,21 @@ class FlashClient {
     clearTimeout = (timer) => globalThis.clearTimeout(timer),
     random = Math.random,
     console = globalThis.console,
+    sessionStorage = null,
+    location = {search: ''},
+    wallClock = () => Date.now(),
   }) {
     this.#config = config;
-    this.#transportFactory = transportFactory;
+    this.#transports = transports;
+    this.#choice = new TransportChoice({
+      configured: config.transport,
+      search: location.search,
+      storage: sessionStorage,
+      wallClock,
+      retryAfterMs: config.ws_retry_after_ms,
+      console,
+    });
+    this.#wsTimeoutMs = config.ws_timeout_ms ?? 2000;
     this.#now = now;
     this.#setTimeout = setTimeout;
     this.#clearTimeout = clearTimeout;
@@ -1002,7 +1202,7 @@ class FlashClient {
    * A page restored from the back/forward cache may connect() again; its session is then new.
    */
   leave() {
-    if (this.#welcomed) this.#send([{t: 'bye'}]);
+    if (this.#welcomed) this.#send([{t: 'bye'}], {last: true});
     this.#disconnect(ClientState.IDLE);
   }
 
@@ -1044,18 +1244,22 @@ class FlashClient {
 
   #open() {
     this.#reconnectTimer = null;
-    const transport = this.#transportFactory();
+    const transport = this.#transports[this.#choice.name]();
     this.#transport = transport;
+    let opened = false;
     transport.onopen = () => {
+      opened = true;
       this.#heardFromServer();
-      this.#send([this.#session.hello()]);
     };
     transport.onmessage = (text) => {
       this.#heardFromServer();
       this.#receive(text);
     };
-    transport.onclose = (reason, detail) => this.#closed(reason, detail);
-    transport.open();
+    transport.onclose = (reason, detail) => this.#closed(reason, detail, opened);
+    if (this.#choice.onTrial) {
+      this.#trialTimer = this.#setTimeout(() => transport.close(CloseReason.WELCOME_TIMEOUT), this.#wsTimeoutMs);
+    }
+    transport.open(this.#session.hello());
   }
 
   /** Restarts the watchdog: a connection silent past the server's heartbeat is dead. */
@@ -1084,8 +1288,13 @@ class FlashClient {
         case 'welcome':
           this.#welcomed = true;
           this.#attempt = 0;
+          this.#transport.session = this.#session.token;
+          this.#clearTimer(this.#trialTimer);
+          this.#trialTimer = null;
+          this.#choice.welcomed();
           this.#console.info(
-            `flash_ws: connected over ${this.#transport.name} (${effect.resumed ? 'session resumed' : 'new session'})`,
+            `flash_ws: connected over ${this.#transport.name}, ${effect.resumed ? 'session resumed' : 'new session'}` +
+              ` (${this.#choice.why})`,
           );
           break;
         case 'lost':
@@ -1122,14 +1331,19 @@ class FlashClient {
     this.#console.error(error === null ? `flash_ws: ${what}` : `flash_ws: ${what}: ${error.code}: ${error.message}`);
   }
 
-  #closed(reason, detail) {
+  /**
+   * @param {string} reason @param {import('./transport.js').CloseDetail} detail
+   * @param {boolean} opened whether the transport had opened
+   */
+  #closed(reason, detail, opened) {
     const wasWelcomed = this.#welcomed;
     this.#transport = null;
     this.#welcomed = false;
     this.#session.onDisconnect();
     this.#setAckTimer(null);
-    this.#clearTimer(this.#watchdog);
+    for (const timer of [this.#watchdog, this.#trialTimer]) this.#clearTimer(timer);
     this.#watchdog = null;
+    this.#trialTimer = null;
     if (this.#state !== ClientState.RUNNING) return; // closed on purpose
     if (reason === CloseReason.REFUSED) {
       this.#state = ClientState.STOPPED;
@@ -1137,9 +1351,20 @@ class FlashClient {
       this.#applier.apply(this.#session.abandon().map(({cb}) => this.#resetOf(cb)));
       return;
     }
-    if (wasWelcomed) this.#console.warn(`flash_ws: connection lost (${reason}); reconnecting`);
+    if (this.#choice.onTrial) {
+      this.#choice.fallBack(this.#trialFailure(reason, detail, opened));
+      this.#reconnectTimer = this.#setTimeout(() => this.#open(), 0);
+      return;
+    }
+    if (wasWelcomed) this.#console.warn(`flash_ws: connection lost (${describeClose(reason, detail)}); reconnecting`);
     const delay = backoffDelay(this.#attempt++, {}, this.#random);
     this.#reconnectTimer = this.#setTimeout(() => this.#open(), delay);
+  }
+
+  /** @returns {string} how the WebSocket on trial failed, for the logs */
+  #trialFailure(reason, detail, opened) {
+    if (reason === CloseReason.WELCOME_TIMEOUT) return `no welcome within ${this.#wsTimeoutMs} ms`;
+    return `closed before ${opened ? 'the welcome' : 'opening'} (${describeClose(reason, detail)})`;
   }
 
   /** Sends what the session has for the server now, then arranges for the next ack. */
@@ -1165,9 +1390,9 @@ class FlashClient {
     if (timer !== null) this.#clearTimeout(timer);
   }
 
-  /** @param {Frame[]} frames */
-  #send(frames) {
-    if (frames.length > 0) this.#transport.send(encodeMessage(frames));
+  /** @param {Frame[]} frames @param {{last?: boolean}} [options] see Transport.send */
+  #send(frames, options) {
+    if (frames.length > 0) this.#transport.send(encodeMessage(frames), options);
   }
 
   /** @returns {Batch} the props that put the callback's outputs back when a run stops early */
@@ -1178,6 +1403,11 @@ class FlashClient {
   #nameOf(cb) {
     return this.#config.callbacks?.[cb]?.name ?? cb;
   }
+}
+
+/** @param {string} reason @param {import('./transport.js').CloseDetail} detail @returns {string} */
+function describeClose(reason, detail) {
+  return detail.reason ? `${reason}: ${detail.reason}` : reason;
 }
 
 // ---- graph_busy.js ----
@@ -1220,6 +1450,129 @@ function graphBusyCheck(document) {
   };
 }
 
+// ---- sse_transport.js ----
+
+// A transport for proxies that block WebSockets: one EventSource carries the server's messages,
+// POST requests carry the page's (docs/protocol.md, "SSE + POST").
+
+
+/** The request header naming the session of a POST. */
+const SESSION_HEADER = 'X-Flash-Ws-Session';
+
+/**
+ * What became of one POST: `accepted` (2xx), `refused` (4xx: the server read it and said no; the
+ * connection goes on) or `lost` (the request failed, the server answered 5xx, or it no longer
+ * has the session): the connection is over, and the resume sends again what the server missed.
+ * @typedef {{kind: 'accepted'} | {kind: 'refused', code: string, message: string}
+ *   | {kind: 'lost', reason: string}} PostOutcome
+ */
+
+class SseTransport extends Transport {
+  #sseUrl;
+  #postUrl;
+  #EventSource;
+  #fetch;
+  #console;
+  /** @type {EventSource | null} */
+  #source = null;
+  /** @type {string[]} messages waiting for the POST in flight */
+  #outbox = [];
+  #posting = false;
+
+  /**
+   * @param {{sseUrl: string, postUrl: string}} urls the page config's sse_url and post_url
+   * @param {object} dependencies
+   * @param {typeof EventSource} dependencies.EventSource
+   * @param {typeof fetch} dependencies.fetch
+   * @param {Pick<Console, 'error'>} dependencies.console where refused messages are reported
+   */
+  constructor({sseUrl, postUrl}, {EventSource, fetch, console}) {
+    super();
+    this.#sseUrl = sseUrl;
+    this.#postUrl = postUrl;
+    this.#EventSource = EventSource;
+    this.#fetch = fetch;
+    this.#console = console;
+  }
+
+  get name() {
+    return 'sse';
+  }
+
+  doOpen(hello) {
+    const query = new URLSearchParams({v: String(hello.v), session: hello.session ?? '', seq: String(hello.seq)});
+    const source = new this.#EventSource(`${this.#sseUrl}?${query}`);
+    this.#source = source;
+    source.onopen = () => this.emitOpen();
+    source.onmessage = (event) => this.emitMessage(event.data);
+    // Left alone, an EventSource reconnects by itself with a Last-Event-ID this protocol does not
+    // use: closing it here lets the client reconnect with a hello that resumes the session.
+    source.onerror = () => this.close(CloseReason.ERROR, {reason: 'the event stream failed'});
+  }
+
+  doClose() {
+    this.#source.close();
+    this.#outbox = [];
+  }
+
+  /**
+   * Messages go out in order, one POST at a time; those written while a POST is in flight go
+   * together in the next one. The last message of the page goes out at once, with the waiting
+   * ones, in a request that outlives the page.
+   */
+  write(text, last) {
+    this.#outbox.push(text);
+    if (last) {
+      const body = concatMessages(this.#outbox.splice(0));
+      this.#fetch(this.#postUrl, {method: 'POST', keepalive: true, headers: this.#headers(), body}).catch(() => {});
+    } else if (!this.#posting) {
+      this.#drain();
+    }
+  }
+
+  async #drain() {
+    this.#posting = true;
+    while (this.#outbox.length > 0) {
+      const outcome = await this.#post(concatMessages(this.#outbox.splice(0)));
+      if (this.state === TransportState.CLOSED) return;
+      if (outcome.kind === 'lost') {
+        this.close(CloseReason.ERROR, {reason: outcome.reason});
+        return;
+      }
+      if (outcome.kind === 'refused') {
+        this.#console.error(`flash_ws: the server refused a message (${outcome.code}): ${outcome.message}`);
+      }
+    }
+    this.#posting = false;
+  }
+
+  /** @param {string} body one message @returns {Promise<PostOutcome>} */
+  async #post(body) {
+    let response;
+    try {
+      response = await this.#fetch(this.#postUrl, {method: 'POST', headers: this.#headers(), body});
+    } catch (error) {
+      return {kind: 'lost', reason: `POST failed: ${error}`};
+    }
+    if (response.ok) return {kind: 'accepted'};
+    if (response.status < 400 || response.status >= 500) {
+      return {kind: 'lost', reason: `POST answered ${response.status}`};
+    }
+    const answer = await response.json().catch(() => null); // {code, message} from the server
+    const {code, message} = isObject(answer) && typeof answer.code === 'string'
+      ? {code: answer.code, message: String(answer.message ?? '')}
+      : {code: `http_${response.status}`, message: response.statusText}; // from a proxy, say
+    if (response.status === 404 && code === 'unknown_session') {
+      return {kind: 'lost', reason: 'the server no longer has the session'};
+    }
+    return {kind: 'refused', code, message};
+  }
+
+  #headers() {
+    return {'Content-Type': 'application/json', [SESSION_HEADER]: this.session};
+  }
+}
+
 // ---- websocket_transport.js ----
 
 // A transport over one WebSocket.
@@ -1248,10 +1601,13 @@ class WebSocketTransport extends Transport {
     return 'websocket';
   }
 
-  doOpen() {
+  doOpen(hello) {
     const socket = new this.#WebSocket(this.#url);
     this.#socket = socket;
-    socket.onopen = () => this.emitOpen();
+    socket.onopen = () => {
+      socket.send(encodeMessage([hello]));
+      this.emitOpen();
+    };
     socket.onmessage = (event) => {
       if (typeof event.data === 'string') this.emitMessage(event.data);
       else this.close(CloseReason.PROTOCOL_ERROR); // messages are JSON text, never binary
@@ -1294,6 +1650,15 @@ function webSocketUrl(location, path) {
   return `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}${path}`;
 }
 
+/** @returns {Storage | null} the tab's sessionStorage; reading it throws where the browser denies it */
+function tabStorage(window) {
+  try {
+    return window.sessionStorage ?? null;
+  } catch {
+    return null;
+  }
+}
+
 /** Installs window.flash_ws: a queue of fire() calls at once, the client once the page is parsed. */
 function installFlashWs(window) {
   const early = [];
@@ -1309,15 +1674,22 @@ function installFlashWs(window) {
       return;
     }
     const url = webSocketUrl(window.location, config.ws_url);
+    const urls = {sseUrl: config.sse_url, postUrl: config.post_url};
+    const fetch = (...request) => window.fetch(...request); // fetch needs window as `this`
     const client = new FlashClient({
       config,
-      transportFactory: () => new WebSocketTransport(url, {WebSocket: window.WebSocket}),
+      transports: {
+        websocket: () => new WebSocketTransport(url, {WebSocket: window.WebSocket}),
+        sse: () => new SseTransport(urls, {EventSource: window.EventSource, fetch, console: window.console}),
+      },
       setProps: (id, props) => window.dash_clientside.set_props(id, props),
       isBusy: graphBusyCheck(window.document),
       now: () => window.performance.now(),
       setTimeout: (fn, ms) => window.setTimeout(fn, ms),
       clearTimeout: (timer) => window.clearTimeout(timer),
       console: window.console,
+      sessionStorage: tabStorage(window),
+      location: window.location,
     });
     window.flash_ws = client;
     for (const call of early) client.fire(...call);

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import logging
 from typing import Any, Optional, Protocol
 
@@ -65,10 +66,18 @@ class AsyncioStreamRunner:
             _end(live, run, "refused", ErrorInfo("bad_frame", message))
             return
         steps = _async_steps(callback, args) if callback.is_async else _thread_steps(callback, args)
+        latest = LatestValues(live, run) if callback.backpressure == "latest" else None
         try:
             async for item in steps:
-                if not await _emit(live, run, callback, item):
+                stream = _checked(callback, item)
+                if latest is not None:
+                    latest.offer(stream)
+                elif not await _emit(live, run, stream):
                     return
+                if not live.core.is_active(run):
+                    return
+            if latest is not None:
+                await latest.drain()
             _end(live, run, "done")
         except BadYield as exc:
             log.error("flash_ws: %s", exc)
@@ -78,6 +87,8 @@ class AsyncioStreamRunner:
                 log.exception("flash_ws: event callback %s raised", callback.name)
             await _fail(live, run, callback, exc, ErrorInfo("callback_error", f"{type(exc).__name__}: {exc}"))
         finally:
+            if latest is not None:
+                latest.discard()
             await steps.aclose()
 
 
@@ -115,17 +126,58 @@ async def _close_after(gen: Any, step: Optional[asyncio.Future[Any]]) -> None:
     await asyncio.to_thread(gen.close)
 
 
-async def _emit(live: LiveSession, run: int, callback: EventCallback, item: Any) -> bool:
-    """Queue one yielded value; False when the run is no longer active."""
+def _checked(callback: EventCallback, item: Any) -> StreamProps:
     stream = combine(item)
     if stream is None:
         raise BadYield(f"event callback {callback.name} yielded {type(item).__name__} {item!r:.60}; "
                        "yield stream_props(id, props) or a list of them")
+    return stream
+
+
+async def _emit(live: LiveSession, run: int, stream: StreamProps) -> bool:
+    """Queue one update once the page has room for it (backpressure); False when the run ended."""
     payload = stream.to_json()
     await live.wait_for_room()
     queued = live.core.emit_update(run, payload)
     live.notify()
     return queued
+
+
+class LatestValues:
+    """The ``backpressure="latest"`` mode: the generator never waits; while the page has no room,
+    only the latest value of each component property is kept, and sent as one update when room comes."""
+
+    def __init__(self, live: LiveSession, run: int) -> None:
+        self.live, self.run = live, run
+        self._pending: dict[str, tuple[Any, dict]] = {}
+        self._flusher: Optional[asyncio.Task[None]] = None
+
+    def offer(self, stream: StreamProps) -> None:
+        if not self._pending and self.live.core.has_room():
+            self.live.core.emit_update(self.run, stream.to_json())
+            self.live.notify()
+            return
+        for cid, props in stream.pairs:
+            key = json.dumps(cid, sort_keys=True)
+            held = self._pending.setdefault(key, (cid, {}))
+            held[1].update(props)
+        if self._flusher is None:
+            self._flusher = asyncio.get_running_loop().create_task(self._flush())
+
+    async def _flush(self) -> None:
+        await self.live.wait_for_room()
+        pending, self._pending, self._flusher = self._pending, {}, None
+        self.live.core.emit_update(self.run, StreamProps(tuple(pending.values())).to_json())
+        self.live.notify()
+
+    async def drain(self) -> None:
+        """Wait until what is held has been queued (before the run's end)."""
+        if self._flusher is not None:
+            await self._flusher
+
+    def discard(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
 
 
 def _end(live: LiveSession, run: int, reason: Any, error: Optional[ErrorInfo] = None) -> None:

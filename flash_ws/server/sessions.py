@@ -101,6 +101,9 @@ class InProcessSessionStore:
     def __len__(self) -> int:
         return len(self._sessions)
 
+    def __iter__(self):
+        return iter(list(self._sessions.values()))
+
     def open(self, hello: Hello) -> tuple[LiveSession, bool]:
         live = self._sessions.get(hello.session) if hello.session else None
         if live is not None and live.core.can_resume(hello):

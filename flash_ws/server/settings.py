@@ -19,6 +19,8 @@ class Settings:
     ack_every: int = 64
     heartbeat_interval: float = 15.0
     heartbeat_timeout: float = 10.0
+    ws_timeout: float = 2.0
+    ws_retry_after: float = 600.0
 
     def __post_init__(self) -> None:
         if self.transport not in TRANSPORTS:

@@ -8,9 +8,10 @@ from flash_ws import Flash, Input, State, html, event_callback, stream_props
 from tests.apps import probe
 
 app = Flash(__name__, resume_grace=float(os.environ.get("FLASH_WS_TEST_GRACE", "2")),
-            max_active_runs=int(os.environ.get("FLASH_WS_TEST_MAX_RUNS", "32")))
+            max_active_runs=int(os.environ.get("FLASH_WS_TEST_MAX_RUNS", "32")),
+            replay_buffer_bytes=int(os.environ.get("FLASH_WS_TEST_REPLAY_BYTES", str(8 << 20))))
 server = app.server
-probe.install(server)
+probe.install(app)
 app.layout = html.Div([html.Button("go", id="go"), html.Div(id="out")])
 
 
@@ -50,3 +51,20 @@ async def fails(_):
 @event_callback(Input("out", "className"))
 async def bad_yield(_):
     yield {"children": "not stream_props"}
+
+
+@event_callback(Input("go", "accessKey"))
+async def flood(n):
+    """Yields 1 KB updates as fast as the page takes them (backpressure)."""
+    for i in range(int(n)):
+        probe.EVENTS["flood yields"] += 1
+        yield stream_props("out", {"children": f"{i:06d}" + "x" * 1000})
+
+
+@event_callback(Input("go", "lang"), backpressure="latest")
+async def flood_latest(n):
+    """The same, in the latest-value mode: never waits."""
+    for i in range(int(n)):
+        probe.EVENTS["latest yields"] += 1
+        yield stream_props("out", {"children": f"{i:06d}" + "x" * 1000})
+        await asyncio.sleep(0)

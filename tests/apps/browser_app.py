@@ -16,7 +16,7 @@ app = Flash(__name__, resume_grace=float(os.environ.get("FLASH_WS_TEST_GRACE", "
             transport=os.environ.get("FLASH_WS_TEST_TRANSPORT", "auto"),
             allowed_origins=os.environ.get("FLASH_WS_TEST_ORIGINS", "").split())
 server = app.server
-probe.install(server)
+probe.install(app)
 
 
 def _buttons(*names: str) -> list:

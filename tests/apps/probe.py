@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from collections import Counter
 
-from quart import Quart, jsonify
+from typing import Any
+
+from quart import jsonify
 
 EVENTS: Counter[str] = Counter()
 
 
-def install(server: Quart) -> None:
-    @server.route("/test/events")
+def install(app: Any) -> None:
+    @app.server.route("/test/events")
     async def events():  # a user route on app.server: must keep working beside flash_ws
         return jsonify(dict(EVENTS))
+
+    @app.server.route("/test/sessions")
+    async def sessions():
+        return jsonify([{"buffered_bytes": live.core.replay.bytes, "buffered_frames": len(live.core.replay),
+                         "active_runs": len(live.core.active_runs())} for live in app.flash_ws.store])
