@@ -56,12 +56,17 @@ class FlashWsClient:
     """One page's session; reconnects and resumes after a dropped connection when ``reconnect``."""
 
     def __init__(self, base_url: str, transport: str = "websocket", origin: Optional[str] = None,
-                 reconnect: bool = True, headers: Optional[dict[str, str]] = None, **session_options: Any) -> None:
+                 reconnect: bool = True, headers: Optional[dict[str, str]] = None, ws_timeout: float = 2.0,
+                 **session_options: Any) -> None:
         if not base_url.endswith("/"):
             base_url += "/"
         self.base_url = base_url + "_flash_ws/"
         self.origin = origin or "/".join(base_url.split("/")[:3])
-        self.link_class = LINKS[transport]
+        if transport not in (*LINKS, "auto"):
+            raise ValueError(f"transport must be websocket, sse or auto, got {transport!r}")
+        self.transport = transport
+        self.link_class = LINKS["websocket" if transport == "auto" else transport]
+        self.ws_timeout = ws_timeout
         self.headers = headers or {}
         self.reconnect = reconnect
         self.session = ClientSession(**session_options)
@@ -76,6 +81,7 @@ class FlashWsClient:
         self._task: Optional[asyncio.Task[None]] = None
         self._dropped_at: Optional[float] = None
         self.failure: Optional[BaseException] = None
+        self.fallback_reason: Optional[str] = None
 
     @classmethod
     def connect(cls, base_url: str, **options: Any) -> "_Connecting":
@@ -83,10 +89,33 @@ class FlashWsClient:
         return _Connecting(cls(base_url, **options))
 
     async def open(self) -> "FlashWsClient":
+        """Connect; with ``transport="auto"``, fall back to SSE + POST like the browser does."""
+        if self.transport == "auto":
+            try:
+                await asyncio.wait_for(self._open_with(WebSocketLink), self.ws_timeout)
+                return self
+            except (LinkClosed, asyncio.TimeoutError) as exc:
+                self.fallback_reason = str(exc) or "no welcome within the deadline"
+                await self._abandon()
+                self.link_class = SseLink
+        await asyncio.wait_for(self._open_with(self.link_class), 10)
+        return self
+
+    async def _open_with(self, link_class: type) -> None:
+        self.link_class = link_class
         link = await self._open_link()  # the first connection must work: errors surface here
         self._task = asyncio.get_running_loop().create_task(self._run(link))
-        await asyncio.wait_for(self._welcomed.wait(), 10)
-        return self
+        await self._welcomed.wait()
+
+    async def _abandon(self) -> None:
+        """Drop a first connection that did not work out, before trying another transport."""
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        if self._link is not None:
+            await self._link.close()
+            self._link = None
+        self._welcomed = asyncio.Event()
 
     async def _open_link(self) -> Link:
         link = await self.link_class.open(self.base_url, self.origin, self.headers)

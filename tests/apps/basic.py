@@ -9,7 +9,8 @@ from tests.apps import probe
 
 app = Flash(__name__, resume_grace=float(os.environ.get("FLASH_WS_TEST_GRACE", "2")),
             max_active_runs=int(os.environ.get("FLASH_WS_TEST_MAX_RUNS", "32")),
-            replay_buffer_bytes=int(os.environ.get("FLASH_WS_TEST_REPLAY_BYTES", str(8 << 20))))
+            replay_buffer_bytes=int(os.environ.get("FLASH_WS_TEST_REPLAY_BYTES", str(8 << 20))),
+            allowed_origins=os.environ.get("FLASH_WS_TEST_ORIGINS", "").split())
 server = app.server
 probe.install(app)
 app.layout = html.Div([html.Button("go", id="go"), html.Div(id="out")])
@@ -68,3 +69,12 @@ async def flood_latest(n):
         probe.EVENTS["latest yields"] += 1
         yield stream_props("out", {"children": f"{i:06d}" + "x" * 1000})
         await asyncio.sleep(0)
+
+
+@event_callback(Input("go", "dir"))
+async def slow(n):
+    """Ten updates 0.3 s apart: through a proxy they must arrive one by one, not at the end."""
+    for i in range(10):
+        yield stream_props("out", {"children": i})
+        await asyncio.sleep(0.3)
+    probe.EVENTS["slow done"] += 1
