@@ -210,7 +210,8 @@ class SseLink:
                         self._messages.put_nowait(b"\n".join(data).decode())
         except LinkClosed:
             pass
-        self._messages.put_nowait(None)
+        finally:
+            self._messages.put_nowait(None)  # recv() raises LinkClosed from here on
 
     async def recv(self) -> str:
         message = await self._messages.get()

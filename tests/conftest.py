@@ -60,14 +60,23 @@ class LiveServer:
     """A hypercorn process serving ``target`` (module:attr) on a free loopback port."""
 
     def __init__(self, target: str, env: dict[str, str]) -> None:
+        self.target, self.env = target, env
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}/_flash_ws/ws"
         self.log = Path(os.environ.get("TMPDIR", "/tmp")) / f"flash_ws_server_{self.port}.log"
+        self._start()
+
+    def _start(self) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hypercorn", target, "--bind", f"127.0.0.1:{self.port}"],
-            cwd=ROOT, env={**os.environ, **env}, stdout=self.log.open("wb"), stderr=subprocess.STDOUT)
-        wait_until(self._ready, what=f"hypercorn serving {target} (log: {self.log})")
+            [sys.executable, "-m", "hypercorn", self.target, "--bind", f"127.0.0.1:{self.port}"],
+            cwd=ROOT, env={**os.environ, **self.env}, stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
+        wait_until(self._ready, what=f"hypercorn serving {self.target} (log: {self.log})")
+
+    def restart(self) -> None:
+        """Stop the process and start a new one on the same port (its sessions are gone)."""
+        self.stop()
+        self._start()
 
     def _ready(self) -> bool:
         if self.proc.poll() is not None:

@@ -78,3 +78,11 @@ async def slow(n):
         yield stream_props("out", {"children": i})
         await asyncio.sleep(0.3)
     probe.EVENTS["slow done"] += 1
+
+
+@event_callback(Input("go", "hidden"))
+async def paced(n):
+    """n updates 3 ms apart (the resume tests cut connections under it)."""
+    for i in range(int(n)):
+        yield stream_props("out", {"children": i})
+        await asyncio.sleep(0.003)

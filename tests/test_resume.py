@@ -1,0 +1,54 @@
+"""Resume after dropped connections, and the honest failure when resuming is impossible."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from flash_ws.client import FlashWsClient
+from tests.conftest import TIMEOUT, eventually
+
+APP = "tests.apps.basic"
+
+
+@pytest.fixture(params=["websocket", "sse"])
+def transport(request) -> str:
+    return request.param
+
+
+async def test_drops_mid_stream_lose_duplicate_and_reorder_nothing(serve, transport):
+    server = serve(f"{APP}:server", FLASH_WS_TEST_GRACE="10")
+    async with FlashWsClient.connect(server.url, transport=transport) as client:
+        run = await client.start(f"{APP}.paced", [1500])
+        seen: list[int] = []
+
+        async def consume() -> None:
+            async for effect in run:
+                if hasattr(effect, "props"):
+                    seen.extend(pair[1]["children"] for pair in effect.props)
+
+        consumer = asyncio.get_running_loop().create_task(consume())
+        for drops in range(1, 4):
+            await eventually(lambda: len(seen) >= drops * 350, what=f"{drops * 350} updates")
+            await client.drop()
+        await asyncio.wait_for(consumer, TIMEOUT)
+        assert seen == list(range(1500))
+        assert run.ended.reason == "done"
+        assert client.connections >= 4 and len(client.reconnect_times) >= 3
+        assert client.lost == []
+
+
+async def test_a_restarted_server_tells_the_page_its_runs_are_lost(serve, transport):
+    server = serve(f"{APP}:server")
+    async with FlashWsClient.connect(server.url, transport=transport) as client:
+        run = await client.start(f"{APP}.endless", ["x"])
+        await asyncio.wait_for(run.queue.get(), TIMEOUT)
+        old_session = client.session.session
+        await asyncio.get_running_loop().run_in_executor(None, server.restart)
+        await eventually(lambda: run.ended, what="the run to be declared lost")
+        assert (run.ended.reason, run.ended.reset) == ("lost", True)  # the page applies reset_props
+        assert client.session.session != old_session and len(client.lost) == 1
+        again = await client.start(f"{APP}.count", [5, None])  # and it can start again
+        pairs, end = await asyncio.wait_for(again.collect(), TIMEOUT)
+        assert len(pairs) == 5 and end.reason == "done"
