@@ -1,4 +1,5 @@
-// The page's client: one session carried by one transport at a time, reconnecting with backoff.
+// The page's client: one session carried by one transport at a time, reconnecting with backoff;
+// in "auto" mode, over SSE + POST when the WebSocket fails.
 
 import {PropsApplier} from './apply.js';
 import {backoffDelay} from './backoff.js';
@@ -6,15 +7,23 @@ import {decodeMessage, encodeMessage, ProtocolError} from './codec.js';
 import {canonicalJson} from './json.js';
 import {ClientSession} from './session.js';
 import {CloseReason} from './transport.js';
+import {TransportChoice} from './transport_choice.js';
 
 /** @typedef {import('./apply.js').Batch} Batch */
 /** @typedef {import('./codec.js').Frame} Frame */
 /** @typedef {import('./transport.js').Transport} Transport */
+/** @typedef {import('./transport.js').CloseDetail} CloseDetail */
+/** @typedef {import('./transport_choice.js').TransportName} TransportName */
 /**
  * @typedef {{kind: 'start', cb: string, args: number[], initial: boolean}
  *   | {kind: 'cancel', cb: string, arg: number, keep: unknown}} GroupAction
  * @typedef {object} PageConfig  the flash_ws member of Dash's page config (docs/protocol.md)
  * @property {string} ws_url
+ * @property {string} [sse_url]
+ * @property {string} [post_url]
+ * @property {'auto' | 'websocket' | 'sse'} [transport] auto (the default): WebSocket, else SSE + POST
+ * @property {number} [ws_timeout_ms] auto: how long the WebSocket has for its first welcome
+ * @property {number} [ws_retry_after_ms] auto: how long a tab sticks to SSE after a WebSocket failed
  * @property {Record<string, {name: string, reset: Batch}>} callbacks
  * @property {Record<string, GroupAction[]>} groups
  * @property {number} [ack_interval_ms]
@@ -31,7 +40,9 @@ const ClientState = Object.freeze({
 
 export class FlashClient {
   #config;
-  #transportFactory;
+  #transports;
+  #choice;
+  #wsTimeoutMs;
   #now;
   #setTimeout;
   #clearTimeout;
@@ -42,6 +53,7 @@ export class FlashClient {
   #state = ClientState.IDLE;
   /** @type {Transport | null} */ #transport = null;
   #welcomed = false;
+  #trialTimer = null; // the WebSocket on trial must be welcomed before it fires
   #attempt = 0; // reconnection attempts since the last welcome
   #reconnectTimer = null;
   #ackTimer = null;
@@ -52,7 +64,8 @@ export class FlashClient {
   /**
    * @param {object} options
    * @param {PageConfig} options.config
-   * @param {() => Transport} options.transportFactory a new transport for each connection attempt
+   * @param {Record<TransportName, () => Transport>} options.transports a new transport of each
+   *   kind for each connection attempt
    * @param {(id: string | object, props: object) => void} options.setProps
    * @param {(fn: () => void) => void} [options.defer] the applier's wait between flushes
    *   (default: setTimeout(fn, 0))
@@ -63,10 +76,13 @@ export class FlashClient {
    * @param {(timer: unknown) => void} [options.clearTimeout]
    * @param {() => number} [options.random] for the backoff jitter
    * @param {Pick<Console, 'info' | 'warn' | 'error'>} [options.console]
+   * @param {Storage | null} [options.sessionStorage] where the tab remembers a failed WebSocket
+   * @param {{search: string}} [options.location] the page's, for ?flash_ws_transport=
+   * @param {() => number} [options.wallClock] milliseconds since the epoch, for what the tab remembers
    */
   constructor({
     config,
-    transportFactory,
+    transports,
     setProps,
     defer,
     isBusy,
@@ -75,9 +91,21 @@ export class FlashClient {
     clearTimeout = (timer) => globalThis.clearTimeout(timer),
     random = Math.random,
     console = globalThis.console,
+    sessionStorage = null,
+    location = {search: ''},
+    wallClock = () => Date.now(),
   }) {
     this.#config = config;
-    this.#transportFactory = transportFactory;
+    this.#transports = transports;
+    this.#choice = new TransportChoice({
+      configured: config.transport,
+      search: location.search,
+      storage: sessionStorage,
+      wallClock,
+      retryAfterMs: config.ws_retry_after_ms,
+      console,
+    });
+    this.#wsTimeoutMs = config.ws_timeout_ms ?? 2000;
     this.#now = now;
     this.#setTimeout = setTimeout;
     this.#clearTimeout = clearTimeout;
@@ -111,7 +139,7 @@ export class FlashClient {
    * A page restored from the back/forward cache may connect() again; its session is then new.
    */
   leave() {
-    if (this.#welcomed) this.#send([{t: 'bye'}]);
+    if (this.#welcomed) this.#send([{t: 'bye'}], {last: true});
     this.#disconnect(ClientState.IDLE);
   }
 
@@ -153,18 +181,22 @@ export class FlashClient {
 
   #open() {
     this.#reconnectTimer = null;
-    const transport = this.#transportFactory();
+    const transport = this.#transports[this.#choice.name]();
     this.#transport = transport;
+    let opened = false;
     transport.onopen = () => {
+      opened = true;
       this.#heardFromServer();
-      this.#send([this.#session.hello()]);
     };
     transport.onmessage = (text) => {
       this.#heardFromServer();
       this.#receive(text);
     };
-    transport.onclose = (reason, detail) => this.#closed(reason, detail);
-    transport.open();
+    transport.onclose = (reason, detail) => this.#closed(reason, detail, opened);
+    if (this.#choice.onTrial) {
+      this.#trialTimer = this.#setTimeout(() => transport.close(CloseReason.WELCOME_TIMEOUT), this.#wsTimeoutMs);
+    }
+    transport.open(this.#session.hello());
   }
 
   /** Restarts the watchdog: a connection silent past the server's heartbeat is dead. */
@@ -193,8 +225,13 @@ export class FlashClient {
         case 'welcome':
           this.#welcomed = true;
           this.#attempt = 0;
+          this.#transport.session = this.#session.token;
+          this.#clearTimer(this.#trialTimer);
+          this.#trialTimer = null;
+          this.#choice.welcomed();
           this.#console.info(
-            `flash_ws: connected over ${this.#transport.name} (${effect.resumed ? 'session resumed' : 'new session'})`,
+            `flash_ws: connected over ${this.#transport.name}, ${effect.resumed ? 'session resumed' : 'new session'}` +
+              ` (${this.#choice.why})`,
           );
           break;
         case 'lost':
@@ -231,14 +268,16 @@ export class FlashClient {
     this.#console.error(error === null ? `flash_ws: ${what}` : `flash_ws: ${what}: ${error.code}: ${error.message}`);
   }
 
-  #closed(reason, detail) {
+  /** @param {string} reason @param {CloseDetail} detail @param {boolean} opened whether the transport had opened */
+  #closed(reason, detail, opened) {
     const wasWelcomed = this.#welcomed;
     this.#transport = null;
     this.#welcomed = false;
     this.#session.onDisconnect();
     this.#setAckTimer(null);
-    this.#clearTimer(this.#watchdog);
+    for (const timer of [this.#watchdog, this.#trialTimer]) this.#clearTimer(timer);
     this.#watchdog = null;
+    this.#trialTimer = null;
     if (this.#state !== ClientState.RUNNING) return; // closed on purpose
     if (reason === CloseReason.REFUSED) {
       this.#state = ClientState.STOPPED;
@@ -246,9 +285,20 @@ export class FlashClient {
       this.#applier.apply(this.#session.abandon().map(({cb}) => this.#resetOf(cb)));
       return;
     }
-    if (wasWelcomed) this.#console.warn(`flash_ws: connection lost (${reason}); reconnecting`);
+    if (this.#choice.onTrial) {
+      this.#choice.fallBack(this.#trialFailure(reason, detail, opened));
+      this.#reconnectTimer = this.#setTimeout(() => this.#open(), 0);
+      return;
+    }
+    if (wasWelcomed) this.#console.warn(`flash_ws: connection lost (${describeClose(reason, detail)}); reconnecting`);
     const delay = backoffDelay(this.#attempt++, {}, this.#random);
     this.#reconnectTimer = this.#setTimeout(() => this.#open(), delay);
+  }
+
+  /** @returns {string} how the WebSocket on trial failed, for the logs */
+  #trialFailure(reason, detail, opened) {
+    if (reason === CloseReason.WELCOME_TIMEOUT) return `no welcome within ${this.#wsTimeoutMs} ms`;
+    return `closed before ${opened ? 'the welcome' : 'opening'} (${describeClose(reason, detail)})`;
   }
 
   /** Sends what the session has for the server now, then arranges for the next ack. */
@@ -274,9 +324,9 @@ export class FlashClient {
     if (timer !== null) this.#clearTimeout(timer);
   }
 
-  /** @param {Frame[]} frames */
-  #send(frames) {
-    if (frames.length > 0) this.#transport.send(encodeMessage(frames));
+  /** @param {Frame[]} frames @param {{last?: boolean}} [options] see Transport.send */
+  #send(frames, options) {
+    if (frames.length > 0) this.#transport.send(encodeMessage(frames), options);
   }
 
   /** @returns {Batch} the props that put the callback's outputs back when a run stops early */
@@ -287,4 +337,9 @@ export class FlashClient {
   #nameOf(cb) {
     return this.#config.callbacks?.[cb]?.name ?? cb;
   }
+}
+
+/** @param {string} reason @param {CloseDetail} detail @returns {string} */
+function describeClose(reason, detail) {
+  return detail.reason ? `${reason}: ${detail.reason}` : reason;
 }

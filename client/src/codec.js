@@ -71,6 +71,15 @@ export function encodeMessage(frames) {
 }
 
 /**
+ * One message carrying the frames of `messages`, in order.
+ * @param {string[]} messages made by encodeMessage (JSON arrays, without surrounding space)
+ * @returns {string}
+ */
+export function concatMessages(messages) {
+  return `[${messages.map((text) => text.slice(1, -1)).filter((frames) => frames !== '').join(',')}]`;
+}
+
+/**
  * Decodes one message sent by `from`; unknown members are dropped.
  * @param {string} text
  * @param {Sender} from

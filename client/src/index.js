@@ -3,6 +3,7 @@
 
 import {FlashClient} from './client.js';
 import {graphBusyCheck} from './graph_busy.js';
+import {SseTransport} from './sse_transport.js';
 import {WebSocketTransport} from './websocket_transport.js';
 
 /**
@@ -21,6 +22,15 @@ function webSocketUrl(location, path) {
   return `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}${path}`;
 }
 
+/** @returns {Storage | null} the tab's sessionStorage; reading it throws where the browser denies it */
+function tabStorage(window) {
+  try {
+    return window.sessionStorage ?? null;
+  } catch {
+    return null;
+  }
+}
+
 /** Installs window.flash_ws: a queue of fire() calls at once, the client once the page is parsed. */
 function installFlashWs(window) {
   const early = [];
@@ -36,15 +46,22 @@ function installFlashWs(window) {
       return;
     }
     const url = webSocketUrl(window.location, config.ws_url);
+    const urls = {sseUrl: config.sse_url, postUrl: config.post_url};
+    const fetch = (...request) => window.fetch(...request); // fetch needs window as `this`
     const client = new FlashClient({
       config,
-      transportFactory: () => new WebSocketTransport(url, {WebSocket: window.WebSocket}),
+      transports: {
+        websocket: () => new WebSocketTransport(url, {WebSocket: window.WebSocket}),
+        sse: () => new SseTransport(urls, {EventSource: window.EventSource, fetch, console: window.console}),
+      },
       setProps: (id, props) => window.dash_clientside.set_props(id, props),
       isBusy: graphBusyCheck(window.document),
       now: () => window.performance.now(),
       setTimeout: (fn, ms) => window.setTimeout(fn, ms),
       clearTimeout: (timer) => window.clearTimeout(timer),
       console: window.console,
+      sessionStorage: tabStorage(window),
+      location: window.location,
     });
     window.flash_ws = client;
     for (const call of early) client.fire(...call);

@@ -9,17 +9,19 @@ export const CloseReason = Object.freeze({
   PROTOCOL_ERROR: 'protocol_error', // the server sent something this client cannot read
   SEQUENCE_GAP: 'sequence_gap', // frames were lost: reconnect to resume
   HEARTBEAT_TIMEOUT: 'heartbeat_timeout', // the server was silent for longer than its heartbeat allows
+  WELCOME_TIMEOUT: 'welcome_timeout', // no welcome came in time (the WebSocket on trial, see FlashClient)
 });
 
 export const TransportState = Object.freeze({IDLE: 'idle', OPENING: 'opening', OPEN: 'open', CLOSED: 'closed'});
 
+/** @typedef {import('./codec.js').Frame} Frame */
 /** @typedef {{code?: number, reason?: string}} CloseDetail  what the connection said when it closed */
 
 /**
- * Owns the lifecycle idle -> opening -> open -> closed. Subclasses implement doOpen(), doClose()
- * and write(text), and report their connection through emitOpen(), emitMessage(text) and
- * emitClose(reason, detail). The handlers onopen, onmessage(text) and onclose(reason, detail) are
- * called at most once each for open and close, and never after the close.
+ * Owns the lifecycle idle -> opening -> open -> closed. Subclasses implement doOpen(hello),
+ * doClose() and write(text, last), and report their connection through emitOpen(),
+ * emitMessage(text) and emitClose(reason, detail). The handlers onopen, onmessage(text) and
+ * onclose(reason, detail) are called at most once each for open and close, and never after the close.
  */
 export class Transport {
   /** @type {() => void} */
@@ -28,6 +30,12 @@ export class Transport {
   onmessage = () => {};
   /** @type {(reason: string, detail: CloseDetail) => void} */
   onclose = () => {};
+  /**
+   * The token of the session the server welcomed this connection into; the client sets it. A
+   * transport that names the session in its requests (SSE + POST) reads it.
+   * @type {string | null}
+   */
+  session = null;
   #state = TransportState.IDLE;
 
   /** @returns {string} one of TransportState */
@@ -35,30 +43,41 @@ export class Transport {
     return this.#state;
   }
 
-  /** Starts connecting; a failure to start is reported through onclose. */
-  open() {
+  /**
+   * Starts connecting; a failure to start is reported through onclose.
+   * @param {Frame} hello the first frame of the connection, which the transport delivers as it
+   *   connects: a WebSocket sends it first, an EventSource names it in its URL
+   */
+  open(hello) {
     if (this.#state !== TransportState.IDLE) {
       throw new Error(`cannot open a transport that is ${this.#state}: transports are used once`);
     }
     this.#state = TransportState.OPENING;
     try {
-      this.doOpen();
+      this.doOpen(hello);
     } catch (error) {
       this.emitClose(CloseReason.ERROR, {reason: String(error)});
     }
   }
 
-  /** Closes the connection; onclose is called at once with `reason`. @param {string} [reason] */
-  close(reason = CloseReason.NORMAL) {
+  /**
+   * Closes the connection; onclose is called at once with `reason` and `detail`.
+   * @param {string} [reason] @param {CloseDetail} [detail]
+   */
+  close(reason = CloseReason.NORMAL, detail = {}) {
     if (this.#state === TransportState.CLOSED) return;
     if (this.#state !== TransportState.IDLE) this.doClose();
-    this.emitClose(reason, {});
+    this.emitClose(reason, detail);
   }
 
-  /** @param {string} text one encoded message */
-  send(text) {
+  /**
+   * @param {string} text one encoded message
+   * @param {{last?: boolean}} [options] last: the page is leaving and this is its last message,
+   *   which must get out even as the page unloads
+   */
+  send(text, {last = false} = {}) {
     if (this.#state !== TransportState.OPEN) throw new Error(`cannot send on a transport that is ${this.#state}`);
-    this.write(text);
+    this.write(text, last);
   }
 
   /** For subclasses: the connection is open. */
@@ -85,8 +104,8 @@ export class Transport {
     throw new Error(`${this.constructor.name} must define name`);
   }
 
-  /** Starts connecting. */
-  doOpen() {
+  /** Starts connecting. @param {Frame} hello */
+  doOpen(hello) {
     throw new Error(`${this.constructor.name} must implement doOpen()`);
   }
 
@@ -95,8 +114,11 @@ export class Transport {
     throw new Error(`${this.constructor.name} must implement doClose()`);
   }
 
-  /** Sends one message on the open connection. @param {string} text */
-  write(text) {
+  /**
+   * Sends one message on the open connection.
+   * @param {string} text @param {boolean} last the page's last message (see send)
+   */
+  write(text, last) {
     throw new Error(`${this.constructor.name} must implement write()`);
   }
 }

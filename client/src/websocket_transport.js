@@ -1,5 +1,6 @@
 // A transport over one WebSocket.
 
+import {encodeMessage} from './codec.js';
 import {CloseReason, Transport} from './transport.js';
 
 /** WebSocket close codes 4000-4999: the server refused the connection (docs/protocol.md). */
@@ -25,10 +26,13 @@ export class WebSocketTransport extends Transport {
     return 'websocket';
   }
 
-  doOpen() {
+  doOpen(hello) {
     const socket = new this.#WebSocket(this.#url);
     this.#socket = socket;
-    socket.onopen = () => this.emitOpen();
+    socket.onopen = () => {
+      socket.send(encodeMessage([hello]));
+      this.emitOpen();
+    };
     socket.onmessage = (event) => {
       if (typeof event.data === 'string') this.emitMessage(event.data);
       else this.close(CloseReason.PROTOCOL_ERROR); // messages are JSON text, never binary

@@ -1,4 +1,5 @@
-// Test doubles: a clock with timers, a WebSocket class and a console, all driven by the test.
+// Test doubles, all driven by the test: a clock with timers, WebSocket and EventSource classes, fetch,
+// sessionStorage and a console.
 
 /** Timers that run only when the test advances the clock. */
 export class FakeClock {
@@ -80,6 +81,90 @@ export function fakeWebSocketClass() {
     }
   }
   return FakeWebSocket;
+}
+
+/** An EventSource class whose instances the test opens, feeds and fails. */
+export function fakeEventSourceClass() {
+  class FakeEventSource {
+    static instances = [];
+    closed = false;
+
+    constructor(url) {
+      this.url = url;
+      FakeEventSource.instances.push(this);
+    }
+
+    close() {
+      this.closed = true;
+    }
+
+    /** @returns {Record<string, string>} the query parameters of the URL (the hello) */
+    query() {
+      return Object.fromEntries(new URL(this.url, 'http://page.test').searchParams);
+    }
+
+    serverOpens() {
+      this.onopen?.({});
+    }
+
+    serverSends(frames) {
+      this.onmessage?.({data: typeof frames === 'string' ? frames : JSON.stringify(frames)});
+    }
+
+    /** The stream failed or ended (a real EventSource would then try to reconnect by itself). */
+    fails() {
+      this.onerror?.({});
+    }
+
+    static get last() {
+      return FakeEventSource.instances.at(-1);
+    }
+  }
+  return FakeEventSource;
+}
+
+/**
+ * A fetch whose requests wait until the test answers them: respond(status, body) with body an
+ * object (JSON) or a string (not JSON), or fail() as a network error does.
+ */
+export class FakeFetch {
+  /** @type {Array<{url: string, init: RequestInit, frames: () => object[], respond: Function, fail: Function}>} */
+  requests = [];
+
+  fetch = (url, init) =>
+    new Promise((resolve, reject) => {
+      this.requests.push({
+        url,
+        init,
+        frames: () => JSON.parse(init.body),
+        respond: (status, body) => resolve(fakeResponse(status, body)),
+        fail: () => reject(new TypeError('Failed to fetch')),
+      });
+    });
+
+  get last() {
+    return this.requests.at(-1);
+  }
+}
+
+function fakeResponse(status, body) {
+  return {
+    status,
+    ok: status >= 200 && status < 300,
+    statusText: `status ${status}`,
+    json: async () => (typeof body === 'string' ? JSON.parse(body) : body),
+  };
+}
+
+/** Lets every pending promise callback run (answered requests, their handlers), without waiting on time. */
+export const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+/** A sessionStorage backed by a Map. */
+export class FakeStorage {
+  items = new Map();
+  getItem = (key) => this.items.get(key) ?? null;
+  setItem = (key, value) => this.items.set(key, String(value));
+  removeItem = (key) => this.items.delete(key);
 }
 
 /** A console that records what is logged. */

@@ -7,13 +7,15 @@ import {fileURLToPath} from 'node:url';
 import {test} from 'node:test';
 import vm from 'node:vm';
 
-import {FakeClock, FakeConsole, fakeWebSocketClass} from '../test-support/fakes.js';
+import {FakeClock, FakeConsole, fakeEventSourceClass, FakeFetch, FakeStorage, fakeWebSocketClass} from '../test-support/fakes.js';
 
 const BUNDLE_URL = new URL('../../flash_ws/assets/flash_ws.js', import.meta.url);
 const BUILD = fileURLToPath(new URL('../build.mjs', import.meta.url));
 const FLASH_WS = {
   v: 1,
   ws_url: '/app/_flash_ws/ws',
+  sse_url: '/app/_flash_ws/sse',
+  post_url: '/app/_flash_ws/post',
   transport: 'auto',
   callbacks: {load: {name: 'app.load', reset: []}},
   groups: {clicks: [{kind: 'start', cb: 'load', args: [0], initial: false}]},
@@ -22,12 +24,18 @@ const FLASH_WS = {
 };
 const welcome = {t: 'welcome', v: 1, session: 'tok', epoch: 'e', resumed: false, seq: 0, run: 0};
 
-/** Runs the bundle in a fresh window; `config` is Dash's page config (null: no such element). */
-function loadPage({readyState = 'loading', config = {url_base_pathname: '/app/', flash_ws: FLASH_WS}} = {}) {
+/**
+ * Runs the bundle in a fresh window; `config` is Dash's page config (null: no such element),
+ * `search` the query string of the page URL.
+ */
+function loadPage({readyState = 'loading', config = {url_base_pathname: '/app/', flash_ws: FLASH_WS}, search = ''} = {}) {
   const listeners = {document: {}, window: {}};
   const on = (target) => (type, fn) => (listeners[target][type] ??= []).push(fn);
   const clock = new FakeClock();
   const WebSocket = fakeWebSocketClass();
+  const EventSource = fakeEventSourceClass();
+  const fetch = new FakeFetch();
+  const sessionStorage = new FakeStorage();
   const setProps = [];
   const window = {
     document: {
@@ -35,8 +43,16 @@ function loadPage({readyState = 'loading', config = {url_base_pathname: '/app/',
       getElementById: (id) => (id === '_dash-config' && config ? {textContent: JSON.stringify(config)} : null),
       addEventListener: on('document'),
     },
-    location: {protocol: 'https:', host: 'example.test:8443'},
+    location: {protocol: 'https:', host: 'example.test:8443', search},
     WebSocket,
+    EventSource,
+    URLSearchParams,
+    sessionStorage,
+    fetch(...request) {
+      // a browser's fetch throws "Illegal invocation" when called on anything but the window
+      assert.equal(this?.EventSource, EventSource, 'fetch is called on the window');
+      return fetch.fetch(...request);
+    },
     setTimeout: clock.setTimeout,
     clearTimeout: clock.clearTimeout,
     performance: {now: clock.now},
@@ -48,7 +64,7 @@ function loadPage({readyState = 'loading', config = {url_base_pathname: '/app/',
   vm.createContext(window);
   vm.runInContext(readFileSync(BUNDLE_URL, 'utf8'), window, {filename: 'flash_ws.js'});
   const emit = (target, type, event = {}) => (listeners[target][type] ?? []).forEach((fn) => fn(event));
-  return {window, WebSocket, setProps, emit};
+  return {window, WebSocket, EventSource, fetch, sessionStorage, clock, setProps, emit};
 }
 
 const sentFrames = (ws) => ws.sent.flatMap((text) => JSON.parse(text));
@@ -82,6 +98,31 @@ test('a page already parsed connects at once; pagehide says bye', () => {
   assert.equal(ws.closedWith, 1000);
   emit('window', 'pageshow', {persisted: true});
   assert.equal(WebSocket.instances.length, 2, 'back from the back/forward cache: connects again');
+});
+
+test('?flash_ws_transport=sse: the page connects over SSE + POST and says bye in a keepalive POST', async () => {
+  const {window, WebSocket, EventSource, fetch, emit} = loadPage({readyState: 'complete', search: '?flash_ws_transport=sse'});
+  assert.equal(WebSocket.instances.length, 0);
+  const source = EventSource.last;
+  assert.equal(source.url, '/app/_flash_ws/sse?v=1&session=&seq=0');
+  source.serverOpens();
+  source.serverSends([welcome]);
+  assert.match(window.console.lines.info[0], /connected over sse, new session \(forced by \?flash_ws_transport=sse\)/);
+  window.flash_ws.fire('clicks', [7], [{prop_id: 'b.n_clicks', value: 1}]);
+  assert.equal(fetch.last.url, '/app/_flash_ws/post');
+  assert.deepEqual(fetch.last.frames(), [{t: 'start', run: 1, cb: 'load', args: [7]}]);
+  emit('window', 'pagehide', {persisted: false});
+  assert.equal(fetch.last.init.keepalive, true);
+  assert.deepEqual(fetch.last.frames(), [{t: 'bye'}]);
+  assert.ok(source.closed);
+});
+
+test('auto: a WebSocket that fails gives way to SSE, and the tab remembers it in sessionStorage', () => {
+  const {WebSocket, EventSource, sessionStorage, clock} = loadPage({readyState: 'complete'});
+  WebSocket.last.serverCloses(1006);
+  clock.advance(0);
+  assert.equal(EventSource.instances.length, 1);
+  assert.equal(JSON.parse(sessionStorage.getItem('flash_ws.transport')).transport, 'sse');
 });
 
 test('without event callbacks in the page config nothing connects, and fire() is harmless', () => {

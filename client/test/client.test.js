@@ -2,14 +2,26 @@ import assert from 'node:assert/strict';
 import {describe, test} from 'node:test';
 
 import {FlashClient} from '../src/client.js';
+import {SseTransport} from '../src/sse_transport.js';
+import {REMEMBER_KEY} from '../src/transport_choice.js';
 import {WebSocketTransport} from '../src/websocket_transport.js';
-import {FakeClock, FakeConsole, fakeWebSocketClass} from '../test-support/fakes.js';
+import {
+  FakeClock,
+  FakeConsole,
+  fakeEventSourceClass,
+  FakeFetch,
+  FakeStorage,
+  fakeWebSocketClass,
+  settle,
+} from '../test-support/fakes.js';
 
 const RESET = [['start', {disabled: false}], ['status', {children: 'stopped'}]];
 const CONFIG = {
   v: 1,
   ws_url: '/_flash_ws/ws',
-  transport: 'auto',
+  sse_url: '/_flash_ws/sse',
+  post_url: '/_flash_ws/post',
+  transport: 'websocket',
   callbacks: {
     load: {name: 'app.load', reset: RESET},
     warmup: {name: 'app.warmup', reset: []},
@@ -28,20 +40,33 @@ const CONFIG = {
 const CLICK = [{prop_id: 'start.n_clicks', value: 1}];
 const welcome = (over = {}) => ({t: 'welcome', v: 1, session: 'tok', epoch: 'e1', resumed: false, seq: 0, run: 0, ...over});
 
-function setup({random = () => 0} = {}) {
+/**
+ * A client on fakes. `transport` is the page config's; `storage` the tab's sessionStorage (shared
+ * by the pages of a tab); `time` the wall clock at page load; `search` the page URL's query.
+ */
+function setup({random = () => 0, transport = 'websocket', config = {}, storage = new FakeStorage(), time = 0, search = ''} = {}) {
   const clock = new FakeClock();
+  clock.time = time;
   const WebSocket = fakeWebSocketClass();
+  const EventSource = fakeEventSourceClass();
+  const fetch = new FakeFetch();
   const console = new FakeConsole();
   const applied = [];
   const client = new FlashClient({
-    config: CONFIG,
-    transportFactory: () => new WebSocketTransport('ws://example.test/_flash_ws/ws', {WebSocket}),
+    config: {...CONFIG, transport, ...config},
+    transports: {
+      websocket: () => new WebSocketTransport('ws://example.test/_flash_ws/ws', {WebSocket}),
+      sse: () => new SseTransport({sseUrl: '/_flash_ws/sse', postUrl: '/_flash_ws/post'}, {EventSource, fetch: fetch.fetch, console}),
+    },
     setProps: (id, props) => applied.push([id, props]),
     now: clock.now,
     setTimeout: clock.setTimeout,
     clearTimeout: clock.clearTimeout,
     random,
     console,
+    sessionStorage: storage,
+    location: {search},
+    wallClock: clock.now,
   });
   /** Opens the current socket and welcomes it. */
   const welcomeIn = (over) => {
@@ -49,7 +74,7 @@ function setup({random = () => 0} = {}) {
     WebSocket.last.serverSends([welcome(over)]);
     return WebSocket.last;
   };
-  return {client, clock, WebSocket, console, applied, welcomeIn};
+  return {client, clock, WebSocket, EventSource, fetch, console, applied, storage, welcomeIn};
 }
 
 /** A client connected and welcomed, with one run of `load` started as run 1. */
@@ -74,17 +99,18 @@ describe('connection', () => {
     assert.deepEqual(console.lines.info, []);
     ws.serverSends([welcome()]);
     assert.equal(console.lines.info.length, 1);
-    assert.match(console.lines.info[0], /connected over websocket \(new session\)/);
+    assert.match(console.lines.info[0], /^flash_ws: connected over websocket, new session \("websocket" in the page config\)$/);
   });
 
   test('fire() before the socket is welcomed queues; the frames go out after the welcome', () => {
-    const {client, WebSocket, welcomeIn} = setup();
+    const {client, WebSocket} = setup();
     client.fire('clicks', [1, 'x', 'rows'], CLICK);
     client.connect();
     client.fire('page', ['p'], []);
-    WebSocket.last.serverOpens();
-    assert.deepEqual(WebSocket.last.frames().map((frame) => frame.t), ['hello']);
-    const ws = welcomeIn();
+    const ws = WebSocket.last;
+    ws.serverOpens();
+    assert.deepEqual(ws.frames().map((frame) => frame.t), ['hello']);
+    ws.serverSends([welcome()]);
     assert.deepEqual(ws.frames().slice(1), [
       {t: 'start', run: 1, cb: 'load', args: [1, 'rows']},
       {t: 'start', run: 2, cb: 'warmup', args: ['p']},
@@ -326,5 +352,312 @@ describe('reconnection', () => {
     client.connect();
     WebSocket.last.serverOpens();
     assert.deepEqual(WebSocket.last.frames(), [{t: 'hello', v: 1, session: 'tok', seq: 0}]);
+  });
+});
+
+/** A client configured for SSE, its stream open and welcomed, with one run of `load` started as run 1. */
+async function runningOverSse(options = {}) {
+  const context = setup({transport: 'sse', ...options});
+  context.client.connect();
+  const es = context.EventSource.last;
+  es.serverOpens();
+  es.serverSends([welcome()]);
+  context.client.fire('clicks', [1, 'ignored', 'rows'], CLICK);
+  assert.deepEqual(context.fetch.last.frames(), [{t: 'start', run: 1, cb: 'load', args: [1, 'rows']}]);
+  context.fetch.last.respond(204);
+  await settle();
+  return {...context, es};
+}
+
+describe('over SSE + POST', () => {
+  test('the hello is in the query string; the welcome names the session the POSTs carry', async () => {
+    const {fetch, EventSource, WebSocket, console} = await runningOverSse();
+    assert.equal(EventSource.instances.length, 1);
+    assert.equal(WebSocket.instances.length, 0);
+    assert.equal(EventSource.last.url, '/_flash_ws/sse?v=1&session=&seq=0');
+    const [post] = fetch.requests;
+    assert.equal(post.url, '/_flash_ws/post');
+    assert.equal(post.init.method, 'POST');
+    assert.deepEqual(post.init.headers, {'Content-Type': 'application/json', 'X-Flash-Ws-Session': 'tok'});
+    assert.notEqual(post.init.keepalive, true);
+    assert.match(console.lines.info[0], /^flash_ws: connected over sse, new session \("sse" in the page config\)$/);
+  });
+
+  test('updates are applied and acknowledged by POST; a ping is answered with a pong', async () => {
+    const {es, fetch, applied, clock} = await runningOverSse();
+    es.serverSends([{t: 'update', seq: 1, run: 1, props: [['status', {children: 'loading'}]]}]);
+    assert.deepEqual(applied, [['status', {children: 'loading'}]]);
+    clock.advance(100);
+    assert.deepEqual(fetch.last.frames(), [{t: 'ack', seq: 1}]);
+    fetch.last.respond(204);
+    await settle();
+    es.serverSends([{t: 'ping', id: 4}]);
+    assert.deepEqual(fetch.last.frames(), [{t: 'pong', id: 4}]);
+  });
+
+  test('one POST at a time: frames written meanwhile go together in the next, in order', async () => {
+    const {client, fetch} = await runningOverSse();
+    client.fire('stop', [1], CLICK);
+    client.fire('page', ['p'], CLICK);
+    client.fire('clicks', [2, null, 'x'], CLICK);
+    assert.equal(fetch.requests.length, 2, 'the cancel is in flight');
+    assert.deepEqual(fetch.last.frames(), [{t: 'cancel', run: 1}]);
+    fetch.last.respond(204);
+    await settle();
+    assert.equal(fetch.requests.length, 3);
+    assert.deepEqual(fetch.last.frames(), [
+      {t: 'start', run: 2, cb: 'warmup', args: ['p']},
+      {t: 'start', run: 3, cb: 'load', args: [2, 'x']},
+    ]);
+  });
+
+  test('a POST lost to the network: reconnect, resume, and the frames the server missed go again in order', async () => {
+    const {client, es, fetch, clock, EventSource, console} = await runningOverSse();
+    es.serverSends([{t: 'update', seq: 1, run: 1, props: []}]);
+    client.fire('page', ['p'], CLICK); // run 2, in flight with the ack
+    client.fire('clicks', [2, null, 'x'], CLICK); // run 3 replaces run 1, waits
+    fetch.last.fail();
+    await settle();
+    assert.ok(es.closed);
+    assert.equal(fetch.requests.length, 2, 'nothing more is posted on the lost connection');
+    assert.match(console.lines.warn[0], /connection lost \(error: POST failed: TypeError: Failed to fetch\); reconnecting/);
+    clock.advance(100);
+    assert.equal(EventSource.instances.length, 2);
+    assert.deepEqual(EventSource.last.query(), {v: '1', session: 'tok', seq: '1'});
+    EventSource.last.serverOpens();
+    EventSource.last.serverSends([welcome({resumed: true, seq: 1, run: 1})]);
+    assert.deepEqual(fetch.last.frames(), [
+      {t: 'start', run: 2, cb: 'warmup', args: ['p']},
+      {t: 'start', run: 3, cb: 'load', args: [2, 'x']},
+    ]);
+    assert.equal(fetch.last.init.headers['X-Flash-Ws-Session'], 'tok');
+  });
+
+  test('404 unknown_session: reconnect; the new session resets the runs that were lost', async () => {
+    const {client, fetch, clock, EventSource, applied, console} = await runningOverSse();
+    client.fire('page', ['p'], CLICK);
+    fetch.last.respond(404, {code: 'unknown_session', message: 'no such session'});
+    await settle();
+    assert.match(console.lines.warn[0], /connection lost \(error: the server no longer has the session\)/);
+    clock.advance(100);
+    EventSource.last.serverOpens();
+    EventSource.last.serverSends([welcome({session: 'tok2', resumed: false})]);
+    assert.deepEqual(applied, RESET);
+    assert.match(console.lines.error[0], /app\.load was interrupted: the server lost the session/);
+    client.fire('clicks', [3, null, 'y'], CLICK);
+    assert.equal(fetch.last.init.headers['X-Flash-Ws-Session'], 'tok2');
+  });
+
+  test('another 4xx is a refusal: logged with its code and message, and the connection goes on', async () => {
+    const {client, es, fetch, console} = await runningOverSse();
+    client.fire('page', ['p'], CLICK); // in flight
+    client.fire('stop', [1], CLICK); // waits
+    fetch.last.respond(400, {code: 'bad_frame', message: "frame 0: 'start' needs an array 'args'"});
+    await settle();
+    assert.deepEqual(console.lines.error, ["flash_ws: the server refused a message (bad_frame): frame 0: 'start' needs an array 'args'"]);
+    assert.equal(es.closed, false);
+    assert.deepEqual(fetch.last.frames(), [{t: 'cancel', run: 1}], 'the next POST goes out');
+    fetch.last.respond(413, '<html>Request Entity Too Large</html>'); // a proxy's answer
+    await settle();
+    assert.equal(console.lines.error[1], 'flash_ws: the server refused a message (http_413): status 413');
+    assert.equal(es.closed, false);
+  });
+
+  test('a server that stops answering pings is declared dead, as over a WebSocket', async () => {
+    const {es, clock, EventSource} = await runningOverSse();
+    clock.advance(25_000);
+    assert.ok(es.closed);
+    clock.advance(100);
+    assert.equal(EventSource.instances.length, 2);
+  });
+
+  test('after a drop the stream resumes with session and seq in the query string', async () => {
+    const {es, clock, EventSource, fetch, console} = await runningOverSse();
+    es.serverSends([{t: 'update', seq: 1, run: 1, props: []}, {t: 'update', seq: 2, run: 1, props: []}]);
+    es.fails();
+    assert.ok(es.closed, 'closed at once: no reconnection of its own with a Last-Event-ID');
+    assert.match(console.lines.warn[0], /connection lost \(error: the event stream failed\)/);
+    clock.advance(99);
+    assert.equal(EventSource.instances.length, 1);
+    clock.advance(1);
+    assert.equal(EventSource.last.url, '/_flash_ws/sse?v=1&session=tok&seq=2');
+    EventSource.last.serverOpens();
+    EventSource.last.serverSends([welcome({resumed: true, seq: 2, run: 1})]);
+    assert.match(console.lines.info.at(-1), /connected over sse, session resumed/);
+    assert.equal(fetch.requests.length, 1, 'the hello acknowledged seq 2: nothing to post');
+  });
+
+  test('leave() says bye in a keepalive POST, with the frames still waiting', async () => {
+    const {client, es, fetch} = await runningOverSse();
+    client.fire('page', ['p'], CLICK); // in flight
+    client.fire('stop', [1], CLICK); // waits
+    client.leave();
+    assert.ok(es.closed);
+    assert.equal(fetch.requests.length, 3);
+    assert.equal(fetch.last.init.keepalive, true);
+    assert.deepEqual(fetch.last.init.headers, {'Content-Type': 'application/json', 'X-Flash-Ws-Session': 'tok'});
+    assert.deepEqual(fetch.last.frames(), [{t: 'cancel', run: 1}, {t: 'bye'}]);
+  });
+});
+
+describe('transport choice', () => {
+  const MINUTE = 60_000;
+  const remembered = (storage) => JSON.parse(storage.getItem(REMEMBER_KEY));
+
+  test('auto: a WebSocket that fails before opening gives way to SSE at once, and the tab remembers it', () => {
+    const {client, WebSocket, EventSource, clock, console, storage} = setup({transport: 'auto', time: 5 * MINUTE});
+    client.connect();
+    WebSocket.last.serverCloses(1006);
+    assert.equal(EventSource.instances.length, 0);
+    clock.advance(0);
+    assert.equal(EventSource.instances.length, 1);
+    assert.equal(EventSource.last.url, '/_flash_ws/sse?v=1&session=&seq=0');
+    assert.deepEqual(remembered(storage), {transport: 'sse', at: 5 * MINUTE, why: 'closed before opening (error)'});
+    EventSource.last.serverOpens();
+    EventSource.last.serverSends([welcome()]);
+    assert.deepEqual(console.lines.info, [
+      'flash_ws: connected over sse, new session (websocket failed: closed before opening (error); remembered for this tab)',
+    ]);
+    assert.deepEqual(console.lines.warn, []);
+  });
+
+  test('auto: a WebSocket open but not welcomed within ws_timeout_ms gives way to SSE', () => {
+    const {client, WebSocket, EventSource, clock, console} = setup({transport: 'auto', config: {ws_timeout_ms: 1500}});
+    client.connect();
+    const ws = WebSocket.last;
+    ws.serverOpens();
+    assert.deepEqual(ws.frames(), [{t: 'hello', v: 1, session: null, seq: 0}]);
+    clock.advance(1499);
+    assert.equal(ws.closedWith, null);
+    clock.advance(1);
+    assert.equal(ws.closedWith, 1000);
+    assert.equal(EventSource.instances.length, 1);
+    EventSource.last.serverOpens();
+    EventSource.last.serverSends([welcome()]);
+    assert.match(console.lines.info[0], /connected over sse, new session \(websocket failed: no welcome within 1500 ms;/);
+  });
+
+  test('auto: ws_timeout_ms defaults to 2000 and also bounds a WebSocket that never opens', () => {
+    const {client, WebSocket, EventSource, clock} = setup({transport: 'auto'});
+    client.connect();
+    clock.advance(1999);
+    assert.equal(EventSource.instances.length, 0);
+    clock.advance(1);
+    assert.equal(WebSocket.last.closedWith, 1000);
+    assert.equal(EventSource.instances.length, 1);
+  });
+
+  test('auto: a welcomed WebSocket is kept; its drops reconnect over the WebSocket', () => {
+    const {client, WebSocket, EventSource, clock, console, welcomeIn} = setup({transport: 'auto'});
+    client.connect();
+    const ws = welcomeIn();
+    assert.match(console.lines.info[0], /connected over websocket, new session \(auto\)$/);
+    clock.advance(10_000); // the trial's deadline is long gone
+    assert.equal(ws.closedWith, null);
+    assert.equal(WebSocket.instances.length, 1);
+    ws.serverCloses(1006);
+    clock.advance(100);
+    WebSocket.last.serverCloses(1006); // the reconnection fails before opening
+    clock.advance(200);
+    assert.equal(WebSocket.instances.length, 3);
+    assert.equal(EventSource.instances.length, 0);
+  });
+
+  test('once on SSE after a fallback, every reconnection is over SSE', () => {
+    const {client, WebSocket, EventSource, clock} = setup({transport: 'auto'});
+    client.connect();
+    WebSocket.last.serverCloses(1006);
+    clock.advance(0);
+    EventSource.last.fails(); // SSE fails too, before its welcome
+    clock.advance(100);
+    EventSource.last.serverOpens();
+    EventSource.last.serverSends([welcome()]);
+    EventSource.last.fails();
+    clock.advance(100);
+    assert.equal(EventSource.instances.length, 3);
+    assert.equal(WebSocket.instances.length, 1);
+  });
+
+  test('a refused WebSocket is no reason to try SSE: the client gives up as before', () => {
+    const {client, WebSocket, EventSource, clock, console} = setup({transport: 'auto'});
+    client.connect();
+    WebSocket.last.serverOpens();
+    WebSocket.last.serverCloses(4003, 'Origin not allowed', true);
+    clock.advance(60_000);
+    assert.equal(EventSource.instances.length, 0);
+    assert.match(console.lines.error[0], /refused the connection/);
+  });
+
+  test("the tab's next page goes straight to SSE; after ws_retry_after_ms it tries the WebSocket again", () => {
+    const storage = new FakeStorage();
+    const first = setup({transport: 'auto', storage, time: 0});
+    first.client.connect();
+    first.WebSocket.last.serverCloses(1006);
+
+    const second = setup({transport: 'auto', storage, time: 9 * MINUTE});
+    second.client.connect();
+    assert.equal(second.WebSocket.instances.length, 0);
+    second.EventSource.last.serverOpens();
+    second.EventSource.last.serverSends([welcome()]);
+    assert.equal(
+      second.console.lines.info[0],
+      'flash_ws: connected over sse, new session (remembered for this tab: websocket failed 540 s ago' +
+        ' (closed before opening (error)); retried after 600 s)',
+    );
+    assert.equal(remembered(storage).at, 0, 'going straight to SSE does not renew the record');
+
+    const third = setup({transport: 'auto', storage, time: 10 * MINUTE});
+    third.client.connect();
+    assert.equal(third.EventSource.instances.length, 0);
+    third.welcomeIn();
+    assert.match(third.console.lines.info[0], /over websocket, new session \(auto: retrying websocket, which failed in this tab 600 s ago\)/);
+    assert.equal(storage.getItem(REMEMBER_KEY), null, 'the WebSocket works again: forgotten');
+  });
+
+  test('a WebSocket retried and failing again is remembered anew, from the time it failed', () => {
+    const storage = new FakeStorage();
+    storage.setItem(REMEMBER_KEY, JSON.stringify({transport: 'sse', at: 0, why: 'closed before opening (error)'}));
+    const {client, WebSocket, EventSource, clock} = setup({transport: 'auto', storage, time: 30 * MINUTE, config: {ws_retry_after_ms: 20 * MINUTE}});
+    client.connect();
+    WebSocket.last.serverOpens();
+    clock.advance(2000);
+    assert.equal(EventSource.instances.length, 1);
+    assert.deepEqual(remembered(storage), {transport: 'sse', at: 30 * MINUTE + 2000, why: 'no welcome within 2000 ms'});
+  });
+
+  test('?flash_ws_transport=sse forces SSE whatever the config, and says so', () => {
+    const {client, WebSocket, EventSource, console} = setup({transport: 'websocket', search: '?x=1&flash_ws_transport=sse'});
+    client.connect();
+    assert.equal(WebSocket.instances.length, 0);
+    EventSource.last.serverOpens();
+    EventSource.last.serverSends([welcome()]);
+    assert.match(console.lines.info[0], /connected over sse, new session \(forced by \?flash_ws_transport=sse\)$/);
+  });
+
+  test('sessionStorage["flash_ws.force"] forces a transport over what the tab remembers; it never falls back', () => {
+    const storage = new FakeStorage();
+    storage.setItem('flash_ws.force', 'websocket');
+    storage.setItem(REMEMBER_KEY, JSON.stringify({transport: 'sse', at: 0, why: 'x'}));
+    const {client, WebSocket, EventSource, clock, console, welcomeIn} = setup({transport: 'auto', storage, time: MINUTE});
+    client.connect();
+    WebSocket.last.serverCloses(1006);
+    clock.advance(5000);
+    assert.equal(EventSource.instances.length, 0);
+    assert.equal(WebSocket.instances.length, 2);
+    welcomeIn();
+    assert.match(console.lines.info[0], /over websocket, new session \(forced by sessionStorage\["flash_ws.force"\]\)$/);
+    assert.equal(remembered(storage).why, 'x', 'a forced transport leaves the record alone');
+  });
+
+  test('the query parameter wins over sessionStorage; a value that is no transport is ignored with a warning', () => {
+    const storage = new FakeStorage();
+    storage.setItem('flash_ws.force', 'sse');
+    const query = setup({transport: 'auto', storage, search: '?flash_ws_transport=websocket'});
+    query.client.connect();
+    assert.equal(query.WebSocket.instances.length, 1);
+    const wrong = setup({transport: 'sse', search: '?flash_ws_transport=ws'});
+    wrong.client.connect();
+    assert.equal(wrong.EventSource.instances.length, 1);
+    assert.deepEqual(wrong.console.lines.warn, ['flash_ws: ignoring ?flash_ws_transport=ws: expected "websocket" or "sse"']);
   });
 });

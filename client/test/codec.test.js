@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import {test} from 'node:test';
 
-import {decodeMessage, encodeMessage} from '../src/codec.js';
+import {concatMessages, decodeMessage, encodeMessage} from '../src/codec.js';
 
 const refusal = (code, message) => (error) => {
   assert.equal(error.code, code);
@@ -60,4 +60,11 @@ test('a message over maxBytes is refused, counting UTF-8 bytes', () => {
 
 test('an empty message is an empty list of frames', () => {
   assert.deepEqual(decodeMessage('[]', 'server'), []);
+});
+
+test('concatMessages joins the frames of several messages into one, in order', () => {
+  const messages = [[{t: 'start', run: 1, cb: 'x', args: ['a,]', [2]]}], [], [{t: 'ack', seq: 3}, {t: 'pong', id: 1}]];
+  const joined = concatMessages(messages.map(encodeMessage));
+  assert.deepEqual(JSON.parse(joined), messages.flat());
+  assert.equal(concatMessages(['[{"t":"bye"}]']), '[{"t":"bye"}]');
 });

@@ -5,20 +5,22 @@ import {CloseReason, Transport, TransportState} from '../src/transport.js';
 import {WebSocketTransport} from '../src/websocket_transport.js';
 import {fakeWebSocketClass} from '../test-support/fakes.js';
 
+const HELLO = {t: 'hello', v: 1, session: null, seq: 0};
+
 /** A transport whose hooks record their calls; the test plays the connection. */
 class ScriptedTransport extends Transport {
   calls = [];
   get name() {
     return 'scripted';
   }
-  doOpen() {
-    this.calls.push('doOpen');
+  doOpen(hello) {
+    this.calls.push(`doOpen ${JSON.stringify(hello)}`);
   }
   doClose() {
     this.calls.push('doClose');
   }
-  write(text) {
-    this.calls.push(`write ${text}`);
+  write(text, last) {
+    this.calls.push(`write ${text}${last ? ' (last)' : ''}`);
   }
 }
 
@@ -36,19 +38,20 @@ describe('Transport', () => {
     const events = recorded(transport);
     assert.equal(transport.state, TransportState.IDLE);
     assert.throws(() => transport.send('x'), /cannot send on a transport that is idle/);
-    transport.open();
+    transport.open(HELLO);
     assert.equal(transport.state, TransportState.OPENING);
     transport.emitMessage('too early');
     transport.emitOpen();
     transport.send('hi');
+    transport.send('bye', {last: true});
     transport.emitMessage('hello');
-    transport.close(CloseReason.SEQUENCE_GAP);
+    transport.close(CloseReason.SEQUENCE_GAP, {reason: 'seq 3 after 1'});
     transport.emitClose(CloseReason.ERROR);
     transport.emitMessage('too late');
     assert.equal(transport.state, TransportState.CLOSED);
-    assert.deepEqual(transport.calls, ['doOpen', 'write hi', 'doClose']);
-    assert.deepEqual(events, [['open'], ['message', 'hello'], ['close', 'sequence_gap', {}]]);
-    assert.throws(() => transport.open(), /used once/);
+    assert.deepEqual(transport.calls, [`doOpen ${JSON.stringify(HELLO)}`, 'write hi', 'write bye (last)', 'doClose']);
+    assert.deepEqual(events, [['open'], ['message', 'hello'], ['close', 'sequence_gap', {reason: 'seq 3 after 1'}]]);
+    assert.throws(() => transport.open(HELLO), /used once/);
   });
 
   test('a failure to start is reported as an error close', () => {
@@ -57,7 +60,7 @@ describe('Transport', () => {
       throw new SyntaxError('bad url');
     };
     const events = recorded(transport);
-    transport.open();
+    transport.open(HELLO);
     assert.deepEqual(events, [['close', 'error', {reason: 'SyntaxError: bad url'}]]);
   });
 
@@ -72,16 +75,16 @@ describe('WebSocketTransport', () => {
     const WebSocket = fakeWebSocketClass();
     const transport = new WebSocketTransport('ws://h/ws', {WebSocket});
     const events = recorded(transport);
-    transport.open();
+    transport.open(HELLO);
     WebSocket.last.serverOpens();
     return {transport, events, ws: WebSocket.last};
   };
 
-  test('carries text messages both ways', () => {
+  test('sends the hello as the socket opens, then carries text messages both ways', () => {
     const {transport, events, ws} = opened();
     transport.send('[1]');
     ws.serverSends('[2]');
-    assert.deepEqual(ws.sent, ['[1]']);
+    assert.deepEqual(ws.sent, [JSON.stringify([HELLO]), '[1]']);
     assert.deepEqual(events, [['open'], ['message', '[2]']]);
     assert.equal(transport.name, 'websocket');
   });

@@ -443,7 +443,6 @@ function encodeMessage(frames) {
  * @returns {string}
  */
 function concatMessages(messages) {
-  if (messages.length === 1) return messages[0];
   return `[${messages.map((text) => text.slice(1, -1)).filter((frames) => frames !== '').join(',')}]`;
 }
 
@@ -1076,6 +1075,7 @@ function seconds(ms) {
 /** @typedef {import('./apply.js').Batch} Batch */
 /** @typedef {import('./codec.js').Frame} Frame */
 /** @typedef {import('./transport.js').Transport} Transport */
+/** @typedef {import('./transport.js').CloseDetail} CloseDetail */
 /** @typedef {import('./transport_choice.js').TransportName} TransportName */
 /**
  * @typedef {{kind: 'start', cb: string, args: number[], initial: boolean}
@@ -1331,10 +1331,7 @@ class FlashClient {
     this.#console.error(error === null ? `flash_ws: ${what}` : `flash_ws: ${what}: ${error.code}: ${error.message}`);
   }
 
-  /**
-   * @param {string} reason @param {import('./transport.js').CloseDetail} detail
-   * @param {boolean} opened whether the transport had opened
-   */
+  /** @param {string} reason @param {CloseDetail} detail @param {boolean} opened whether the transport had opened */
   #closed(reason, detail, opened) {
     const wasWelcomed = this.#welcomed;
     this.#transport = null;
@@ -1405,7 +1402,7 @@ class FlashClient {
   }
 }
 
-/** @param {string} reason @param {import('./transport.js').CloseDetail} detail @returns {string} */
+/** @param {string} reason @param {CloseDetail} detail @returns {string} */
 function describeClose(reason, detail) {
   return detail.reason ? `${reason}: ${detail.reason}` : reason;
 }

@@ -1,0 +1,123 @@
+// A transport for proxies that block WebSockets: one EventSource carries the server's messages,
+// POST requests carry the page's (docs/protocol.md, "SSE + POST").
+
+import {concatMessages} from './codec.js';
+import {isObject} from './json.js';
+import {CloseReason, Transport, TransportState} from './transport.js';
+
+/** The request header naming the session of a POST. */
+export const SESSION_HEADER = 'X-Flash-Ws-Session';
+
+/**
+ * What became of one POST: `accepted` (2xx), `refused` (4xx: the server read it and said no; the
+ * connection goes on) or `lost` (the request failed, the server answered 5xx, or it no longer
+ * has the session): the connection is over, and the resume sends again what the server missed.
+ * @typedef {{kind: 'accepted'} | {kind: 'refused', code: string, message: string}
+ *   | {kind: 'lost', reason: string}} PostOutcome
+ */
+
+export class SseTransport extends Transport {
+  #sseUrl;
+  #postUrl;
+  #EventSource;
+  #fetch;
+  #console;
+  /** @type {EventSource | null} */
+  #source = null;
+  /** @type {string[]} messages waiting for the POST in flight */
+  #outbox = [];
+  #posting = false;
+
+  /**
+   * @param {{sseUrl: string, postUrl: string}} urls the page config's sse_url and post_url
+   * @param {object} dependencies
+   * @param {typeof EventSource} dependencies.EventSource
+   * @param {typeof fetch} dependencies.fetch
+   * @param {Pick<Console, 'error'>} dependencies.console where refused messages are reported
+   */
+  constructor({sseUrl, postUrl}, {EventSource, fetch, console}) {
+    super();
+    this.#sseUrl = sseUrl;
+    this.#postUrl = postUrl;
+    this.#EventSource = EventSource;
+    this.#fetch = fetch;
+    this.#console = console;
+  }
+
+  get name() {
+    return 'sse';
+  }
+
+  doOpen(hello) {
+    const query = new URLSearchParams({v: String(hello.v), session: hello.session ?? '', seq: String(hello.seq)});
+    const source = new this.#EventSource(`${this.#sseUrl}?${query}`);
+    this.#source = source;
+    source.onopen = () => this.emitOpen();
+    source.onmessage = (event) => this.emitMessage(event.data);
+    // Left alone, an EventSource reconnects by itself with a Last-Event-ID this protocol does not
+    // use: closing it here lets the client reconnect with a hello that resumes the session.
+    source.onerror = () => this.close(CloseReason.ERROR, {reason: 'the event stream failed'});
+  }
+
+  doClose() {
+    this.#source.close();
+    this.#outbox = [];
+  }
+
+  /**
+   * Messages go out in order, one POST at a time; those written while a POST is in flight go
+   * together in the next one. The last message of the page goes out at once, with the waiting
+   * ones, in a request that outlives the page.
+   */
+  write(text, last) {
+    this.#outbox.push(text);
+    if (last) {
+      const body = concatMessages(this.#outbox.splice(0));
+      this.#fetch(this.#postUrl, {method: 'POST', keepalive: true, headers: this.#headers(), body}).catch(() => {});
+    } else if (!this.#posting) {
+      this.#drain();
+    }
+  }
+
+  async #drain() {
+    this.#posting = true;
+    while (this.#outbox.length > 0) {
+      const outcome = await this.#post(concatMessages(this.#outbox.splice(0)));
+      if (this.state === TransportState.CLOSED) return;
+      if (outcome.kind === 'lost') {
+        this.close(CloseReason.ERROR, {reason: outcome.reason});
+        return;
+      }
+      if (outcome.kind === 'refused') {
+        this.#console.error(`flash_ws: the server refused a message (${outcome.code}): ${outcome.message}`);
+      }
+    }
+    this.#posting = false;
+  }
+
+  /** @param {string} body one message @returns {Promise<PostOutcome>} */
+  async #post(body) {
+    let response;
+    try {
+      response = await this.#fetch(this.#postUrl, {method: 'POST', headers: this.#headers(), body});
+    } catch (error) {
+      return {kind: 'lost', reason: `POST failed: ${error}`};
+    }
+    if (response.ok) return {kind: 'accepted'};
+    if (response.status < 400 || response.status >= 500) {
+      return {kind: 'lost', reason: `POST answered ${response.status}`};
+    }
+    const answer = await response.json().catch(() => null); // {code, message} from the server
+    const {code, message} = isObject(answer) && typeof answer.code === 'string'
+      ? {code: answer.code, message: String(answer.message ?? '')}
+      : {code: `http_${response.status}`, message: response.statusText}; // from a proxy, say
+    if (response.status === 404 && code === 'unknown_session') {
+      return {kind: 'lost', reason: 'the server no longer has the session'};
+    }
+    return {kind: 'refused', code, message};
+  }
+
+  #headers() {
+    return {'Content-Type': 'application/json', [SESSION_HEADER]: this.session};
+  }
+}

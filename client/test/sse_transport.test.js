@@ -1,0 +1,168 @@
+import assert from 'node:assert/strict';
+import {describe, test} from 'node:test';
+
+import {SseTransport} from '../src/sse_transport.js';
+import {CloseReason, TransportState} from '../src/transport.js';
+import {FakeConsole, fakeEventSourceClass, FakeFetch, settle} from '../test-support/fakes.js';
+
+const HELLO = {t: 'hello', v: 1, session: null, seq: 0};
+const URLS = {sseUrl: '/app/_flash_ws/sse', postUrl: '/app/_flash_ws/post'};
+
+function make() {
+  const EventSource = fakeEventSourceClass();
+  const fetch = new FakeFetch();
+  const console = new FakeConsole();
+  const transport = new SseTransport(URLS, {EventSource, fetch: fetch.fetch, console});
+  const events = [];
+  transport.onopen = () => events.push(['open']);
+  transport.onmessage = (text) => events.push(['message', text]);
+  transport.onclose = (reason, detail) => events.push(['close', reason, detail]);
+  return {transport, EventSource, fetch, console, events};
+}
+
+/** A transport whose stream is open, welcomed into session "tok". */
+function opened() {
+  const context = make();
+  context.transport.open(HELLO);
+  context.EventSource.last.serverOpens();
+  context.transport.session = 'tok';
+  return {...context, source: context.EventSource.last};
+}
+
+describe('SseTransport: the event stream', () => {
+  test('opens an EventSource named by the hello; its messages come through', () => {
+    const {transport, EventSource, events} = make();
+    transport.open({t: 'hello', v: 1, session: 'a-b_c', seq: 42});
+    const source = EventSource.last;
+    assert.equal(source.url, '/app/_flash_ws/sse?v=1&session=a-b_c&seq=42');
+    assert.equal(transport.state, TransportState.OPENING);
+    source.serverSends('[1]'); // before the open: not delivered
+    source.serverOpens();
+    source.serverSends('[{"t":"ping","id":1}]');
+    assert.deepEqual(events, [['open'], ['message', '[{"t":"ping","id":1}]']]);
+    assert.equal(transport.name, 'sse');
+  });
+
+  test('a new session has an empty session parameter', () => {
+    const {transport, EventSource} = make();
+    transport.open(HELLO);
+    assert.deepEqual(EventSource.last.query(), {v: '1', session: '', seq: '0'});
+  });
+
+  test('an error closes the EventSource at once (no reconnection of its own) and reports an error close', () => {
+    const {source, events, transport} = opened();
+    source.fails();
+    assert.ok(source.closed);
+    assert.equal(transport.state, TransportState.CLOSED);
+    assert.deepEqual(events.at(-1), ['close', CloseReason.ERROR, {reason: 'the event stream failed'}]);
+    source.serverSends('[2]');
+    assert.equal(events.filter(([kind]) => kind === 'message').length, 0);
+  });
+
+  test('an error before the open is an error close too', () => {
+    const {transport, EventSource, events} = make();
+    transport.open(HELLO);
+    EventSource.last.fails();
+    assert.deepEqual(events, [['close', CloseReason.ERROR, {reason: 'the event stream failed'}]]);
+  });
+
+  test('close() closes the EventSource', () => {
+    const {source, events, transport} = opened();
+    transport.close(CloseReason.HEARTBEAT_TIMEOUT);
+    assert.ok(source.closed);
+    assert.deepEqual(events.at(-1), ['close', CloseReason.HEARTBEAT_TIMEOUT, {}]);
+  });
+});
+
+describe('SseTransport: the POSTs', () => {
+  test('a message is POSTed as JSON, naming the session', () => {
+    const {transport, fetch} = opened();
+    transport.send('[{"t":"ack","seq":1}]');
+    assert.equal(fetch.requests.length, 1);
+    assert.deepEqual(fetch.last.url, '/app/_flash_ws/post');
+    assert.deepEqual(fetch.last.init, {
+      method: 'POST',
+      headers: {'Content-Type': 'application/json', 'X-Flash-Ws-Session': 'tok'},
+      body: '[{"t":"ack","seq":1}]',
+    });
+  });
+
+  test('one at a time, in order; messages written meanwhile go together in the next POST', async () => {
+    const {transport, fetch} = opened();
+    transport.send('[{"t":"start","run":1,"cb":"a","args":[]}]');
+    transport.send('[{"t":"cancel","run":1}]');
+    transport.send('[{"t":"ack","seq":3},{"t":"pong","id":2}]');
+    assert.equal(fetch.requests.length, 1);
+    fetch.last.respond(204);
+    await settle();
+    assert.equal(fetch.requests.length, 2);
+    assert.deepEqual(fetch.last.frames(), [{t: 'cancel', run: 1}, {t: 'ack', seq: 3}, {t: 'pong', id: 2}]);
+    fetch.last.respond(204);
+    await settle();
+    assert.equal(fetch.requests.length, 2);
+    transport.send('[{"t":"ack","seq":4}]');
+    assert.equal(fetch.requests.length, 3, 'nothing in flight: posted at once');
+  });
+
+  for (const [what, answer, reason] of [
+    ['a network error', (request) => request.fail(), 'POST failed: TypeError: Failed to fetch'],
+    ['404 unknown_session', (request) => request.respond(404, {code: 'unknown_session', message: 'gone'}), 'the server no longer has the session'],
+    ['a 5xx', (request) => request.respond(502, 'Bad Gateway'), 'POST answered 502'],
+  ]) {
+    test(`${what} ends the connection; the frames waiting are dropped with it`, async () => {
+      const {transport, fetch, source, events, console} = opened();
+      transport.send('[{"t":"cancel","run":1}]');
+      transport.send('[{"t":"cancel","run":2}]');
+      answer(fetch.last);
+      await settle();
+      assert.ok(source.closed);
+      assert.deepEqual(events.at(-1), ['close', CloseReason.ERROR, {reason}]);
+      assert.equal(fetch.requests.length, 1);
+      assert.deepEqual(console.lines.error, []);
+    });
+  }
+
+  test('a 4xx refusal is logged with its code and message; the next POST goes out', async () => {
+    const {transport, fetch, console, events} = opened();
+    transport.send('[{"t":"start","run":1,"cb":"a","args":[]}]');
+    transport.send('[{"t":"cancel","run":1}]');
+    fetch.last.respond(403, {code: 'hook_forbidden', message: 'not for you'});
+    await settle();
+    assert.deepEqual(console.lines.error, ['flash_ws: the server refused a message (hook_forbidden): not for you']);
+    assert.deepEqual(fetch.last.frames(), [{t: 'cancel', run: 1}]);
+    assert.deepEqual(events, [['open']]);
+  });
+
+  test('answers that come after the close are ignored', async () => {
+    const {transport, fetch, console, events} = opened();
+    transport.send('[{"t":"cancel","run":1}]');
+    transport.send('[{"t":"cancel","run":2}]');
+    transport.close();
+    fetch.last.respond(400, {code: 'bad_frame', message: 'late'});
+    await settle();
+    assert.deepEqual(console.lines.error, []);
+    assert.equal(fetch.requests.length, 1);
+    assert.deepEqual(events, [['open'], ['close', CloseReason.NORMAL, {}]]);
+  });
+
+  test('the last message goes out at once in a keepalive POST, after those waiting', () => {
+    const {transport, fetch} = opened();
+    transport.send('[{"t":"start","run":1,"cb":"a","args":[]}]');
+    transport.send('[{"t":"cancel","run":1}]');
+    transport.send('[{"t":"bye"}]', {last: true});
+    assert.equal(fetch.requests.length, 2);
+    assert.equal(fetch.last.init.keepalive, true);
+    assert.equal(fetch.last.init.headers['X-Flash-Ws-Session'], 'tok');
+    assert.deepEqual(fetch.last.frames(), [{t: 'cancel', run: 1}, {t: 'bye'}]);
+    assert.notEqual(fetch.requests[0].init.keepalive, true);
+  });
+
+  test('a keepalive POST that fails as the page goes is no unhandled rejection', async () => {
+    const {transport, fetch, events} = opened();
+    transport.send('[{"t":"bye"}]', {last: true});
+    transport.close();
+    fetch.last.fail();
+    await settle();
+    assert.deepEqual(events.at(-1), ['close', CloseReason.NORMAL, {}]);
+  });
+});
