@@ -57,7 +57,7 @@ class PageWatch:
         return self.page.evaluate("id => window.__seen[id]", component_id)
 
     def flash_ws_console(self, kind: str = "") -> list[str]:
-        return [line for line in self.console if "flash_ws" in line and line.startswith(kind)]
+        return [line for line in self.console if line.startswith(kind) and line.split(": ", 1)[1].startswith("flash_ws")]
 
 
 def open_page(browser: Any, url: str, path: str = "/") -> PageWatch:

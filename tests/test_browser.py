@@ -1,19 +1,50 @@
-"""Event callbacks in a real headless Chromium against a real hypercorn (tests/apps/browser_app.py)."""
+"""Event callbacks in a real headless Chromium against a real hypercorn (tests/apps/browser_app.py).
+
+Every scenario runs three ways: over the WebSocket; with the transport forced to SSE + POST; and
+through a stock nginx (proxy_pass only: WebSockets blocked, buffering on), where the page falls back.
+"""
 
 from __future__ import annotations
 
 import pytest
 
 from tests.browser import PageWatch, open_page
-from tests.conftest import wait_until
+from tests.conftest import free_port, wait_until
+from tests.nginx import STOCK, Nginx
 
 pytestmark = pytest.mark.browser
 APP = "tests.apps.browser_app:server"
 
 
+@pytest.fixture(params=["websocket", "sse", "nginx"])
+def mode(request) -> str:
+    return request.param
+
+
 @pytest.fixture
-def server(serve):
-    return serve(APP, FLASH_WS_TEST_GRACE="1")
+def server(serve, mode):
+    """The app; in the nginx mode, ``server.url`` is nginx's address in front of it."""
+    if mode != "nginx":
+        yield serve(APP, FLASH_WS_TEST_GRACE="1", FLASH_WS_TEST_TRANSPORT=mode)
+        return
+    port = free_port()
+    app = serve(APP, FLASH_WS_TEST_GRACE="1", FLASH_WS_TEST_ORIGINS=f"http://127.0.0.1:{port}")
+    proxy = Nginx(app.port, STOCK, port)
+    yield _Behind(proxy.url, app)
+    proxy.stop()
+
+
+class _Behind:
+    """The app as the browser sees it through nginx; server-side probes go to the app itself."""
+
+    def __init__(self, url: str, app) -> None:
+        self.url, self.app = url, app
+
+    def get_json(self, path: str):
+        return self.app.get_json(path)
+
+    def output(self) -> str:
+        return self.app.output()
 
 
 @pytest.fixture
@@ -24,15 +55,33 @@ def page(browser, server):
     watch.page.close()
 
 
-def test_eight_streams_run_at_once_over_exactly_one_websocket(page: PageWatch):
+def expected_transport(mode: str) -> str:
+    return "websocket" if mode == "websocket" else "sse"
+
+
+def test_eight_streams_run_at_once_over_one_connection(page: PageWatch, mode):
     for i in range(8):
         page.click(f"start-{i}")
     # all eight show progress at the same moment: none waits for a free connection
     page.wait_until(lambda: all(page.text(f"out-{i}").isdigit() for i in range(8)), "eight streams progressing at once")
     for i in range(8):
         page.wait_text(f"out-{i}", "done")
-    assert page.sockets == [page.page.url.rstrip("/").replace("http", "ws") + "/_flash_ws/ws"]
-    assert not any("_dash-ws-callback" in url for url in page.sockets)
+    assert not any("_dash-ws-callback" in url for url in page.sockets)  # Dash's own socket stays shut
+    streams = [url for url in page.requests if "/_flash_ws/sse" in url]
+    if mode == "websocket":
+        assert page.sockets == [page.page.url.rstrip("/").replace("http", "ws") + "/_flash_ws/ws"] and streams == []
+    else:
+        assert len(streams) == 1, streams  # one event stream carries all eight
+        assert f"connected over {expected_transport(mode)}" in page.flash_ws_console("info")[0]
+    if mode == "nginx":
+        assert "websocket" in page.flash_ws_console("info")[0]  # it says why it fell back
+
+
+def test_updates_arrive_as_they_are_produced(page: PageWatch, server):
+    page.click("slow-start")
+    page.wait_until(lambda: page.text("slow-out") in {str(k) for k in range(1, 9)}, "an intermediate value")
+    assert "slow done" not in server.get_json("/test/events")  # shown while the generator still runs
+    page.wait_text("slow-out", "9")
 
 
 def test_cancel_applies_reset_props_and_closes_the_generator(page: PageWatch, server):
@@ -108,7 +157,7 @@ def test_regular_dash_callbacks_keep_working(page: PageWatch):
     page.wait_text("plain-sync-out", "sync callback 1")
 
 
-def test_closing_the_page_cancels_its_runs(browser, server):
+def test_closing_the_page_cancels_its_runs(browser, server, mode):
     watch = open_page(browser, server.url)
     before = server.get_json("/test/events").get("long finally", 0)
     watch.click("long-start")

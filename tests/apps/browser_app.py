@@ -26,11 +26,11 @@ def _buttons(*names: str) -> list:
 app.layout = html.Div([
     html.Div([html.Div([html.Button(f"start {i}", id=f"start-{i}"), html.Span(id=f"out-{i}")]) for i in range(N_STREAMS)]),
     *_buttons("long-start", "long-cancel", "re-start", "err-start", "err-plain-start", "misc-start", "sync-start",
-              "chart-start", "chart-burst", "plain", "plain-sync"),
+              "chart-start", "chart-burst", "plain", "plain-sync", "slow-start"),
     html.Div(id="long-out"), html.Div(id="re-out"), html.Div(id="err-msg"), html.Div(id="sync-out"),
     dcc.Input(id="misc-input", value="from state"),
     html.Div([html.Div(id={"type": "cell", "index": i}) for i in range(2)]),
-    html.Div(id="plain-out"), html.Div(id="plain-sync-out"),
+    html.Div(id="plain-out"), html.Div(id="plain-sync-out"), html.Div(id="slow-out"),
     dcc.Graph(id="chart", figure={"data": [{"x": [], "y": [], "type": "scatter"}]}),
 ])
 
@@ -123,3 +123,12 @@ async def plain(n_clicks):
 @callback(Output("plain-sync-out", "children"), Input("plain-sync", "n_clicks"), prevent_initial_call=True)
 def plain_sync(n_clicks):
     return f"sync callback {n_clicks}"
+
+
+@event_callback(Input("slow-start", "n_clicks"))
+async def slow(n_clicks):
+    """Ten updates 0.3 s apart: each must show as it is produced, even behind a buffering proxy."""
+    for k in range(10):
+        yield stream_props("slow-out", {"children": str(k)})
+        await asyncio.sleep(0.3)
+    probe.EVENTS["slow done"] += 1
