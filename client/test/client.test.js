@@ -313,6 +313,19 @@ describe('reconnection', () => {
     assert.equal(WebSocket.instances.length, 2);
   });
 
+  test('a reconnection attempt that never opens (a dead path) is abandoned after the silence limit', () => {
+    const {ws, clock, WebSocket} = running();
+    ws.serverCloses(1006, '', false);
+    clock.advance(100);
+    assert.equal(WebSocket.instances.length, 2);
+    clock.advance(24_999);
+    assert.equal(WebSocket.last.closedWith, null, 'still waiting for the attempt');
+    clock.advance(1);
+    assert.notEqual(WebSocket.last.closedWith, null, 'the silent attempt is closed');
+    clock.advance(10_000);
+    assert.equal(WebSocket.instances.length, 3, 'and another one is made');
+  });
+
   test('a refused connection is not retried; running runs are reset', () => {
     const {ws, clock, applied, console, WebSocket} = running();
     ws.serverCloses(4003, 'Origin not allowed', true);

@@ -1259,10 +1259,11 @@ class FlashClient {
     if (this.#choice.onTrial) {
       this.#trialTimer = this.#setTimeout(() => transport.close(CloseReason.WELCOME_TIMEOUT), this.#wsTimeoutMs);
     }
+    this.#heardFromServer(); // a connection attempt that never answers (a dead path) is dead too
     transport.open(this.#session.hello());
   }
 
-  /** Restarts the watchdog: a connection silent past the server's heartbeat is dead. */
+  /** Restarts the watchdog: a connection (or attempt) silent past the server's heartbeat is dead. */
   #heardFromServer() {
     if (this.#silenceLimit === null) return;
     this.#clearTimer(this.#watchdog);

@@ -14,7 +14,9 @@ from tests.apps import probe
 N_STREAMS = 8
 app = Flash(__name__, resume_grace=float(os.environ.get("FLASH_WS_TEST_GRACE", "2")),
             transport=os.environ.get("FLASH_WS_TEST_TRANSPORT", "auto"),
-            allowed_origins=os.environ.get("FLASH_WS_TEST_ORIGINS", "").split())
+            allowed_origins=os.environ.get("FLASH_WS_TEST_ORIGINS", "").split(),
+            heartbeat_interval=float(os.environ.get("FLASH_WS_TEST_HEARTBEAT", "15")),
+            heartbeat_timeout=float(os.environ.get("FLASH_WS_TEST_HEARTBEAT", "10")))
 server = app.server
 probe.install(app)
 
@@ -26,7 +28,7 @@ def _buttons(*names: str) -> list:
 app.layout = html.Div([
     html.Div([html.Div([html.Button(f"start {i}", id=f"start-{i}"), html.Span(id=f"out-{i}")]) for i in range(N_STREAMS)]),
     *_buttons("long-start", "long-cancel", "re-start", "err-start", "err-plain-start", "misc-start", "sync-start",
-              "chart-start", "chart-burst", "plain", "plain-sync", "slow-start"),
+              "chart-start", "chart-burst", "plain", "plain-sync", "slow-start", "chart-300", "chart-400"),
     html.Div(id="long-out"), html.Div(id="re-out"), html.Div(id="err-msg"), html.Div(id="sync-out"),
     dcc.Input(id="misc-input", value="from state"),
     html.Div([html.Div(id={"type": "cell", "index": i}) for i in range(2)]),
@@ -132,3 +134,19 @@ async def slow(n_clicks):
         yield stream_props("slow-out", {"children": str(k)})
         await asyncio.sleep(0.3)
     probe.EVENTS["slow done"] += 1
+
+
+@event_callback(Input("chart-300", "n_clicks"), reset_props=[("chart", {"className": "lost"})])
+async def chart_300(n_clicks):
+    """300 extendData updates 10 ms apart (the fault tests cut connections under it)."""
+    for k in range(300):
+        yield stream_props("chart", {"extendData": [{"x": [[k]], "y": [[k]]}, [0], 1000]})
+        await asyncio.sleep(0.01)
+
+
+@event_callback(Input("chart-400", "n_clicks"), reset_props=[("chart", {"className": "lost"})])
+async def chart_400(n_clicks):
+    """400 extendData updates 20 ms apart (an outage falls in the middle)."""
+    for k in range(400):
+        yield stream_props("chart", {"extendData": [{"x": [[k]], "y": [[k]]}, [0], 1000]})
+        await asyncio.sleep(0.02)
