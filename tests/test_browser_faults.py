@@ -65,9 +65,12 @@ def test_a_restarted_server_resets_the_page_which_can_start_again(browser, serve
     page.page.wait_for_selector("#chart .js-plotly-plot")
     page.click("long-start")
     page.wait_until(lambda: page.text("long-out").startswith("tick"), "the long stream")
+    page.page.evaluate("window.__lost = []; addEventListener('flash_ws:lost', (e) => __lost.push(e.detail.name))")
     server.restart()
     page.wait_text("long-out", "reset")  # its reset_props, applied because the run was lost
-    page.wait_until(lambda: page.flash_ws_console("error") or page.flash_ws_console("warn"), "the page to say so")
+    page.wait_until(lambda: page.flash_ws_console("error"), "the console to say so")
+    assert "tests.apps.browser_app.long was interrupted" in page.flash_ws_console("error")[0]
+    assert page.page.evaluate("window.__lost") == ["tests.apps.browser_app.long"]  # the app's hook
     assert page.page.is_enabled("#long-start")
     page.click("long-start")  # and it can start again, on the new session
     page.wait_until(lambda: page.text("long-out").startswith("tick"), "the stream to run again")

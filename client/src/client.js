@@ -60,6 +60,7 @@ export class FlashClient {
   /** @type {number | null} */ #ackDeadline = null;
   /** @type {number | null} */ #silenceLimit; // ms without a message before the connection is dead
   #watchdog = null;
+  /** @type {(lost: {cb: string, name: string}) => void} */ #onLost;
 
   /**
    * @param {object} options
@@ -76,6 +77,8 @@ export class FlashClient {
    * @param {(timer: unknown) => void} [options.clearTimeout]
    * @param {() => number} [options.random] for the backoff jitter
    * @param {Pick<Console, 'info' | 'warn' | 'error'>} [options.console]
+   * @param {(lost: {cb: string, name: string}) => void} [options.onLost] a run was lost with its
+   *   session (its reset_props are applied already); the page dispatches a 'flash_ws:lost' event
    * @param {Storage | null} [options.sessionStorage] where the tab remembers a failed WebSocket
    * @param {{search: string}} [options.location] the page's, for ?flash_ws_transport=
    * @param {() => number} [options.wallClock] milliseconds since the epoch, for what the tab remembers
@@ -91,6 +94,7 @@ export class FlashClient {
     clearTimeout = (timer) => globalThis.clearTimeout(timer),
     random = Math.random,
     console = globalThis.console,
+    onLost = () => {},
     sessionStorage = null,
     location = {search: ''},
     wallClock = () => Date.now(),
@@ -111,6 +115,7 @@ export class FlashClient {
     this.#clearTimeout = clearTimeout;
     this.#random = random;
     this.#console = console;
+    this.#onLost = onLost;
     this.#session = new ClientSession({ackEvery: config.ack_every, ackIntervalMs: config.ack_interval_ms});
     this.#silenceLimit =
       config.heartbeat_ms === undefined ? null : config.heartbeat_ms + (config.heartbeat_timeout_ms ?? 0);
@@ -238,6 +243,7 @@ export class FlashClient {
         case 'lost':
           batches.push(this.#resetOf(effect.cb));
           this.#console.error(`flash_ws: ${this.#nameOf(effect.cb)} was interrupted: the server lost the session`);
+          this.#onLost({cb: effect.cb, name: this.#nameOf(effect.cb)});
           break;
         case 'apply':
           batches.push(effect.props);

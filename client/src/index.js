@@ -60,6 +60,8 @@ function installFlashWs(window) {
       setTimeout: (fn, ms) => window.setTimeout(fn, ms),
       clearTimeout: (timer) => window.clearTimeout(timer),
       console: window.console,
+      // A hook for the app: window.addEventListener('flash_ws:lost', (event) => event.detail.name ...)
+      onLost: (lost) => window.dispatchEvent(new window.CustomEvent('flash_ws:lost', {detail: lost})),
       sessionStorage: tabStorage(window),
       location: window.location,
     });

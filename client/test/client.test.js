@@ -52,6 +52,7 @@ function setup({random = () => 0, transport = 'websocket', config = {}, storage 
   const fetch = new FakeFetch();
   const console = new FakeConsole();
   const applied = [];
+  const lost = [];
   const client = new FlashClient({
     config: {...CONFIG, transport, ...config},
     transports: {
@@ -67,6 +68,7 @@ function setup({random = () => 0, transport = 'websocket', config = {}, storage 
     sessionStorage: storage,
     location: {search},
     wallClock: clock.now,
+    onLost: (run) => lost.push(run),
   });
   /** Opens the current socket and welcomes it. */
   const welcomeIn = (over) => {
@@ -74,7 +76,7 @@ function setup({random = () => 0, transport = 'websocket', config = {}, storage 
     WebSocket.last.serverSends([welcome(over)]);
     return WebSocket.last;
   };
-  return {client, clock, WebSocket, EventSource, fetch, console, applied, storage, welcomeIn};
+  return {client, clock, WebSocket, EventSource, fetch, console, applied, lost, storage, welcomeIn};
 }
 
 /** A client connected and welcomed, with one run of `load` started as run 1. */
@@ -290,13 +292,15 @@ describe('reconnection', () => {
   });
 
   test('a session the server lost: open runs are reset and reported', () => {
-    const {ws, WebSocket, clock, applied, console} = running();
+    const {ws, WebSocket, clock, applied, console, lost} = running();
     ws.serverCloses(1006);
     clock.advance(100);
     WebSocket.last.serverOpens();
+    assert.deepEqual(lost, []);
     WebSocket.last.serverSends([welcome({session: 'tok2', resumed: false})]);
     assert.deepEqual(applied, RESET);
     assert.match(console.lines.error[0], /app\.load was interrupted/);
+    assert.deepEqual(lost, [{cb: 'load', name: 'app.load'}], 'the app hook hears of it');
     assert.deepEqual(WebSocket.last.frames().map((frame) => frame.t), ['hello']);
   });
 
