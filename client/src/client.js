@@ -60,6 +60,7 @@ export class FlashClient {
   /** @type {number | null} */ #ackDeadline = null;
   /** @type {number | null} */ #silenceLimit; // ms without a message before the connection is dead
   #watchdog = null;
+  #lastHeard = 0;
   /** @type {(lost: {cb: string, name: string}) => void} */ #onLost;
 
   /**
@@ -148,6 +149,24 @@ export class FlashClient {
     this.#disconnect(ClientState.IDLE);
   }
 
+  /**
+   * The network came back (`online`) or the tab became visible: a connection silent past the
+   * heartbeat limit (timers sleep in hidden tabs) is replaced, and a reconnection waiting for its
+   * backoff happens now.
+   */
+  wake() {
+    if (this.#state !== ClientState.RUNNING) return;
+    const silent = this.#silenceLimit !== null && this.#now() - this.#lastHeard > this.#silenceLimit;
+    if (this.#transport !== null && silent) {
+      this.#transport.close(CloseReason.HEARTBEAT_TIMEOUT);
+    }
+    if (this.#reconnectTimer !== null) {
+      this.#clearTimer(this.#reconnectTimer);
+      this.#attempt = 0;
+      this.#open();
+    }
+  }
+
   #disconnect(state) {
     this.#state = state;
     this.#clearTimer(this.#reconnectTimer);
@@ -207,6 +226,7 @@ export class FlashClient {
 
   /** Restarts the watchdog: a connection (or attempt) silent past the server's heartbeat is dead. */
   #heardFromServer() {
+    this.#lastHeard = this.#now();
     if (this.#silenceLimit === null) return;
     this.#clearTimer(this.#watchdog);
     const transport = this.#transport;

@@ -69,6 +69,10 @@ function installFlashWs(window) {
     for (const call of early) client.fire(...call);
     client.connect();
     window.addEventListener('pagehide', () => client.leave());
+    window.addEventListener('online', () => client.wake());
+    window.document.addEventListener('visibilitychange', () => {
+      if (window.document.visibilityState === 'visible') client.wake();
+    });
     window.addEventListener('pageshow', (event) => {
       if (event.persisted) client.connect();
     });

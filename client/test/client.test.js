@@ -330,6 +330,28 @@ describe('reconnection', () => {
     assert.equal(WebSocket.instances.length, 3, 'and another one is made');
   });
 
+  test('wake() reconnects at once when waiting for a backoff, and replaces a silent connection', () => {
+    const {client, ws, clock, WebSocket} = running();
+    ws.serverCloses(1006, '', false);
+    clock.advance(100);
+    WebSocket.last.serverCloses(1006, '', false); // the first retry fails: the next waits for its backoff
+    assert.equal(WebSocket.instances.length, 2);
+    client.wake();
+    assert.equal(WebSocket.instances.length, 3, 'reconnected without waiting');
+    clock.time += 60_000; // a hidden tab: time passes, its timers do not run
+    const third = WebSocket.last;
+    client.wake();
+    assert.notEqual(third.closedWith, null, 'the silent connection is replaced');
+  });
+
+  test('wake() leaves a connection that is heard from alone', () => {
+    const {client, ws, clock, WebSocket} = running();
+    clock.advance(1000);
+    client.wake();
+    assert.equal(ws.closedWith, null);
+    assert.equal(WebSocket.instances.length, 1);
+  });
+
   test('a refused connection is not retried; running runs are reset', () => {
     const {ws, clock, applied, console, WebSocket} = running();
     ws.serverCloses(4003, 'Origin not allowed', true);
