@@ -9,6 +9,9 @@ import {ClientSession} from './session.js';
 import {CloseReason} from './transport.js';
 import {TransportChoice} from './transport_choice.js';
 
+/** With auto, WebSocket reconnections in a row that fail to open before the page moves to SSE. */
+const FALLBACK_AFTER_FAILED_RECONNECTS = 3;
+
 /** @typedef {import('./apply.js').Batch} Batch */
 /** @typedef {import('./codec.js').Frame} Frame */
 /** @typedef {import('./transport.js').Transport} Transport */
@@ -61,6 +64,7 @@ export class FlashClient {
   /** @type {number | null} */ #silenceLimit; // ms without a message before the connection is dead
   #watchdog = null;
   #lastHeard = 0;
+  #failedReconnects = 0; // WebSocket attempts in a row that never opened
   /** @type {(lost: {cb: string, name: string}) => void} */ #onLost;
 
   /**
@@ -318,6 +322,13 @@ export class FlashClient {
       return;
     }
     if (wasWelcomed) this.#console.warn(`flash_ws: connection lost (${describeClose(reason, detail)}); reconnecting`);
+    this.#failedReconnects = opened ? 0 : this.#failedReconnects + 1;
+    if (this.#choice.canFallBack && this.#failedReconnects >= FALLBACK_AFTER_FAILED_RECONNECTS) {
+      // the WebSocket worked, then stopped getting through (a proxy changed?): the session goes on over SSE
+      this.#choice.fallBack(`${this.#failedReconnects} reconnections failed after a drop`);
+      this.#reconnectTimer = this.#setTimeout(() => this.#open(), 0);
+      return;
+    }
     const delay = backoffDelay(this.#attempt++, {}, this.#random);
     this.#reconnectTimer = this.#setTimeout(() => this.#open(), delay);
   }

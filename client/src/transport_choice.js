@@ -24,6 +24,7 @@ export class TransportChoice {
   /** @type {TransportName} */ #name;
   #why;
   #onTrial = false;
+  #auto = false;
 
   /**
    * @param {object} options
@@ -69,6 +70,11 @@ export class TransportChoice {
     return this.#onTrial;
   }
 
+  /** @returns {boolean} the page is on a WebSocket that auto chose: SSE may still take over */
+  get canFallBack() {
+    return this.#auto && this.#name === 'websocket';
+  }
+
   /** A connection was welcomed: the transport is settled for this page life. */
   welcomed() {
     if (!this.#onTrial) return;
@@ -109,6 +115,7 @@ export class TransportChoice {
     }
     this.#name = 'websocket';
     this.#onTrial = true;
+    this.#auto = true;
     this.#why = age === null ? 'auto' : `auto: retrying websocket, which failed in this tab ${seconds(age)} ago`;
   }
 

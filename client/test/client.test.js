@@ -344,6 +344,25 @@ describe('reconnection', () => {
     assert.notEqual(third.closedWith, null, 'the silent connection is replaced');
   });
 
+  test('auto: a WebSocket that stops getting through after a drop hands the session over to SSE', () => {
+    const {client, clock, WebSocket, EventSource} = setup({transport: 'auto'});
+    client.connect();
+    WebSocket.last.serverOpens();
+    WebSocket.last.serverSends([welcome({session: 'tok'})]);
+    client.fire('clicks', [1, 'ignored', 'rows'], CLICK);
+    WebSocket.last.serverSends([{t: 'update', seq: 1, run: 1, props: [['status', {children: 1}]]}]);
+    WebSocket.last.serverCloses(1006, '', false);
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      clock.advance(10_000);
+      WebSocket.last.serverCloses(1006, '', false); // refused by a proxy: never opens
+    }
+    clock.advance(0);
+    assert.equal(WebSocket.instances.length, 4);
+    assert.equal(EventSource.instances.length, 1, 'the page moved to SSE');
+    const url = new URL(EventSource.last.url, 'http://example.test');
+    assert.deepEqual([url.searchParams.get('session'), url.searchParams.get('seq')], ['tok', '1'], 'resuming the session');
+  });
+
   test('wake() leaves a connection that is heard from alone', () => {
     const {client, ws, clock, WebSocket} = running();
     clock.advance(1000);

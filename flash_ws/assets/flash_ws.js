@@ -952,6 +952,7 @@ class TransportChoice {
   /** @type {TransportName} */ #name;
   #why;
   #onTrial = false;
+  #auto = false;
 
   /**
    * @param {object} options
@@ -997,6 +998,11 @@ class TransportChoice {
     return this.#onTrial;
   }
 
+  /** @returns {boolean} the page is on a WebSocket that auto chose: SSE may still take over */
+  get canFallBack() {
+    return this.#auto && this.#name === 'websocket';
+  }
+
   /** A connection was welcomed: the transport is settled for this page life. */
   welcomed() {
     if (!this.#onTrial) return;
@@ -1037,6 +1043,7 @@ class TransportChoice {
     }
     this.#name = 'websocket';
     this.#onTrial = true;
+    this.#auto = true;
     this.#why = age === null ? 'auto' : `auto: retrying websocket, which failed in this tab ${seconds(age)} ago`;
   }
 
@@ -1071,6 +1078,9 @@ function seconds(ms) {
 // The page's client: one session carried by one transport at a time, reconnecting with backoff;
 // in "auto" mode, over SSE + POST when the WebSocket fails.
 
+
+/** With auto, WebSocket reconnections in a row that fail to open before the page moves to SSE. */
+const FALLBACK_AFTER_FAILED_RECONNECTS = 3;
 
 /** @typedef {import('./apply.js').Batch} Batch */
 /** @typedef {import('./codec.js').Frame} Frame */
@@ -1124,6 +1134,7 @@ class FlashClient {
   /** @type {number | null} */ #silenceLimit; // ms without a message before the connection is dead
   #watchdog = null;
   #lastHeard = 0;
+  #failedReconnects = 0; // WebSocket attempts in a row that never opened
   /** @type {(lost: {cb: string, name: string}) => void} */ #onLost;
 
   /**
@@ -1381,6 +1392,13 @@ class FlashClient {
       return;
     }
     if (wasWelcomed) this.#console.warn(`flash_ws: connection lost (${describeClose(reason, detail)}); reconnecting`);
+    this.#failedReconnects = opened ? 0 : this.#failedReconnects + 1;
+    if (this.#choice.canFallBack && this.#failedReconnects >= FALLBACK_AFTER_FAILED_RECONNECTS) {
+      // the WebSocket worked, then stopped getting through (a proxy changed?): the session goes on over SSE
+      this.#choice.fallBack(`${this.#failedReconnects} reconnections failed after a drop`);
+      this.#reconnectTimer = this.#setTimeout(() => this.#open(), 0);
+      return;
+    }
     const delay = backoffDelay(this.#attempt++, {}, this.#random);
     this.#reconnectTimer = this.#setTimeout(() => this.#open(), delay);
   }
