@@ -113,7 +113,10 @@ def _build(
         if not (isinstance(entry, (tuple, list)) and len(entry) == 2 and isinstance(entry[0], Input)):
             raise TypeError(f"{where}: cancel entries are (Input(id, prop), keep_value) pairs, got {entry!r}")
         cancel_pairs.append((entry[0], entry[1]))
-    resets = tuple(_check_pair(p) for p in reset_props)
+    try:
+        resets = tuple(_check_pair(p) for p in reset_props)
+    except TypeError as exc:
+        raise TypeError(f"{where}: reset_props: {exc}") from None
     if on_error is not None and not callable(on_error):
         raise TypeError(f"{where}: on_error must be callable, got {on_error!r}")
     if backpressure not in BACKPRESSURE_MODES:

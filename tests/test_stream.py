@@ -1,0 +1,49 @@
+"""stream_props: its three forms, validation, and Dash's serialisation of components and Patches."""
+
+from __future__ import annotations
+
+import json
+
+import plotly.graph_objects as go
+import pytest
+from dash import Patch, html
+
+from flash_ws.stream import StreamProps, combine, stream_props
+
+
+def test_the_three_forms_give_the_same_pairs():
+    pairs = (("a", {"children": 1}), ({"type": "row", "index": 2}, {"children": 2}))
+    assert stream_props("a", {"children": 1}).pairs == pairs[:1]
+    assert stream_props(list(pairs)).pairs == pairs
+    assert stream_props(batch=list(pairs)).pairs == pairs
+
+
+def test_components_figures_and_patches_serialise_as_dash_does():
+    patch = Patch()
+    patch.append(3)
+    text = stream_props("a", {"children": html.B("x"), "figure": go.Figure(go.Scatter(y=[1])), "data": patch}).to_json()
+    [[cid, props]] = json.loads(text)
+    assert cid == "a"
+    assert props["children"] == {"type": "B", "namespace": "dash_html_components", "props": {"children": "x"}}
+    assert props["figure"]["data"][0]["y"] == [1]
+    assert props["data"]["__dash_patch_update"] == "__dash_patch_update"
+    assert props["data"]["operations"][0]["operation"] == "Append"
+
+
+@pytest.mark.parametrize("args, kwargs, message", [
+    (("a",), {}, "needs props for component 'a'"),
+    ((3, {"x": 1}), {}, "a component id is a string or a pattern-matching dict"),
+    (("a", ["x"]), {}, "must be a dict"),
+    (([("a",)],), {}, "expects (component_id, props) pairs"),
+    (("a", {"x": 1}), {"batch": []}, "not several"),
+])
+def test_bad_calls_say_what_was_expected(args, kwargs, message):
+    with pytest.raises(TypeError, match=".*") as refused:
+        stream_props(*args, **kwargs)
+    assert message in str(refused.value)
+
+
+def test_a_list_of_results_is_one_batch_and_anything_else_is_not_a_result():
+    joined = combine([stream_props("a", {"x": 1}), stream_props("b", {"y": 2})])
+    assert isinstance(joined, StreamProps) and [p[0] for p in joined.pairs] == ["a", "b"]
+    assert combine({"children": 1}) is None and combine([]) is None and combine("a") is None
