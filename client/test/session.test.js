@@ -204,6 +204,20 @@ describe('resume', () => {
     assert.deepEqual(effects.map((effect) => [effect.kind, effect.run]), [['apply', kept]]);
   });
 
+  test('after a resume, a replaced run the server got is cancelled when its replacement was lost', () => {
+    const session = new ClientSession();
+    session.receive([welcome()], 0);
+    const first = session.start('load', [1]).run; // the server got it
+    session.takeFrames(0);
+    const second = session.start('load', [2]).run; // replaces it; lost with the connection...
+    session.cancel('load'); // ...and cancelled here before it went anywhere
+    session.takeFrames(0);
+    session.onDisconnect();
+    session.receive([welcome({resumed: true, run: first})], 0);
+    assert.deepEqual(session.takeFrames(0), [{t: 'cancel', run: first}], 'otherwise the first run streams on forever');
+    assert.ok(second > first);
+  });
+
   test('a new session loses the open runs: running ones are reported, queued starts go on', () => {
     const {session, runs: [a, , c]} = connected('a', 'b', 'c');
     session.receive([update(1, a)], 0);

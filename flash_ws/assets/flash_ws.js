@@ -602,7 +602,8 @@ class ClientSession {
    * Adopts the session the server welcomed this connection into.
    * - Resumed: frames sent on the old connection may have been lost with it. The welcome's `run`
    *   is the highest run id the server received: starts above it are sent again (or forgotten,
-   *   for runs no longer running), and cancels of runs that have not ended are sent again.
+   *   for runs no longer running), and cancels of runs cancelled or replaced here that have not
+   *   ended are sent again (a repeated cancel is harmless).
    * - Not resumed: the runs the server had are lost; returns those still running (their reset is
    *   due). Starts not sent yet go to the new session.
    * @param {Frame} frame a `welcome`
@@ -615,7 +616,8 @@ class ClientSession {
     for (const [run, entry] of this.#runs) {
       if (!entry.sent) continue;
       if (frame.resumed && run <= frame.run) {
-        if (entry.state === RunState.CANCELLED) again.push({t: 'cancel', run});
+        // a replaced run is cancelled too: the start that replaced it may have been lost
+        if (entry.state !== RunState.RUNNING) again.push({t: 'cancel', run});
       } else if (frame.resumed && entry.state === RunState.RUNNING) {
         again.push({t: 'start', run, cb: entry.cb, args: entry.args});
       } else {
