@@ -464,7 +464,6 @@ describe('over SSE + POST', () => {
     await settle();
     assert.equal(fetch.requests.length, 3);
     assert.deepEqual(fetch.last.frames(), [
-      {t: 'cancel', run: 1}, // replaced here: cancelled in case the start replacing it is lost again
       {t: 'start', run: 2, cb: 'warmup', args: ['p']},
       {t: 'start', run: 3, cb: 'load', args: [2, 'x']},
     ]);
