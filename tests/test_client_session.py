@@ -362,3 +362,65 @@ def test_welcome_not_resumed_without_open_runs_reports_nothing() -> None:
 
     assert effects == []
     assert client.applied_seq == 0
+
+
+# ----- what a new connection sends again (flash_ws/client.py resends from this state)
+
+
+def test_welcome_tells_the_highest_run_the_server_received() -> None:
+    client = welcomed()
+    assert client.server_run == 0
+
+    client.receive_message(msg(Welcome("tok", "ep", True, 0, run=7)), 0.0)
+
+    assert client.server_run == 7
+
+
+def test_active_runs_keep_their_args_until_they_end() -> None:
+    client = welcomed()
+    client.start("a", [1, "x"])
+    client.start("b", [2])
+
+    client.receive_message(msg(End(1, 1, "done")), 0.0)
+
+    assert client.args == {2: [2]}
+
+
+def test_a_cancelled_run_awaits_its_end() -> None:
+    client = welcomed()
+    client.start("a", [])
+    client.cancel(1)
+    assert client.cancelling == {1: "a"}
+
+    effects, _ = client.receive_message(msg(End(1, 1, "cancelled")), 0.0)
+
+    assert effects == [RunEnded(1, "a", "cancelled", None, False)]
+    assert client.cancelling == {}
+
+
+def test_a_replaced_run_awaits_its_end_too() -> None:
+    client = welcomed()
+    client.start("a", [])
+    client.start("a", [])
+
+    assert client.cancelling == {1: "a"}  # if the new start is lost, the old run must still be stopped
+    effects, _ = client.receive_message(msg(End(1, 1, "replaced")), 0.0)
+
+    assert effects == [RunEnded(1, "a", "replaced", None, False)]
+    assert client.cancelling == {}
+
+
+def test_resume_forgets_runs_cancelled_before_the_server_received_their_start() -> None:
+    client = welcomed()
+    client.start("a", [])  # run 1: the server got it
+    client.start("b", [])  # run 2: lost with the connection
+    client.start("c", [])  # run 3: lost with the connection
+    client.cancel(1)
+    client.cancel(2)
+
+    effects, _ = client.receive_message(msg(Welcome("tok", "ep", True, 0, run=1)), 0.0)
+
+    assert effects == [RunEnded(2, "b", "cancelled", None, False)]  # no end will ever come for it
+    assert client.cancelling == {1: "a"}  # its cancel is sent again
+    assert client.runs == {3: "c"}  # its start is sent again (3 > server_run)
+    assert client.server_run == 1

@@ -444,6 +444,16 @@ def test_attach_with_a_resuming_hello_replays_exactly_the_frames_after_its_seq()
     assert [f.props[0][1]["k"] for f in rest] == [3, 4, 5]  # type: ignore[union-attr]
 
 
+def test_welcome_names_the_highest_run_received() -> None:
+    session = emitted(1)
+    send(session, Start(4, "nope", []))  # refused, but received
+
+    session.attach(Hello("tok", 1))
+
+    (welcome, *_) = frames(session)
+    assert isinstance(welcome, Welcome) and welcome.run == 4
+
+
 def test_resume_trims_what_the_hello_says_was_applied() -> None:
     session = emitted(5)
 

@@ -65,7 +65,6 @@ class ClientSession:
     args: dict[int, list[Any]] = field(default_factory=dict)  # args of the active runs
     cancelling: dict[int, str] = field(default_factory=dict)  # cancelled or replaced here, end not yet received: run -> cb
     server_run: int = 0  # the highest run id the server said it received
-    _locally_ended: set[int] = field(default_factory=set)
     _next_run: int = 1
     _unacked_since: Optional[float] = None
 
@@ -78,7 +77,6 @@ class ClientSession:
         if replaced is not None:
             del self.runs[replaced]
             self.args.pop(replaced, None)
-            self._locally_ended.add(replaced)
             self.cancelling[replaced] = cb  # until its end comes: if the new start is lost, cancel it
         run, self._next_run = self._next_run, self._next_run + 1
         self.runs[run] = cb
@@ -90,7 +88,6 @@ class ClientSession:
         if cb is None:
             return None
         self.args.pop(run, None)
-        self._locally_ended.add(run)
         self.cancelling[run] = cb
         return Cancel(run)
 
@@ -128,13 +125,11 @@ class ClientSession:
             self.runs.clear()
             self.args.clear()
             self.cancelling.clear()
-            self._locally_ended.clear()
             self.applied_seq = self.acked_seq = 0
             self._unacked_since = None
         # A run cancelled or replaced here whose start the server never received (lost with the old connection):
         # no end will come, and a cancel sent again would be refused as unknown_run. It is over.
         for run in [run for run in self.cancelling if run > frame.run]:
-            self._locally_ended.discard(run)
             effects.append(RunEnded(run, self.cancelling.pop(run), "cancelled", None, False))
         self.session, self.epoch, self.server_run = frame.session, frame.epoch, frame.run
         return effects
@@ -145,7 +140,6 @@ class ClientSession:
                 return [Apply(frame.run, frame.props)]  # type: ignore[arg-type]
             return []
         self.args.pop(frame.run, None)
-        self._locally_ended.discard(frame.run)
         cancelled_here = self.cancelling.pop(frame.run, None)
         if cancelled_here is not None:  # its reset was applied when it was cancelled here
             return [RunEnded(frame.run, cancelled_here, frame.reason, frame.error, False)]

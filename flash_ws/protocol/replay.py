@@ -6,6 +6,11 @@ from collections import deque
 from typing import Iterator
 
 
+def utf8_size(text: str) -> int:
+    """Bytes of ``text`` in UTF-8 (without encoding it when it is ASCII, the common case)."""
+    return len(text) if text.isascii() else len(text.encode())
+
+
 class ReplayBuffer:
     """Encoded sequenced frames in ``seq`` order, bounded by ``max_bytes`` for producers.
 
@@ -16,7 +21,7 @@ class ReplayBuffer:
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
-        self._frames: deque[tuple[int, str]] = deque()
+        self._frames: deque[tuple[int, str, int]] = deque()  # seq, encoded frame, its size in bytes
         self._bytes = 0
         self.last_seq = 0
 
@@ -38,22 +43,22 @@ class ReplayBuffer:
     def append(self, seq: int, text: str) -> None:
         if seq != self.last_seq + 1:
             raise ValueError(f"expected seq {self.last_seq + 1}, got {seq}")
-        self._frames.append((seq, text))
-        self._bytes += len(text)
+        self._frames.append((seq, text, utf8_size(text)))
+        self._bytes += self._frames[-1][2]
         self.last_seq = seq
 
     def ack(self, seq: int) -> int:
         """Drop every frame up to ``seq``; return how many were dropped."""
         dropped = 0
         while self._frames and self._frames[0][0] <= seq:
-            self._bytes -= len(self._frames.popleft()[1])
+            self._bytes -= self._frames.popleft()[2]
             dropped += 1
         return dropped
 
     def after(self, seq: int) -> Iterator[str]:
         """The encoded frames with a sequence number above ``seq``, in order."""
         skip = max(0, seq + 1 - self.first_seq)
-        for index, (_, text) in enumerate(self._frames):
+        for index, (_, text, _size) in enumerate(self._frames):
             if index >= skip:
                 yield text
 

@@ -29,7 +29,7 @@ from .frames import (
     Update,
     Welcome,
 )
-from .replay import ReplayBuffer
+from .replay import ReplayBuffer, utf8_size
 
 
 @dataclass(frozen=True)
@@ -244,10 +244,10 @@ class ServerSession:
         parts, size = self._control, sum(len(p) for p in self._control)
         self._control = []
         for text in self.replay.after(self.sent_seq):
-            if parts and size + len(text) > self.limits.max_output_message_bytes:
+            if parts and size + utf8_size(text) > self.limits.max_output_message_bytes:
                 break
             parts.append(text)
-            size += len(text)
+            size += utf8_size(text)
             self.sent_seq += 1
         return join_frames(parts)
 
