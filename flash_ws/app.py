@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import dash
 from quart import request, websocket
@@ -10,9 +11,9 @@ from quart import request, websocket
 from .callbacks import GLOBAL_EVENT_CALLBACKS, EventCallbackRegistry, OnError
 from .page_config import TriggerGroup, build_groups, page_config
 from .protocol import Limits
+from .server.post import receive_post
 from .server.service import FlashWsService
 from .server.settings import Settings
-from .server.post import receive_post
 from .server.sse import open_event_stream
 from .server.websocket import serve_websocket
 
@@ -40,7 +41,7 @@ class Flash(dash.Dash):
 
     def __init__(
         self,
-        name: Optional[str] = None,
+        name: str | None = None,
         *,
         transport: str = "auto",
         allowed_origins: Sequence[str] = (),
@@ -95,7 +96,7 @@ class Flash(dash.Dash):
         *dependencies: Any,
         cancel: Sequence[tuple[dash.Input, Any]] = (),
         reset_props: Sequence[tuple[Any, dict]] = (),
-        on_error: Optional[OnError] = None,
+        on_error: OnError | None = None,
         prevent_initial_call: bool = True,
         backpressure: str = "wait",
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

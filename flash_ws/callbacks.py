@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Sequence
+from typing import Any
 
 from dash.dependencies import Input, Output, State
 
@@ -24,7 +25,7 @@ class EventCallback:
     states: tuple[State, ...]
     cancel: tuple[tuple[Input, Any], ...]
     reset_props: tuple[tuple[Any, dict], ...]
-    on_error: Optional[OnError]
+    on_error: OnError | None
     prevent_initial_call: bool
     backpressure: str = "wait"
 
@@ -59,7 +60,7 @@ class EventCallbackRegistry:
     def __len__(self) -> int:
         return len(self._callbacks)
 
-    def get(self, cb_id: str) -> Optional[EventCallback]:
+    def get(self, cb_id: str) -> EventCallback | None:
         return self._callbacks.get(cb_id)
 
     def add(self, func: Callable[..., Any], dependencies: Sequence[Any], **options: Any) -> EventCallback:
@@ -72,7 +73,7 @@ class EventCallbackRegistry:
         self._callbacks[cb_id] = callback
         return callback
 
-    def move_into(self, other: "EventCallbackRegistry") -> None:
+    def move_into(self, other: EventCallbackRegistry) -> None:
         """Hand every callback to ``other`` (an app's registry), keeping ids unique there."""
         for callback in self._callbacks.values():
             other.add(callback.func, (*callback.inputs, *callback.states), cancel=callback.cancel,
@@ -90,7 +91,7 @@ def _build(
     dependencies: Sequence[Any],
     cancel: Sequence[tuple[Input, Any]] = (),
     reset_props: Sequence[tuple[Any, dict]] = (),
-    on_error: Optional[OnError] = None,
+    on_error: OnError | None = None,
     prevent_initial_call: bool = True,
     backpressure: str = "wait",
 ) -> EventCallback:
@@ -129,7 +130,7 @@ def event_callback(
     *dependencies: Any,
     cancel: Sequence[tuple[Input, Any]] = (),
     reset_props: Sequence[tuple[Any, dict]] = (),
-    on_error: Optional[OnError] = None,
+    on_error: OnError | None = None,
     prevent_initial_call: bool = True,
     backpressure: str = "wait",
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

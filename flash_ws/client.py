@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, AsyncIterator, Optional, Union
+from collections.abc import AsyncIterator
+from typing import Any
 
 from .client_links import Link, LinkClosed, SseLink, WebSocketLink
 from .protocol import Apply, ClientSession, Gap, RunEnded, ServerError, SessionLost, backoff_delay, encode_message
 from .protocol.frames import Bye, Cancel, ClientFrame, Start
 
-RunEffect = Union[Apply, RunEnded]
+RunEffect = Apply | RunEnded
 LINKS = {"websocket": WebSocketLink, "sse": SseLink}
 
 
@@ -29,7 +30,7 @@ class RunHandle:
         self.run = run
         self.cb = cb
         self.queue: asyncio.Queue[RunEffect] = asyncio.Queue()
-        self.ended: Optional[RunEnded] = None
+        self.ended: RunEnded | None = None
 
     def __aiter__(self) -> AsyncIterator[RunEffect]:
         return self._iterate()
@@ -55,8 +56,8 @@ class RunHandle:
 class FlashWsClient:
     """One page's session; reconnects and resumes after a dropped connection when ``reconnect``."""
 
-    def __init__(self, base_url: str, transport: str = "websocket", origin: Optional[str] = None,
-                 reconnect: bool = True, headers: Optional[dict[str, str]] = None, ws_timeout: float = 2.0,
+    def __init__(self, base_url: str, transport: str = "websocket", origin: str | None = None,
+                 reconnect: bool = True, headers: dict[str, str] | None = None, ws_timeout: float = 2.0,
                  **session_options: Any) -> None:
         if not base_url.endswith("/"):
             base_url += "/"
@@ -75,26 +76,26 @@ class FlashWsClient:
         self.runs: dict[int, RunHandle] = {}
         self.connections = 0
         self.reconnect_times: list[float] = []  # seconds from a drop to the next welcome
-        self._link: Optional[Link] = None
+        self._link: Link | None = None
         self._welcomed = asyncio.Event()
         self._closed = False
-        self._task: Optional[asyncio.Task[None]] = None
-        self._dropped_at: Optional[float] = None
-        self.failure: Optional[BaseException] = None
-        self.fallback_reason: Optional[str] = None
+        self._task: asyncio.Task[None] | None = None
+        self._dropped_at: float | None = None
+        self.failure: BaseException | None = None
+        self.fallback_reason: str | None = None
 
     @classmethod
-    def connect(cls, base_url: str, **options: Any) -> "_Connecting":
+    def connect(cls, base_url: str, **options: Any) -> _Connecting:
         """``client = await FlashWsClient.connect(url)`` or ``async with FlashWsClient.connect(url) as client``."""
         return _Connecting(cls(base_url, **options))
 
-    async def open(self) -> "FlashWsClient":
+    async def open(self) -> FlashWsClient:
         """Connect; with ``transport="auto"``, fall back to SSE + POST like the browser does."""
         if self.transport == "auto":
             try:
                 await asyncio.wait_for(self._open_with(WebSocketLink), self.ws_timeout)
                 return self
-            except (LinkClosed, asyncio.TimeoutError) as exc:
+            except (TimeoutError, LinkClosed) as exc:
                 self.fallback_reason = str(exc) or "no welcome within the deadline"
                 await self._abandon()
                 self.link_class = SseLink
@@ -123,7 +124,7 @@ class FlashWsClient:
         await link.send(encode_message([self.session.hello()]))
         return link
 
-    async def _run(self, link: Optional[Link]) -> None:
+    async def _run(self, link: Link | None) -> None:
         attempt = 0
         try:
             while not self._closed:
@@ -156,7 +157,7 @@ class FlashWsClient:
             wait = None if deadline is None else max(0.0, deadline - time.monotonic())
             try:
                 text = await asyncio.wait_for(link.recv(), wait)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 ack = self.session.ack_due(time.monotonic())
                 if ack is not None:
                     await link.send(encode_message([ack]))

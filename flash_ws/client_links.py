@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Optional, Protocol
+from typing import Protocol
 from urllib.parse import urlencode, urlsplit
 
 import websockets
@@ -40,12 +40,12 @@ class WebSocketLink:
         self.ws = ws
 
     @classmethod
-    async def open(cls, base_url: str, origin: str, headers: Optional[dict[str, str]] = None) -> "WebSocketLink":
+    async def open(cls, base_url: str, origin: str, headers: dict[str, str] | None = None) -> WebSocketLink:
         url = "ws" + base_url[len("http"):] + "ws"
         try:
             ws = await websockets.connect(url, origin=origin, max_size=None, additional_headers=headers,  # type: ignore[arg-type]
                                           ping_interval=None, open_timeout=10)
-        except (OSError, websockets.InvalidHandshake, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError, websockets.InvalidHandshake) as exc:
             raise LinkClosed(f"websocket to {url} failed: {exc}") from exc
         return cls(ws)
 
@@ -73,10 +73,10 @@ class _Http:
         self.reader, self.writer = reader, writer
 
     @classmethod
-    async def connect(cls, host: str, port: int) -> "_Http":
+    async def connect(cls, host: str, port: int) -> _Http:
         try:
             reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 10)
-        except (OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError) as exc:
             raise LinkClosed(f"connection to {host}:{port} failed: {exc}") from exc
         return cls(reader, writer)
 
@@ -132,16 +132,16 @@ class SseLink:
         self.path = parts.path
         self.origin = origin
         self.headers = {"Host": f"{self.host}:{self.port}", **headers}
-        self.session: Optional[str] = None
-        self._stream: Optional[_Http] = None
-        self._post: Optional[_Http] = None
-        self._messages: asyncio.Queue[Optional[str]] = asyncio.Queue()
-        self._reader: Optional[asyncio.Task[None]] = None
+        self.session: str | None = None
+        self._stream: _Http | None = None
+        self._post: _Http | None = None
+        self._messages: asyncio.Queue[str | None] = asyncio.Queue()
+        self._reader: asyncio.Task[None] | None = None
         self._pending: list[str] = []
         self._post_lock = asyncio.Lock()  # one request at a time on the kept-alive POST connection
 
     @classmethod
-    async def open(cls, base_url: str, origin: str, headers: Optional[dict[str, str]] = None) -> "SseLink":
+    async def open(cls, base_url: str, origin: str, headers: dict[str, str] | None = None) -> SseLink:
         return cls(base_url, origin, headers or {})
 
     async def send(self, text: str) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Optional, Sequence, Union
+from typing import Any
 
 from dash._utils import to_json
 
-ComponentId = Union[str, dict]
+ComponentId = str | dict
 Pair = tuple[ComponentId, dict]
 
 
@@ -34,10 +35,10 @@ def _check_pair(pair: Any) -> Pair:
 
 
 def stream_props(
-    component_id: Union[ComponentId, Sequence[Pair], None] = None,
-    props: Optional[dict] = None,
+    component_id: ComponentId | Sequence[Pair] | None = None,
+    props: dict | None = None,
     *,
-    batch: Optional[Iterable[Pair]] = None,
+    batch: Iterable[Pair] | None = None,
 ) -> StreamProps:
     """Updates for the page, to ``yield`` from an event callback.
 
@@ -58,7 +59,7 @@ def stream_props(
     return StreamProps(tuple(_check_pair(p) for p in pairs))
 
 
-def combine(item: Any) -> Optional[StreamProps]:
+def combine(item: Any) -> StreamProps | None:
     """A yielded value as one StreamProps (a list of them becomes one batch); None if it is not one."""
     if isinstance(item, StreamProps):
         return item

@@ -30,7 +30,7 @@ async def _drain(ws) -> list[dict]:
     while True:
         try:
             message = await asyncio.wait_for(ws.recv(), 0.5)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return frames
         frames.extend(json.loads(message))
 

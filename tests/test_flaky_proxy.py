@@ -170,7 +170,7 @@ async def stays_silent(reader: asyncio.StreamReader) -> bool:
     """True if ``reader`` gets neither bytes nor EOF within ``QUIET``."""
     try:
         await asyncio.wait_for(reader.read(1), QUIET)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return True
     return False
 
@@ -244,10 +244,10 @@ def test_jittered_departures_never_decrease_and_never_beat_the_minimum_latency()
     departures = [line.schedule(100, now) for now in arrivals]
 
     assert departures == sorted(departures)
-    assert all(departure >= now + 0.030 for departure, now in zip(departures, arrivals))
+    assert all(departure >= now + 0.030 for departure, now in zip(departures, arrivals, strict=True))
     assert all(0.030 <= delay <= 0.050 for delay in line.delays)
     # Held back only to keep order: most chunks leave exactly at their own arrival + drawn delay.
-    assert sum(departure == now + delay for departure, now, delay in zip(departures, arrivals, line.delays)) > 20
+    assert sum(departure == now + delay for departure, now, delay in zip(departures, arrivals, line.delays, strict=True)) > 20
 
 
 def test_the_token_bucket_spends_its_burst_then_paces_at_the_rate():

@@ -30,7 +30,8 @@ async def test_drops_mid_stream_lose_duplicate_and_reorder_nothing(serve, transp
 
         consumer = asyncio.get_running_loop().create_task(consume())
         for drops in range(1, 4):
-            await eventually(lambda: len(seen) >= drops * 350, what=f"{drops * 350} updates")
+            target = drops * 350
+            await eventually(lambda target=target: len(seen) >= target, what=f"{target} updates")
             await client.drop()
         await asyncio.wait_for(consumer, TIMEOUT)
         assert seen == list(range(1500))

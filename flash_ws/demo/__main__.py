@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 
-def main(argv: Optional[Sequence[str]] = None) -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     """Parse the options, print the URL and serve the demo until interrupted."""
     parser = argparse.ArgumentParser(prog="python -m flash_ws.demo", description="Run the flash_ws demo app.")
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Any, AsyncIterator
+from typing import Any
 
 import pandas as pd
 import plotly.express as px
@@ -207,7 +208,7 @@ async def stream_prices(n_clicks: int, fail: list[str]) -> AsyncIterator[StreamP
         if fail and ticks > FAIL_AFTER_TICKS:
             raise RuntimeError(f"The price feed failed on purpose after {FAIL_AFTER_TICKS} ticks.")
         new = await asyncio.gather(*(next_price(prices[t]) for t in c.TICKERS))
-        prices = dict(zip(c.TICKERS, new))
+        prices = dict(zip(c.TICKERS, new, strict=False))
         now = datetime.now().isoformat(timespec="milliseconds")
         yield stream_props([
             (c.graph_id(t), {"extendData": [{"x": [[now]], "y": [[round(p, 2)]]}, [0], MAX_POINTS]})

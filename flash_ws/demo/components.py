@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any
 
 from dash import Patch, dcc, html
 
@@ -68,7 +68,7 @@ def button(label: str, id: str, style: dict[str, Any], disabled: bool = False) -
     return html.Button(label, id=id, n_clicks=0, disabled=disabled, style=style)
 
 
-def card(*children: Any, title: Optional[str] = None) -> html.Div:
+def card(*children: Any, title: str | None = None) -> html.Div:
     """A white rounded panel, with an optional heading."""
     heading = [html.H3(title, style={"margin": "0 0 12px", "fontSize": "17px"})] if title else []
     return html.Div([*heading, *children], style=CARD_STYLE)

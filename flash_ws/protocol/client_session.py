@@ -4,7 +4,7 @@ browser client) does with server frames: exactly-once, in-order application and 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional, Union
+from typing import Any
 
 from .codec import decode_message
 from .frames import Ack, Cancel, ClientFrame, End, Error, ErrorInfo, Hello, Ping, Pong, Start, Update, Welcome
@@ -23,7 +23,7 @@ class RunEnded:
     run: int
     cb: str
     reason: str
-    error: Optional[ErrorInfo]
+    error: ErrorInfo | None
     reset: bool  # True when the caller must apply the callback's reset_props now
 
 
@@ -48,7 +48,7 @@ class SessionLost:
     runs: dict[int, str]
 
 
-Effect = Union[Apply, RunEnded, ServerError, Gap, SessionLost]
+Effect = Apply | RunEnded | ServerError | Gap | SessionLost
 
 
 @dataclass
@@ -57,8 +57,8 @@ class ClientSession:
 
     ack_every: int = 64
     ack_interval: float = 0.1
-    session: Optional[str] = None
-    epoch: Optional[str] = None
+    session: str | None = None
+    epoch: str | None = None
     applied_seq: int = 0
     acked_seq: int = 0
     runs: dict[int, str] = field(default_factory=dict)  # active runs: run -> cb
@@ -66,12 +66,12 @@ class ClientSession:
     cancelling: dict[int, str] = field(default_factory=dict)  # cancelled or replaced here, end not yet received: run -> cb
     server_run: int = 0  # the highest run id the server said it received
     _next_run: int = 1
-    _unacked_since: Optional[float] = None
+    _unacked_since: float | None = None
 
     def hello(self) -> Hello:
         return Hello(self.session, self.applied_seq)
 
-    def start(self, cb: str, args: list[Any]) -> tuple[Start, Optional[int]]:
+    def start(self, cb: str, args: list[Any]) -> tuple[Start, int | None]:
         """A start frame for ``cb``; also the run it replaces, if one was active."""
         replaced = next((run for run, name in self.runs.items() if name == cb), None)
         if replaced is not None:
@@ -83,7 +83,7 @@ class ClientSession:
         self.args[run] = args
         return Start(run, cb, args), replaced
 
-    def cancel(self, run: int) -> Optional[Cancel]:
+    def cancel(self, run: int) -> Cancel | None:
         cb = self.runs.pop(run, None)
         if cb is None:
             return None
@@ -91,7 +91,7 @@ class ClientSession:
         self.cancelling[run] = cb
         return Cancel(run)
 
-    def receive_message(self, text: Union[str, bytes], now: float) -> tuple[list[Effect], list[ClientFrame]]:
+    def receive_message(self, text: str | bytes, now: float) -> tuple[list[Effect], list[ClientFrame]]:
         """Process one server message: effects to carry out, frames to send back."""
         effects: list[Effect] = []
         replies: list[ClientFrame] = []
@@ -134,7 +134,7 @@ class ClientSession:
         self.session, self.epoch, self.server_run = frame.session, frame.epoch, frame.run
         return effects
 
-    def _sequenced(self, frame: Union[Update, End]) -> list[Effect]:
+    def _sequenced(self, frame: Update | End) -> list[Effect]:
         if isinstance(frame, Update):
             if frame.run in self.runs:
                 return [Apply(frame.run, frame.props)]  # type: ignore[arg-type]
@@ -148,7 +148,7 @@ class ClientSession:
             return []
         return [RunEnded(frame.run, cb, frame.reason, frame.error, frame.reason in ("cancelled", "error", "refused"))]
 
-    def ack_due(self, now: float) -> Optional[Ack]:
+    def ack_due(self, now: float) -> Ack | None:
         """An ack frame when one is due by count or by time, else None."""
         if self.applied_seq == self.acked_seq or self._unacked_since is None:
             return None
@@ -158,6 +158,6 @@ class ClientSession:
             return Ack(self.applied_seq)
         return None
 
-    def ack_deadline(self) -> Optional[float]:
+    def ack_deadline(self) -> float | None:
         """When the next ack falls due by time (None when nothing is unacknowledged)."""
         return None if self._unacked_since is None else self._unacked_since + self.ack_interval

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import fields
-from typing import Any, Callable, Iterable, Literal
+from typing import Any, Literal
 
 from .errors import FrameTooLarge, ProtocolError
 from .frames import (

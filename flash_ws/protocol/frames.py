@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, Optional, Union
+from typing import Any, Literal
 
 PROTOCOL_VERSION = 1
 
@@ -23,7 +23,7 @@ class RawJson:
 
 @dataclass(frozen=True)
 class Hello:
-    session: Optional[str] = None
+    session: str | None = None
     seq: int = 0
     v: int = PROTOCOL_VERSION
 
@@ -82,7 +82,7 @@ class Update:
 
     seq: int
     run: int
-    props: Union[list[Any], RawJson]
+    props: list[Any] | RawJson
 
 
 @dataclass(frozen=True)
@@ -96,21 +96,21 @@ class End:
     seq: int
     run: int
     reason: EndReason
-    error: Optional[ErrorInfo] = None
+    error: ErrorInfo | None = None
 
 
 @dataclass(frozen=True)
 class Error:
     code: str
     message: str
-    run: Optional[int] = None
-    cb: Optional[str] = None
+    run: int | None = None
+    cb: str | None = None
 
 
-ClientFrame = Union[Hello, Start, Cancel, Ack, Bye, Ping, Pong]
-ServerFrame = Union[Welcome, Update, End, Error, Ping, Pong]
-Frame = Union[ClientFrame, ServerFrame]
-SequencedFrame = Union[Update, End]
+ClientFrame = Hello | Start | Cancel | Ack | Bye | Ping | Pong
+ServerFrame = Welcome | Update | End | Error | Ping | Pong
+Frame = ClientFrame | ServerFrame
+SequencedFrame = Update | End
 
 TYPE_NAMES: dict[type, str] = {
     Hello: "hello",

@@ -7,8 +7,8 @@ adapter's writer sends ``take_output()`` whenever ``has_output()`` is true.
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass, field
-from typing import Container, Optional, Union
 
 from .codec import DEFAULT_MAX_BYTES, decode_message, encode_frame, join_frames
 from .errors import ProtocolError
@@ -65,8 +65,8 @@ class Refused:
 
     code: str
     message: str
-    run: Optional[int] = None
-    cb: Optional[str] = None
+    run: int | None = None
+    cb: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ class PageLeft:
     """Command: the page said bye; close the session now."""
 
 
-Command = Union[StartRun, CancelRun, Refused, PageLeft]
+Command = StartRun | CancelRun | Refused | PageLeft
 
 
 @dataclass
@@ -118,7 +118,7 @@ class ServerSession:
 
     # ----- input
 
-    def receive_message(self, text: Union[str, bytes]) -> list[Command]:
+    def receive_message(self, text: str | bytes) -> list[Command]:
         """Process one client message; return what the adapter must do."""
         try:
             frames = decode_message(text, "client", self.limits.max_message_bytes)
@@ -164,7 +164,8 @@ class ServerSession:
             commands.append(CancelRun(previous, "replaced"))
         if len(self._runs) >= self.limits.max_active_runs:
             limit = self.limits.max_active_runs
-            return commands + [self._refuse(frame, "too_many_runs", f"{frame.cb!r} refused: this page already has {limit} active runs (the limit)")]
+            message = f"{frame.cb!r} refused: this page already has {limit} active runs (the limit)"
+            return commands + [self._refuse(frame, "too_many_runs", message)]
         self._runs[frame.run] = _Run(frame.cb)
         self._active_by_cb[frame.cb] = frame.run
         return commands + [StartRun(frame.run, frame.cb, frame.args)]
@@ -191,7 +192,7 @@ class ServerSession:
     def active_runs(self) -> list[int]:
         return list(self._runs)
 
-    def callback_of(self, run: int) -> Optional[str]:
+    def callback_of(self, run: int) -> str | None:
         record = self._runs.get(run)
         return record.cb if record else None
 
@@ -209,24 +210,24 @@ class ServerSession:
         self._sequence(Update(0, run, RawJson(props_json)))
         return True
 
-    def end_run(self, run: int, reason: EndReason, error: Optional[ErrorInfo] = None) -> bool:
+    def end_run(self, run: int, reason: EndReason, error: ErrorInfo | None = None) -> bool:
         """End an active run (done or error); False when it had already ended."""
         if run not in self._runs:
             return False
         self._finish(run, reason, error)
         return True
 
-    def _finish(self, run: int, reason: EndReason, error: Optional[ErrorInfo] = None) -> None:
+    def _finish(self, run: int, reason: EndReason, error: ErrorInfo | None = None) -> None:
         record = self._runs.pop(run)
         if self._active_by_cb.get(record.cb) == run:
             del self._active_by_cb[record.cb]
         self._sequence(End(0, run, reason, error))
 
-    def _sequence(self, frame: Union[Update, End]) -> None:
+    def _sequence(self, frame: Update | End) -> None:
         seq = self.replay.last_seq + 1
         self.replay.append(seq, encode_frame(_with_seq(frame, seq)))
 
-    def _queue_control(self, frame: Union[Error, Pong, Ping]) -> None:
+    def _queue_control(self, frame: Error | Pong | Ping) -> None:
         self._control.append(encode_frame(frame))
 
     # ----- output to the transport
@@ -234,7 +235,7 @@ class ServerSession:
     def has_output(self) -> bool:
         return bool(self._control) or self.sent_seq < self.replay.last_seq
 
-    def take_output(self) -> Optional[str]:
+    def take_output(self) -> str | None:
         """One message with the control frames and the unsent sequenced frames, or None.
 
         Messages are cut near ``max_output_message_bytes``; call again while ``has_output()``.
@@ -255,7 +256,7 @@ class ServerSession:
         self._queue_control(Ping(ping_id))
 
 
-def _with_seq(frame: Union[Update, End], seq: int) -> Union[Update, End]:
+def _with_seq(frame: Update | End, seq: int) -> Update | End:
     if isinstance(frame, Update):
         return Update(seq, frame.run, frame.props)
     return End(seq, frame.run, frame.reason, frame.error)

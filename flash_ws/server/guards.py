@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import inspect
 import logging
-from typing import Any, Callable, Iterable, Optional
+from collections.abc import Callable, Iterable
+from typing import Any
 from urllib.parse import urlparse
 
 log = logging.getLogger("flash_ws")
 Hook = Callable[..., Any]
 
 
-def origin_refusal(origin: Optional[str], host: Optional[str], allowed: Iterable[str]) -> Optional[str]:
+def origin_refusal(origin: str | None, host: str | None, allowed: Iterable[str]) -> str | None:
     """Why a request from ``origin`` must be refused, or None when it is allowed."""
     if not origin:
         return "Origin header required"
@@ -22,7 +23,7 @@ def origin_refusal(origin: Optional[str], host: Optional[str], allowed: Iterable
     return f"Origin {origin!r} not allowed (same host {host!r} or the app's allowed_origins)"
 
 
-async def run_hooks(hooks: Iterable[Hook], *args: Any) -> Optional[tuple[int, str]]:
+async def run_hooks(hooks: Iterable[Hook], *args: Any) -> tuple[int, str] | None:
     """Dash's websocket hooks: a falsy-False result or a (code, reason) tuple refuses."""
     for hook in hooks:
         try:

@@ -8,7 +8,8 @@ message (a JSON array of frames) as body. 204 when accepted; otherwise a 4xx wit
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from quart import Response
 

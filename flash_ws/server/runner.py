@@ -10,7 +10,7 @@ import asyncio
 import inspect
 import json
 import logging
-from typing import Any, Optional, Protocol
+from typing import Any, Protocol
 
 from ..callbacks import EventCallback
 from ..protocol import ErrorInfo
@@ -104,7 +104,7 @@ async def _async_steps(callback: EventCallback, args: list[Any]):
 async def _thread_steps(callback: EventCallback, args: list[Any]):
     """Step a sync generator in worker threads; close it in a thread too, after its current step."""
     gen = callback.func(*args)
-    step: Optional[asyncio.Future[Any]] = None
+    step: asyncio.Future[Any] | None = None
     try:
         while True:
             step = asyncio.ensure_future(asyncio.to_thread(next, gen, _DONE))
@@ -117,7 +117,7 @@ async def _thread_steps(callback: EventCallback, args: list[Any]):
         asyncio.get_running_loop().create_task(_close_after(gen, step))
 
 
-async def _close_after(gen: Any, step: Optional[asyncio.Future[Any]]) -> None:
+async def _close_after(gen: Any, step: asyncio.Future[Any] | None) -> None:
     if step is not None:
         try:
             await step
@@ -150,7 +150,7 @@ class LatestValues:
     def __init__(self, live: LiveSession, run: int) -> None:
         self.live, self.run = live, run
         self._pending: dict[str, tuple[Any, dict]] = {}
-        self._flusher: Optional[asyncio.Task[None]] = None
+        self._flusher: asyncio.Task[None] | None = None
 
     def offer(self, stream: StreamProps) -> None:
         if not self._pending and self.live.core.has_room():
@@ -180,7 +180,7 @@ class LatestValues:
             self._flusher.cancel()
 
 
-def _end(live: LiveSession, run: int, reason: Any, error: Optional[ErrorInfo] = None) -> None:
+def _end(live: LiveSession, run: int, reason: Any, error: ErrorInfo | None = None) -> None:
     live.core.end_run(run, reason, error)
     live.notify()
 

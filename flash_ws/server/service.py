@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Optional
 
 from ..callbacks import EventCallbackRegistry
 from ..protocol import CancelRun, Command, Hello, PageLeft, Refused, StartRun
@@ -19,7 +18,7 @@ class FlashWsService:
     """Owns the session store and the stream runner; transports hand it what clients send."""
 
     def __init__(self, callbacks: EventCallbackRegistry, settings: Settings,
-                 store: Optional[SessionStore] = None, runner: Optional[StreamRunner] = None) -> None:
+                 store: SessionStore | None = None, runner: StreamRunner | None = None) -> None:
         self.callbacks = callbacks
         self.settings = settings
         self.runner: StreamRunner = runner or AsyncioStreamRunner()

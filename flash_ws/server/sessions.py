@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from typing import Callable, Optional, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 from ..protocol import Hello, Limits, ServerSession
 
@@ -35,8 +36,8 @@ class LiveSession:
         self.core = core
         self._room = asyncio.Event()
         self._room.set()
-        self.connection: Optional[Connection] = None  # the transport currently attached
-        self.expiry: Optional[asyncio.TimerHandle] = None
+        self.connection: Connection | None = None  # the transport currently attached
+        self.expiry: asyncio.TimerHandle | None = None
 
     def bind(self, connection: Connection) -> None:
         """Make ``connection`` the one that writes; the previous one, if any, is replaced."""
@@ -73,7 +74,7 @@ class SessionStore(Protocol):
         """The session ``hello`` resumes (and True), or a new one (and False)."""
         ...
 
-    def get(self, token: str) -> Optional[LiveSession]:
+    def get(self, token: str) -> LiveSession | None:
         """The live session named ``token``, if this store holds it."""
         ...
 
@@ -120,7 +121,7 @@ class InProcessSessionStore:
         self._sessions[core.token] = live
         return live, False
 
-    def get(self, token: str) -> Optional[LiveSession]:
+    def get(self, token: str) -> LiveSession | None:
         return self._sessions.get(token)
 
     def detach(self, live: LiveSession) -> None:

@@ -9,7 +9,8 @@ stream open and both ends can tell a dead stream from a quiet one.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
 
 from quart import Response, jsonify
 
@@ -74,7 +75,7 @@ async def _events(service: FlashWsService, live: LiveSession, connection: Connec
         while not connection.replaced and not watchdog.done():
             try:
                 await asyncio.wait_for(connection.wakeup.wait(), settings.heartbeat_interval)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 yield b": idle\n\n"
                 continue
             connection.wakeup.clear()

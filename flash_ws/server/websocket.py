@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from ..protocol import PROTOCOL_VERSION, Hello, PageLeft, ProtocolError, decode_message
 from . import heartbeat
@@ -33,7 +34,7 @@ async def serve_websocket(ws: Any, service: FlashWsService, allowed_origins: Ite
     try:
         first = await asyncio.wait_for(ws.receive(), HELLO_TIMEOUT)
         frames = decode_message(first, "client", service.settings.limits.max_message_bytes)
-    except (ProtocolError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, ProtocolError) as exc:
         await ws.close(4000, f"expected a 'hello' frame first: {exc}"[:120])
         return
     if not frames or not isinstance(frames[0], Hello):

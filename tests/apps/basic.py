@@ -4,7 +4,7 @@ import asyncio
 import os
 import time
 
-from flash_ws import Flash, Input, State, html, event_callback, stream_props
+from flash_ws import Flash, Input, State, event_callback, html, stream_props
 from tests.apps import probe
 
 app = Flash(__name__, resume_grace=float(os.environ.get("FLASH_WS_TEST_GRACE", "2")),
