@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -70,6 +71,7 @@ class Flash(dash.Dash):
         self.flash_ws = FlashWsService(self.event_callbacks, self.flash_ws_settings)
         self._trigger_groups: list[TriggerGroup] = []
         self._event_callbacks_installed = False
+        self._install_lock = threading.Lock()
         self.scripts.append_script(SCRIPT)
         # Registered on the Quart app itself: Dash's hooks.route wraps handlers in a sync function.
         routes = self.config.routes_pathname_prefix + "_flash_ws/"
@@ -116,14 +118,15 @@ class Flash(dash.Dash):
 
     def _install_event_callbacks(self) -> None:
         """Take the module-level event callbacks and register their trigger groups (once)."""
-        if self._event_callbacks_installed:
-            return
-        self._event_callbacks_installed = True
-        GLOBAL_EVENT_CALLBACKS.move_into(self.event_callbacks)
-        self._trigger_groups = build_groups(self.event_callbacks)
-        for group in self._trigger_groups:
-            self.clientside_callback(group.clientside_function(), *group.inputs, *group.states,
-                                     prevent_initial_call=group.prevent_initial_call)
+        with self._install_lock:  # Dash runs _setup_server in a worker thread, the socket on the loop
+            if self._event_callbacks_installed:
+                return
+            GLOBAL_EVENT_CALLBACKS.move_into(self.event_callbacks)
+            self._trigger_groups = build_groups(self.event_callbacks)
+            for group in self._trigger_groups:
+                self.clientside_callback(group.clientside_function(), *group.inputs, *group.states,
+                                         prevent_initial_call=group.prevent_initial_call)
+            self._event_callbacks_installed = True
 
     def _config(self) -> dict[str, Any]:
         config = super()._config()
