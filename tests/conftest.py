@@ -82,7 +82,7 @@ class LiveServer:
         if self.proc.poll() is not None:
             raise RuntimeError(f"server exited: {self.log.read_text()[-2000:]}")
         try:
-            with urllib.request.urlopen(self.url + "/_dash-layout", timeout=2) as response:
+            with urllib.request.urlopen(self.url + self.env.get("FLASH_WS_TEST_PREFIX", "/") + "_dash-layout", timeout=2) as response:
                 return response.status == 200
         except OSError:
             return False

@@ -205,3 +205,11 @@ async def test_session_tokens_are_unguessable(server, connect):
         async with connect(server.url) as client:
             tokens.add(client.session.session)
     assert len(tokens) == 3 and all(len(t) >= 32 for t in tokens)
+
+
+async def test_an_app_under_a_path_prefix_serves_flash_ws_under_it(serve, connect):
+    server = serve("tests.apps.prefixed:server", FLASH_WS_TEST_PREFIX="/dash/")
+    async with connect(server.url + "/dash/") as client:
+        run = await client.start("tests.apps.prefixed.hello", [1])
+        pairs, end = await asyncio.wait_for(run.collect(), TIMEOUT)
+        assert pairs == [["out", {"children": "hello 1"}]] and end.reason == "done"
