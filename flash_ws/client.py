@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from .client_links import Link, LinkClosed, SseLink, WebSocketLink
+from .client_links import Link, LinkClosed, PostRefused, SseLink, WebSocketLink
 from .protocol import Apply, ClientSession, Gap, RunEnded, ServerError, SessionLost, backoff_delay, encode_message
 from .protocol.frames import Bye, Cancel, ClientFrame, Start
 
@@ -223,9 +223,11 @@ class FlashWsClient:
             await self._send([frame])
 
     async def send_raw(self, text: str) -> None:
-        """Send a message as is (tests of refusals)."""
+        """Send a message as is (tests of refusals); over SSE, raise PostRefused if it was refused."""
         assert self._link is not None
         await self._link.send(text)
+        if isinstance(self._link, SseLink):
+            await self._link.flush()
 
     async def drop(self) -> None:
         """Cut the current connection without a goodbye, as a network failure would."""
@@ -236,6 +238,11 @@ class FlashWsClient:
         self._closed = True
         if bye:
             await self._send([Bye()])
+            if isinstance(self._link, SseLink):
+                try:
+                    await asyncio.wait_for(self._link.flush(), 5)  # the bye is a POST: let it go out
+                except (TimeoutError, PostRefused):
+                    pass
         if self._link is not None:
             await self._link.close()
         if self._task is not None:

@@ -137,14 +137,17 @@ class SseLink:
         self._post: _Http | None = None
         self._messages: asyncio.Queue[str | None] = asyncio.Queue()
         self._reader: asyncio.Task[None] | None = None
-        self._pending: list[str] = []
-        self._post_lock = asyncio.Lock()  # one request at a time on the kept-alive POST connection
+        self._outbox: list[str] = []  # messages to POST, in order, one request at a time
+        self._sender: asyncio.Task[None] | None = None
+        self.refused: list[PostRefused] = []
 
     @classmethod
     async def open(cls, base_url: str, origin: str, headers: dict[str, str] | None = None) -> SseLink:
         return cls(base_url, origin, headers or {})
 
     async def send(self, text: str) -> None:
+        """Queue a message; the POSTs go out in order in the background, so reading never waits
+        for them (as in the browser)."""
         try:
             frames = json.loads(text)
         except ValueError:
@@ -152,16 +155,33 @@ class SseLink:
         if isinstance(frames, list) and frames and isinstance(frames[0], dict) and frames[0].get("t") == "hello":
             await self._open_stream(frames[0])
             if len(frames) > 1:
-                self._pending.append(json.dumps(frames[1:]))
+                self._outbox.append(json.dumps(frames[1:]))
             return
-        if self.session is None:
-            self._pending.append(text)  # sent once the welcome names the session
-            return
-        await self._post_message(text)
+        self._outbox.append(text)
+        self._start_sender()
 
-    async def _post_message(self, text: str) -> None:
-        async with self._post_lock:
-            await self._post_once(text)
+    def _start_sender(self) -> None:
+        if self.session is not None and self._outbox and (self._sender is None or self._sender.done()):
+            self._sender = asyncio.get_running_loop().create_task(self._send_outbox())
+
+    async def _send_outbox(self) -> None:
+        while self._outbox:
+            text = self._outbox.pop(0)
+            try:
+                await self._post_once(text)
+            except PostRefused as exc:
+                self.refused.append(exc)
+            except LinkClosed:
+                self._messages.put_nowait(None)  # the reader sees the link closed: reconnect and resume
+                return
+
+    async def flush(self) -> None:
+        """Wait until every queued message was posted; raise the first refusal since the last flush."""
+        while self._sender is not None and not self._sender.done():
+            await self._sender
+        if self.refused:
+            refused, self.refused = self.refused[0], []
+            raise refused
 
     async def _post_once(self, text: str) -> None:
         for attempt in range(2):
@@ -202,9 +222,8 @@ class SseLink:
         buffer = b""
         try:
             async for chunk in self._stream.body_chunks(head):
-                buffer += chunk
-                while b"\n\n" in buffer:
-                    event, buffer = buffer.split(b"\n\n", 1)
+                *events, buffer = (buffer + chunk).split(b"\n\n")  # the last part is incomplete
+                for event in events:
                     data = [line[5:].lstrip() for line in event.split(b"\n") if line.startswith(b"data:")]
                     if data:
                         self._messages.put_nowait(b"\n".join(data).decode())
@@ -218,16 +237,14 @@ class SseLink:
         if message is None:
             raise LinkClosed("event stream ended")
         if self.session is None:
-            welcome = json.loads(message)[0]
-            self.session = welcome.get("session")
-            pending, self._pending = self._pending, []
-            for text in pending:
-                await self._post_message(text)
+            self.session = json.loads(message)[0].get("session")
+            self._start_sender()
         return message
 
     async def close(self) -> None:
-        if self._reader is not None:
-            self._reader.cancel()
+        for task in (self._reader, self._sender):
+            if task is not None:
+                task.cancel()
         for http in (self._stream, self._post):
             if http is not None:
                 http.close()

@@ -149,7 +149,8 @@ async def test_too_many_runs_for_one_page_is_refused(serve, connect):
         await client.cancel(second.run)
 
 
-async def test_page_that_says_bye_has_its_runs_cancelled(server, connect):
+async def test_page_that_says_bye_has_its_runs_cancelled(serve, connect):
+    server = serve(f"{APP}:server", FLASH_WS_TEST_GRACE="60")  # so only the bye can end it in time
     before = server.get_json("/test/events").get("endless finally", 0)
     client = await connect(server.url)
     run = await client.start(f"{APP}.endless", ["x"])
