@@ -113,6 +113,11 @@ class FlakyProxy:
         now = self._loop.time()
         return now < self._dead_until or (self._window is not None and self._window[0] <= now < self._window[1])
 
+    @property
+    def live_connections(self) -> int:
+        """Connections open now that can still deliver (neither closed nor on a dead path)."""
+        return sum(1 for connection in self._live if not (connection.dead or connection.closed))
+
     def blackhole(self, duration_s: float | None = None) -> None:
         """Kill the path now: open connections go silent for good, and so do connections accepted in
         the next ``duration_s`` seconds (until ``restore`` when None)."""
@@ -159,7 +164,7 @@ async def _serve(proxy: FlakyProxy, profile_name: str, duration_s: float | None)
           f"seed {proxy.seed}: {proxy.faults}", flush=True)
     try:
         await asyncio.wait_for(stopping.wait(), duration_s)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         pass
     finally:
         await proxy.stop()
