@@ -123,7 +123,7 @@ class UpgradeStripper:
             return True
         headers = [field for field in fields if field is not None]
         if request[2] == b"1" and _is_websocket_upgrade(headers):
-            kept = [line for line, (name, _) in zip(lines[1:], headers) if name not in REMOVED]
+            kept = [line for line, (name, _) in zip(lines[1:], headers, strict=False) if name not in REMOVED]
             out += b"\r\n".join([lines[0], *kept, b"Connection: close"]) + b"\r\n\r\n"
             self.refused += 1
         else:

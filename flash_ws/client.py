@@ -83,6 +83,7 @@ class FlashWsClient:
         self._dropped_at: float | None = None
         self.failure: BaseException | None = None
         self.fallback_reason: str | None = None
+        self._reconnected_since_drop = False
 
     @classmethod
     def connect(cls, base_url: str, **options: Any) -> _Connecting:
@@ -125,7 +126,7 @@ class FlashWsClient:
         return link
 
     async def _run(self, link: Link | None) -> None:
-        attempt = 0
+        attempt = -1  # the attempt number of the next reconnection, less one
         try:
             while not self._closed:
                 try:
@@ -143,8 +144,9 @@ class FlashWsClient:
                     return
                 if self._dropped_at is None:
                     self._dropped_at = time.monotonic()
+                attempt = 0 if self._reconnected_since_drop else attempt + 1
+                self._reconnected_since_drop = False
                 await asyncio.sleep(backoff_delay(attempt))
-                attempt += 1
         except Exception as exc:  # a protocol failure: surface it to whoever waits
             self.failure = exc
             for handle in self.runs.values():
@@ -171,6 +173,7 @@ class FlashWsClient:
                 await link.send(encode_message(replies))
 
     async def _welcome(self, link: Link) -> None:
+        self._reconnected_since_drop = True  # the backoff starts over at the next drop
         if self._dropped_at is not None:
             self.reconnect_times.append(time.monotonic() - self._dropped_at)
             self._dropped_at = None

@@ -60,6 +60,15 @@ class LiveSession:
         else:
             self._room.clear()
 
+    async def gather_output(self, max_ticks: int = 16) -> None:
+        """Let the loop run while producers keep adding frames (up to ``max_ticks`` turns), so a
+        burst leaves as a few large messages instead of one per frame; a lone frame waits one turn."""
+        for _ in range(max_ticks):
+            before = self.core.replay.last_seq
+            await asyncio.sleep(0)
+            if self.core.replay.last_seq == before:
+                return
+
     async def wait_for_room(self) -> None:
         """Wait while the replay buffer is full (backpressure)."""
         while not self.core.has_room():

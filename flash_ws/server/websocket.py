@@ -92,6 +92,7 @@ async def _write(ws: Any, live: LiveSession, connection: Connection) -> None:
     """The one writer of this connection: everything ready together goes out in one message."""
     while not connection.replaced:
         await connection.wakeup.wait()
+        await live.gather_output()  # frames ready together travel together
         connection.wakeup.clear()
         while not connection.replaced:
             message = live.core.take_output()
