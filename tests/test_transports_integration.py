@@ -32,18 +32,17 @@ def server(serve):
     return serve(f"{APP}:server", FLASH_WS_TEST_GRACE="1", FLASH_WS_TEST_MAX_RUNS="12")
 
 
-async def test_eight_concurrent_runs_share_one_connection(server, connect):
+async def test_runs_of_several_callbacks_stream_at_once_on_one_connection(server, connect):
     async with connect(server.url) as client:
-        runs = [await client.start(f"{APP}.count", [50, None]) for _ in range(1)]
-        runs += [await client.start(f"{APP}.sync_count", [5])]
-        runs += [await client.start(f"{APP}.endless", ["x"])]
-        # five more runs of count would replace each other: use distinct callbacks where they exist,
-        # and a second connection-free check below for many runs of count.
-        results = await asyncio.wait_for(asyncio.gather(runs[0].collect(), runs[1].collect()), TIMEOUT)
-        assert [p[1]["children"] for p in results[0][0]] == list(range(50))
-        assert [p[1]["children"] for p in results[1][0]] == [f"sync {i}" for i in range(5)]
-        assert runs[2].ended is None  # the endless run is still streaming on the same socket
-        await client.cancel(runs[2].run)
+        count = await client.start(f"{APP}.count", [50, None])
+        sync = await client.start(f"{APP}.sync_count", [5])
+        endless = await client.start(f"{APP}.endless", ["x"])
+        (count_pairs, _), (sync_pairs, _) = await asyncio.wait_for(asyncio.gather(count.collect(), sync.collect()), TIMEOUT)
+        assert [p[1]["children"] for p in count_pairs] == list(range(50))
+        assert [p[1]["children"] for p in sync_pairs] == [f"sync {i}" for i in range(5)]
+        assert endless.ended is None  # the endless run is still streaming on the same connection
+        assert client.connections == 1
+        await client.cancel(endless.run)
 
 
 async def test_many_sessions_and_runs_stream_in_order(server, connect):
