@@ -54,11 +54,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="seconds of the paced stream (default 6, quick 1.5; lossy and outage run longer)")
     parser.add_argument("--rate", type=float, default=100.0, metavar="N", help="updates per second of the paced stream")
     parser.add_argument("--seed", type=int, default=1, help="the proxies' seed (jitter and reset moments)")
+    parser.add_argument("--browser", action="store_true",
+                        help="also run the flash_ws contenders with the real JS client in headless Chromium")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the results as JSON")
     parser.add_argument("--html", type=Path, metavar="PATH", help="write the HTML report (plotly, works offline)")
     args = parser.parse_args(argv)
     args.profiles = _names(args.profile, PROFILES, "profile", parser)
     args.contenders = _names(args.contender, CONTENDERS, "contender", parser)
+    if args.contender is None and not args.browser:  # the Chromium rows run on demand
+        args.contenders = [name for name in args.contenders if not name.endswith("-browser")]
     if args.duration is not None and args.duration <= 0:
         parser.error("--duration must be positive")
     return args

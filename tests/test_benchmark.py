@@ -255,3 +255,25 @@ def test_quick_run_writes_every_row_and_flash_ws_loses_nothing(tmp_path):
     assert page.count("plotly.js v") == 1  # embedded once: the report works offline
     assert page.count("Plotly.newPlot") == 4 and "<script src=" not in page
     assert "| flash_ws-ws | clean |" in done.stdout
+
+
+def test_browser_rows_run_the_real_js_client_and_lose_nothing(tmp_path):
+    json_path = tmp_path / "results.json"
+    command = [sys.executable, "-m", "benchmarks.flaky_net", "--quick", "--browser", "--profile", "lossy",
+               "--contender", "flash_ws-ws-browser,flash_ws-sse-browser", "--duration", "2", "--json", str(json_path)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=180 * SCALE)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = json.loads(json_path.read_text())["rows"]
+    assert [row["contender"] for row in rows] == ["flash_ws-ws-browser", "flash_ws-sse-browser"]
+    for row in rows:
+        assert row["error"] is None, row
+        assert row["transport"].startswith("browser " + ("websocket" if row["contender"] == "flash_ws-ws-browser" else "sse"))
+        assert (row["lost"], row["duplicated"], row["reordered"]) == (0, 0, 0), row["phases"]
+        assert row["delivered"] > 0
+
+
+def test_browser_rows_run_only_on_demand():
+    from benchmarks.flaky_net import parse_args
+
+    assert not any(name.endswith("-browser") for name in parse_args([]).contenders)
+    assert {"flash_ws-ws-browser", "flash_ws-sse-browser"} <= set(parse_args(["--browser"]).contenders)

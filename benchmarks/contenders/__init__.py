@@ -15,6 +15,15 @@ def _flash_ws(transport: str):
     return make
 
 
+def _browser(transport: str):
+    def make() -> Driver:
+        from benchmarks.contenders.browser_driver import BrowserDriver
+
+        return BrowserDriver(transport)
+
+    return make
+
+
 def _dash() -> Driver:
     from benchmarks.contenders.dash_driver import DashDriver
 
@@ -43,6 +52,10 @@ CONTENDERS: dict[str, Contender] = {c.name: c for c in [
               False),
     Contender("dash-ws", "Dash 4.4's websocket callbacks (Dash(backend='quart', websocket_callbacks=True))",
               lambda: hypercorn("dash-ws", "benchmarks.contenders.dash_app:server"), _dash, False),
+    Contender("flash_ws-ws-browser", "flash_ws, default transport choice, the real JS client in headless Chromium (--browser)",
+              lambda: hypercorn("flash_ws-ws-browser", "benchmarks.contenders.flash_ws_app:server"), _browser("auto"), True),
+    Contender("flash_ws-sse-browser", "flash_ws forced to SSE + POST (?flash_ws_transport=sse), the real JS client in Chromium",
+              lambda: hypercorn("flash_ws-sse-browser", "benchmarks.contenders.flash_ws_app:server"), _browser("sse"), True),
     Contender("raw-websockets", "a bare websockets server, one message per update: the floor",
               lambda: python_module("raw-websockets", "benchmarks.contenders.raw_ws"), _raw, False),
 ]}

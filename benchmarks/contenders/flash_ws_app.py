@@ -27,6 +27,7 @@ server = app.server
 app.layout = html.Div([
     dcc.Store(id="params"),
     *(html.Button(name, id=f"go-{name}") for name in STREAM_NAMES),
+    *(html.Button(name, id=f"chart-{name}") for name in STREAM_NAMES),
     *(html.Div(id=component_id(name)) for name in STREAM_NAMES),
 ])
 
@@ -44,6 +45,23 @@ def _make_callback(name: str):
 
 for _name in STREAM_NAMES:
     app.event_callback(Input(f"go-{_name}", "n_clicks"), State("params", "data"))(_make_callback(_name))
+
+
+def _make_chart_callback(name: str):
+    """The same stream as ``extendData`` points (x: seq, y: server time), for the browser rows: the
+    page's client merges extendData exactly, so every update is counted where the page applies it."""
+    out = component_id(name)
+
+    async def chart(_n_clicks, params):
+        async for seq, ts in BOOK.updates(StreamParams.from_json(params)):
+            yield stream_props(out, {"extendData": [{"x": [[seq]], "y": [[ts]]}, [0]]})
+
+    chart.__name__ = chart.__qualname__ = f"chart_{name}"
+    return chart
+
+
+for _name in STREAM_NAMES:
+    app.event_callback(Input(f"chart-{_name}", "n_clicks"), State("params", "data"))(_make_chart_callback(_name))
 
 
 def callback_id(name: str) -> str:

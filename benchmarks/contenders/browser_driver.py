@@ -1,0 +1,123 @@
+"""The flash_ws contenders with the real JS client, in headless Chromium (``--browser``).
+
+The page loads the benchmark's Flash app through the row's proxy. Streams start the way a user
+starts them: the driver sets the ``params`` store and clicks ``chart-<name>`` (Dash runs the trigger
+group's clientside callback, which starts the run over the page's transport). The streams arrive as
+``extendData`` points, which the client merges exactly, and are recorded where the page applies
+them: ``dash_clientside.set_props`` is wrapped to note every point with its arrival time
+(``performance.timeOrigin + performance.now()``, the machine's clock, like the server's
+``time.time()``) instead of drawing them. A run has ended when the server says its producer stopped
+and every update it produced has arrived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import urllib.request
+from typing import Any
+
+from benchmarks.contenders.base import ContenderUnavailable, Driver, Recorder, StreamSpec
+from benchmarks.contenders.streams import STATUS_PATH
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+RECORD_POINTS = """() => {
+    window.__arrivals = [];
+    const dc = window.dash_clientside, draw = dc.set_props;
+    dc.set_props = (id, props) => {
+        if (!props.extendData) return draw(id, props);
+        const at = (performance.timeOrigin + performance.now()) / 1000, data = props.extendData[0];
+        data.x[0].forEach((seq, i) => window.__arrivals.push([id, seq, data.y[0][i], at]));
+    };
+}"""
+START = """([name, params]) => {
+    window.dash_clientside.set_props('params', {data: params});
+    document.getElementById('chart-' + name).click();
+}"""
+
+
+class BrowserDriver(Driver):
+    def __init__(self, transport: str) -> None:
+        super().__init__()
+        self.requested = transport
+        self._playwright: Any = None
+        self._browser: Any = None
+        self._page: Any = None
+        self._base_url = ""
+        self._info: list[str] = []
+
+    async def open(self, base_url: str) -> None:
+        from playwright.async_api import async_playwright
+
+        executable = shutil.which("chromium")
+        if executable is None:
+            raise ContenderUnavailable("--browser needs Debian's chromium (apt-get install chromium)")
+        self._base_url = base_url.rstrip("/")
+        self._playwright = await async_playwright().start()
+        self._browser = await self._playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        self._page = await self._browser.new_page()
+        self._page.on("console", lambda message: self._info.append(message.text))
+        query = "?flash_ws_transport=sse" if self.requested == "sse" else ""
+        try:
+            await self._page.goto(self._base_url + "/" + query, timeout=20_000)
+            await self._page.wait_for_function("() => window.flash_ws && window.flash_ws.constructor.name === 'FlashClient'"
+                                               " && window.dash_clientside && window.dash_clientside.set_props", timeout=20_000)
+            for _ in range(200):
+                if any(text.startswith("flash_ws: connected over") for text in self._info):
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                raise ContenderUnavailable("the page's flash_ws client did not connect")
+        except Exception as exc:
+            if isinstance(exc, ContenderUnavailable):
+                raise
+            raise ContenderUnavailable(f"the page did not load: {exc}") from exc
+        await self._page.evaluate(RECORD_POINTS)
+        connected = next(text for text in self._info if text.startswith("flash_ws: connected over"))
+        self.transport = "browser " + ("sse" if " sse" in connected else "websocket")
+        if "websocket failed" in connected:
+            self.transport += " (fallback)"
+
+    async def run(self, streams: list[StreamSpec], recorder: Recorder) -> None:
+        keys = {spec.component: spec.key for spec in streams}
+        for spec in streams:
+            await self._page.evaluate(START, [spec.name, spec.params.to_json()])
+        received = {spec.key: 0 for spec in streams}
+        while True:
+            arrivals = await self._page.evaluate("() => window.__arrivals.splice(0)")
+            for component, seq, ts, at in arrivals:
+                key = keys.get(component)
+                if key is not None:
+                    recorder.records[key].append((int(seq), float(ts), float(at)))
+                    recorder.last_arrival = max(recorder.last_arrival, float(at))
+                    received[key] += 1
+            done = await asyncio.to_thread(self._finished, received)
+            for key in done:
+                recorder.end(key)
+            if len(done) == len(received):
+                return
+            await asyncio.sleep(0.05)
+
+    def _finished(self, received: dict[str, int]) -> list[str]:
+        """Streams whose producer stopped and whose every update arrived (asked through the proxy)."""
+        done = []
+        for key, count in received.items():
+            try:
+                with urllib.request.urlopen(f"{self._base_url}{STATUS_PATH}?key={key}", timeout=1) as response:
+                    status = json.loads(response.read())
+            except OSError:
+                continue
+            if status["known"] and not status["running"] and count >= status["produced"]:
+                done.append(key)
+        return done
+
+    async def close(self) -> None:
+        if self._page is not None:
+            self.connections = sum(1 for text in self._info if text.startswith("flash_ws: connected over"))
+            await self._page.close()
+        if self._browser is not None:
+            await self._browser.close()
+        if self._playwright is not None:
+            await self._playwright.stop()
