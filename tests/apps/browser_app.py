@@ -39,7 +39,7 @@ app.layout = html.Div([
 
 def _stream(i: int):
     async def stream(n_clicks):
-        for k in range(40):
+        for k in range(100):  # 5 s: long enough that all eight overlap even on a busy machine
             await asyncio.sleep(0.05)
             yield stream_props(f"out-{i}", {"children": str(k)})
         yield stream_props(f"out-{i}", {"children": "done"})
