@@ -69,6 +69,16 @@ class LiveSession:
             if self.core.replay.last_seq == before:
                 return
 
+    async def take_messages(self, connection: Connection) -> list[str]:
+        """After ``connection`` was woken: gather what producers are adding, then take every message
+        ready for it (none once it has been replaced). Both transports' writers use this."""
+        await self.gather_output()
+        connection.wakeup.clear()
+        messages: list[str] = []
+        while not connection.replaced and (message := self.core.take_output()) is not None:
+            messages.append(message)
+        return messages
+
     async def wait_for_room(self) -> None:
         """Wait while the replay buffer is full (backpressure)."""
         while not self.core.has_room():

@@ -78,12 +78,7 @@ async def _events(service: FlashWsService, live: LiveSession, connection: Connec
             except TimeoutError:
                 yield b": idle\n\n"
                 continue
-            await live.gather_output()  # frames ready together travel together
-            connection.wakeup.clear()
-            while not connection.replaced:
-                message = live.core.take_output()
-                if message is None:
-                    break
+            for message in await live.take_messages(connection):
                 yield f"data: {message}\n\n".encode()
     finally:
         watchdog.cancel()

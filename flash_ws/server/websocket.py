@@ -92,11 +92,6 @@ async def _write(ws: Any, live: LiveSession, connection: Connection) -> None:
     """The one writer of this connection: everything ready together goes out in one message."""
     while not connection.replaced:
         await connection.wakeup.wait()
-        await live.gather_output()  # frames ready together travel together
-        connection.wakeup.clear()
-        while not connection.replaced:
-            message = live.core.take_output()
-            if message is None:
-                break
+        for message in await live.take_messages(connection):
             await ws.send(message)
     await ws.close(4001, "replaced by a newer connection of the same session")
