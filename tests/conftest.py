@@ -147,3 +147,13 @@ def browser():
         instance = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
         yield instance
         instance.close()
+
+
+@pytest.fixture
+def redis_server():
+    """A fresh redis-server on loopback (no persistence) for one test."""
+    from tests.redis_server import RedisServer
+
+    server = RedisServer()
+    yield server
+    server.stop()
