@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -37,7 +38,12 @@ class Flash(dash.Dash):
       declare a connection dead after interval + timeout (10 s) of silence;
     - ``ws_timeout``: with ``transport="auto"``, seconds the WebSocket has to complete its first
       round trip before the page falls back to SSE + POST (2); ``ws_retry_after``: seconds before a
-      tab that fell back tries the WebSocket again at a later page load (600).
+      tab that fell back tries the WebSocket again at a later page load (600);
+    - ``redis_url``: share sessions between workers (processes, machines) through Redis, so a page
+      may reach any worker (no sticky sessions); default: the ``FLASH_WS_REDIS_URL`` environment
+      variable, else sessions live in this process. ``worker_ttl``: seconds after which a worker
+      that stopped refreshing its liveness key is declared dead and its pages' runs are ended as
+      lost (5).
     """
 
     def __init__(
@@ -54,6 +60,8 @@ class Flash(dash.Dash):
         heartbeat_timeout: float = 10.0,
         ws_timeout: float = 2.0,
         ws_retry_after: float = 600.0,
+        redis_url: str | None = None,
+        worker_ttl: float = 5.0,
         **dash_kwargs: Any,
     ) -> None:
         backend = dash_kwargs.setdefault("backend", "quart")
@@ -66,7 +74,9 @@ class Flash(dash.Dash):
         self.flash_ws_settings = Settings(limits=limits, allowed_origins=origins, resume_grace=resume_grace,
                                           transport=transport, heartbeat_interval=heartbeat_interval,
                                           heartbeat_timeout=heartbeat_timeout, ws_timeout=ws_timeout,
-                                          ws_retry_after=ws_retry_after)
+                                          ws_retry_after=ws_retry_after,
+                                          redis_url=redis_url or os.environ.get("FLASH_WS_REDIS_URL") or None,
+                                          worker_ttl=worker_ttl)
         self.event_callbacks = EventCallbackRegistry()
         self.flash_ws = FlashWsService(self.event_callbacks, self.flash_ws_settings)
         self._trigger_groups: list[TriggerGroup] = []
@@ -78,6 +88,8 @@ class Flash(dash.Dash):
         self.server.websocket(routes + "ws")(self._serve_websocket)
         self.server.route(routes + "sse", methods=["GET"])(self._serve_event_stream)
         self.server.route(routes + "post", methods=["POST"])(self._serve_post)
+        self.server.before_serving(self.flash_ws.store.start)
+        self.server.after_serving(self.flash_ws.store.stop)
 
     async def _serve_websocket(self) -> None:
         self._install_event_callbacks()

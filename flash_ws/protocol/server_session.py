@@ -232,20 +232,25 @@ class ServerSession:
 
     # ----- output to the transport
 
+    def has_control(self) -> bool:
+        return bool(self._control)
+
     def has_output(self) -> bool:
         return bool(self._control) or self.sent_seq < self.replay.last_seq
 
-    def take_output(self) -> str | None:
+    def take_output(self, upto: int | None = None) -> str | None:
         """One message with the control frames and the unsent sequenced frames, or None.
 
         Messages are cut near ``max_output_message_bytes``; call again while ``has_output()``.
+        ``upto`` holds back sequenced frames above it (those not yet stored where others can resume).
         """
-        if not self.has_output():
+        limit = self.replay.last_seq if upto is None else min(upto, self.replay.last_seq)
+        if not self._control and self.sent_seq >= limit:
             return None
         parts, size = self._control, sum(len(p) for p in self._control)
         self._control = []
         for text in self.replay.after(self.sent_seq):
-            if parts and size + utf8_size(text) > self.limits.max_output_message_bytes:
+            if self.sent_seq >= limit or (parts and size + utf8_size(text) > self.limits.max_output_message_bytes):
                 break
             parts.append(text)
             size += utf8_size(text)
@@ -254,6 +259,45 @@ class ServerSession:
 
     def ping(self, ping_id: int) -> None:
         self._queue_control(Ping(ping_id))
+
+    def take_control(self) -> list[str]:
+        """The queued control frames (encoded), for a connection served elsewhere."""
+        control, self._control = self._control, []
+        return control
+
+    # ----- state shared with other workers
+
+    @property
+    def highest_run(self) -> int:
+        return self._highest_run
+
+    def active_run_callbacks(self) -> dict[int, str]:
+        return {run: record.cb for run, record in self._runs.items()}
+
+    @classmethod
+    def restore(cls, token: str, epoch: str, callbacks: Container[str], limits: Limits, frames: list[tuple[int, str]],
+                last_seq: int, highest_run: int, runs: dict[int, str]) -> ServerSession:
+        """A session rebuilt from what another worker stored: its unacknowledged ``frames``, its
+        numbering and its active ``runs`` (which nobody drives any more: see ``lose_runs``)."""
+        session = cls(token, epoch, callbacks, limits)
+        first = frames[0][0] if frames else last_seq + 1
+        session.replay.last_seq = first - 1
+        for seq, text in frames:
+            session.replay.append(seq, text)
+        session.replay.last_seq = last_seq
+        session.sent_seq = last_seq
+        session._highest_run = highest_run
+        for run, cb in runs.items():
+            session._runs[run] = _Run(cb)
+            session._active_by_cb[cb] = run
+        return session
+
+    def lose_runs(self, error: ErrorInfo) -> list[int]:
+        """End every active run with ``error`` (their producer is gone); return their ids."""
+        lost = list(self._runs)
+        for run in lost:
+            self._finish(run, "error", error)
+        return lost
 
 
 def _with_seq(frame: Update | End, seq: int) -> Update | End:

@@ -19,6 +19,5 @@ async def watch(live: LiveSession, connection: Connection, interval: float, time
             break
         if time.monotonic() - connection.last_heard > interval + timeout:
             return "dead"
-        live.core.ping(next(ids))
-        live.notify()
+        live.ping(next(ids))
     return "replaced"

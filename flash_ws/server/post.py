@@ -16,6 +16,7 @@ from quart import Response
 from ..protocol import Refused
 from .guards import Hook, origin_refusal, run_hooks
 from .service import FlashWsService
+from .sessions import SessionStoreError, StoreUnavailable
 from .sse import refusal
 
 SESSION_HEADER = "X-Flash-Ws-Session"
@@ -34,7 +35,10 @@ async def receive_post(request: Any, service: FlashWsService, allowed_origins: I
     token = request.headers.get(SESSION_HEADER)
     if not token:
         return refusal(400, "unknown_session", f"missing the {SESSION_HEADER} header")
-    live = service.store.get(token)
+    try:
+        live = await service.store.get(token)
+    except SessionStoreError as exc:
+        return refusal(503, "store_unavailable", str(exc))
     if live is None:
         return refusal(404, "unknown_session", "no such session (expired, or never opened): open a new event stream")
     text = await request.get_data(as_text=True)
@@ -47,7 +51,12 @@ async def receive_post(request: Any, service: FlashWsService, allowed_origins: I
             rejected = await run_hooks(message_hooks, request, frame)
             if rejected:
                 return refusal(403, f"hook_{rejected[0]}", rejected[1])
-    commands = service.receive(live, text)
+    try:
+        commands = await service.receive(live, text)
+    except SessionStoreError as exc:
+        if isinstance(exc, StoreUnavailable):
+            return refusal(503, "store_unavailable", str(exc))
+        return refusal(404, "unknown_session", f"{exc}: open a new event stream")
     refused = [c for c in commands if isinstance(c, Refused) and c.code in ("bad_frame", "too_large") and c.run is None]
     if refused:
         return refusal(413 if refused[0].code == "too_large" else 400, refused[0].code, refused[0].message)

@@ -22,12 +22,27 @@ class FlashWsService:
         self.callbacks = callbacks
         self.settings = settings
         self.runner: StreamRunner = runner or AsyncioStreamRunner()
-        self.store: SessionStore = store or InProcessSessionStore(
-            callbacks, settings.limits, settings.resume_grace, self.runner.cancel_all)
+        self.store: SessionStore = store or self._default_store()
 
-    def attach(self, hello: Hello, connection: Connection) -> LiveSession:
-        """Open or resume the session ``hello`` names and bind ``connection`` to it."""
-        live, resumed = self.store.open(hello)
+    @property
+    def worker_id(self) -> str | None:
+        """This worker's id in the shared store (None with the in-process store)."""
+        return getattr(self.store, "worker", None)
+
+    def _default_store(self) -> SessionStore:
+        settings = self.settings
+        if settings.redis_url:
+            from .redis_store import RedisSessionStore  # imports redis only when asked for
+
+            return RedisSessionStore(settings.redis_url, self.callbacks, settings.limits, settings.resume_grace,
+                                     settings.worker_ttl, self.runner.cancel_all, self.receive_local)
+        return InProcessSessionStore(self.callbacks, settings.limits, settings.resume_grace, self.runner.cancel_all)
+
+    async def attach(self, hello: Hello, connection: Connection) -> LiveSession:
+        """Open or resume the session ``hello`` names and bind ``connection`` to it.
+
+        Raises ``SessionStoreError`` when the store cannot serve it now."""
+        live, resumed = await self.store.open(hello)
         live.bind(connection)
         log.debug("flash_ws: %s %s session %.6s…", connection, "resumed" if resumed else "opened", live.token)
         return live
@@ -41,8 +56,16 @@ class FlashWsService:
         else:
             self.store.detach(live)
 
-    def receive(self, live: LiveSession, text: str | bytes) -> list[Command]:
-        """Feed one client message to the session and run the resulting commands."""
+    async def receive(self, live: LiveSession, text: str | bytes) -> list[Command]:
+        """Feed one client message to the session (or to its owner, when another worker owns it)."""
+        if live.connection is not None:
+            live.connection.last_heard = time.monotonic()
+        if getattr(live, "remote", False):
+            return await live.forward(text)  # type: ignore[attr-defined]
+        return self.receive_local(live, text)
+
+    def receive_local(self, live: LiveSession, text: str | bytes) -> list[Command]:
+        """Feed one client message to a session of this process and run the resulting commands."""
         if live.connection is not None:
             live.connection.last_heard = time.monotonic()
         commands = live.core.receive_message(text)

@@ -10,10 +10,22 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from ..protocol import Hello, Limits, ServerSession
+
+
+class SessionStoreError(Exception):
+    """The session store cannot serve a session right now; the message says why."""
+
+
+class StoreUnavailable(SessionStoreError):
+    """The shared store (Redis) cannot be reached: the page should retry later."""
+
+
+class SessionGone(SessionStoreError):
+    """The session's stored state was lost (the store restarted, or another worker took it over)."""
 
 
 class Connection:
@@ -22,6 +34,7 @@ class Connection:
     def __init__(self, description: str) -> None:
         self.description = description
         self.replaced = False
+        self.closing: SessionStoreError | None = None  # set when the store ends this connection
         self.wakeup = asyncio.Event()
         self.last_heard = time.monotonic()  # when the client was last heard from (heartbeats)
 
@@ -74,10 +87,20 @@ class LiveSession:
         ready for it (none once it has been replaced). Both transports' writers use this."""
         await self.gather_output()
         connection.wakeup.clear()
+        if connection.closing is not None:
+            raise connection.closing
         messages: list[str] = []
-        while not connection.replaced and (message := self.core.take_output()) is not None:
+        while not connection.replaced and (message := self.core.take_output(self.sendable_seq())) is not None:
             messages.append(message)
         return messages
+
+    def sendable_seq(self) -> int | None:
+        """The highest sequenced frame that may be sent now (None: all of them)."""
+        return None
+
+    def ping(self, ping_id: int) -> None:
+        self.core.ping(ping_id)
+        self.notify()
 
     async def wait_for_room(self) -> None:
         """Wait while the replay buffer is full (backpressure)."""
@@ -87,14 +110,15 @@ class LiveSession:
 
 
 class SessionStore(Protocol):
-    """Where sessions live. The in-process store is the default; others keep them elsewhere."""
+    """Where sessions live. The in-process store is the default; the Redis store shares them
+    between workers. Its methods raise ``SessionStoreError`` when the store cannot serve."""
 
-    def open(self, hello: Hello) -> tuple[LiveSession, bool]:
+    async def open(self, hello: Hello) -> tuple[LiveSession, bool]:
         """The session ``hello`` resumes (and True), or a new one (and False)."""
         ...
 
-    def get(self, token: str) -> LiveSession | None:
-        """The live session named ``token``, if this store holds it."""
+    async def get(self, token: str) -> LiveSession | None:
+        """The session named ``token`` (possibly a handle on one owned elsewhere), or None."""
         ...
 
     def detach(self, live: LiveSession) -> None:
@@ -103,6 +127,18 @@ class SessionStore(Protocol):
 
     def close(self, live: LiveSession) -> None:
         """Forget ``live`` now (the page left, or it expired) and stop its runs."""
+        ...
+
+    async def start(self) -> None:
+        """Begin background work (the server started serving)."""
+        ...
+
+    async def stop(self) -> None:
+        """End background work (the server stops)."""
+        ...
+
+    def __iter__(self) -> Iterator[LiveSession]:
+        """The sessions this process owns."""
         ...
 
     def __len__(self) -> int: ...
@@ -121,10 +157,16 @@ class InProcessSessionStore:
     def __len__(self) -> int:
         return len(self._sessions)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[LiveSession]:
         return iter(list(self._sessions.values()))
 
-    def open(self, hello: Hello) -> tuple[LiveSession, bool]:
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    async def open(self, hello: Hello) -> tuple[LiveSession, bool]:
         live = self._sessions.get(hello.session) if hello.session else None
         if live is not None and live.core.can_resume(hello):
             if live.expiry is not None:
@@ -140,7 +182,7 @@ class InProcessSessionStore:
         self._sessions[core.token] = live
         return live, False
 
-    def get(self, token: str) -> LiveSession | None:
+    async def get(self, token: str) -> LiveSession | None:
         return self._sessions.get(token)
 
     def detach(self, live: LiveSession) -> None:

@@ -21,11 +21,15 @@ class Settings:
     heartbeat_timeout: float = 10.0
     ws_timeout: float = 2.0
     ws_retry_after: float = 600.0
+    redis_url: str | None = None
+    worker_ttl: float = 5.0
 
     def __post_init__(self) -> None:
         if self.transport not in TRANSPORTS:
             raise ValueError(f"transport must be one of {', '.join(TRANSPORTS)}, got {self.transport!r}")
         if self.heartbeat_interval <= 0 or self.heartbeat_timeout <= 0:
             raise ValueError("heartbeat_interval and heartbeat_timeout must be positive seconds")
+        if self.worker_ttl <= 0:
+            raise ValueError(f"worker_ttl must be positive seconds, got {self.worker_ttl}")
         if self.resume_grace < 0:
             raise ValueError(f"resume_grace must be >= 0 seconds, got {self.resume_grace}")

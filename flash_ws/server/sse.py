@@ -9,6 +9,7 @@ stream open and both ends can tell a dead stream from a quiet one.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
@@ -18,7 +19,9 @@ from ..protocol import PROTOCOL_VERSION, Hello
 from . import heartbeat
 from .guards import Hook, origin_refusal, run_hooks
 from .service import FlashWsService
-from .sessions import Connection, LiveSession
+from .sessions import Connection, LiveSession, SessionStoreError, StoreUnavailable
+
+log = logging.getLogger("flash_ws")
 
 SSE_HEADERS = {
     "Content-Type": "text/event-stream; charset=utf-8",
@@ -59,7 +62,10 @@ async def open_event_stream(request: Any, service: FlashWsService, allowed_origi
     if hello.v != PROTOCOL_VERSION:
         return refusal(400, "unsupported_version", f"protocol version {hello.v} not supported (this server speaks {PROTOCOL_VERSION})")
     connection = Connection(f"event stream from {request.remote_addr}")
-    live = service.attach(hello, connection)
+    try:
+        live = await service.attach(hello, connection)
+    except SessionStoreError as exc:
+        return refusal(503, "store_unavailable" if isinstance(exc, StoreUnavailable) else "session_lost", str(exc))
     response = Response(_events(service, live, connection), headers=SSE_HEADERS)
     response.timeout = None
     return response
@@ -78,7 +84,12 @@ async def _events(service: FlashWsService, live: LiveSession, connection: Connec
             except TimeoutError:
                 yield b": idle\n\n"
                 continue
-            for message in await live.take_messages(connection):
+            try:
+                messages = await live.take_messages(connection)
+            except SessionStoreError as exc:
+                log.warning("flash_ws: closing %s: %s", connection, exc)
+                return  # the page reconnects, resuming or starting afresh
+            for message in messages:
                 yield f"data: {message}\n\n".encode()
     finally:
         watchdog.cancel()

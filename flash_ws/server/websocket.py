@@ -12,7 +12,7 @@ from ..protocol import PROTOCOL_VERSION, Hello, PageLeft, ProtocolError, decode_
 from . import heartbeat
 from .guards import Hook, origin_refusal, run_hooks
 from .service import FlashWsService
-from .sessions import Connection, LiveSession
+from .sessions import Connection, LiveSession, SessionStoreError, StoreUnavailable
 
 log = logging.getLogger("flash_ws")
 HELLO_TIMEOUT = 10.0
@@ -44,9 +44,14 @@ async def serve_websocket(ws: Any, service: FlashWsService, allowed_origins: Ite
         await ws.close(4400, f"protocol version {frames[0].v} not supported (this server speaks {PROTOCOL_VERSION})")
         return
     connection = Connection(f"websocket from {ws.remote_addr}")
-    live = service.attach(frames[0], connection)
-    if len(frames) > 1:
-        service.receive(live, json.dumps(json.loads(first)[1:]))
+    try:
+        live = await service.attach(frames[0], connection)
+        if len(frames) > 1:
+            await service.receive(live, json.dumps(json.loads(first)[1:]))
+    except SessionStoreError as exc:
+        log.warning("flash_ws: websocket from %s not served: %s", ws.remote_addr, exc)
+        await ws.close(*_close_for(exc))
+        return
     settings = service.settings
     loop = asyncio.get_running_loop()
     tasks = {
@@ -59,10 +64,20 @@ async def serve_websocket(ws: Any, service: FlashWsService, allowed_origins: Ite
         if watchdog in done and watchdog.result() == "dead":
             log.info("flash_ws: %s went silent: closing it (the page will resume)", connection)
             await ws.close(4008, "heartbeat timeout")
+        failed = [task.exception() for task in done if not task.cancelled() and isinstance(task.exception(), SessionStoreError)]
+        if failed:
+            log.warning("flash_ws: closing %s: %s", connection, failed[0])
+            await ws.close(*_close_for(failed[0]))
     finally:
         for task in tasks:
             task.cancel()
         service.detach(live, connection, page_left=False)
+
+
+def _close_for(exc: SessionStoreError) -> tuple[int, str]:
+    """Close codes that make the page reconnect (not 4xxx, which it takes as a refusal)."""
+    code = 1011 if isinstance(exc, StoreUnavailable) else 1012
+    return code, str(exc).encode()[:120].decode(errors="ignore")
 
 
 async def _read(ws: Any, service: FlashWsService, live: LiveSession, message_hooks: list[Hook]) -> None:
@@ -71,7 +86,7 @@ async def _read(ws: Any, service: FlashWsService, live: LiveSession, message_hoo
         text = await ws.receive()
         if message_hooks and await _refused_by_hooks(ws, text, message_hooks):
             return
-        if any(isinstance(c, PageLeft) for c in service.receive(live, text)):
+        if any(isinstance(c, PageLeft) for c in await service.receive(live, text)):
             return
 
 

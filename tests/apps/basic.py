@@ -10,7 +10,8 @@ from tests.apps import probe
 app = Flash(__name__, resume_grace=float(os.environ.get("FLASH_WS_TEST_GRACE", "2")),
             max_active_runs=int(os.environ.get("FLASH_WS_TEST_MAX_RUNS", "32")),
             replay_buffer_bytes=int(os.environ.get("FLASH_WS_TEST_REPLAY_BYTES", str(8 << 20))),
-            allowed_origins=os.environ.get("FLASH_WS_TEST_ORIGINS", "").split())
+            allowed_origins=os.environ.get("FLASH_WS_TEST_ORIGINS", "").split(),
+            worker_ttl=float(os.environ.get("FLASH_WS_TEST_WORKER_TTL", "5")))
 server = app.server
 probe.install(app)
 app.layout = html.Div([html.Button("go", id="go"), html.Div(id="out")])

@@ -1,0 +1,541 @@
+"""Sessions shared by several workers through Redis, with no sticky routing.
+
+Each session is *owned* by the worker that opened it: that worker keeps its ``ServerSession``, runs
+its streams and stores every sequenced frame in Redis before any page sees it (see
+``redis_keys``). A page that (re)connects to another worker is served from Redis by a
+``RemoteSession``; what it sends is forwarded to the owner's inbox. Workers refresh a liveness key;
+when one disappears, a survivor takes its sessions over and ends their runs with the error
+``worker_lost`` (the page applies their ``reset_props``). When Redis fails, output is held (never
+sent unstored) and connections are refused with a clear reason until it returns; a session Redis
+forgot (it restarted) ends honestly: the page is told its session was lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import secrets
+import socket
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from ..protocol import ErrorInfo, Hello, Limits, ServerSession, encode_frame
+from ..protocol.frames import Welcome
+from . import redis_keys as keys
+from .redis_remote import RemoteConnection, RemoteSession
+from .sessions import Connection, LiveSession, SessionGone, StoreUnavailable
+
+log = logging.getLogger("flash_ws")
+READ_COUNT = 1000
+
+
+class OwnedSession(LiveSession):
+    """A session this worker owns: frames go to the page only once they are stored in Redis."""
+
+    def __init__(self, core: ServerSession, store: RedisSessionStore) -> None:
+        super().__init__(core)
+        self.store = store
+        self.stored_seq = core.replay.last_seq
+        self.closed = False
+
+    def sendable_seq(self) -> int:
+        return self.stored_seq
+
+    def notify(self) -> None:
+        if self.core.replay.last_seq > self.stored_seq or isinstance(self.connection, RemoteConnection):
+            self.store.mark_dirty(self)
+        if self.connection is not None and not isinstance(self.connection, RemoteConnection):
+            if self.core.has_output() and (self.core.sent_seq < self.stored_seq or self.core.has_control()):
+                self.connection.wakeup.set()
+        if self.core.has_room():
+            self._room.set()
+        else:
+            self._room.clear()
+
+    def bind(self, connection: Connection) -> None:
+        previous = self.connection
+        super().bind(connection)
+        if isinstance(previous, RemoteConnection):
+            self.store.send(previous.worker, "replaced", self.token, c=previous.conn_id)
+        self.store.mark_dirty(self)  # the state in Redis names where the connection is
+
+    def connection_worker(self) -> str:
+        if self.connection is None:
+            return ""
+        return self.connection.worker if isinstance(self.connection, RemoteConnection) else self.store.worker
+
+
+class RedisSessionStore:
+    """The ``SessionStore`` on Redis. ``on_close`` stops a closed session's runs; ``on_message``
+    runs what a page sent (forwarded by another worker) on a session owned here."""
+
+    def __init__(self, url: str, callbacks: Any, limits: Limits, resume_grace: float, worker_ttl: float,
+                 on_close: Callable[[LiveSession], None], on_message: Callable[[LiveSession, str], object]) -> None:
+        self.url = url
+        self.redis = aioredis.Redis.from_url(url, decode_responses=True, socket_connect_timeout=2,
+                                             socket_timeout=max(5.0, worker_ttl), health_check_interval=10)
+        self.worker = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+        self.limits = limits
+        self._callbacks = callbacks
+        self._grace = resume_grace
+        self._ttl = worker_ttl
+        self._key_ttl = int(max(3600, 10 * resume_grace))
+        self._on_close = on_close
+        self._on_message = on_message
+        self._owned: dict[str, OwnedSession] = {}
+        self._remote: dict[str, set[RemoteSession]] = {}
+        self._dirty: dict[OwnedSession, None] = {}
+        self._dirty_event = asyncio.Event()
+        self._append = self.redis.register_script(keys.APPEND)
+        self._claim = self.redis.register_script(keys.CLAIM)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._background: set[asyncio.Task[None]] = set()
+        self._outage_since: float | None = None
+
+    # ----- the SessionStore interface
+
+    def __len__(self) -> int:
+        return len(self._owned)
+
+    def __iter__(self) -> Iterator[LiveSession]:
+        return iter(list(self._owned.values()))
+
+    async def start(self) -> None:
+        if self._tasks:
+            return
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._store_loop(), name="flash_ws redis store"),
+                       loop.create_task(self._inbox_loop(), name="flash_ws redis inbox"),
+                       loop.create_task(self._liveness_loop(), name="flash_ws redis liveness")]
+        for task in self._tasks:
+            task.add_done_callback(_report_crash)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        self._tasks = []
+        try:  # survivors take the sessions over at once instead of after worker_ttl
+            await self.redis.delete(keys.alive(self.worker))
+        except RedisError:
+            pass
+        await self.redis.aclose()
+
+    async def open(self, hello: Hello) -> tuple[LiveSession, bool]:
+        await self.start()
+        if hello.session:
+            local = self._owned.get(hello.session)
+            if local is not None and local.core.can_resume(hello):
+                self._cancel_expiry(local)
+                local.core.attach(hello)
+                return local, True
+            if local is not None:
+                self.close(local)
+            else:
+                found = await self._open_stored(hello)
+                if found is not None:
+                    return found, True
+        return await self._create(), False
+
+    async def get(self, token: str) -> LiveSession | RemoteSession | None:  # type: ignore[override]
+        await self.start()
+        local = self._owned.get(token)
+        if local is not None:
+            return local
+        state = await self._call(self.redis.hmget(keys.meta(token), "owner", "last_seq"))
+        if state[0] is None:
+            return None
+        owner = state[0]
+        if not await self._is_alive(owner):
+            adopted = await self._adopt(token, owner)
+            if adopted is not None:
+                return adopted
+        return RemoteSession(self, token, owner, int(state[1]))
+
+    def detach(self, live: LiveSession | RemoteSession) -> None:  # type: ignore[override]
+        if isinstance(live, RemoteSession):
+            self._drop_remote(live)
+            self.send(live.owner, "detach", live.token, c=live.conn_id)
+            return
+        assert isinstance(live, OwnedSession)
+        live.connection = None
+        self.mark_dirty(live)
+
+        def expire() -> None:
+            if self._owned.get(live.token) is live and live.connection is None:
+                self.close(live)
+
+        if self._grace <= 0:
+            expire()
+        else:
+            live.expiry = asyncio.get_running_loop().call_later(self._grace, expire)
+
+    def close(self, live: LiveSession | RemoteSession) -> None:  # type: ignore[override]
+        if isinstance(live, RemoteSession):
+            self._drop_remote(live)
+            self.send(live.owner, "close", live.token)
+            return
+        assert isinstance(live, OwnedSession)
+        self._cancel_expiry(live)
+        if self._owned.pop(live.token, None) is None:
+            return
+        live.closed = True
+        self._dirty.pop(live, None)
+        self._on_close(live)
+        self._spawn(self._forget(live.token))
+
+    # ----- opening sessions
+
+    async def _create(self) -> OwnedSession:
+        core = ServerSession(secrets.token_urlsafe(24), secrets.token_hex(4), self._callbacks, self.limits)
+        core.attach(Hello(None, 0))
+        live = OwnedSession(core, self)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(keys.meta(core.token), mapping={"owner": self.worker, "epoch": core.epoch, "last_seq": 0, "acked": 0,
+                                                  "highest_run": 0, "runs": "{}", "conn": self.worker})
+        pipe.expire(keys.meta(core.token), self._key_ttl)
+        pipe.sadd(keys.owned(self.worker), core.token)
+        await self._call(pipe.execute())
+        self._owned[core.token] = live
+        return live
+
+    async def _open_stored(self, hello: Hello) -> LiveSession | RemoteSession | None:
+        """Resume a session owned by another worker (or taken over from a dead one), if possible."""
+        token = hello.session
+        assert token is not None
+        state = await self._call(self.redis.hgetall(keys.meta(token)))
+        if not state:
+            return None
+        owner = state["owner"]
+        if not await self._is_alive(owner):
+            adopted = await self._adopt(token, owner)
+            if adopted is not None and adopted.core.can_resume(hello):
+                self._cancel_expiry(adopted)
+                adopted.core.attach(hello)
+                return adopted
+            if adopted is not None:
+                self.close(adopted)
+            return None
+        last_seq, acked = int(state["last_seq"]), int(state["acked"])
+        if owner == self.worker or not acked <= hello.seq <= last_seq:
+            self.send(owner, "close", token)
+            return None
+        remote = RemoteSession(self, token, owner, hello.seq)
+        remote.control.append(encode_frame(Welcome(token, state["epoch"], True, last_seq, int(state["highest_run"]))))
+        self._remote.setdefault(token, set()).add(remote)
+        self.send(owner, "attach", token, w=self.worker, c=remote.conn_id, s=str(hello.seq))
+        return remote
+
+    async def _adopt(self, token: str, dead: str) -> OwnedSession | None:
+        """Own the session of a dead worker: end its runs as lost (the page resets them)."""
+        claimed = await self._call(self._claim(keys=[keys.meta(token), keys.owned(self.worker)], args=[dead, self.worker, token]))
+        if not claimed:
+            return None
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hgetall(keys.meta(token))
+        pipe.xrange(keys.frames(token))
+        state, entries = await self._call(pipe.execute())
+        frames = [(int(entry_id.split("-")[0]), fields["f"]) for entry_id, fields in entries]
+        runs = {int(run): cb for run, cb in json.loads(state["runs"]).items()}
+        core = ServerSession.restore(token, state["epoch"], self._callbacks, self.limits, frames,
+                                     int(state["last_seq"]), int(state["highest_run"]), runs)
+        lost = core.lose_runs(ErrorInfo("worker_lost", f"the worker running this stream ({dead}) stopped"))
+        live = OwnedSession(core, self)
+        live.stored_seq = int(state["last_seq"])
+        self._owned[token] = live
+        log.warning("flash_ws: took over session %.6s… from dead worker %s; runs lost: %s", token, dead, lost or "none")
+        # Its page (connected to another worker, or to this one) reconnects: it resumes here and
+        # re-sends what the dead worker never ran.
+        for worker in {state.get("conn", ""), self.worker} - {"", dead}:
+            self.send(worker, "reconnect", token, m="the worker running this session's streams stopped: reconnect")
+        self.mark_dirty(live)
+        self.detach(live)
+        return live
+
+    # ----- frames to Redis (owner side)
+
+    def mark_dirty(self, live: OwnedSession) -> None:
+        if not live.closed:
+            self._dirty[live] = None
+            self._dirty_event.set()
+
+    async def _store_loop(self) -> None:
+        """Store what owned sessions produced, a batch per loop turn; on failure keep it and retry."""
+        delay = 0.05
+        while True:
+            await self._dirty_event.wait()
+            await asyncio.sleep(0)
+            self._dirty_event.clear()
+            batch, self._dirty = list(self._dirty), {}
+            try:
+                await self._store(batch)
+                self._recovered()
+                delay = 0.05
+            except RedisError as exc:
+                self._outage(exc, f"output of {len(batch)} session(s) held until it returns")
+                for live in batch:
+                    self.mark_dirty(live)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    async def _store(self, batch: list[OwnedSession]) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        plan: list[tuple[OwnedSession, int, int]] = []  # session, last seq sent along, index of its reply
+        for live in batch:
+            if live.closed:
+                continue
+            core = live.core
+            args: list[Any] = [self.worker, core.epoch, core.highest_run, json.dumps(core.active_run_callbacks()),
+                               core.replay.first_seq - 1, live.connection_worker(), self._key_ttl]
+            seq = live.stored_seq
+            for text in core.replay.after(live.stored_seq):
+                seq += 1
+                args += [seq, text]
+            await self._append(keys=[keys.meta(live.token), keys.frames(live.token)], args=args, client=pipe)
+            plan.append((live, seq, len(pipe) - 1))
+            connection = live.connection
+            if isinstance(connection, RemoteConnection):
+                for control in core.take_control():
+                    self._queue(pipe, connection.worker, "ctl", live.token, c=connection.conn_id, m=control)
+                self._queue(pipe, connection.worker, "wake", live.token)
+        if not plan:
+            return
+        results = await pipe.execute(raise_on_error=False)
+        for live, seq, index in plan:
+            result = results[index]
+            if isinstance(result, Exception):
+                raise result if isinstance(result, RedisError) else RedisError(str(result))
+            if result == -1:
+                self._lose(live, SessionGone("the session store (Redis) no longer has this session; it restarted or expired"))
+            elif result == -2:
+                self._lose(live, SessionGone("another worker took this session over"), forget=False)
+            else:
+                live.stored_seq = max(live.stored_seq, min(seq, int(result)))
+                if isinstance(live.connection, RemoteConnection):
+                    live.core.sent_seq = max(live.core.sent_seq, live.stored_seq)
+                live.notify()
+
+    def _lose(self, live: OwnedSession, why: SessionGone, forget: bool = True) -> None:
+        """The session's state in Redis is gone or taken: end it here; its page starts afresh."""
+        log.error("flash_ws: session %.6s… ended: %s", live.token, why)
+        connection = live.connection
+        if isinstance(connection, RemoteConnection):
+            self.send(connection.worker, "gone", live.token, m=str(why))
+        elif connection is not None:
+            connection.closing = why
+            connection.wakeup.set()
+        if forget:
+            self.close(live)
+        else:
+            self._cancel_expiry(live)
+            self._owned.pop(live.token, None)
+            live.closed = True
+            self._on_close(live)
+
+    async def _forget(self, token: str) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.delete(keys.meta(token), keys.frames(token))
+        pipe.srem(keys.owned(self.worker), token)
+        try:
+            await pipe.execute()
+        except RedisError as exc:
+            log.warning("flash_ws: could not delete session %.6s… from Redis (%s); its keys expire by themselves", token, exc)
+
+    # ----- frames from Redis (connection side)
+
+    async def read_frames(self, token: str, after: int) -> list[tuple[int, str]]:
+        entries = await self._call(self.redis.xrange(keys.frames(token), f"{after + 1}-0", "+", count=READ_COUNT))
+        if len(entries) == READ_COUNT:
+            self._wake_remote(token)  # more to read: come back
+        return [(int(entry_id.split("-")[0]), fields["f"]) for entry_id, fields in entries]
+
+    async def forward(self, remote: RemoteSession, message: str) -> None:
+        """Pass a page's message to the session's owner; tell the connection's worker it was heard."""
+        state = await self._call(self.redis.hmget(keys.meta(remote.token), "owner", "conn"))
+        if state[0] is None:
+            raise SessionGone("the session no longer exists")
+        remote.owner = state[0]
+        if remote.owner == self.worker:
+            local = self._owned.get(remote.token)
+            if local is not None:
+                self._on_message(local, message)
+                return
+        pipe = self.redis.pipeline(transaction=False)
+        self._queue(pipe, remote.owner, "msg", remote.token, m=message)
+        if state[1] and state[1] not in (remote.owner, self.worker):
+            self._queue(pipe, state[1], "heard", remote.token)
+        await self._call(pipe.execute())
+
+    # ----- messages between workers
+
+    def send(self, worker: str, op: str, token: str, **fields: str) -> None:
+        """Queue ``op`` for ``worker`` (fire and forget; failures are logged)."""
+        if worker == self.worker:
+            self._handle({"op": op, "t": token, **fields})
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        self._queue(pipe, worker, op, token, **fields)
+        self._spawn(self._execute(pipe, f"{op} for worker {worker}"))
+
+    def _queue(self, pipe: Any, worker: str, op: str, token: str, **fields: str) -> None:
+        pipe.xadd(keys.inbox(worker), {"op": op, "t": token, **fields}, maxlen=keys.INBOX_MAXLEN, approximate=True, nomkstream=True)
+
+    async def _execute(self, pipe: Any, what: str) -> None:
+        try:
+            await pipe.execute()
+        except RedisError as exc:
+            log.warning("flash_ws: could not send %s through Redis: %s", what, exc)
+
+    async def _inbox_loop(self) -> None:
+        last, delay = "0-0", 0.05
+        while True:
+            try:
+                replies = await self.redis.xread({keys.inbox(self.worker): last}, count=500, block=1000)
+                delay = 0.05
+            except RedisError as exc:
+                self._outage(exc, "messages from other workers wait")
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                continue
+            for _stream, entries in replies or ():
+                for entry_id, fields in entries:
+                    last = entry_id
+                    try:
+                        self._handle(fields)
+                    except Exception:
+                        log.exception("flash_ws: handling %s from another worker failed", fields.get("op"))
+
+    def _handle(self, message: dict[str, str]) -> None:
+        op, token = message["op"], message["t"]
+        if op == "beat":
+            return  # keeps the inbox existing (others' messages never create a dead worker's inbox)
+        if op in ("msg", "attach", "detach", "close"):
+            live = self._owned.get(token)
+            if live is None:
+                log.debug("flash_ws: %s for session %.6s…, which this worker does not own (any more)", op, token)
+                return
+            if op == "msg":
+                self._on_message(live, message["m"])
+            elif op == "attach":
+                self._cancel_expiry(live)
+                live.bind(RemoteConnection(message.get("w", ""), message["c"]))
+                live.core.replay.ack(int(message["s"]))
+                live.core.sent_seq = live.stored_seq
+                live.notify()
+            elif op == "detach":
+                if isinstance(live.connection, RemoteConnection) and live.connection.conn_id == message["c"]:
+                    self.detach(live)
+            else:
+                self.close(live)
+            return
+        for remote in list(self._remote.get(token, ())):
+            connection = remote.connection
+            if connection is None:
+                continue
+            if op == "wake":
+                connection.wakeup.set()
+            elif op == "heard":
+                connection.last_heard = time.monotonic()
+            elif op == "ctl" and message.get("c") == remote.conn_id:
+                remote.control.append(message["m"])
+                connection.wakeup.set()
+            elif op == "replaced" and message.get("c") == remote.conn_id:
+                connection.replaced = True
+                connection.wakeup.set()
+            elif op in ("gone", "reconnect"):
+                connection.closing = SessionGone(message.get("m", "the session moved to another worker: reconnect"))
+                connection.wakeup.set()
+
+    def _wake_remote(self, token: str) -> None:
+        for remote in self._remote.get(token, ()):
+            remote.notify()
+
+    def _drop_remote(self, remote: RemoteSession) -> None:
+        handles = self._remote.get(remote.token)
+        if handles is not None:
+            handles.discard(remote)
+            if not handles:
+                del self._remote[remote.token]
+
+    # ----- liveness of workers
+
+    async def _liveness_loop(self) -> None:
+        while True:
+            try:
+                pipe = self.redis.pipeline(transaction=False)
+                pipe.set(keys.alive(self.worker), str(os.getpid()), px=int(self._ttl * 1000))
+                pipe.xadd(keys.inbox(self.worker), {"op": "beat", "t": ""}, maxlen=keys.INBOX_MAXLEN, approximate=True)
+                pipe.sadd(keys.WORKERS, self.worker)
+                pipe.smembers(keys.WORKERS)
+                *_, workers = await pipe.execute()
+                for worker in workers - {self.worker}:
+                    if not await self._is_alive(worker):
+                        await self._reap(worker)
+                self._recovered()
+            except (RedisError, StoreUnavailable) as exc:
+                self._outage(exc, "worker liveness not refreshed")
+            await asyncio.sleep(self._ttl / 3)
+
+    async def _is_alive(self, worker: str) -> bool:
+        return worker == self.worker or bool(await self._call(self.redis.exists(keys.alive(worker))))
+
+    async def _reap(self, dead: str) -> None:
+        """Take over every session of ``dead`` (one survivor does it; the others skip)."""
+        if not await self.redis.set(keys.reap(dead), self.worker, nx=True, ex=60):
+            return
+        tokens = await self.redis.smembers(keys.owned(dead))
+        log.warning("flash_ws: worker %s stopped refreshing its liveness key: taking over its %d session(s)", dead, len(tokens))
+        for token in tokens:
+            await self._adopt(token, dead)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.srem(keys.WORKERS, dead)
+        pipe.delete(keys.owned(dead), keys.inbox(dead))
+        await pipe.execute()
+
+    # ----- Redis trouble
+
+    async def _call(self, awaitable: Any) -> Any:
+        """Await a Redis call; its failure becomes ``StoreUnavailable`` with a clear message."""
+        try:
+            return await awaitable
+        except RedisError as exc:
+            self._outage(exc, "pages cannot connect or resume until it returns")
+            raise StoreUnavailable(f"the session store (Redis at {_safe(self.url)}) is unavailable: {exc}") from exc
+
+    def _outage(self, exc: Exception, consequence: str) -> None:
+        if self._outage_since is None:
+            self._outage_since = time.monotonic()
+            log.error("flash_ws: Redis at %s is unavailable (%s): %s", _safe(self.url), exc, consequence)
+
+    def _recovered(self) -> None:
+        if self._outage_since is not None:
+            log.warning("flash_ws: Redis at %s is back after %.1f s", _safe(self.url), time.monotonic() - self._outage_since)
+            self._outage_since = None
+
+    def _cancel_expiry(self, live: LiveSession) -> None:
+        if live.expiry is not None:
+            live.expiry.cancel()
+            live.expiry = None
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+
+def _report_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.critical("flash_ws: %s stopped", task.get_name(), exc_info=task.exception())
+
+
+def _safe(url: str) -> str:
+    """The Redis URL without its password."""
+    if "@" in url:
+        scheme, _, rest = url.partition("://")
+        return f"{scheme}://***@{rest.rpartition('@')[2]}"
+    return url

@@ -1,0 +1,103 @@
+"""Sessions shared by two workers through a real Redis: any worker serves a (re)connecting page."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+
+import pytest
+
+from flash_ws.client import FlashWsClient
+from tests.conftest import TIMEOUT, eventually
+
+APP = "tests.apps.basic"
+
+
+@pytest.fixture
+def workers(serve, redis_server):
+    """Two hypercorn workers of the basic app sharing sessions through one redis-server."""
+    env = {"FLASH_WS_REDIS_URL": redis_server.url, "FLASH_WS_TEST_GRACE": "10", "FLASH_WS_TEST_WORKER_TTL": "2"}
+    return [serve(f"{APP}:server", **env), serve(f"{APP}:server", **env)]
+
+
+def route_to(client: FlashWsClient, server) -> None:
+    """Send the client's next connection to ``server`` (what a round-robin load balancer may do)."""
+    client.base_url, client.origin = server.url + "/_flash_ws/", server.url
+
+
+def numbers(effect) -> list[int]:
+    return [pair[1]["children"] for pair in getattr(effect, "props", ())]
+
+
+async def test_reconnections_to_the_other_worker_resume_exactly(workers):
+    a, b = workers
+    async with FlashWsClient.connect(a.url) as client:
+        run = await client.start(f"{APP}.paced", [1200])
+        seen: list[int] = []
+
+        async def consume() -> None:
+            async for effect in run:
+                seen.extend(numbers(effect))
+
+        consumer = asyncio.get_running_loop().create_task(consume())
+        for drops in range(1, 4):
+            await eventually(lambda target=drops * 300: len(seen) >= target, what=f"{drops * 300} updates")
+            route_to(client, workers[drops % 2])
+            await client.drop()
+        await asyncio.wait_for(consumer, TIMEOUT)
+        assert seen == list(range(1200))
+        assert run.ended.reason == "done" and client.lost == []
+        assert client.connections >= 4
+    owned = [len(a.get_json("/test/sessions")), len(b.get_json("/test/sessions"))]
+    assert sorted(owned) == [0, 0] or owned.count(1) <= 1  # the session lived on one worker only
+
+
+async def test_a_start_sent_to_another_worker_runs_on_the_owner_and_cancel_reaches_it(workers):
+    a, b = workers
+    async with FlashWsClient.connect(a.url) as client:
+        route_to(client, b)
+        await client.drop()  # now connected to b; the session stays owned by a
+        await eventually(lambda: client.connections >= 2 and client._welcomed.is_set(), what="reconnection to b")
+        run = await client.start(f"{APP}.endless", ["x"])
+        await asyncio.wait_for(run.queue.get(), TIMEOUT)
+        assert a.get_json("/test/events").get("endless started") == 1
+        assert b.get_json("/test/events").get("endless started") is None
+        await client.cancel(run.run)
+        await eventually(lambda: run.ended, what="the cancelled run's end")
+        assert run.ended.reason == "cancelled"
+        await eventually(lambda: a.get_json("/test/events").get("endless finally") == 1, what="the generator's finally on a")
+
+
+async def test_a_killed_worker_s_runs_are_declared_lost_and_the_page_starts_again(workers):
+    a, b = workers
+    async with FlashWsClient.connect(a.url) as client:
+        run = await client.start(f"{APP}.endless", ["x"])
+        await asyncio.wait_for(run.queue.get(), TIMEOUT)
+        old_session = client.session.session
+        route_to(client, b)
+        os.kill(a.get_json("/test/worker")["pid"], signal.SIGKILL)  # the worker process, not hypercorn's parent
+        await eventually(lambda: run.ended, timeout=TIMEOUT * 2, what="the run of the killed worker to end")
+        assert (run.ended.reason, run.ended.reset) == ("error", True)  # the page applies reset_props
+        assert run.ended.error is not None and run.ended.error.code == "worker_lost"
+        assert client.session.session == old_session and client.lost == []  # the session itself survived
+        again = await client.start(f"{APP}.count", [5, None])
+        pairs, end = await asyncio.wait_for(again.collect(), TIMEOUT)
+        assert [p[1]["children"] for p in pairs] == list(range(5)) and end.reason == "done"
+        assert b.get_json("/test/events").get("endless started") is None
+
+
+async def test_a_restarted_redis_ends_the_session_honestly(workers, redis_server):
+    a, _b = workers
+    async with FlashWsClient.connect(a.url) as client:
+        run = await client.start(f"{APP}.endless", ["x"])
+        await asyncio.wait_for(run.queue.get(), TIMEOUT)
+        old_session = client.session.session
+        await asyncio.get_running_loop().run_in_executor(None, redis_server.restart)
+        await eventually(lambda: run.ended, timeout=TIMEOUT * 2, what="the run to be declared lost")
+        assert (run.ended.reason, run.ended.reset) == ("lost", True)
+        assert client.session.session != old_session and len(client.lost) == 1
+        again = await client.start(f"{APP}.count", [5, None])
+        pairs, end = await asyncio.wait_for(again.collect(), TIMEOUT)
+        assert len(pairs) == 5 and end.reason == "done"
+    assert "is unavailable" in a.output() or "no longer has this session" in a.output()
