@@ -101,3 +101,37 @@ async def test_a_restarted_redis_ends_the_session_honestly(workers, redis_server
         pairs, end = await asyncio.wait_for(again.collect(), TIMEOUT)
         assert len(pairs) == 5 and end.reason == "done"
     assert "is unavailable" in a.output() or "no longer has this session" in a.output()
+
+
+@pytest.mark.proxy
+async def test_sse_and_posts_spread_round_robin_over_workers(serve, redis_server):
+    from tests.conftest import free_port
+    from tests.nginx import STOCK, Nginx, parse_access_log
+
+    port = free_port()
+    env = {"FLASH_WS_REDIS_URL": redis_server.url, "FLASH_WS_TEST_GRACE": "10",
+           "FLASH_WS_TEST_ORIGINS": f"http://127.0.0.1:{port}"}
+    workers = [serve(f"{APP}:server", **env), serve(f"{APP}:server", **env)]
+    proxy = Nginx(upstreams=[w.port for w in workers], location=STOCK, port=port)
+    try:
+        async with FlashWsClient.connect(proxy.url, transport="sse") as client:
+            runs = [await client.start(f"{APP}.paced", [400]), await client.start(f"{APP}.count", [50, None])]
+            seen: list[int] = []
+
+            async def consume() -> None:
+                async for effect in runs[0]:
+                    seen.extend(numbers(effect))
+
+            consumer = asyncio.get_running_loop().create_task(consume())
+            await eventually(lambda: len(seen) >= 150, what="150 updates")
+            await client.drop()  # the event stream reconnects through nginx, to either worker
+            await asyncio.wait_for(consumer, TIMEOUT)
+            pairs, end = await asyncio.wait_for(runs[1].collect(), TIMEOUT)
+            assert seen == list(range(400)) and runs[0].ended.reason == "done"
+            assert [p[1]["children"] for p in pairs] == list(range(50)) and end.reason == "done"
+            assert client.lost == []
+        posts = [e for e in parse_access_log((proxy.root / "access.log").read_text()) if e.method == "POST"]
+        assert {e.port for e in posts} == {w.port for w in workers}, "POSTs went to one worker only"
+        assert all(e.status == 204 for e in posts)
+    finally:
+        proxy.stop()

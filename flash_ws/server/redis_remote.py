@@ -42,6 +42,7 @@ class RemoteSession:
         self.conn_id = secrets.token_hex(6)
         self.connection: Connection | None = None
         self.control: list[str] = []
+        self.welcomed = False  # the owner's welcome arrived: frames may follow it
 
     def bind(self, connection: Connection) -> None:
         self.connection = connection
@@ -60,7 +61,7 @@ class RemoteSession:
         connection.wakeup.clear()
         if connection.closing is not None:
             raise connection.closing
-        if connection.replaced:
+        if connection.replaced or not self.welcomed:
             return []
         parts, self.control = self.control, []
         size = sum(len(p) for p in parts)

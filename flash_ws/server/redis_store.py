@@ -146,11 +146,15 @@ class RedisSessionStore:
         await self.start()
         local = self._owned.get(token)
         if local is not None:
+            if isinstance(local.connection, RemoteConnection):
+                self.send(local.connection.worker, "heard", token)
             return local
-        state = await self._call(self.redis.hmget(keys.meta(token), "owner", "last_seq"))
+        state = await self._call(self.redis.hmget(keys.meta(token), "owner", "last_seq", "conn"))
         if state[0] is None:
             return None
         owner = state[0]
+        if state[2] and state[2] != owner:
+            self.send(state[2], "heard", token)  # a POST: the page is alive (its event stream is there)
         if not await self._is_alive(owner):
             adopted = await self._adopt(token, owner)
             if adopted is not None:
@@ -225,8 +229,7 @@ class RedisSessionStore:
         if owner == self.worker or not acked <= hello.seq <= last_seq:
             self.send(owner, "close", token)
             return None
-        remote = RemoteSession(self, token, owner, hello.seq)
-        remote.control.append(encode_frame(Welcome(token, state["epoch"], True, last_seq, int(state["highest_run"]))))
+        remote = RemoteSession(self, token, owner, hello.seq)  # its welcome comes from the owner
         self._remote.setdefault(token, set()).add(remote)
         self.send(owner, "attach", token, w=self.worker, c=remote.conn_id, s=str(hello.seq))
         return remote
@@ -356,7 +359,7 @@ class RedisSessionStore:
 
     async def forward(self, remote: RemoteSession, message: str) -> None:
         """Pass a page's message to the session's owner; tell the connection's worker it was heard."""
-        state = await self._call(self.redis.hmget(keys.meta(remote.token), "owner", "conn"))
+        state = await self._call(self.redis.hmget(keys.meta(remote.token), "owner"))
         if state[0] is None:
             raise SessionGone("the session no longer exists")
         remote.owner = state[0]
@@ -367,8 +370,6 @@ class RedisSessionStore:
                 return
         pipe = self.redis.pipeline(transaction=False)
         self._queue(pipe, remote.owner, "msg", remote.token, m=message)
-        if state[1] and state[1] not in (remote.owner, self.worker):
-            self._queue(pipe, state[1], "heard", remote.token)
         await self._call(pipe.execute())
 
     # ----- messages between workers
@@ -422,11 +423,7 @@ class RedisSessionStore:
             if op == "msg":
                 self._on_message(live, message["m"])
             elif op == "attach":
-                self._cancel_expiry(live)
-                live.bind(RemoteConnection(message.get("w", ""), message["c"]))
-                live.core.replay.ack(int(message["s"]))
-                live.core.sent_seq = live.stored_seq
-                live.notify()
+                self._attach_remote(live, message["w"], message["c"], int(message["s"]))
             elif op == "detach":
                 if isinstance(live.connection, RemoteConnection) and live.connection.conn_id == message["c"]:
                     self.detach(live)
@@ -444,12 +441,28 @@ class RedisSessionStore:
             elif op == "ctl" and message.get("c") == remote.conn_id:
                 remote.control.append(message["m"])
                 connection.wakeup.set()
+            elif op == "welcome" and message.get("c") == remote.conn_id:
+                remote.control.insert(0, message["m"])
+                remote.welcomed = True
+                connection.wakeup.set()
             elif op == "replaced" and message.get("c") == remote.conn_id:
                 connection.replaced = True
                 connection.wakeup.set()
             elif op in ("gone", "reconnect"):
                 connection.closing = SessionGone(message.get("m", "the session moved to another worker: reconnect"))
                 connection.wakeup.set()
+
+    def _attach_remote(self, live: OwnedSession, worker: str, conn_id: str, seq: int) -> None:
+        """The page of ``live`` resumed on ``worker``: serve it from Redis, starting with a welcome."""
+        self._cancel_expiry(live)
+        live.bind(RemoteConnection(worker, conn_id))
+        core = live.core
+        core.replay.ack(seq)
+        core.sent_seq = live.stored_seq
+        core.take_control()  # what was queued for the previous connection
+        welcome = Welcome(live.token, core.epoch, True, live.stored_seq, core.highest_run)
+        self.send(worker, "welcome", live.token, c=conn_id, m=encode_frame(welcome))
+        live.notify()
 
     def _wake_remote(self, token: str) -> None:
         for remote in self._remote.get(token, ()):

@@ -32,7 +32,10 @@ class FlashWsService:
     def _default_store(self) -> SessionStore:
         settings = self.settings
         if settings.redis_url:
-            from .redis_store import RedisSessionStore  # imports redis only when asked for
+            try:
+                from .redis_store import RedisSessionStore  # imports redis only when asked for
+            except ImportError as exc:
+                raise ImportError(f"redis_url needs the redis package: pip install 'flash_ws[redis]' ({exc})") from exc
 
             return RedisSessionStore(settings.redis_url, self.callbacks, settings.limits, settings.resume_grace,
                                      settings.worker_ttl, self.runner.cancel_all, self.receive_local)
