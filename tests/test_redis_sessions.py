@@ -135,3 +135,29 @@ async def test_sse_and_posts_spread_round_robin_over_workers(serve, redis_server
         assert all(e.status == 204 for e in posts)
     finally:
         proxy.stop()
+
+
+async def test_a_stalled_redis_delays_the_stream_but_loses_nothing(workers, redis_server):
+    a, b = workers
+    async with FlashWsClient.connect(a.url) as client:
+        run = await client.start(f"{APP}.paced", [600])
+        seen: list[int] = []
+
+        async def consume() -> None:
+            async for effect in run:
+                seen.extend(numbers(effect))
+
+        consumer = asyncio.get_running_loop().create_task(consume())
+        await eventually(lambda: len(seen) >= 100, what="100 updates")
+        redis_server.proc.send_signal(signal.SIGSTOP)  # Redis answers nothing for 3 s (longer than worker_ttl)
+        try:
+            await asyncio.sleep(3)
+            stalled_at = len(seen)
+        finally:
+            redis_server.proc.send_signal(signal.SIGCONT)
+        await asyncio.wait_for(consumer, TIMEOUT)
+        assert stalled_at < 600  # output waited for Redis (nothing is sent before it is stored)
+        assert seen == list(range(600)) and run.ended.reason == "done"
+        assert client.lost == []
+    for worker in workers:
+        assert "taking over" not in worker.output()  # nobody was declared dead

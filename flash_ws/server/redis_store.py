@@ -97,6 +97,7 @@ class RedisSessionStore:
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()
         self._outage_since: float | None = None
+        self._calm_since = 0.0  # when the last Redis outage ended
 
     # ----- the SessionStore interface
 
@@ -479,6 +480,7 @@ class RedisSessionStore:
 
     async def _liveness_loop(self) -> None:
         while True:
+            began = time.monotonic()
             try:
                 pipe = self.redis.pipeline(transaction=False)
                 pipe.set(keys.alive(self.worker), str(os.getpid()), px=int(self._ttl * 1000))
@@ -486,10 +488,13 @@ class RedisSessionStore:
                 pipe.sadd(keys.WORKERS, self.worker)
                 pipe.smembers(keys.WORKERS)
                 *_, workers = await pipe.execute()
-                for worker in workers - {self.worker}:
-                    if not await self._is_alive(worker):
-                        await self._reap(worker)
                 self._recovered()
+                if time.monotonic() - began > self._ttl / 3:
+                    self._calm_since = time.monotonic()  # Redis stalled: others' keys may have lapsed as well
+                if time.monotonic() - self._calm_since >= self._ttl:  # others refreshed their keys too
+                    for worker in workers - {self.worker}:
+                        if not await self._is_alive(worker):
+                            await self._reap(worker)
             except (RedisError, StoreUnavailable) as exc:
                 self._outage(exc, "worker liveness not refreshed")
             await asyncio.sleep(self._ttl / 3)
@@ -529,6 +534,7 @@ class RedisSessionStore:
         if self._outage_since is not None:
             log.warning("flash_ws: Redis at %s is back after %.1f s", _safe(self.url), time.monotonic() - self._outage_since)
             self._outage_since = None
+            self._calm_since = time.monotonic()  # liveness keys lapsed meanwhile: reap nobody for a ttl
 
     def _cancel_expiry(self, live: LiveSession) -> None:
         if live.expiry is not None:
