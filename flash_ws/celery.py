@@ -46,7 +46,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Coroutine
 from typing import Any
 
 import redis
@@ -236,7 +236,7 @@ class TaskStream:
         """Stop following: revoke the task unless it has ended, and delete its stream."""
         if self._items is not None:
             await self._items.aclose()  # its finally cleans up
-        await self._cleanup()
+        await _to_the_end(self._cleanup())
 
     async def _follow(self) -> AsyncGenerator[Any, None]:
         client: aioredis.Redis | None = None
@@ -277,7 +277,7 @@ class TaskStream:
                         self._end(fields)
                         return
         finally:
-            await self._cleanup(client)
+            await _to_the_end(self._cleanup(client))
 
     def _end(self, fields: dict[str, str]) -> None:
         """Finish on the end marker: keep the return value, or raise the task's error."""
@@ -320,7 +320,11 @@ class TaskStream:
         raise TaskFailed(self.task_name, result.id, state or "UNKNOWN", "")
 
     async def _cleanup(self, client: aioredis.Redis | None = None) -> None:
-        """Once: revoke the task unless it ended, then delete its stream. Never raises (it runs in finally)."""
+        """Once: revoke the task unless it ended, then delete its stream. Never raises (it runs in finally).
+
+        It runs through ``_to_the_end``: a run is often cancelled twice (its Cancel, then its page
+        closing), and a second cancellation must not stop it between the revoke and the delete.
+        """
         if self._cleaned:
             if client is not None:
                 await client.aclose()
@@ -349,6 +353,17 @@ class TaskStream:
         finally:
             if client is not None:
                 await client.aclose()
+
+
+_cleanups: set[asyncio.Future[None]] = set()
+
+
+async def _to_the_end(cleanup: Coroutine[Any, Any, None]) -> None:
+    """Await ``cleanup``; if the caller is cancelled meanwhile, it still runs to its end in the background."""
+    task = asyncio.ensure_future(cleanup)
+    _cleanups.add(task)  # a strong reference until it is done
+    task.add_done_callback(_cleanups.discard)
+    await asyncio.shield(task)
 
 
 def _entries(response: Any) -> list[tuple[str, dict[str, str]]]:

@@ -1,0 +1,1 @@
+"""A Celery task whose progress and partial results stream into a flash_ws page."""
