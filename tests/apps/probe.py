@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from typing import Any
 
@@ -19,3 +20,7 @@ def install(app: Any) -> None:
     async def sessions():
         return jsonify([{"buffered_bytes": live.core.replay.bytes, "buffered_frames": len(live.core.replay),
                          "active_runs": len(live.core.active_runs())} for live in app.flash_ws.store])
+
+    @app.server.route("/test/worker")
+    async def worker():  # which worker process answers (the multi-worker tests ask each one directly)
+        return jsonify({"worker": getattr(app.flash_ws, "worker_id", None), "pid": os.getpid()})
