@@ -17,6 +17,7 @@ from __future__ import annotations
 PREFIX = "flash_ws:"
 WORKERS = PREFIX + "workers"
 INBOX_MAXLEN = 100_000
+INBOX_TTL = 3600  # seconds: an inbox its worker stopped reading (it died) disappears by itself
 
 
 def meta(token: str) -> str:
@@ -78,5 +79,25 @@ CLAIM = """
 if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'owner', ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[3])
+return 1
+"""
+
+# Put a session that Redis forgot (it restarted) back from its owner's memory: its state and its
+# unacknowledged frames. 0 when the session exists (nothing to do), 1 when restored.
+# KEYS: meta, frames, owned set. ARGV: owner, epoch, acked, highest_run, runs, conn, ttl, token,
+# then seq, text pairs.
+RESTORE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('DEL', KEYS[2])
+local last = tonumber(ARGV[3])
+for i = 9, #ARGV, 2 do
+  redis.call('XADD', KEYS[2], ARGV[i] .. '-0', 'f', ARGV[i + 1])
+  last = tonumber(ARGV[i])
+end
+redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'epoch', ARGV[2], 'last_seq', last, 'acked', ARGV[3],
+           'highest_run', ARGV[4], 'runs', ARGV[5], 'conn', ARGV[6])
+redis.call('EXPIRE', KEYS[1], ARGV[7])
+redis.call('EXPIRE', KEYS[2], ARGV[7])
+redis.call('SADD', KEYS[3], ARGV[8])
 return 1
 """

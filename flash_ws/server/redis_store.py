@@ -29,7 +29,7 @@ from ..protocol import ErrorInfo, Hello, Limits, ServerSession, encode_frame
 from ..protocol.frames import Welcome
 from . import redis_keys as keys
 from .redis_remote import RemoteConnection, RemoteSession
-from .sessions import Connection, LiveSession, SessionGone, StoreUnavailable
+from .sessions import Connection, LiveSession, SessionGone, SessionMoved, StoreUnavailable
 
 log = logging.getLogger("flash_ws")
 READ_COUNT = 1000
@@ -42,6 +42,7 @@ class OwnedSession(LiveSession):
         super().__init__(core)
         self.store = store
         self.stored_seq = core.replay.last_seq
+        self.refreshed_at = time.monotonic()  # when its keys' TTLs were last renewed
         self.closed = False
 
     def sendable_seq(self) -> int:
@@ -85,7 +86,7 @@ class RedisSessionStore:
         self._callbacks = callbacks
         self._grace = resume_grace
         self._ttl = worker_ttl
-        self._key_ttl = int(max(3600, 10 * resume_grace))
+        self._key_ttl = int(max(86400, 10 * resume_grace))  # refreshed while the owner lives
         self._on_close = on_close
         self._on_message = on_message
         self._owned: dict[str, OwnedSession] = {}
@@ -98,6 +99,8 @@ class RedisSessionStore:
         self._background: set[asyncio.Task[None]] = set()
         self._outage_since: float | None = None
         self._calm_since = 0.0  # when the last Redis outage ended
+        self._beat = asyncio.Event()
+        self._restore_script = self.redis.register_script(keys.RESTORE)
 
     # ----- the SessionStore interface
 
@@ -310,19 +313,53 @@ class RedisSessionStore:
         if not plan:
             return
         results = await pipe.execute(raise_on_error=False)
+        restoring: list[OwnedSession] = []
         for live, seq, index in plan:
             result = results[index]
             if isinstance(result, Exception):
                 raise result if isinstance(result, RedisError) else RedisError(str(result))
             if result == -1:
-                self._lose(live, SessionGone("the session store (Redis) no longer has this session; it restarted or expired"))
+                restoring.append(live)
             elif result == -2:
                 self._lose(live, SessionGone("another worker took this session over"), forget=False)
             else:
                 live.stored_seq = max(live.stored_seq, min(seq, int(result)))
+                live.refreshed_at = time.monotonic()
                 if isinstance(live.connection, RemoteConnection):
                     live.core.sent_seq = max(live.core.sent_seq, live.stored_seq)
                 live.notify()
+        if restoring:
+            await self._restore(restoring)
+
+    async def _restore(self, sessions: list[OwnedSession]) -> None:
+        """Redis forgot these sessions (it restarted): store them again from this worker's memory,
+        then make their pages reconnect, so they resume exactly and re-send what Redis lost."""
+        pipe = self.redis.pipeline(transaction=False)
+        for live in sessions:
+            core = live.core
+            args: list[Any] = [self.worker, core.epoch, core.replay.first_seq - 1, core.highest_run,
+                               json.dumps(core.active_run_callbacks()), live.connection_worker(), self._key_ttl, live.token]
+            seq = core.replay.first_seq - 1
+            for text in core.replay.after(seq):
+                if seq >= live.stored_seq:
+                    break
+                seq += 1
+                args += [seq, text]
+            await self._restore_script(keys=[keys.meta(live.token), keys.frames(live.token), keys.owned(self.worker)],
+                                       args=args, client=pipe)
+        results = await pipe.execute()
+        restored = [live for live, result in zip(sessions, results, strict=True) if result == 1]
+        if restored:
+            log.warning("flash_ws: Redis had forgotten %d session(s) of this worker (it restarted): stored them again", len(restored))
+        for live in restored:
+            self.mark_dirty(live)
+            why = SessionMoved("the session store restarted: reconnect to resume")
+            connection = live.connection
+            if isinstance(connection, RemoteConnection):
+                self.send(connection.worker, "reconnect", live.token, m=str(why))
+            elif connection is not None:
+                connection.closing = why
+                connection.wakeup.set()
 
     def _lose(self, live: OwnedSession, why: SessionGone, forget: bool = True) -> None:
         """The session's state in Redis is gone or taken: end it here; its page starts afresh."""
@@ -385,7 +422,8 @@ class RedisSessionStore:
         self._spawn(self._execute(pipe, f"{op} for worker {worker}"))
 
     def _queue(self, pipe: Any, worker: str, op: str, token: str, **fields: str) -> None:
-        pipe.xadd(keys.inbox(worker), {"op": op, "t": token, **fields}, maxlen=keys.INBOX_MAXLEN, approximate=True, nomkstream=True)
+        pipe.xadd(keys.inbox(worker), {"op": op, "t": token, **fields}, maxlen=keys.INBOX_MAXLEN, approximate=True)
+        pipe.expire(keys.inbox(worker), keys.INBOX_TTL, nx=True)
 
     async def _execute(self, pipe: Any, what: str) -> None:
         try:
@@ -450,7 +488,8 @@ class RedisSessionStore:
                 connection.replaced = True
                 connection.wakeup.set()
             elif op in ("gone", "reconnect"):
-                connection.closing = SessionGone(message.get("m", "the session moved to another worker: reconnect"))
+                why = message.get("m", "")
+                connection.closing = SessionGone(why) if op == "gone" else SessionMoved(why)
                 connection.wakeup.set()
 
     def _attach_remote(self, live: OwnedSession, worker: str, conn_id: str, seq: int) -> None:
@@ -484,11 +523,15 @@ class RedisSessionStore:
             try:
                 pipe = self.redis.pipeline(transaction=False)
                 pipe.set(keys.alive(self.worker), str(os.getpid()), px=int(self._ttl * 1000))
-                pipe.xadd(keys.inbox(self.worker), {"op": "beat", "t": ""}, maxlen=keys.INBOX_MAXLEN, approximate=True)
+                pipe.expire(keys.inbox(self.worker), keys.INBOX_TTL)
                 pipe.sadd(keys.WORKERS, self.worker)
+                pipe.exists(keys.owned(self.worker))
                 pipe.smembers(keys.WORKERS)
-                *_, workers = await pipe.execute()
+                *_, owned_exists, workers = await pipe.execute()
                 self._recovered()
+                if self._owned and not owned_exists:  # Redis forgot this worker's sessions: it restarted
+                    await self._restore(list(self._owned.values()))
+                self._refresh_idle_sessions()
                 if time.monotonic() - began > self._ttl / 3:
                     self._calm_since = time.monotonic()  # Redis stalled: others' keys may have lapsed as well
                 if time.monotonic() - self._calm_since >= self._ttl:  # others refreshed their keys too
@@ -497,7 +540,18 @@ class RedisSessionStore:
                             await self._reap(worker)
             except (RedisError, StoreUnavailable) as exc:
                 self._outage(exc, "worker liveness not refreshed")
-            await asyncio.sleep(self._ttl / 3)
+            self._beat.clear()
+            try:  # the next beat comes early when Redis just came back
+                await asyncio.wait_for(self._beat.wait(), self._ttl / 3)
+            except TimeoutError:
+                pass
+
+    def _refresh_idle_sessions(self) -> None:
+        """Sessions with no output for a while: store them again so their keys' TTLs are renewed."""
+        stale = time.monotonic() - self._key_ttl / 4
+        for live in self._owned.values():
+            if live.refreshed_at < stale:
+                self.mark_dirty(live)
 
     async def _is_alive(self, worker: str) -> bool:
         return worker == self.worker or bool(await self._call(self.redis.exists(keys.alive(worker))))
@@ -535,6 +589,7 @@ class RedisSessionStore:
             log.warning("flash_ws: Redis at %s is back after %.1f s", _safe(self.url), time.monotonic() - self._outage_since)
             self._outage_since = None
             self._calm_since = time.monotonic()  # liveness keys lapsed meanwhile: reap nobody for a ttl
+            self._beat.set()
 
     def _cancel_expiry(self, live: LiveSession) -> None:
         if live.expiry is not None:

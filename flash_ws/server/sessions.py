@@ -28,6 +28,10 @@ class SessionGone(SessionStoreError):
     """The session's stored state was lost (the store restarted, or another worker took it over)."""
 
 
+class SessionMoved(SessionStoreError):
+    """The page must reconnect to go on with its session (it resumes, on any worker)."""
+
+
 class Connection:
     """One transport connection bound to a session; its writer waits on ``wakeup``."""
 
