@@ -119,18 +119,24 @@ def serve() -> Iterator[Callable[..., LiveServer]]:
         server.stop()
 
 
+def debian_program(program: str, package: str, needed_by: str, also: tuple[str, ...] = ()) -> str:
+    """The path of ``program`` (or one of ``also``), apt-installing ``package`` when missing (as root)."""
+    def find() -> str | None:
+        return next((found for name in (program, *also) if (found := shutil.which(name) or (os.path.exists(name) and name))), None)
+
+    found = find()
+    if not found and os.geteuid() == 0 and shutil.which("apt-get"):
+        subprocess.run(["apt-get", "update", "-q"], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(["apt-get", "install", "-y", "-q", package], check=True, stdout=subprocess.DEVNULL)
+        found = find()
+    if not found:
+        raise RuntimeError(f"{needed_by} need Debian's {package}: apt-get install {package}")
+    return found
+
+
 def chromium_path() -> str:
     """Debian's chromium, installed by the test setup when missing (as root)."""
-    found = shutil.which("chromium")
-    if found:
-        return found
-    if os.geteuid() == 0 and shutil.which("apt-get"):
-        subprocess.run(["apt-get", "update", "-q"], check=True, stdout=subprocess.DEVNULL)
-        subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], check=True, stdout=subprocess.DEVNULL)
-        found = shutil.which("chromium")
-    if not found:
-        raise RuntimeError("the browser tests need Debian's chromium: apt-get install chromium")
-    return found
+    return debian_program("chromium", "chromium", "the browser tests")
 
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.conftest import free_port, wait_until
+from tests.conftest import debian_program, free_port, wait_until
 
 # ``{upstream}`` is what follows ``http://`` in proxy_pass: ``127.0.0.1:PORT`` for one server, the
 # name of the ``upstream`` block for several.
@@ -112,14 +112,8 @@ def parse_access_log(text: str) -> list[LogEntry]:
 
 
 def nginx_binary() -> str:
-    found = shutil.which("nginx") or (os.path.exists("/usr/sbin/nginx") and "/usr/sbin/nginx")
-    if not found and os.geteuid() == 0 and shutil.which("apt-get"):
-        subprocess.run(["apt-get", "update", "-q"], check=True, stdout=subprocess.DEVNULL)
-        subprocess.run(["apt-get", "install", "-y", "-q", "nginx"], check=True, stdout=subprocess.DEVNULL)
-        found = shutil.which("nginx") or "/usr/sbin/nginx"
-    if not found:
-        raise RuntimeError("the proxy tests need Debian's nginx: apt-get install nginx")
-    return found
+    """Debian's nginx, installed by the test setup when missing (as root)."""
+    return debian_program("nginx", "nginx", "the proxy tests", also=("/usr/sbin/nginx",))
 
 
 class Nginx:

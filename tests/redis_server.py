@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import tempfile
 from pathlib import Path
 
-from tests.conftest import free_port, wait_until
+from tests.conftest import debian_program, free_port, wait_until
 
 
 def redis_binary() -> str:
     """Debian's redis-server, installed by the test setup when missing (as root)."""
-    found = shutil.which("redis-server")
-    if not found and shutil.which("apt-get"):
-        import os
-
-        if os.geteuid() == 0:
-            subprocess.run(["apt-get", "update", "-q"], check=True, stdout=subprocess.DEVNULL)
-            subprocess.run(["apt-get", "install", "-y", "-q", "redis-server"], check=True, stdout=subprocess.DEVNULL)
-            found = shutil.which("redis-server")
-    if not found:
-        raise RuntimeError("the multi-worker tests need Debian's redis-server: apt-get install redis-server")
-    return found
+    return debian_program("redis-server", "redis-server", "the multi-worker tests")
 
 
 class RedisServer:

@@ -30,17 +30,22 @@ def numbers(effect) -> list[int]:
     return [pair[1]["children"] for pair in getattr(effect, "props", ())]
 
 
+def follow(run) -> tuple[list[int], asyncio.Task[None]]:
+    """The numbers a run shows, as they arrive, and the task collecting them (done when the run ends)."""
+    seen: list[int] = []
+
+    async def consume() -> None:
+        async for effect in run:
+            seen.extend(numbers(effect))
+
+    return seen, asyncio.get_running_loop().create_task(consume())
+
+
 async def test_reconnections_to_the_other_worker_resume_exactly(workers):
     a, b = workers
     async with FlashWsClient.connect(a.url) as client:
         run = await client.start(f"{APP}.paced", [1200])
-        seen: list[int] = []
-
-        async def consume() -> None:
-            async for effect in run:
-                seen.extend(numbers(effect))
-
-        consumer = asyncio.get_running_loop().create_task(consume())
+        seen, consumer = follow(run)
         for drops in range(1, 4):
             await eventually(lambda target=drops * 300: len(seen) >= target, what=f"{drops * 300} updates")
             route_to(client, workers[drops % 2])
@@ -92,13 +97,7 @@ async def test_a_restarted_redis_is_refilled_by_the_owner_and_the_page_resumes_e
     a, _b = workers
     async with FlashWsClient.connect(a.url) as client:
         run = await client.start(f"{APP}.paced", [1500])
-        seen: list[int] = []
-
-        async def consume() -> None:
-            async for effect in run:
-                seen.extend(numbers(effect))
-
-        consumer = asyncio.get_running_loop().create_task(consume())
+        seen, consumer = follow(run)
         await eventually(lambda: len(seen) >= 100, what="100 updates")
         old_session = client.session.session
         route_to(client, workers[reconnect_to])
@@ -123,13 +122,7 @@ async def test_sse_and_posts_spread_round_robin_over_workers(serve, redis_server
     try:
         async with FlashWsClient.connect(proxy.url, transport="sse") as client:
             runs = [await client.start(f"{APP}.paced", [400]), await client.start(f"{APP}.count", [50, None])]
-            seen: list[int] = []
-
-            async def consume() -> None:
-                async for effect in runs[0]:
-                    seen.extend(numbers(effect))
-
-            consumer = asyncio.get_running_loop().create_task(consume())
+            seen, consumer = follow(runs[0])
             await eventually(lambda: len(seen) >= 150, what="150 updates")
             await client.drop()  # the event stream reconnects through nginx, to either worker
             await asyncio.wait_for(consumer, TIMEOUT)
@@ -148,13 +141,7 @@ async def test_a_stalled_redis_delays_the_stream_but_loses_nothing(workers, redi
     a, b = workers
     async with FlashWsClient.connect(a.url) as client:
         run = await client.start(f"{APP}.paced", [600])
-        seen: list[int] = []
-
-        async def consume() -> None:
-            async for effect in run:
-                seen.extend(numbers(effect))
-
-        consumer = asyncio.get_running_loop().create_task(consume())
+        seen, consumer = follow(run)
         await eventually(lambda: len(seen) >= 100, what="100 updates")
         redis_server.proc.send_signal(signal.SIGSTOP)  # Redis answers nothing for 3 s (longer than worker_ttl)
         try:

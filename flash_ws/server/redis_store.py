@@ -29,7 +29,7 @@ from ..protocol import ErrorInfo, Hello, Limits, ServerSession, encode_frame
 from ..protocol.frames import Welcome
 from . import redis_keys as keys
 from .redis_remote import RemoteConnection, RemoteSession
-from .sessions import Connection, LiveSession, SessionGone, SessionMoved, StoreUnavailable
+from .sessions import Connection, LiveSession, SessionGone, SessionMoved, StoreUnavailable, expire_later
 
 log = logging.getLogger("flash_ws")
 READ_COUNT = 1000
@@ -173,15 +173,7 @@ class RedisSessionStore:
         assert isinstance(live, OwnedSession)
         live.connection = None
         self.mark_dirty(live)
-
-        def expire() -> None:
-            if self._owned.get(live.token) is live and live.connection is None:
-                self.close(live)
-
-        if self._grace <= 0:
-            expire()
-        else:
-            live.expiry = asyncio.get_running_loop().call_later(self._grace, expire)
+        expire_later(live, self._grace, lambda: self._owned.get(live.token) is live and self.close(live))
 
     def close(self, live: LiveSession | RemoteSession) -> None:  # type: ignore[override]
         if isinstance(live, RemoteSession):
@@ -321,7 +313,7 @@ class RedisSessionStore:
             if result == -1:
                 restoring.append(live)
             elif result == -2:
-                self._lose(live, SessionGone("another worker took this session over"), forget=False)
+                self._give_up(live)
             else:
                 live.stored_seq = max(live.stored_seq, min(seq, int(result)))
                 live.refreshed_at = time.monotonic()
@@ -353,30 +345,26 @@ class RedisSessionStore:
             log.warning("flash_ws: Redis had forgotten %d session(s) of this worker (it restarted): stored them again", len(restored))
         for live in restored:
             self.mark_dirty(live)
-            why = SessionMoved("the session store restarted: reconnect to resume")
-            connection = live.connection
-            if isinstance(connection, RemoteConnection):
-                self.send(connection.worker, "reconnect", live.token, m=str(why))
-            elif connection is not None:
-                connection.closing = why
-                connection.wakeup.set()
+            self._reconnect_page(live, "the session store restarted: reconnect to resume")
 
-    def _lose(self, live: OwnedSession, why: SessionGone, forget: bool = True) -> None:
-        """The session's state in Redis is gone or taken: end it here; its page starts afresh."""
-        log.error("flash_ws: session %.6s… ended: %s", live.token, why)
+    def _give_up(self, live: OwnedSession) -> None:
+        """Another worker owns the session now (it took this one for dead): stop its runs here and
+        send its page there."""
+        log.error("flash_ws: session %.6s… was taken over by another worker: its runs here stop", live.token)
+        self._reconnect_page(live, "another worker took this session over: reconnect to resume")
+        self._cancel_expiry(live)
+        self._owned.pop(live.token, None)
+        live.closed = True
+        self._on_close(live)
+
+    def _reconnect_page(self, live: OwnedSession, why: str) -> None:
+        """Close the page's connection, wherever it is, so that it reconnects and resumes."""
         connection = live.connection
         if isinstance(connection, RemoteConnection):
-            self.send(connection.worker, "gone", live.token, m=str(why))
+            self.send(connection.worker, "reconnect", live.token, m=why)
         elif connection is not None:
-            connection.closing = why
+            connection.closing = SessionMoved(why)
             connection.wakeup.set()
-        if forget:
-            self.close(live)
-        else:
-            self._cancel_expiry(live)
-            self._owned.pop(live.token, None)
-            live.closed = True
-            self._on_close(live)
 
     async def _forget(self, token: str) -> None:
         pipe = self.redis.pipeline(transaction=False)
@@ -487,9 +475,8 @@ class RedisSessionStore:
             elif op == "replaced" and message.get("c") == remote.conn_id:
                 connection.replaced = True
                 connection.wakeup.set()
-            elif op in ("gone", "reconnect"):
-                why = message.get("m", "")
-                connection.closing = SessionGone(why) if op == "gone" else SessionMoved(why)
+            elif op == "reconnect":
+                connection.closing = SessionMoved(message.get("m", "reconnect"))
                 connection.wakeup.set()
 
     def _attach_remote(self, live: OwnedSession, worker: str, conn_id: str, seq: int) -> None:

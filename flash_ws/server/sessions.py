@@ -113,6 +113,20 @@ class LiveSession:
             await self._room.wait()
 
 
+def expire_later(live: LiveSession, grace: float, close: Callable[[], object]) -> None:
+    """Call ``close`` after ``grace`` seconds (at once when 0) unless a connection binds ``live``
+    meanwhile; the timer is ``live.expiry`` (a resume cancels it)."""
+
+    def expire() -> None:
+        if live.connection is None:
+            close()
+
+    if grace <= 0:
+        expire()
+    else:
+        live.expiry = asyncio.get_running_loop().call_later(grace, expire)
+
+
 class SessionStore(Protocol):
     """Where sessions live. The in-process store is the default; the Redis store shares them
     between workers. Its methods raise ``SessionStoreError`` when the store cannot serve."""
@@ -191,15 +205,7 @@ class InProcessSessionStore:
 
     def detach(self, live: LiveSession) -> None:
         live.connection = None
-
-        def expire() -> None:
-            if self._sessions.get(live.token) is live and live.connection is None:
-                self.close(live)
-
-        if self._grace <= 0:
-            expire()
-        else:
-            live.expiry = asyncio.get_running_loop().call_later(self._grace, expire)
+        expire_later(live, self._grace, lambda: self._sessions.get(live.token) is live and self.close(live))
 
     def close(self, live: LiveSession) -> None:
         if live.expiry is not None:
