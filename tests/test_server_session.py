@@ -528,3 +528,38 @@ def test_has_room_is_false_while_the_replay_buffer_is_over_its_bound() -> None:
     send(session, Ack(emits + 1))
     assert session.has_room()
     assert session.replay.bytes == 0
+
+
+# ----- shared with other workers (the Redis store)
+
+
+def test_take_output_holds_back_frames_above_upto() -> None:
+    session = new_session()
+    send(session, Start(1, "a", []))
+    for k in range(5):
+        session.emit_update(1, props(k))
+    first = decode_message(session.take_output(upto=2), "server")
+    assert [f.seq for f in first] == [1, 2]
+    assert session.take_output(upto=2) is None  # frames 3..5 are not stored yet: held back
+    session.ping(7)
+    assert decode_message(session.take_output(upto=2), "server") == [Ping(7)]  # control frames are never held
+    assert [f.seq for f in frames(session)] == [3, 4, 5]
+
+
+def test_restore_rebuilds_a_session_and_lose_runs_ends_what_nobody_drives() -> None:
+    donor = new_session()
+    send(donor, Start(1, "a", []), Start(2, "b", []))
+    donor.emit_update(1, props(0))
+    donor.emit_update(2, props(1))
+    donor.end_run(2, "done")
+    held = [(seq, text) for seq, text in zip(range(1, 4), donor.replay.after(0), strict=True)]
+    session = ServerSession.restore("tok", "ep", frozenset("abc"), Limits(), held[1:], last_seq=3,
+                                    highest_run=2, runs=donor.active_run_callbacks())
+    assert session.can_resume(Hello("tok", 1)) and not session.can_resume(Hello("tok", 0))
+    assert session.lose_runs(ErrorInfo("worker_lost", "gone")) == [1]
+    session.attach(Hello("tok", 1))
+    out = frames(session)
+    assert isinstance(out[0], Welcome) and out[0].resumed and out[0].run == 2
+    assert [f.seq for f in out[1:]] == [2, 3, 4]
+    assert out[-1] == End(4, 1, "error", ErrorInfo("worker_lost", "gone"))
+    assert send(session, Start(2, "a", []))[0].code == "bad_frame"  # run ids keep counting from the donor's
