@@ -1,0 +1,109 @@
+"""benchmarks.scale: its small arithmetic, and the real scenario in a tiny configuration.
+
+The runs start the real thing (hypercorn workers, load-generating processes; with Redis also
+redis-server and a round-robin nginx) with 20 sessions x 2 streams for 3 s, and assert on what the
+report says about correctness (every session connected and counted, every update received once and
+in order, every run ended ``done``), never on latency or CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from benchmarks.scale import _shares, conclusion, established, redis_supported
+from tests.conftest import ROOT
+
+SESSIONS, STREAMS, DURATION, RATE = 20, 2, 3, 2
+
+
+def test_sessions_are_shared_out_evenly():
+    assert _shares(10, 4) == [3, 3, 2, 2]
+    assert _shares(3, 3) == [1, 1, 1]
+    assert sum(_shares(1000, 3)) == 1000
+
+
+def _level(sessions: int, holds: bool, correct: bool = True) -> dict:
+    return {"config": {"sessions": sessions}, "verdict": {"holds": holds, "correct": correct}}
+
+
+def test_conclusion_names_the_largest_level_that_held():
+    assert conclusion([_level(500, True), _level(1000, True)], 1000).startswith("target met")
+    text = conclusion([_level(250, True), _level(500, True), _level(1000, False)], 1000)
+    assert "not met" in text and "500 sessions" in text
+    assert "correctness failed" in conclusion([_level(250, False, correct=False)], 1000)
+
+
+def test_established_counts_a_listening_port_s_connections():
+    import socket
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        assert established(port) == 0
+        with socket.create_connection(("127.0.0.1", port)):
+            accepted, _ = server.accept()
+            with accepted:
+                assert established(port) == 1
+
+
+def _run(tmp_path, *options: str) -> dict:
+    out = tmp_path / "scale.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.scale", "--sessions", str(SESSIONS), "--streams", str(STREAMS),
+         "--rate", str(RATE), "--duration", str(DURATION), "--clients", "2", "--json", str(out), *options],
+        cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert out.exists(), done.stdout + done.stderr
+    results = json.loads(out.read_text())
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "| setup | sessions |" in done.stdout
+    return results
+
+
+def _assert_correct(results: dict, workers: int) -> dict:
+    [level] = results["levels"]
+    assert level["error"] is None
+    assert level["verdict"]["correct"], level["verdict"]
+    assert level["ramp"]["sessions"] == SESSIONS and level["ramp"]["failed"] == 0
+    run = level["run"]
+    updates = SESSIONS * STREAMS * RATE * DURATION
+    assert run["expected"] == updates
+    assert run["received"] == run["distinct"] == updates
+    assert (run["lost"], run["duplicated"], run["reordered"]) == (0, 0, 0)
+    assert run["runs"] == SESSIONS * STREAMS and run["ends"] == {"done": SESSIONS * STREAMS}
+    assert not run["timed_out"] and run["sessions_lost"] == 0 and not run["server_errors"]
+    assert run["latency_ms"]["p50"] is not None and run["latency_ms"]["p99"] >= run["latency_ms"]["p50"]
+    memory = level["memory"]
+    assert len(memory["workers"]) == workers
+    assert memory["connections"] == SESSIONS  # every session's WebSocket, counted on the workers' side
+    assert all(w["connections"] > 0 for w in memory["workers"].values())  # both workers got sessions
+    cpu = run["cpu"]["percent_of_core"]
+    assert {f"worker{i}" for i in range(workers)} | {"clients"} <= set(cpu)
+    return level
+
+
+def test_scale_in_process_store_one_worker(tmp_path):
+    results = _run(tmp_path, "--no-redis")
+    level = _assert_correct(results, workers=1)
+    assert level["config"]["redis"] is False and level["config"]["lb"] == "direct"
+
+
+def test_scale_two_workers_each_with_its_own_store_clients_alternating(tmp_path):
+    results = _run(tmp_path, "--no-redis", "--workers", "2")
+    _assert_correct(results, workers=2)
+
+
+@pytest.mark.proxy
+@pytest.mark.skipif(not redis_supported(), reason="flash_ws has no Redis session store yet")
+@pytest.mark.skipif(not shutil.which("redis-server"), reason="needs Debian's redis-server")
+def test_scale_redis_two_workers_behind_round_robin_nginx(tmp_path):
+    results = _run(tmp_path, "--workers", "2")
+    level = _assert_correct(results, workers=2)
+    assert level["config"]["redis"] is True and level["config"]["lb"] == "nginx"
+    assert "nginx" in level["run"]["cpu"]["percent_of_core"] and "redis" in level["run"]["cpu"]["percent_of_core"]
+    assert not level.get("notes"), level.get("notes")  # the workers really use the Redis store
