@@ -22,9 +22,9 @@ class RedisServer:
         self.root = Path(tempfile.mkdtemp(prefix="flash_ws_redis_"))
         self.port = port or free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
-        self._start()
+        self.start()
 
-    def _start(self) -> None:
+    def start(self) -> None:
         self.proc = subprocess.Popen(
             [redis_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
              "--dir", str(self.root), "--logfile", str(self.root / "redis.log")],
@@ -52,4 +52,4 @@ class RedisServer:
     def restart(self) -> None:
         """Stop and start again on the same port: with no persistence, every key is gone."""
         self.stop()
-        self._start()
+        self.start()

@@ -23,6 +23,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from ..protocol import ErrorInfo, Hello, Limits, ServerSession, encode_frame
@@ -79,7 +82,10 @@ class RedisSessionStore:
     def __init__(self, url: str, callbacks: Any, limits: Limits, resume_grace: float, worker_ttl: float,
                  on_close: Callable[[LiveSession], None], on_message: Callable[[LiveSession, str], object]) -> None:
         self.url = url
-        self.redis = aioredis.Redis.from_url(url, decode_responses=True, socket_connect_timeout=2,
+        # One quick retry on a broken connection (after a Redis restart every pooled connection is);
+        # the calls are idempotent or harmless to repeat (inbox wakes, acks), timeouts are not retried.
+        retry = Retry(ExponentialBackoff(cap=0.2, base=0.02), 2, supported_errors=(RedisConnectionError,))
+        self.redis = aioredis.Redis.from_url(url, decode_responses=True, socket_connect_timeout=2, retry=retry,
                                              socket_timeout=max(5.0, worker_ttl), health_check_interval=10)
         self.worker = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
         self.limits = limits
@@ -98,7 +104,7 @@ class RedisSessionStore:
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()
         self._outage_since: float | None = None
-        self._calm_since = 0.0  # when the last Redis outage ended
+        self._missing: dict[str, float] = {}  # workers whose liveness key was missing, since when
         self._beat = asyncio.Event()
         self._restore_script = self.redis.register_script(keys.RESTORE)
 
@@ -159,7 +165,7 @@ class RedisSessionStore:
         owner = state[0]
         if state[2] and state[2] != owner:
             self.send(state[2], "heard", token)  # a POST: the page is alive (its event stream is there)
-        if not await self._is_alive(owner):
+        if self._is_dead(owner):
             adopted = await self._adopt(token, owner)
             if adopted is not None:
                 return adopted
@@ -212,7 +218,7 @@ class RedisSessionStore:
         if not state:
             return None
         owner = state["owner"]
-        if not await self._is_alive(owner):
+        if self._is_dead(owner):
             adopted = await self._adopt(token, owner)
             if adopted is not None and adopted.core.can_resume(hello):
                 self._cancel_expiry(adopted)
@@ -272,8 +278,8 @@ class RedisSessionStore:
             self._dirty_event.clear()
             batch, self._dirty = list(self._dirty), {}
             try:
-                await self._store(batch)
-                self._recovered()
+                if await self._store(batch):
+                    self._recovered()
                 delay = 0.05
             except RedisError as exc:
                 self._outage(exc, f"output of {len(batch)} session(s) held until it returns")
@@ -282,7 +288,8 @@ class RedisSessionStore:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
 
-    async def _store(self, batch: list[OwnedSession]) -> None:
+    async def _store(self, batch: list[OwnedSession]) -> bool:
+        """Store the batch's new frames; False when there was nothing to store."""
         pipe = self.redis.pipeline(transaction=False)
         plan: list[tuple[OwnedSession, int, int]] = []  # session, last seq sent along, index of its reply
         for live in batch:
@@ -303,7 +310,7 @@ class RedisSessionStore:
                     self._queue(pipe, connection.worker, "ctl", live.token, c=connection.conn_id, m=control)
                 self._queue(pipe, connection.worker, "wake", live.token)
         if not plan:
-            return
+            return False
         results = await pipe.execute(raise_on_error=False)
         restoring: list[OwnedSession] = []
         for live, seq, index in plan:
@@ -322,6 +329,7 @@ class RedisSessionStore:
                 live.notify()
         if restoring:
             await self._restore(restoring)
+        return True
 
     async def _restore(self, sessions: list[OwnedSession]) -> None:
         """Redis forgot these sessions (it restarted): store them again from this worker's memory,
@@ -506,7 +514,6 @@ class RedisSessionStore:
 
     async def _liveness_loop(self) -> None:
         while True:
-            began = time.monotonic()
             try:
                 pipe = self.redis.pipeline(transaction=False)
                 pipe.set(keys.alive(self.worker), str(os.getpid()), px=int(self._ttl * 1000))
@@ -519,12 +526,8 @@ class RedisSessionStore:
                 if self._owned and not owned_exists:  # Redis forgot this worker's sessions: it restarted
                     await self._restore(list(self._owned.values()))
                 self._refresh_idle_sessions()
-                if time.monotonic() - began > self._ttl / 3:
-                    self._calm_since = time.monotonic()  # Redis stalled: others' keys may have lapsed as well
-                if time.monotonic() - self._calm_since >= self._ttl:  # others refreshed their keys too
-                    for worker in workers - {self.worker}:
-                        if not await self._is_alive(worker):
-                            await self._reap(worker)
+                for worker in workers - {self.worker}:
+                    await self._check(worker)
             except (RedisError, StoreUnavailable) as exc:
                 self._outage(exc, "worker liveness not refreshed")
             self._beat.clear()
@@ -540,8 +543,20 @@ class RedisSessionStore:
             if live.refreshed_at < stale:
                 self.mark_dirty(live)
 
-    async def _is_alive(self, worker: str) -> bool:
-        return worker == self.worker or bool(await self._call(self.redis.exists(keys.alive(worker))))
+    async def _check(self, worker: str) -> None:
+        """Reap ``worker`` once its liveness key has been missing for half a ``worker_ttl`` as seen
+        from here: after a Redis restart or stall every key is missing until its worker's next beat."""
+        if await self.redis.exists(keys.alive(worker)):
+            self._missing.pop(worker, None)
+        elif self._is_dead(worker):
+            self._missing.pop(worker, None)
+            await self._reap(worker)
+        else:
+            self._missing.setdefault(worker, time.monotonic())
+
+    def _is_dead(self, worker: str) -> bool:
+        since = self._missing.get(worker)
+        return since is not None and time.monotonic() - since >= self._ttl / 2
 
     async def _reap(self, dead: str) -> None:
         """Take over every session of ``dead`` (one survivor does it; the others skip)."""
@@ -575,7 +590,6 @@ class RedisSessionStore:
         if self._outage_since is not None:
             log.warning("flash_ws: Redis at %s is back after %.1f s", _safe(self.url), time.monotonic() - self._outage_since)
             self._outage_since = None
-            self._calm_since = time.monotonic()  # liveness keys lapsed meanwhile: reap nobody for a ttl
             self._beat.set()
 
     def _cancel_expiry(self, live: LiveSession) -> None:
