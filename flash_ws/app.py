@@ -41,9 +41,9 @@ class Flash(dash.Dash):
       tab that fell back tries the WebSocket again at a later page load (600);
     - ``redis_url``: share sessions between workers (processes, machines) through Redis, so a page
       may reach any worker (no sticky sessions); default: the ``FLASH_WS_REDIS_URL`` environment
-      variable, else sessions live in this process. ``worker_ttl``: seconds after which a worker
-      that stopped refreshing its liveness key is declared dead and its pages' runs are ended as
-      lost (5).
+      variable, else sessions live in this process. ``worker_ttl``: lifetime in seconds of a worker's
+      liveness key (5); a worker whose key stays gone another half of it is declared dead and its
+      pages' runs are ended as lost.
     """
 
     def __init__(
