@@ -59,8 +59,8 @@ async def eventually(condition: Callable[[], object], timeout: float = TIMEOUT, 
 class LiveServer:
     """A hypercorn process serving ``target`` (module:attr) on a free loopback port."""
 
-    def __init__(self, target: str, env: dict[str, str]) -> None:
-        self.target, self.env = target, env
+    def __init__(self, target: str, env: dict[str, str], args: tuple[str, ...] = ()) -> None:
+        self.target, self.env, self.args = target, env, args
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}/_flash_ws/ws"
@@ -69,7 +69,7 @@ class LiveServer:
 
     def _start(self) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hypercorn", self.target, "--bind", f"127.0.0.1:{self.port}"],
+            [sys.executable, "-m", "hypercorn", self.target, "--bind", f"127.0.0.1:{self.port}", *self.args],
             cwd=ROOT, env={**os.environ, **self.env}, stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
         wait_until(self._ready, what=f"hypercorn serving {self.target} (log: {self.log})")
 
@@ -106,11 +106,12 @@ class LiveServer:
 
 @pytest.fixture
 def serve() -> Iterator[Callable[..., LiveServer]]:
-    """Start servers: ``serve("tests.apps.basic:server", FLASH_WS_TEST_GRACE="1")``."""
+    """Start servers: ``serve("tests.apps.basic:server", FLASH_WS_TEST_GRACE="1")``; hypercorn's own
+    options go in ``args``: ``serve(target, args=("--workers", "2"))``."""
     servers: list[LiveServer] = []
 
-    def start(target: str, **env: str) -> LiveServer:
-        server = LiveServer(target, env)
+    def start(target: str, args: tuple[str, ...] = (), **env: str) -> LiveServer:
+        server = LiveServer(target, env, args)
         servers.append(server)
         return server
 

@@ -182,3 +182,22 @@ async def test_without_redis_pages_are_refused_with_the_reason_and_served_again_
     async with FlashWsClient.connect(a.url) as client:
         pairs, end = await asyncio.wait_for((await client.start(f"{APP}.count", [5, None])).collect(), TIMEOUT)
         assert len(pairs) == 5 and end.reason == "done"
+
+
+async def test_hypercorn_workers_sharing_one_port_resume_every_page_exactly(serve, redis_server):
+    """``hypercorn --workers 2``: the kernel hands each connection to either process."""
+    server = serve(f"{APP}:server", args=("--workers", "2"), FLASH_WS_REDIS_URL=redis_server.url, FLASH_WS_TEST_GRACE="10")
+
+    async def page() -> tuple[list[int], int]:
+        async with FlashWsClient.connect(server.url) as client:
+            run = await client.start(f"{APP}.paced", [600])
+            seen, consumer = follow(run)
+            for drops in range(1, 4):
+                await eventually(lambda target=drops * 150: len(seen) >= target, what=f"{drops * 150} updates")
+                await client.drop()
+            await asyncio.wait_for(consumer, TIMEOUT)
+            return seen, client.connections
+
+    results = await asyncio.gather(*(page() for _ in range(8)))
+    assert all(seen == list(range(600)) and connections == 4 for seen, connections in results)
+    assert "stored them again" not in server.output() and "taking over" not in server.output()

@@ -317,6 +317,8 @@ class RedisSessionStore:
             result = results[index]
             if isinstance(result, Exception):
                 raise result if isinstance(result, RedisError) else RedisError(str(result))
+            if live.closed:
+                continue  # closed meanwhile: its keys are being deleted, never put back
             if result == -1:
                 restoring.append(live)
             elif result == -2:
@@ -334,6 +336,7 @@ class RedisSessionStore:
     async def _restore(self, sessions: list[OwnedSession]) -> None:
         """Redis forgot these sessions (it restarted): store them again from this worker's memory,
         then make their pages reconnect, so they resume exactly and re-send what Redis lost."""
+        sessions = [live for live in sessions if not live.closed]
         pipe = self.redis.pipeline(transaction=False)
         for live in sessions:
             core = live.core
@@ -349,6 +352,10 @@ class RedisSessionStore:
                                        args=args, client=pipe)
         results = await pipe.execute()
         restored = [live for live, result in zip(sessions, results, strict=True) if result == 1]
+        for live in restored:
+            if live.closed:  # closed while being restored: delete it again
+                self._spawn(self._forget(live.token))
+        restored = [live for live in restored if not live.closed]
         if restored:
             log.warning("flash_ws: Redis had forgotten %d session(s) of this worker (it restarted): stored them again", len(restored))
         for live in restored:
@@ -521,10 +528,11 @@ class RedisSessionStore:
                 pipe.sadd(keys.WORKERS, self.worker)
                 pipe.exists(keys.owned(self.worker))
                 pipe.smembers(keys.WORKERS)
+                owned_before = list(self._owned.values())  # sessions opened meanwhile may not be in the set yet
                 *_, owned_exists, workers = await pipe.execute()
                 self._recovered()
-                if self._owned and not owned_exists:  # Redis forgot this worker's sessions: it restarted
-                    await self._restore(list(self._owned.values()))
+                if owned_before and not owned_exists:  # Redis forgot this worker's sessions: it restarted
+                    await self._restore(owned_before)
                 self._refresh_idle_sessions()
                 for worker in workers - {self.worker}:
                     await self._check(worker)
