@@ -41,19 +41,42 @@ def follow(run) -> tuple[list[int], asyncio.Task[None]]:
     return seen, asyncio.get_running_loop().create_task(consume())
 
 
-async def test_reconnections_to_the_other_worker_resume_exactly(workers):
+def stored_frames(redis_server) -> int:
+    """How many sequenced frames Redis holds, over every session."""
+    import redis
+
+    client = redis.Redis.from_url(redis_server.url)
+    try:
+        return sum(client.xlen(key) for key in client.scan_iter("flash_ws:f:*"))
+    finally:
+        client.close()
+
+
+def test_the_redis_store_is_chosen_by_the_argument_then_the_environment(monkeypatch):
+    from flash_ws import Flash
+
+    monkeypatch.setenv("FLASH_WS_REDIS_URL", "redis://from-env:6379/0")
+    assert Flash("a", redis_url="redis://from-argument:6379/1").flash_ws.store.url == "redis://from-argument:6379/1"
+    assert Flash("b").flash_ws.store.url == "redis://from-env:6379/0"
+    monkeypatch.delenv("FLASH_WS_REDIS_URL")
+    assert type(Flash("c").flash_ws.store).__name__ == "InProcessSessionStore"
+
+
+async def test_reconnections_to_the_other_worker_resume_exactly(workers, redis_server):
     a, b = workers
     async with FlashWsClient.connect(a.url) as client:
         run = await client.start(f"{APP}.paced", [1200])
         seen, consumer = follow(run)
         for drops in range(1, 4):
             await eventually(lambda target=drops * 300: len(seen) >= target, what=f"{drops * 300} updates")
-            route_to(client, workers[drops % 2])
+            route_to(client, workers[(drops + 1) % 2])  # a, b, then a again (the owner: its own ack path)
             await client.drop()
         await asyncio.wait_for(consumer, TIMEOUT)
         assert seen == list(range(1200))
         assert run.ended.reason == "done" and client.lost == []
         assert client.connections >= 4
+        # what the page acknowledged is trimmed from Redis too (1,200 updates + the end were stored)
+        await eventually(lambda: stored_frames(redis_server) == 0, what="the acknowledged frames trimmed in Redis")
     owned = [len(a.get_json("/test/sessions")), len(b.get_json("/test/sessions"))]
     assert sorted(owned) == [0, 0] or owned.count(1) <= 1  # the session lived on one worker only
 

@@ -45,6 +45,7 @@ class OwnedSession(LiveSession):
         super().__init__(core)
         self.store = store
         self.stored_seq = core.replay.last_seq
+        self.trimmed_seq = core.replay.first_seq - 1  # frames up to it are trimmed in Redis too
         self.refreshed_at = time.monotonic()  # when its keys' TTLs were last renewed
         self.closed = False
 
@@ -52,7 +53,8 @@ class OwnedSession(LiveSession):
         return self.stored_seq
 
     def notify(self) -> None:
-        if self.core.replay.last_seq > self.stored_seq or isinstance(self.connection, RemoteConnection):
+        replay = self.core.replay
+        if replay.last_seq > self.stored_seq or replay.first_seq - 1 > self.trimmed_seq or isinstance(self.connection, RemoteConnection):
             self.store.mark_dirty(self)
         if self.connection is not None and not isinstance(self.connection, RemoteConnection):
             if self.core.has_output() and (self.core.sent_seq < self.stored_seq or self.core.has_control()):
@@ -304,6 +306,7 @@ class RedisSessionStore:
                 args += [seq, text]
             await self._append(keys=[keys.meta(live.token), keys.frames(live.token)], args=args, client=pipe)
             plan.append((live, seq, len(pipe) - 1))
+            live.trimmed_seq = core.replay.first_seq - 1
             connection = live.connection
             if isinstance(connection, RemoteConnection):
                 for control in core.take_control():
