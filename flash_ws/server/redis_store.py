@@ -46,6 +46,7 @@ class OwnedSession(LiveSession):
         self.store = store
         self.stored_seq = core.replay.last_seq
         self.trimmed_seq = core.replay.first_seq - 1  # frames up to it are trimmed in Redis too
+        self.trim_timer: asyncio.TimerHandle | None = None
         self.refreshed_at = time.monotonic()  # when its keys' TTLs were last renewed
         self.closed = False
 
@@ -53,9 +54,11 @@ class OwnedSession(LiveSession):
         return self.stored_seq
 
     def notify(self) -> None:
-        replay = self.core.replay
-        if replay.last_seq > self.stored_seq or replay.first_seq - 1 > self.trimmed_seq or isinstance(self.connection, RemoteConnection):
+        replay, remote = self.core.replay, isinstance(self.connection, RemoteConnection)
+        if replay.last_seq > self.stored_seq or (remote and self.core.has_control()):
             self.store.mark_dirty(self)
+        elif replay.first_seq - 1 > self.trimmed_seq:
+            self.store.trim_soon(self)  # acknowledged frames: trimmed with the next output, or in a second
         if self.connection is not None and not isinstance(self.connection, RemoteConnection):
             if self.core.has_output() and (self.core.sent_seq < self.stored_seq or self.core.has_control()):
                 self.connection.wakeup.set()
@@ -266,6 +269,16 @@ class RedisSessionStore:
 
     # ----- frames to Redis (owner side)
 
+    def trim_soon(self, live: OwnedSession, delay: float = 1.0) -> None:
+        """Trim what the page acknowledged within ``delay`` (sooner when output is stored meanwhile)."""
+        def due() -> None:
+            live.trim_timer = None
+            if live.core.replay.first_seq - 1 > live.trimmed_seq:
+                self.mark_dirty(live)
+
+        if live.trim_timer is None and not live.closed:
+            live.trim_timer = asyncio.get_running_loop().call_later(delay, due)
+
     def mark_dirty(self, live: OwnedSession) -> None:
         if not live.closed:
             self._dirty[live] = None
@@ -311,7 +324,8 @@ class RedisSessionStore:
             if isinstance(connection, RemoteConnection):
                 for control in core.take_control():
                     self._queue(pipe, connection.worker, "ctl", live.token, c=connection.conn_id, m=control)
-                self._queue(pipe, connection.worker, "wake", live.token)
+                if seq > live.stored_seq:
+                    self._queue(pipe, connection.worker, "wake", live.token)
         if not plan:
             return False
         results = await pipe.execute(raise_on_error=False)
