@@ -56,6 +56,16 @@ async def eventually(condition: Callable[[], object], timeout: float = TIMEOUT, 
         await asyncio.sleep(0.02)
 
 
+def stop_process(proc: subprocess.Popen) -> None:
+    """Terminate ``proc``; kill it if it has not exited within 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 class LiveServer:
     """A hypercorn process serving ``target`` (module:attr) on a free loopback port."""
 
@@ -97,11 +107,7 @@ class LiveServer:
         return self.log.read_text(errors="replace")
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        stop_process(self.proc)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from tests.conftest import debian_program, free_port, wait_until
+from tests.conftest import debian_program, free_port, stop_process, wait_until
 
 
 def redis_binary() -> str:
@@ -42,12 +42,7 @@ class RedisServer:
             return False
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc)
 
     def restart(self) -> None:
         """Stop and start again on the same port: with no persistence, every key is gone."""

@@ -32,7 +32,7 @@ from ..protocol import ErrorInfo, Hello, Limits, ServerSession, encode_frame
 from ..protocol.frames import Welcome
 from . import redis_keys as keys
 from .redis_remote import RemoteConnection, RemoteSession
-from .sessions import Connection, LiveSession, SessionGone, SessionMoved, StoreUnavailable, expire_later
+from .sessions import Connection, LiveSession, SessionMoved, StoreUnavailable, expire_later
 
 log = logging.getLogger("flash_ws")
 READ_COUNT = 1000
@@ -416,11 +416,8 @@ class RedisSessionStore:
         return [(int(entry_id.split("-")[0]), fields["f"]) for entry_id, fields in entries]
 
     async def forward(self, remote: RemoteSession, message: str) -> None:
-        """Pass a page's message to the session's owner; tell the connection's worker it was heard."""
-        state = await self._call(self.redis.hmget(keys.meta(remote.token), "owner"))
-        if state[0] is None:
-            raise SessionGone("the session no longer exists")
-        remote.owner = state[0]
+        """Pass a page's message to the session's owner (as read when the handle was made: a new
+        owner makes the page reconnect, which makes a new handle)."""
         if remote.owner == self.worker:
             local = self._owned.get(remote.token)
             if local is not None:
