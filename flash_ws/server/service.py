@@ -76,6 +76,9 @@ class FlashWsService:
         for command in commands:
             if isinstance(command, PageLeft):
                 self.store.close(live)
+                if live.connection is not None:  # its event stream (or socket) ends too
+                    live.connection.replaced = True
+                    live.connection.wakeup.set()
                 return commands
             if isinstance(command, StartRun):
                 callback = self.callbacks.get(command.cb)
