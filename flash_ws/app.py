@@ -90,7 +90,8 @@ class Flash(dash.Dash):
         self.event_callbacks = EventCallbackRegistry()
         self.flash_ws = FlashWsService(self.event_callbacks, self.flash_ws_settings)
         self.flash_ws_admission = Admission(self.server, self.flash_ws_settings, self._hooks.get_hooks)
-        self._flash_ws_cookie_path = self.config.requests_pathname_prefix + "_flash_ws/"
+        self._flash_ws_cookie_path = self.config.requests_pathname_prefix
+        self.server.after_request(self._give_browser_key)
         self._trigger_groups: list[TriggerGroup] = []
         self._event_callbacks_installed = False
         self._install_lock = threading.Lock()
@@ -102,6 +103,15 @@ class Flash(dash.Dash):
         self.server.route(routes + "post", methods=["POST"])(self._serve_post)
         self.server.before_serving(self.flash_ws.store.start)
         self.server.after_serving(self.flash_ws.store.stop)
+
+    async def _give_browser_key(self, response: Any) -> Any:
+        """A page (HTML) gets its browser key before its first connection, so tabs opened later
+        share one key instead of racing to set their own."""
+        if response.mimetype == "text/html":
+            key, new_key = self.flash_ws_admission.browser_key(request)
+            if new_key:
+                response.headers.add("Set-Cookie", self.flash_ws_admission.cookie_header(request, key, self._flash_ws_cookie_path))
+        return response
 
     async def _serve_websocket(self) -> None:
         self._install_event_callbacks()

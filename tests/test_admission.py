@@ -154,6 +154,19 @@ async def test_a_stolen_token_does_not_take_the_session_over(login_app):
     await thief.close()
 
 
+async def test_a_session_is_bound_to_its_user_too(login_app):
+    ws, (welcome, *_), cookie = await open_page(login_app, "login=bob")
+    await ws.close()
+    resume = {**HELLO, "session": welcome["session"], "seq": 0}
+    for who, resumed in (("alice", False), ("bob", True)):  # same browser key, another user: not resumed
+        ws = await websockets.connect(login_app.ws_url, origin=login_app.url,
+                                      additional_headers={"Cookie": cookie.replace("login=bob", f"login={who}")})
+        await ws.send(json.dumps([resume]))
+        answer = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))[0]
+        assert (who, answer["resumed"]) == (who, resumed)
+        await ws.close()
+
+
 async def test_the_event_stream_url_carries_no_token(serve, tmp_path):
     from flash_ws.client import FlashWsClient
     from tests.nginx import STOCK, Nginx

@@ -175,6 +175,6 @@ class Admission:
 
     def cookie_header(self, conn: Any, key: str, path: str) -> str:
         """The Set-Cookie value that gives the browser its key: HttpOnly, SameSite=Strict, scoped to
-        flash_ws's routes, Secure on https."""
+        the app's path, Secure on https."""
         secure = "; Secure" if conn.scheme in ("https", "wss") else ""
         return f"{BROWSER_KEY_COOKIE}={key}; Path={path}; HttpOnly; SameSite=Strict{secure}"

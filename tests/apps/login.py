@@ -1,5 +1,6 @@
 """A test app protected the usual way: a Quart ``before_request`` login check (cookie ``login``),
-plus a Dash ``websocket_message`` hook that lets only alice start the admin report.
+plus a Dash ``websocket_message`` hook that lets only alice start the admin report. Sessions are bound
+to the signed-in user as well as to the browser (``session_user``).
 
 The login check lets ``/_dash-layout`` through (the test servers' readiness probe) and the probe
 routes under ``/test/``; everything else, flash_ws's routes included, needs the cookie."""
@@ -15,7 +16,7 @@ from tests.apps import probe
 USERS = {"alice", "bob"}
 ADMIN_REPORT = "tests.apps.login.admin_report"
 
-app = Flash(__name__, resume_grace=5)
+app = Flash(__name__, resume_grace=5, session_user=lambda conn: conn.cookies.get("login"))
 server = app.server
 probe.install(app)
 app.layout = html.Div([html.Button(id="go"), html.Div(id="out")])
