@@ -13,6 +13,7 @@ from quart import request, websocket
 from .callbacks import GLOBAL_EVENT_CALLBACKS, EventCallbackRegistry, OnError
 from .page_config import TriggerGroup, build_groups, page_config
 from .protocol import Limits
+from .server.admission import Admission
 from .server.post import receive_post
 from .server.service import FlashWsService
 from .server.settings import Settings
@@ -30,6 +31,11 @@ class Flash(dash.Dash):
     - ``transport``: ``"auto"`` (WebSocket, else the fallback), ``"websocket"`` or ``"sse"``;
     - ``allowed_origins``: origins besides the page's own host that may connect (also read from
       Dash's ``websocket_allowed_origins``);
+    - ``allowed_hosts``: host names the Host header may carry (``*.example.com`` wildcards; empty,
+      the default: any; set it in production against DNS rebinding);
+    - ``session_user``: a function of the request (or WebSocket) returning the signed-in user, or
+      None; a session is then bound to its user as well as to its browser;
+    - ``max_nesting``: how deep a start's arguments may nest arrays and objects (32);
     - ``max_active_runs``: active runs one page may have at once (32);
     - ``max_message_bytes``: the largest client message accepted (1 MiB);
     - ``replay_buffer_bytes``: unacknowledged output kept per page before producers wait (8 MiB);
@@ -52,6 +58,9 @@ class Flash(dash.Dash):
         *,
         transport: str = "auto",
         allowed_origins: Sequence[str] = (),
+        allowed_hosts: Sequence[str] = (),
+        session_user: Callable[[Any], Any] | None = None,
+        max_nesting: int = 32,
         max_active_runs: int = 32,
         max_message_bytes: int = 1 << 20,
         replay_buffer_bytes: int = 8 << 20,
@@ -69,9 +78,10 @@ class Flash(dash.Dash):
             raise ValueError(f"Flash runs on Dash's Quart backend; backend={backend!r} is not supported")
         super().__init__(name, **dash_kwargs)
         limits = Limits(max_message_bytes=max_message_bytes, max_active_runs=max_active_runs,
-                        replay_buffer_bytes=replay_buffer_bytes)
+                        replay_buffer_bytes=replay_buffer_bytes, max_nesting=max_nesting)
         origins = tuple(allowed_origins) + tuple(self._websocket_allowed_origins or ())
-        self.flash_ws_settings = Settings(limits=limits, allowed_origins=origins, resume_grace=resume_grace,
+        self.flash_ws_settings = Settings(limits=limits, allowed_origins=origins, allowed_hosts=tuple(allowed_hosts),
+                                          session_user=session_user, resume_grace=resume_grace,
                                           transport=transport, heartbeat_interval=heartbeat_interval,
                                           heartbeat_timeout=heartbeat_timeout, ws_timeout=ws_timeout,
                                           ws_retry_after=ws_retry_after,
@@ -79,6 +89,9 @@ class Flash(dash.Dash):
                                           worker_ttl=worker_ttl)
         self.event_callbacks = EventCallbackRegistry()
         self.flash_ws = FlashWsService(self.event_callbacks, self.flash_ws_settings)
+        self.flash_ws_admission = Admission(self.server, self.flash_ws_settings, self._hooks.get_hooks)
+        self._flash_ws_cookie_path = self.config.requests_pathname_prefix
+        self.server.after_request(self._give_browser_key)
         self._trigger_groups: list[TriggerGroup] = []
         self._event_callbacks_installed = False
         self._install_lock = threading.Lock()
@@ -91,19 +104,25 @@ class Flash(dash.Dash):
         self.server.before_serving(self.flash_ws.store.start)
         self.server.after_serving(self.flash_ws.store.stop)
 
+    async def _give_browser_key(self, response: Any) -> Any:
+        """A page (HTML) gets its browser key before its first connection, so tabs opened later
+        share one key instead of racing to set their own."""
+        if response.mimetype == "text/html":
+            key, new_key = self.flash_ws_admission.browser_key(request)
+            if new_key:
+                response.headers.add("Set-Cookie", self.flash_ws_admission.cookie_header(request, key, self._flash_ws_cookie_path))
+        return response
+
     async def _serve_websocket(self) -> None:
         self._install_event_callbacks()
-        await serve_websocket(websocket, self.flash_ws, self.flash_ws_settings.allowed_origins,
-                              self._hooks.get_hooks("websocket_connect"), self._hooks.get_hooks("websocket_message"))
+        await serve_websocket(websocket, self.flash_ws, self.flash_ws_admission, self._flash_ws_cookie_path)
 
     async def _serve_event_stream(self) -> Any:
         self._install_event_callbacks()
-        return await open_event_stream(request, self.flash_ws, self.flash_ws_settings.allowed_origins,
-                                       self._hooks.get_hooks("websocket_connect"))
+        return await open_event_stream(request, self.flash_ws, self.flash_ws_admission, self._flash_ws_cookie_path)
 
     async def _serve_post(self) -> Any:
-        return await receive_post(request, self.flash_ws, self.flash_ws_settings.allowed_origins,
-                                  self._hooks.get_hooks("websocket_message"))
+        return await receive_post(request, self.flash_ws, self.flash_ws_admission)
 
     def event_callback(
         self,

@@ -209,7 +209,8 @@ class SseLink:
             return
 
     async def _open_stream(self, hello: dict) -> None:
-        query = urlencode({"v": hello.get("v", 1), "session": hello.get("session") or "", "seq": hello.get("seq", 0)})
+        sid = (hello.get("session") or "").split(".", 1)[0]  # only the public id goes in a URL
+        query = urlencode({"v": hello.get("v", 1), "sid": sid, "seq": hello.get("seq", 0)})
         self._stream = await _Http.connect(self.host, self.port)
         status, head = await self._stream.request("GET", f"{self.path}sse?{query}", {
             **self.headers, "Origin": self.origin, "Accept": "text/event-stream"})

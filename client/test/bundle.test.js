@@ -104,7 +104,7 @@ test('?flash_ws_transport=sse: the page connects over SSE + POST and says bye in
   const {window, WebSocket, EventSource, fetch, emit} = loadPage({readyState: 'complete', search: '?flash_ws_transport=sse'});
   assert.equal(WebSocket.instances.length, 0);
   const source = EventSource.last;
-  assert.equal(source.url, '/app/_flash_ws/sse?v=1&session=&seq=0');
+  assert.equal(source.url, '/app/_flash_ws/sse?v=1&sid=&seq=0');
   source.serverOpens();
   source.serverSends([welcome]);
   assert.match(window.console.lines.info[0], /connected over sse, new session \(forced by \?flash_ws_transport=sse\)/);

@@ -360,7 +360,7 @@ describe('reconnection', () => {
     assert.equal(WebSocket.instances.length, 4);
     assert.equal(EventSource.instances.length, 1, 'the page moved to SSE');
     const url = new URL(EventSource.last.url, 'http://example.test');
-    assert.deepEqual([url.searchParams.get('session'), url.searchParams.get('seq')], ['tok', '1'], 'resuming the session');
+    assert.deepEqual([url.searchParams.get('sid'), url.searchParams.get('seq')], ['tok', '1'], 'resuming the session');
   });
 
   test('wake() leaves a connection that is heard from alone', () => {
@@ -432,7 +432,7 @@ describe('over SSE + POST', () => {
     const {fetch, EventSource, WebSocket, console} = await runningOverSse();
     assert.equal(EventSource.instances.length, 1);
     assert.equal(WebSocket.instances.length, 0);
-    assert.equal(EventSource.last.url, '/_flash_ws/sse?v=1&session=&seq=0');
+    assert.equal(EventSource.last.url, '/_flash_ws/sse?v=1&sid=&seq=0');
     const [post] = fetch.requests;
     assert.equal(post.url, '/_flash_ws/post');
     assert.equal(post.init.method, 'POST');
@@ -481,7 +481,7 @@ describe('over SSE + POST', () => {
     assert.match(console.lines.warn[0], /connection lost \(error: POST failed: TypeError: Failed to fetch\); reconnecting/);
     clock.advance(100);
     assert.equal(EventSource.instances.length, 2);
-    assert.deepEqual(EventSource.last.query(), {v: '1', session: 'tok', seq: '1'});
+    assert.deepEqual(EventSource.last.query(), {v: '1', sid: 'tok', seq: '1'});
     EventSource.last.serverOpens();
     EventSource.last.serverSends([welcome({resumed: true, seq: 1, run: 1})]);
     assert.deepEqual(fetch.last.frames(), [
@@ -539,7 +539,7 @@ describe('over SSE + POST', () => {
     clock.advance(99);
     assert.equal(EventSource.instances.length, 1);
     clock.advance(1);
-    assert.equal(EventSource.last.url, '/_flash_ws/sse?v=1&session=tok&seq=2');
+    assert.equal(EventSource.last.url, '/_flash_ws/sse?v=1&sid=tok&seq=2');
     EventSource.last.serverOpens();
     EventSource.last.serverSends([welcome({resumed: true, seq: 2, run: 1})]);
     assert.match(console.lines.info.at(-1), /connected over sse, session resumed/);
@@ -570,7 +570,7 @@ describe('transport choice', () => {
     assert.equal(EventSource.instances.length, 0);
     clock.advance(0);
     assert.equal(EventSource.instances.length, 1);
-    assert.equal(EventSource.last.url, '/_flash_ws/sse?v=1&session=&seq=0');
+    assert.equal(EventSource.last.url, '/_flash_ws/sse?v=1&sid=&seq=0');
     assert.deepEqual(remembered(storage), {transport: 'sse', at: 5 * MINUTE, why: 'closed before opening (error)'});
     EventSource.last.serverOpens();
     EventSource.last.serverSends([welcome()]);

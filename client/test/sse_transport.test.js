@@ -32,9 +32,10 @@ function opened() {
 describe('SseTransport: the event stream', () => {
   test('opens an EventSource named by the hello; its messages come through', () => {
     const {transport, EventSource, events} = make();
-    transport.open({t: 'hello', v: 1, session: 'a-b_c', seq: 42});
+    transport.open({t: 'hello', v: 1, session: 'a-b_c.s3cret', seq: 42});
     const source = EventSource.last;
-    assert.equal(source.url, '/app/_flash_ws/sse?v=1&session=a-b_c&seq=42');
+    assert.equal(source.url, '/app/_flash_ws/sse?v=1&sid=a-b_c&seq=42');
+    assert.ok(!source.url.includes('s3cret'), 'the secret part of the token never goes in a URL');
     assert.equal(transport.state, TransportState.OPENING);
     source.serverSends('[1]'); // before the open: not delivered
     source.serverOpens();
@@ -46,7 +47,7 @@ describe('SseTransport: the event stream', () => {
   test('a new session has an empty session parameter', () => {
     const {transport, EventSource} = make();
     transport.open(HELLO);
-    assert.deepEqual(EventSource.last.query(), {v: '1', session: '', seq: '0'});
+    assert.deepEqual(EventSource.last.query(), {v: '1', sid: '', seq: '0'});
   });
 
   test('an error closes the EventSource at once (no reconnection of its own) and reports an error close', () => {

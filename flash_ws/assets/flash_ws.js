@@ -1544,7 +1544,10 @@ class SseTransport extends Transport {
   }
 
   doOpen(hello) {
-    const query = new URLSearchParams({v: String(hello.v), session: hello.session ?? '', seq: String(hello.seq)});
+    // Only the session's public id (the token's part before the dot) goes in the URL, which
+    // proxies write to their access logs; the browser's cookie proves the session is its own.
+    const sid = (hello.session ?? '').split('.')[0];
+    const query = new URLSearchParams({v: String(hello.v), sid, seq: String(hello.seq)});
     const source = new this.#EventSource(`${this.#sseUrl}?${query}`);
     this.#source = source;
     source.onopen = () => this.emitOpen();

@@ -28,6 +28,7 @@ from .frames import (
 
 Sender = Literal["client", "server"]
 DEFAULT_MAX_BYTES = 1 << 20
+DEFAULT_MAX_NESTING = 32
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
@@ -103,8 +104,23 @@ def _decode_frame(index: int, obj: Any, sender: Sender) -> Frame:
     return cls(**values)
 
 
-def decode_message(text: str | bytes, sender: Sender, max_bytes: int = DEFAULT_MAX_BYTES) -> list[Frame]:
-    """Decode one message sent by ``sender``; raise ProtocolError naming what was wrong."""
+def nesting_depth(value: Any, limit: int) -> int:
+    """How deep ``value`` nests arrays and objects, counted up to ``limit + 1`` (no recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (list, dict)):
+            deepest = max(deepest, depth)
+            if deepest > limit:
+                return deepest
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def decode_message(text: str | bytes, sender: Sender, max_bytes: int = DEFAULT_MAX_BYTES,
+                   max_nesting: int = DEFAULT_MAX_NESTING) -> list[Frame]:
+    """Decode one message sent by ``sender``: its size before parsing it, then its JSON, its
+    frames, and how deep a ``start``'s args nest. Raise ProtocolError naming what was wrong."""
     size = len(text.encode() if isinstance(text, str) else text)
     if size > max_bytes:
         raise FrameTooLarge(size, max_bytes)
@@ -112,9 +128,15 @@ def decode_message(text: str | bytes, sender: Sender, max_bytes: int = DEFAULT_M
         data = json.loads(text)
     except ValueError as exc:
         raise ProtocolError("bad_frame", f"message is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ProtocolError("bad_frame", "message nests arrays or objects too deeply to be read") from None
     if not isinstance(data, list):
         raise ProtocolError("bad_frame", f"message must be a JSON array of frames, got {type(data).__name__}")
-    return [_decode_frame(i, obj, sender) for i, obj in enumerate(data)]
+    frames = [_decode_frame(i, obj, sender) for i, obj in enumerate(data)]
+    for index, frame in enumerate(frames):
+        if isinstance(frame, Start) and nesting_depth(frame.args, max_nesting) > max_nesting:
+            raise ProtocolError("bad_frame", f"frame {index}: 'start' args nest deeper than {max_nesting} levels")
+    return frames
 
 
 def encode_frame(frame: Frame) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Container
 from dataclasses import dataclass, field
 
-from .codec import DEFAULT_MAX_BYTES, decode_message, encode_frame, join_frames
+from .codec import DEFAULT_MAX_BYTES, DEFAULT_MAX_NESTING, decode_message, encode_frame, join_frames
 from .errors import ProtocolError
 from .frames import (
     Ack,
@@ -40,6 +40,7 @@ class Limits:
     max_active_runs: int = 32
     replay_buffer_bytes: int = 8 << 20
     max_output_message_bytes: int = 256 << 10
+    max_nesting: int = DEFAULT_MAX_NESTING
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,7 @@ class ServerSession:
     def receive_message(self, text: str | bytes) -> list[Command]:
         """Process one client message; return what the adapter must do."""
         try:
-            frames = decode_message(text, "client", self.limits.max_message_bytes)
+            frames = decode_message(text, "client", self.limits.max_message_bytes, self.limits.max_nesting)
         except ProtocolError as exc:
             self._queue_control(Error(exc.code, exc.message))
             return [Refused(exc.code, exc.message)]

@@ -141,7 +141,7 @@ class RedisSessionStore:
             pass
         await self.redis.aclose()
 
-    async def open(self, hello: Hello) -> tuple[LiveSession, bool]:
+    async def open(self, hello: Hello, binding: str = "", address: str = "") -> tuple[LiveSession, bool]:
         await self.start()
         if hello.session:
             local = self._owned.get(hello.session)
@@ -157,7 +157,7 @@ class RedisSessionStore:
                     return found, True
         return await self._create(), False
 
-    async def get(self, token: str) -> LiveSession | RemoteSession | None:  # type: ignore[override]
+    async def get(self, token: str, binding: str = "") -> LiveSession | RemoteSession | None:  # type: ignore[override]
         await self.start()
         local = self._owned.get(token)
         if local is not None:

@@ -41,11 +41,12 @@ class FlashWsService:
                                      settings.worker_ttl, self.runner.cancel_all, self.receive_local)
         return InProcessSessionStore(self.callbacks, settings.limits, settings.resume_grace, self.runner.cancel_all)
 
-    async def attach(self, hello: Hello, connection: Connection) -> LiveSession:
-        """Open or resume the session ``hello`` names and bind ``connection`` to it.
+    async def attach(self, hello: Hello, connection: Connection, binding: str, address: str) -> LiveSession:
+        """Open or resume the session ``hello`` names and bind ``connection`` to it. ``binding``
+        ties the session to its browser (see protocol.tokens); ``address`` is the client's.
 
         Raises ``SessionStoreError`` when the store cannot serve it now."""
-        live, resumed = await self.store.open(hello)
+        live, resumed = await self.store.open(hello, binding, address)
         live.bind(connection)
         log.debug("flash_ws: %s %s session %.6s…", connection, "resumed" if resumed else "opened", live.token)
         return live
@@ -75,6 +76,9 @@ class FlashWsService:
         for command in commands:
             if isinstance(command, PageLeft):
                 self.store.close(live)
+                if live.connection is not None:  # its event stream (or socket) ends too
+                    live.connection.replaced = True
+                    live.connection.wakeup.set()
                 return commands
             if isinstance(command, StartRun):
                 callback = self.callbacks.get(command.cb)

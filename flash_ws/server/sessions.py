@@ -131,11 +131,11 @@ class SessionStore(Protocol):
     """Where sessions live. The in-process store is the default; the Redis store shares them
     between workers. Its methods raise ``SessionStoreError`` when the store cannot serve."""
 
-    async def open(self, hello: Hello) -> tuple[LiveSession, bool]:
+    async def open(self, hello: Hello, binding: str = "", address: str = "") -> tuple[LiveSession, bool]:
         """The session ``hello`` resumes (and True), or a new one (and False)."""
         ...
 
-    async def get(self, token: str) -> LiveSession | None:
+    async def get(self, token: str, binding: str = "") -> LiveSession | None:
         """The session named ``token`` (possibly a handle on one owned elsewhere), or None."""
         ...
 
@@ -184,7 +184,7 @@ class InProcessSessionStore:
     async def stop(self) -> None:
         pass
 
-    async def open(self, hello: Hello) -> tuple[LiveSession, bool]:
+    async def open(self, hello: Hello, binding: str = "", address: str = "") -> tuple[LiveSession, bool]:
         live = self._sessions.get(hello.session) if hello.session else None
         if live is not None and live.core.can_resume(hello):
             if live.expiry is not None:
@@ -200,7 +200,7 @@ class InProcessSessionStore:
         self._sessions[core.token] = live
         return live, False
 
-    async def get(self, token: str) -> LiveSession | None:
+    async def get(self, token: str, binding: str = "") -> LiveSession | None:
         return self._sessions.get(token)
 
     def detach(self, live: LiveSession) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..protocol import Limits
 
@@ -13,6 +15,8 @@ TRANSPORTS = ("auto", "websocket", "sse")
 class Settings:
     limits: Limits = field(default_factory=Limits)
     allowed_origins: tuple[str, ...] = ()
+    allowed_hosts: tuple[str, ...] = ()  # empty: any Host header
+    session_user: Callable[[Any], Any] | None = None  # the user a request is from, bound into its session
     resume_grace: float = 30.0
     transport: str = "auto"
     ack_interval_ms: int = 100
@@ -31,5 +35,7 @@ class Settings:
             raise ValueError("heartbeat_interval and heartbeat_timeout must be positive seconds")
         if self.worker_ttl <= 0:
             raise ValueError(f"worker_ttl must be positive seconds, got {self.worker_ttl}")
+        if self.limits.max_nesting < 1:
+            raise ValueError(f"max_nesting must be at least 1, got {self.limits.max_nesting}")
         if self.resume_grace < 0:
             raise ValueError(f"resume_grace must be >= 0 seconds, got {self.resume_grace}")

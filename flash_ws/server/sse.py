@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from quart import Response, jsonify
 
 from ..protocol import PROTOCOL_VERSION, Hello
 from . import heartbeat
-from .guards import Hook, origin_refusal, run_hooks
+from .admission import Admission
 from .service import FlashWsService
 from .sessions import Connection, LiveSession, SessionStoreError, StoreUnavailable
 
@@ -37,36 +37,36 @@ def refusal(status: int, code: str, message: str) -> Response:
 
 
 def hello_from_query(args: Any) -> Hello:
-    """The hello of an EventSource: ``?v=1&session=TOKEN&seq=N`` (session empty for a new one)."""
+    """The hello of an EventSource: ``?v=1&sid=SID&seq=N`` (``sid`` empty for a new session).
+
+    Only the session's public id travels in the URL (URLs end up in access logs); the browser's
+    cookie proves the session is its own."""
     try:
-        return Hello(args.get("session") or None, int(args.get("seq", "0")), int(args.get("v", "0")))
+        return Hello(args.get("sid") or None, int(args.get("seq", "0")), int(args.get("v", "0")))
     except ValueError:
         raise ValueError("'seq' and 'v' must be integers") from None
 
 
-async def open_event_stream(request: Any, service: FlashWsService, allowed_origins: Iterable[str],
-                            connect_hooks: list[Hook]) -> Response:
+async def open_event_stream(request: Any, service: FlashWsService, admission: Admission, cookie_path: str) -> Response:
     """Answer ``GET .../_flash_ws/sse``: bind a new EventSource to the session and stream to it."""
-    origin = request.headers.get("origin")
-    if origin is not None:  # browsers send none on a same-origin EventSource
-        why = origin_refusal(origin, request.headers.get("host"), allowed_origins)
-        if why:
-            return refusal(403, "origin", why)
-    rejected = await run_hooks(connect_hooks, request)
-    if rejected:
-        return refusal(403, f"hook_{rejected[0]}", rejected[1])
+    refused = await admission.admit(request, "sse")
+    if refused:
+        return refusal(refused.status, refused.code, refused.message)
     try:
         hello = hello_from_query(request.args)
     except ValueError as exc:
         return refusal(400, "bad_frame", f"bad hello in the query string: {exc}")
     if hello.v != PROTOCOL_VERSION:
         return refusal(400, "unsupported_version", f"protocol version {hello.v} not supported (this server speaks {PROTOCOL_VERSION})")
+    key, new_key = admission.browser_key(request)
     connection = Connection(f"event stream from {request.remote_addr}")
     try:
-        live = await service.attach(hello, connection)
+        live = await service.attach(hello, connection, admission.binding(request, key), request.remote_addr or "")
     except SessionStoreError as exc:
         return refusal(503, "store_unavailable" if isinstance(exc, StoreUnavailable) else "session_lost", str(exc))
     response = Response(_events(service, live, connection), headers=SSE_HEADERS)
+    if new_key:
+        response.headers["Set-Cookie"] = admission.cookie_header(request, key, cookie_path)
     response.timeout = None
     return response
 

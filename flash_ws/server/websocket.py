@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-from collections.abc import Iterable
 from typing import Any
 
-from ..protocol import PROTOCOL_VERSION, Hello, PageLeft, ProtocolError, decode_message
+from ..protocol import PROTOCOL_VERSION, Hello, PageLeft, ProtocolError, encode_message
+from ..protocol.close_codes import CloseCode
 from . import heartbeat
-from .guards import Hook, origin_refusal, run_hooks
+from .admission import Admission, Refusal
 from .service import FlashWsService
 from .sessions import Connection, LiveSession, SessionStoreError, StoreUnavailable
 
@@ -18,89 +17,102 @@ log = logging.getLogger("flash_ws")
 HELLO_TIMEOUT = 10.0
 
 
-async def serve_websocket(ws: Any, service: FlashWsService, allowed_origins: Iterable[str],
-                          connect_hooks: list[Hook], message_hooks: list[Hook]) -> None:
+async def serve_websocket(ws: Any, service: FlashWsService, admission: Admission, cookie_path: str) -> None:
     """Handle one WebSocket connection (``ws`` is Quart's websocket object)."""
-    refusal = origin_refusal(ws.headers.get("origin"), ws.headers.get("host"), allowed_origins)
-    if refusal:
-        log.warning("flash_ws: websocket refused: %s", refusal)
-        await ws.close(4003, refusal)
+    refused = await admission.admit(ws, "websocket")
+    if refused:
+        log.warning("flash_ws: websocket from %s refused: %s", ws.remote_addr, refused.message)
+        await ws.close(refused.close_code, refused.close_reason)
         return
-    rejected = await run_hooks(connect_hooks, ws)
-    if rejected:
-        await ws.close(*rejected)
-        return
-    await ws.accept()
+    key, new_key = admission.browser_key(ws)
+    await ws.accept(headers={"Set-Cookie": admission.cookie_header(ws, key, cookie_path)} if new_key else None)
     try:
-        first = await asyncio.wait_for(ws.receive(), HELLO_TIMEOUT)
-        frames = decode_message(first, "client", service.settings.limits.max_message_bytes)
+        frames = admission.read(await asyncio.wait_for(ws.receive(), HELLO_TIMEOUT))
     except (TimeoutError, ProtocolError) as exc:
-        await ws.close(4000, f"expected a 'hello' frame first: {exc}"[:120])
+        await ws.close(CloseCode.EXPECTED_HELLO, f"expected a 'hello' frame first: {exc}"[:120])
         return
     if not frames or not isinstance(frames[0], Hello):
-        await ws.close(4000, "expected a 'hello' frame first")
+        await ws.close(CloseCode.EXPECTED_HELLO, "expected a 'hello' frame first")
         return
     if frames[0].v != PROTOCOL_VERSION:
-        await ws.close(4400, f"protocol version {frames[0].v} not supported (this server speaks {PROTOCOL_VERSION})")
+        await ws.close(CloseCode.UNSUPPORTED_VERSION, f"protocol version {frames[0].v} not supported (this server speaks {PROTOCOL_VERSION})")
+        return
+    refused = await admission.admit_frames(ws, frames[1:])
+    if refused:
+        await ws.close(refused.close_code, refused.close_reason)
         return
     connection = Connection(f"websocket from {ws.remote_addr}")
     try:
-        live = await service.attach(frames[0], connection)
+        live = await service.attach(frames[0], connection, admission.binding(ws, key), ws.remote_addr or "")
         if len(frames) > 1:
-            await service.receive(live, json.dumps(json.loads(first)[1:]))
+            await service.receive(live, encode_message(frames[1:]))
     except SessionStoreError as exc:
         log.warning("flash_ws: websocket from %s not served: %s", ws.remote_addr, exc)
         await ws.close(*_close_for(exc))
         return
+    await _serve(ws, service, admission, live, connection)
+
+
+async def _serve(ws: Any, service: FlashWsService, admission: Admission, live: LiveSession, connection: Connection) -> None:
+    """Read, write and watch the connection until one of them ends it."""
     settings = service.settings
     loop = asyncio.get_running_loop()
     tasks = {
         loop.create_task(_write(ws, live, connection)),
-        loop.create_task(_read(ws, service, live, message_hooks)),
+        loop.create_task(_read(ws, service, admission, live)),
         watchdog := loop.create_task(heartbeat.watch(live, connection, settings.heartbeat_interval, settings.heartbeat_timeout)),
     }
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         if watchdog in done and watchdog.result() == "dead":
             log.info("flash_ws: %s went silent: closing it (the page will resume)", connection)
-            await ws.close(4008, "heartbeat timeout")
-        failed = [task.exception() for task in done if not task.cancelled() and isinstance(task.exception(), SessionStoreError)]
-        if failed:
-            log.warning("flash_ws: closing %s: %s", connection, failed[0])
-            await ws.close(*_close_for(failed[0]))
+            await ws.close(CloseCode.HEARTBEAT_TIMEOUT, "heartbeat timeout")
+        for task in done:
+            error = None if task.cancelled() else task.exception()
+            if isinstance(error, SessionStoreError):
+                log.warning("flash_ws: closing %s: %s", connection, error)
+                await ws.close(*_close_for(error))
+            elif isinstance(error, _Closed):
+                await ws.close(error.refusal.close_code, error.refusal.close_reason)
+            elif error is not None:
+                raise error
     finally:
         for task in tasks:
             task.cancel()
         service.detach(live, connection, page_left=False)
 
 
+class _Closed(Exception):
+    """The reader refused the connection (a hook said no)."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.message)
+        self.refusal = refusal
+
+
 def _close_for(exc: SessionStoreError) -> tuple[int, str]:
-    """Close codes that make the page reconnect (not 4xxx, which it takes as a refusal)."""
-    code = 1011 if isinstance(exc, StoreUnavailable) else 1012
+    """Close codes that make the page reconnect (see tests/vectors/close_codes.json)."""
+    code = CloseCode.UNAVAILABLE if isinstance(exc, StoreUnavailable) else CloseCode.RECONNECT
     return code, str(exc).encode()[:120].decode(errors="ignore")
 
 
-async def _read(ws: Any, service: FlashWsService, live: LiveSession, message_hooks: list[Hook]) -> None:
-    """Feed client messages to the session until the page says bye or a hook refuses one."""
+async def _read(ws: Any, service: FlashWsService, admission: Admission, live: LiveSession) -> None:
+    """Feed client messages to the session until the page says bye or a hook refuses one.
+
+    A message the codec refuses goes to the session as it came: the session answers it with an
+    ``error`` frame (and counts it), the connection goes on."""
     while True:
-        text = await ws.receive()
-        if message_hooks and await _refused_by_hooks(ws, text, message_hooks):
+        data = await ws.receive()
+        try:
+            frames = admission.read(data)
+        except ProtocolError:
+            await service.receive(live, data)
+            continue
+        refused = await admission.admit_frames(ws, frames)
+        if refused:
+            raise _Closed(refused)
+        if any(isinstance(c, PageLeft) for c in await service.receive(live, data)):
             return
-        if any(isinstance(c, PageLeft) for c in await service.receive(live, text)):
-            return
-
-
-async def _refused_by_hooks(ws: Any, text: str | bytes, hooks: list[Hook]) -> bool:
-    try:
-        frames = json.loads(text)
-    except ValueError:
-        return False  # the session answers malformed messages itself
-    for frame in frames if isinstance(frames, list) else [frames]:
-        rejected = await run_hooks(hooks, ws, frame)
-        if rejected:
-            await ws.close(*rejected)
-            return True
-    return False
 
 
 async def _write(ws: Any, live: LiveSession, connection: Connection) -> None:
@@ -109,4 +121,4 @@ async def _write(ws: Any, live: LiveSession, connection: Connection) -> None:
         await connection.wakeup.wait()
         for message in await live.take_messages(connection):
             await ws.send(message)
-    await ws.close(4001, "replaced by a newer connection of the same session")
+    await ws.close(CloseCode.REPLACED, "replaced by a newer connection of the same session")

@@ -11,6 +11,7 @@ app = Flash(__name__, resume_grace=float(os.environ.get("FLASH_WS_TEST_GRACE", "
             max_active_runs=int(os.environ.get("FLASH_WS_TEST_MAX_RUNS", "32")),
             replay_buffer_bytes=int(os.environ.get("FLASH_WS_TEST_REPLAY_BYTES", str(8 << 20))),
             allowed_origins=os.environ.get("FLASH_WS_TEST_ORIGINS", "").split(),
+            allowed_hosts=os.environ.get("FLASH_WS_TEST_HOSTS", "").split(),
             worker_ttl=float(os.environ.get("FLASH_WS_TEST_WORKER_TTL", "5")))
 server = app.server
 probe.install(app)

@@ -1,0 +1,246 @@
+"""The admission guard, tried as an attacker would, on a real hypercorn: every transport passes the
+same checks (the app's before_request login, Dash's hooks on every frame, Host and Origin, size
+and nesting before anything runs), and a session belongs to the browser that opened it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+import websockets
+
+from flash_ws.protocol.tokens import BROWSER_KEY_COOKIE
+from tests.conftest import TIMEOUT, eventually, free_port, wait_until
+
+LOGIN = "tests.apps.login"
+HELLO = {"t": "hello", "v": 1, "session": None, "seq": 0}
+
+
+def http(server, path: str, body: bytes | None = None, headers: dict[str, str] | None = None,
+         method: str | None = None) -> tuple[int, dict, dict]:
+    """(status, JSON body or {}, response headers) of a request to ``server``."""
+    request = urllib.request.Request(server.url + path, data=body, method=method, headers={"Origin": server.url, **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, {}, dict(response.headers)
+    except urllib.error.HTTPError as error:
+        text = error.read()
+        try:
+            answer = json.loads(text)
+        except ValueError:
+            answer = {"text": text.decode(errors="replace")}
+        return error.code, answer, dict(error.headers)
+
+
+def post(server, frames: list | bytes, token: str, cookie: str = "", **headers: str) -> tuple[int, dict, dict]:
+    body = frames if isinstance(frames, bytes) else json.dumps(frames).encode()
+    return http(server, "/_flash_ws/post", body, {"Content-Type": "application/json", "X-Flash-Ws-Session": token,
+                                                  "Cookie": cookie, **headers})
+
+
+async def open_page(server, cookie: str, first: list | None = None) -> tuple[websockets.ClientConnection, list, str]:
+    """A WebSocket that said hello (plus ``first``'s frames in the same message): the socket, the
+    frames of its first message (the welcome first) and the cookies it now holds (``cookie`` plus
+    the browser key the server set)."""
+    ws = await websockets.connect(server.ws_url, origin=server.url, additional_headers={"Cookie": cookie})
+    set_cookie = ws.response.headers.get("Set-Cookie", "")
+    key = set_cookie.split(";")[0] if set_cookie.startswith(BROWSER_KEY_COOKIE) else ""
+    await ws.send(json.dumps([HELLO, *(first or [])]))
+    frames = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
+    return ws, frames, "; ".join(part for part in (cookie, key) if part)
+
+
+async def close_code(ws: websockets.ClientConnection) -> tuple[int, str]:
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        while True:
+            await asyncio.wait_for(ws.recv(), TIMEOUT)
+    return closed.value.rcvd.code, closed.value.rcvd.reason
+
+
+@pytest.fixture
+def login_app(serve):
+    return serve(f"{LOGIN}:server")
+
+
+# ----- the app's own authentication covers every transport
+
+
+async def test_without_the_login_cookie_no_transport_starts_anything(login_app):
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        await websockets.connect(login_app.ws_url, origin=login_app.url)
+    assert refused.value.response.status_code == 403
+    status, answer, _ = http(login_app, "/_flash_ws/sse?v=1&sid=&seq=0")
+    assert status == 401
+    ws, (welcome, *_), cookie = await open_page(login_app, "login=bob")  # a real session, to aim the POST at
+    status, answer, _ = post(login_app, [{"t": "start", "run": 1, "cb": "tests.apps.login.ticker", "args": [0]}],
+                             welcome["session"], cookie.replace("login=bob", "login=mallory"))
+    assert status == 401
+    assert login_app.get_json("/test/events").get("admin report ran", 0) == 0
+    await ws.close()
+
+
+async def test_with_the_login_cookie_the_websocket_streams(login_app):
+    ws, frames, _ = await open_page(login_app, "login=alice", [{"t": "start", "run": 1, "cb": "tests.apps.login.admin_report", "args": [3]}])
+    while len(frames) < 3:
+        frames += json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
+    assert [f["t"] for f in frames] == ["welcome", "update", "end"]
+    assert frames[1]["props"] == [["out", {"children": "report 3"}]] and frames[2]["reason"] == "done"
+    await ws.close()
+
+
+# ----- Dash's message hooks see every frame, whatever message or route it came in
+
+
+async def test_a_start_bundled_with_the_hello_passes_the_message_hooks(login_app):
+    ws = await websockets.connect(login_app.ws_url, origin=login_app.url, additional_headers={"Cookie": "login=bob"})
+    await ws.send(json.dumps([HELLO, {"t": "start", "run": 1, "cb": "tests.apps.login.admin_report", "args": [1]}]))
+    assert await close_code(ws) == (4001, "the admin report is for admins")
+    assert login_app.get_json("/test/events").get("admin report ran", 0) == 0
+
+
+async def test_a_hook_protected_callback_cannot_be_started_over_post(login_app):
+    ws, (welcome, *_), cookie = await open_page(login_app, "login=bob")
+    status, answer, _ = post(login_app, [{"t": "start", "run": 1, "cb": "tests.apps.login.admin_report", "args": [1]}],
+                             welcome["session"], cookie)
+    assert (status, answer["code"]) == (403, "rejected") and "admins" in answer["message"]
+    assert login_app.get_json("/test/events").get("admin report ran", 0) == 0
+    await ws.close()
+
+
+async def test_post_runs_the_connect_hooks(serve):
+    server = serve("tests.apps.guarded:server")
+    ws, (welcome, *_), cookie = await open_page(server, "auth=ok")
+    status, answer, _ = post(server, [{"t": "start", "run": 1, "cb": "tests.apps.guarded.hello", "args": [1]}],
+                             welcome["session"], cookie.replace("auth=ok", "auth=stolen"))
+    assert (status, answer["code"], answer["message"]) == (403, "rejected", "No session cookie")
+    status, _, _ = post(server, [{"t": "start", "run": 1, "cb": "tests.apps.guarded.hello", "args": [1]}], welcome["session"], cookie)
+    assert status == 204
+    update = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
+    assert update[0]["run"] == 1  # the refused POST started nothing: run 1 is the accepted one
+    await ws.close()
+
+
+# ----- a session belongs to its browser
+
+
+async def test_a_stolen_token_does_not_take_the_session_over(login_app):
+    ws, (welcome, *_), cookie = await open_page(login_app, "login=bob", [{"t": "start", "run": 1, "cb": "tests.apps.login.ticker", "args": [0]}])
+    token = welcome["session"]
+    seen: list[int] = []
+
+    async def read() -> None:
+        while True:
+            for frame in json.loads(await ws.recv()):
+                if frame["t"] == "update":
+                    seen.extend(pair[1]["children"] for pair in frame["props"])
+
+    reader = asyncio.get_running_loop().create_task(read())
+    await eventually(lambda: len(seen) >= 5, what="the owner's stream")
+    thief = await websockets.connect(login_app.ws_url, origin=login_app.url, additional_headers={"Cookie": "login=bob"})
+    await thief.send(json.dumps([{**HELLO, "session": token, "seq": 0}]))
+    stolen = json.loads(await asyncio.wait_for(thief.recv(), TIMEOUT))[0]
+    assert stolen["t"] == "welcome" and not stolen["resumed"] and stolen["session"] != token
+    await thief.send(json.dumps([{**HELLO, "session": token, "seq": 10**6}]))  # a wrong seq harms nobody
+    status, _, _ = post(login_app, [{"t": "cancel", "run": 1}], token, "login=bob")  # nor a POST without the key
+    assert status == 404
+    count = len(seen)
+    await eventually(lambda: len(seen) >= count + 20, what="the owner's stream going on")
+    assert seen == list(range(1, len(seen) + 1)) and not reader.done()
+    reader.cancel()
+    await ws.close()
+    await thief.close()
+
+
+async def test_a_session_is_bound_to_its_user_too(login_app):
+    ws, (welcome, *_), cookie = await open_page(login_app, "login=bob")
+    await ws.close()
+    resume = {**HELLO, "session": welcome["session"], "seq": 0}
+    for who, resumed in (("alice", False), ("bob", True)):  # same browser key, another user: not resumed
+        ws = await websockets.connect(login_app.ws_url, origin=login_app.url,
+                                      additional_headers={"Cookie": cookie.replace("login=bob", f"login={who}")})
+        await ws.send(json.dumps([resume]))
+        answer = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))[0]
+        assert (who, answer["resumed"]) == (who, resumed)
+        await ws.close()
+
+
+async def test_the_event_stream_url_carries_no_token(serve, tmp_path):
+    from flash_ws.client import FlashWsClient
+    from tests.nginx import STOCK, Nginx
+
+    port = free_port()
+    server = serve("tests.apps.basic:server", FLASH_WS_TEST_ORIGINS=f"http://127.0.0.1:{port}")
+    proxy = Nginx(server.port, STOCK, port)
+    try:
+        async with FlashWsClient.connect(proxy.url, transport="sse") as client:
+            pairs, end = await asyncio.wait_for((await client.start("tests.apps.basic.count", [3, None])).collect(), TIMEOUT)
+            await client.drop()  # the next event stream resumes: it names the session
+            again, end_again = await asyncio.wait_for((await client.start("tests.apps.basic.count", [2, None])).collect(), TIMEOUT)
+            token = client.session.session
+        assert (end.reason, end_again.reason) == ("done", "done")
+        sid, secret = token.split(".")
+        lines = wait_until(lambda: [line for line in proxy.access_log().splitlines() if "/_flash_ws/sse?" in line][1:],
+                           what="the resumed event stream, ended by the page's bye, in nginx's access log")
+        assert f"sid={sid}&" in lines[0]
+        assert all(secret not in line for line in proxy.access_log().splitlines() if "/_flash_ws/sse" in line)
+    finally:
+        proxy.stop()
+
+
+# ----- Host, size and nesting
+
+
+async def test_dns_rebinding_is_refused_with_allowed_hosts(serve):
+    server = serve("tests.apps.basic:server", FLASH_WS_TEST_HOSTS="127.0.0.1 localhost")
+    evil = {"Host": "evil.example", "Origin": "http://evil.example"}
+    with pytest.raises(websockets.InvalidStatus) as refused:  # evil.example resolves to this server now
+        await websockets.connect(f"ws://evil.example:{server.port}/_flash_ws/ws", origin=f"http://evil.example:{server.port}",
+                                 host="127.0.0.1", port=server.port)
+    assert refused.value.response.status_code == 403
+    status, answer, _ = http(server, "/_flash_ws/sse?v=1&sid=&seq=0", headers=evil)
+    assert (status, answer["code"]) == (403, "origin") and "allowed_hosts" in answer["message"]
+    ws, (welcome, *_), _ = await open_page(server, "")  # the app's own host still works
+    assert welcome["t"] == "welcome"
+    await ws.close()
+
+
+async def test_deeply_nested_messages_are_refused_clearly(serve):
+    server = serve("tests.apps.basic:server")
+    deep = "[" * 100_000 + "]" * 100_000
+    ws = await websockets.connect(server.ws_url, origin=server.url, max_size=None)
+    await ws.send(deep)
+    code, reason = await close_code(ws)
+    assert code == 4000 and "deeply" in reason
+    ws, (welcome, *_), cookie = await open_page(server, "")
+    await ws.send(json.dumps([{"t": "start", "run": 1, "cb": "tests.apps.basic.count", "args": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}]))
+    error = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))[0]
+    assert (error["t"], error["code"]) == ("error", "bad_frame") and "nest deeper than 32" in error["message"]
+    await ws.send(deep)
+    error = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))[0]
+    assert (error["t"], error["code"]) == ("error", "bad_frame") and "deeply" in error["message"]
+    status, answer, _ = post(server, deep.encode(), welcome["session"], cookie)
+    assert (status, answer["code"]) == (400, "bad_frame")
+    await ws.close()
+
+
+async def test_a_chunked_post_is_cut_at_the_size_limit(serve):
+    server = serve("tests.apps.basic:server")
+    ws, (welcome, *_), cookie = await open_page(server, "")
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write((f"POST /_flash_ws/post HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nOrigin: {server.url}\r\n"
+                  f"Content-Type: application/json\r\nX-Flash-Ws-Session: {welcome['session']}\r\nCookie: {cookie}\r\n"
+                  "Transfer-Encoding: chunked\r\n\r\n").encode())
+    chunk = b" " * (64 << 10)
+    try:
+        for _ in range(40):  # 2.5 MiB, no Content-Length
+            writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            await writer.drain()
+    except ConnectionError:
+        pass  # the server answered and closed before the end: fine
+    status_line = await asyncio.wait_for(reader.readline(), TIMEOUT)
+    assert status_line.split()[1] == b"413"
+    writer.close()
+    await ws.close()
