@@ -23,6 +23,8 @@ class Settings:
     ws_retry_after: float = 600.0
     redis_url: str | None = None
     worker_ttl: float = 5.0
+    replay_memory_budget: int = 256 << 20  # unacknowledged output of all sessions of a process
+    debug: bool = False  # the page sees exception text (the service's ``debug`` can change later)
 
     def __post_init__(self) -> None:
         if self.transport not in TRANSPORTS:
@@ -31,5 +33,7 @@ class Settings:
             raise ValueError("heartbeat_interval and heartbeat_timeout must be positive seconds")
         if self.worker_ttl <= 0:
             raise ValueError(f"worker_ttl must be positive seconds, got {self.worker_ttl}")
+        if self.replay_memory_budget <= 0:
+            raise ValueError(f"replay_memory_budget must be positive bytes, got {self.replay_memory_budget}")
         if self.resume_grace < 0:
             raise ValueError(f"resume_grace must be >= 0 seconds, got {self.resume_grace}")

@@ -8,7 +8,8 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from ..protocol import PROTOCOL_VERSION, Hello, PageLeft, ProtocolError, decode_message
+from ..protocol import PROTOCOL_VERSION, Hello, Misbehaved, PageLeft, ProtocolError, decode_message
+from ..protocol.close_codes import CloseCode
 from . import heartbeat
 from .guards import Hook, origin_refusal, run_hooks
 from .service import FlashWsService
@@ -86,7 +87,12 @@ async def _read(ws: Any, service: FlashWsService, live: LiveSession, message_hoo
         text = await ws.receive()
         if message_hooks and await _refused_by_hooks(ws, text, message_hooks):
             return
-        if any(isinstance(c, PageLeft) for c in await service.receive(live, text)):
+        commands = await service.receive(live, text)
+        misbehaved = next((c for c in commands if isinstance(c, Misbehaved)), None)
+        if misbehaved is not None:
+            await ws.close(CloseCode.POLICY, misbehaved.reason)
+            return
+        if any(isinstance(c, PageLeft) for c in commands):
             return
 
 
