@@ -287,14 +287,20 @@ async def test_a_client_flooding_pings_without_reading_costs_one_queued_pong(ser
     assert growth < RSS_GROWTH_BOUND
 
 
-async def test_a_connection_that_keeps_sending_refused_frames_is_closed_with_1008(serve):
+@pytest.mark.parametrize("bundled", [False, True], ids=["one message each", "bundled with the hello"])
+async def test_a_connection_that_keeps_sending_refused_frames_is_closed_with_1008(serve, bundled):
     server = serve(f"{APP}:server")
+    starts = [{"t": "start", "run": run, "cb": f"no.such.callback\n{run}", "args": []} for run in range(1, 102)]
     async with websockets.connect(server.ws_url, origin=server.url, max_size=None, ping_interval=None,
                                   open_timeout=TIMEOUT) as ws:
-        await ws.send('[{"t":"hello","v":1,"seq":0}]')
-        await eventually(lambda: server_state(server.url)["sessions"], what="the session")
-        for run in range(1, 102):  # one more than max_refused_frames (100)
-            await ws.send(json.dumps([{"t": "start", "run": run, "cb": f"no.such.callback\n{run}", "args": []}]))
+        hello = {"t": "hello", "v": 1, "seq": 0}
+        if bundled:  # one more than max_refused_frames (100), in the first message
+            await ws.send(json.dumps([hello, *starts]))
+        else:
+            await ws.send(json.dumps([hello]))
+            await eventually(lambda: server_state(server.url)["sessions"], what="the session")
+            for start in starts:
+                await ws.send(json.dumps([start]))
         with pytest.raises(websockets.ConnectionClosed) as closed:
             async with asyncio.timeout(TIMEOUT):
                 while True:
@@ -305,4 +311,4 @@ async def test_a_connection_that_keeps_sending_refused_frames_is_closed_with_100
     log = server.output()
     assert log.count("refused from session") == 1  # the first refusal, in full
     assert "no.such.callback\\n1" in log and "no.such.callback\n" not in log  # escaped: no forged line
-    assert "100 more refused frame(s) from session" in log  # the rest, as one count when the connection ended
+    assert "100 more refused frame(s) from session" in log  # the rest, as one count

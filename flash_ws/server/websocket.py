@@ -47,11 +47,14 @@ async def serve_websocket(ws: Any, service: FlashWsService, allowed_origins: Ite
     connection = Connection(f"websocket from {ws.remote_addr}")
     try:
         live = await service.attach(frames[0], connection)
-        if len(frames) > 1:
-            await service.receive(live, json.dumps(json.loads(first)[1:]))
+        bundled = await service.receive(live, json.dumps(json.loads(first)[1:])) if len(frames) > 1 else []
     except SessionStoreError as exc:
         log.warning("flash_ws: websocket from %s not served: %s", ws.remote_addr, exc)
         await ws.close(*_close_for(exc))
+        return
+    misbehaved = next((c for c in bundled if isinstance(c, Misbehaved)), None)
+    if misbehaved is not None:
+        await ws.close(CloseCode.POLICY, misbehaved.reason)
         return
     settings = service.settings
     loop = asyncio.get_running_loop()
