@@ -312,3 +312,20 @@ async def test_a_connection_that_keeps_sending_refused_frames_is_closed_with_100
     assert log.count("refused from session") == 1  # the first refusal, in full
     assert "no.such.callback\\n1" in log and "no.such.callback\n" not in log  # escaped: no forged line
     assert "100 more refused frame(s) from session" in log  # the rest, as one count
+
+
+async def test_thirty_starts_naming_an_unknown_900_kb_callback_id_cost_a_short_refusal_each(serve):
+    server = serve(f"{APP}:server")
+    log_before = len(server.output())
+    huge = "no.such.callback." + "z" * 900_000
+    async with websockets.connect(server.ws_url, origin=server.url, max_size=None, ping_interval=None,
+                                  open_timeout=TIMEOUT) as ws:
+        await ws.send('[{"t":"hello","v":1,"seq":0}]')
+        for run in range(1, 31):  # never acknowledged: every refused end stays in the replay buffer
+            await ws.send(json.dumps([{"t": "start", "run": run, "cb": huge, "args": []}]))
+        await eventually(lambda: server_state(server.url)["sessions"][0]["refused"] == 30, what="30 refusals")
+        buffered = server_state(server.url)["sessions"][0]["buffered_bytes"]
+    log_growth = len(server.output()) - log_before
+    print(f"30 starts of a 900 KB unknown id: {buffered} B held for replay, server log +{log_growth} B")
+    assert buffered < 30 * 256  # before: 27 MB against the 8 MiB bound
+    assert log_growth < 4096  # before: 54 MB of log
