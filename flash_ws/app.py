@@ -39,6 +39,9 @@ class Flash(dash.Dash):
     - ``max_active_runs``: active runs one page may have at once (32);
     - ``max_message_bytes``: the largest client message accepted (1 MiB);
     - ``replay_buffer_bytes``: unacknowledged output kept per page before producers wait (8 MiB);
+    - ``replay_memory_budget``: unacknowledged output of all pages of this process before
+      producers wait (256 MiB); ``max_refused_frames``: refused frames one connection may send
+      before it is closed (100);
     - ``resume_grace``: seconds a page's session survives a dropped connection (30);
     - ``heartbeat_interval`` / ``heartbeat_timeout``: both ends ping every interval (15 s) and
       declare a connection dead after interval + timeout (10 s) of silence;
@@ -64,6 +67,8 @@ class Flash(dash.Dash):
         max_active_runs: int = 32,
         max_message_bytes: int = 1 << 20,
         replay_buffer_bytes: int = 8 << 20,
+        replay_memory_budget: int = 256 << 20,
+        max_refused_frames: int = 100,
         resume_grace: float = 30.0,
         heartbeat_interval: float = 15.0,
         heartbeat_timeout: float = 10.0,
@@ -78,10 +83,12 @@ class Flash(dash.Dash):
             raise ValueError(f"Flash runs on Dash's Quart backend; backend={backend!r} is not supported")
         super().__init__(name, **dash_kwargs)
         limits = Limits(max_message_bytes=max_message_bytes, max_active_runs=max_active_runs,
-                        replay_buffer_bytes=replay_buffer_bytes, max_nesting=max_nesting)
+                        replay_buffer_bytes=replay_buffer_bytes, max_nesting=max_nesting,
+                        max_refused_frames=max_refused_frames)
         origins = tuple(allowed_origins) + tuple(self._websocket_allowed_origins or ())
         self.flash_ws_settings = Settings(limits=limits, allowed_origins=origins, allowed_hosts=tuple(allowed_hosts),
                                           session_user=session_user, resume_grace=resume_grace,
+                                          replay_memory_budget=replay_memory_budget,
                                           transport=transport, heartbeat_interval=heartbeat_interval,
                                           heartbeat_timeout=heartbeat_timeout, ws_timeout=ws_timeout,
                                           ws_retry_after=ws_retry_after,
@@ -142,6 +149,13 @@ class Flash(dash.Dash):
             return func
 
         return decorator
+
+    def enable_dev_tools(self, debug: bool | None = None, *args: Any, **kwargs: Any) -> bool:
+        """Dash's debug mode (``app.run(debug=True)``) also lets pages see a failing callback's
+        exception text; without it they get its error code and a generic message."""
+        debug = super().enable_dev_tools(debug, *args, **kwargs)
+        self.flash_ws.debug = bool(debug)
+        return debug
 
     def _setup_server(self) -> None:
         self._install_event_callbacks()

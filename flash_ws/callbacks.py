@@ -41,6 +41,13 @@ class EventCallback:
     def arity(self) -> int:
         return len(self.inputs) + len(self.states)
 
+    def arity_refusal(self, args: list[Any]) -> str | None:
+        """Why ``args`` cannot be this callback's arguments (their count), or None."""
+        if len(args) == self.arity:
+            return None
+        return (f"start of {self.name!r} carries {len(args)} values, expected {self.arity} "
+                f"({len(self.inputs)} Input, {len(self.states)} State)")
+
     def reset_stream(self) -> StreamProps:
         return StreamProps(self.reset_props)
 

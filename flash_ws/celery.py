@@ -4,7 +4,8 @@ The task side appends every item it reports to a Redis Stream keyed by its task 
 side reads that stream in order (``XREAD BLOCK``) and yields each item as it arrives, so no item is
 skipped, duplicated or reordered (unlike polling ``update_state`` meta, which only keeps the
 latest value). Closing the callback (the page cancels it, starts it again or goes away) revokes
-the task.
+the task when the follower submitted it (``follow(task.s(...))``); a task submitted elsewhere and
+followed by its ``AsyncResult`` is revoked only when asked (``follow(result, revoke=True)``).
 
 Worker side::
 
@@ -173,11 +174,15 @@ class TaskStream:
     Iterating submits the task first when built from a signature. It ends when the task succeeds,
     and raises :class:`TaskFailed` when the task fails, is revoked elsewhere or its worker dies.
     Closing it early (``aclose()``, leaving ``async with``, cancellation) revokes the task with
-    ``terminate=True``; in every case the stream's Redis key is deleted at the end.
+    ``terminate=True`` when ``revoke`` (default: only a task submitted from a signature here), and
+    then deletes the stream's Redis key; a task left running keeps its stream (it expires after
+    ``stream_ttl``), so it can be followed again. A task that ended has its stream deleted.
     """
 
     def __init__(self, target: AsyncResult | Signature, *, redis_url: str | None = None, poll_interval: float = 1.0,
-                 idle_timeout: float | None = None, revoke_on_close: bool = True) -> None:
+                 idle_timeout: float | None = None, revoke: bool | None = None) -> None:
+        if revoke is not None and not isinstance(revoke, bool):
+            raise TypeError(f"revoke must be True, False or None (revoke what this follower submitted), got {revoke!r}")
         if isinstance(target, AsyncResult):
             self.result: AsyncResult | None = target
             self._signature: Signature | None = None
@@ -194,7 +199,7 @@ class TaskStream:
         self.redis_url = _stream_url(app, redis_url)
         self.poll_interval = poll_interval
         self.idle_timeout = idle_timeout
-        self.revoke_on_close = revoke_on_close
+        self.revoke_on_close = revoke if revoke is not None else self._signature is not None
         self.return_value: Any = None
         self.finished = False  # the task ended (done or failed): nothing to revoke
         self._submitting: asyncio.Future[AsyncResult] | None = None
@@ -339,7 +344,9 @@ class TaskStream:
         try:
             if result is None:
                 return
-            if not self.finished and self.revoke_on_close:
+            if not self.finished:
+                if not self.revoke_on_close:
+                    return  # it runs on: its stream stays for whoever follows it next
                 try:
                     await asyncio.to_thread(result.revoke, terminate=True, signal="SIGTERM")
                 except Exception:
@@ -380,7 +387,7 @@ def _entries(response: Any) -> list[tuple[str, dict[str, str]]]:
 
 
 def follow(target: AsyncResult | Signature, *, redis_url: str | None = None, poll_interval: float = 1.0,
-           idle_timeout: float | None = None, revoke_on_close: bool = True) -> TaskStream:
+           idle_timeout: float | None = None, revoke: bool | None = None) -> TaskStream:
     """Follow a Celery task's reported items: ``async with follow(task.s(*args)) as items: async for item in items``.
 
     ``target`` is a signature (``task.s(...)``, submitted on first iteration, or by ``await
@@ -393,13 +400,16 @@ def follow(target: AsyncResult | Signature, *, redis_url: str | None = None, pol
       task ended without its end marker (its worker died).
     - ``idle_timeout``: raise TimeoutError (and revoke the task) when it reports nothing for that
       long while not ended, e.g. queued with no worker (None, the default: wait).
-    - ``revoke_on_close``: closing before the task ended revokes it with ``terminate=True``.
+    - ``revoke``: whether closing before the task ended revokes it (``terminate=True``). Default
+      (None): yes for a signature, which this follower submits; no for an ``AsyncResult``, a task
+      someone else submitted (it runs on, its stream kept for the next follower): pass
+      ``revoke=True`` to stop it with the page.
 
     Use it with ``async with`` so that it is closed (and the task revoked) as soon as the event
     callback is; an unclosed stream is closed only when garbage-collected.
     """
     return TaskStream(target, redis_url=redis_url, poll_interval=poll_interval, idle_timeout=idle_timeout,
-                      revoke_on_close=revoke_on_close)
+                      revoke=revoke)
 
 
 def submit_and_follow(task: Task, *args: Any, **kwargs: Any) -> TaskStream:

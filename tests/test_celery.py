@@ -26,6 +26,7 @@ from examples.celery_progress.tasks import ROWS_PER_CHUNK, chunk_rows
 from flash_ws.celery import StreamingTask, TaskFailed, follow, stream_key
 from flash_ws.client import FlashWsClient
 from flash_ws.protocol import Apply
+from flash_ws.server.runner import CALLBACK_ERROR_MESSAGE
 from tests.conftest import ROOT, TIMEOUT, LiveServer, eventually, wait_until
 from tests.redis_server import RedisServer
 
@@ -114,11 +115,11 @@ async def test_a_failing_task_raises_task_failed_naming_the_task_and_the_error(e
     await asyncio.to_thread(thread.join, TIMEOUT)
 
 
-async def test_closing_early_revokes_the_task_and_later_reports_go_nowhere(eager):
+async def test_closing_early_with_revoke_revokes_the_task_and_later_reports_go_nowhere(eager):
     app, r = eager
     task_id = str(uuid.uuid4())
     thread = run_eager(app, task_id, 3)
-    stream = follow(RecordingResult(task_id, app=app), poll_interval=0.2)
+    stream = follow(RecordingResult(task_id, app=app), poll_interval=0.2, revoke=True)
     assert await stream.__anext__() == {"i": 0, "square": 0}
     await stream.aclose()
     assert RecordingResult.revokes == [{"terminate": True, "signal": "SIGTERM"}]
@@ -130,6 +131,52 @@ async def test_closing_early_revokes_the_task_and_later_reports_go_nowhere(eager
     assert not r.exists(stream_key(task_id))  # ...not even the end marker
     with pytest.raises(StopAsyncIteration):
         await stream.__anext__()
+
+
+async def test_a_followed_result_runs_on_after_close_unless_revoke_is_asked(eager):
+    """A task submitted elsewhere (followed by its AsyncResult) is not this follower's to stop."""
+    app, r = eager
+    task_id = str(uuid.uuid4())
+    thread = run_eager(app, task_id, 3)
+    stream = follow(RecordingResult(task_id, app=app), poll_interval=0.2)
+    assert await stream.__anext__() == {"i": 0, "square": 0}
+    await stream.aclose()
+    assert RecordingResult.revokes == [] and r.exists(stream_key(task_id))
+    for i in range(3):
+        ACKS.put(i)
+    await asyncio.to_thread(thread.join, TIMEOUT)
+    assert REPORTED == [True, True, True]  # it went on reporting into its stream
+    async with follow(app.AsyncResult(task_id), poll_interval=0.2) as again:  # someone follows it again
+        assert [item["i"] async for item in again] == [0, 1, 2]
+    assert again.return_value == {"n": 3} and not r.exists(stream_key(task_id))  # ended: its stream is deleted
+    assert RecordingResult.revokes == []
+    with pytest.raises(TypeError, match="revoke must be True, False or None"):
+        follow(app.AsyncResult(task_id), revoke="yes")  # type: ignore[arg-type]
+
+
+async def test_a_signature_the_follower_submitted_is_revoked_on_close(redis_server):
+    """Not eager: the task waits in the broker's queue (no worker), so it is still running when closed."""
+    app = Celery("flash_ws_celery_queued", broker=redis_server.url, backend=redis_server.url)
+
+    class RecordedTask(StreamingTask):
+        def AsyncResult(self, task_id: str, **kwargs: object) -> AsyncResult:  # noqa: N802 (Celery's name)
+            return RecordingResult(task_id, app=self.app)
+
+    @app.task(bind=True, base=RecordedTask, name="test.queued", shared=False)
+    def queued(self: StreamingTask) -> None:
+        raise AssertionError("no worker runs this")
+
+    RecordingResult.revokes = []
+    stream = follow(queued.s(), poll_interval=0.2)
+    result = await stream.submit()
+    assert isinstance(result, RecordingResult) and stream.task_id == result.id
+    await stream.aclose()
+    assert RecordingResult.revokes == [{"terminate": True, "signal": "SIGTERM"}]
+    kept = follow(queued.s(), poll_interval=0.2, revoke=False)
+    await kept.submit()
+    await kept.aclose()
+    assert len(RecordingResult.revokes) == 1  # revoke=False: left in the queue
+    app.close()
 
 
 async def test_the_cleanup_survives_a_second_cancellation(eager):
@@ -149,7 +196,7 @@ async def test_the_cleanup_survives_a_second_cancellation(eager):
     items = []
 
     async def callback() -> None:
-        async with follow(SlowRevoke(task_id, app=app), poll_interval=0.1) as stream:
+        async with follow(SlowRevoke(task_id, app=app), poll_interval=0.1, revoke=True) as stream:
             async for item in stream:
                 items.append(item)
 
@@ -340,7 +387,8 @@ async def test_a_task_that_raises_ends_the_run_with_its_error(server, worker):
         pairs, end = await asyncio.wait_for(run.collect(), TIMEOUT)
     [task_id] = [t for t in shown(pairs, "task-id", "children") if t]
     message = f"Celery task {TASK_NAME}[{task_id}] failed: ValueError: chunk 3 is corrupt"
-    assert (end.reason, end.error.code, end.error.message, end.reset) == ("error", "callback_error", f"TaskFailed: {message}", True)
+    assert (end.reason, end.error.code, end.error.message, end.reset) == ("error", "callback_error", CALLBACK_ERROR_MESSAGE, True)
+    assert f"TaskFailed: {message}" in server.output()  # the whole error is in the server log
     assert shown(pairs, "status", "children")[-1] == f"Failed: {message}"  # on_error's output
     assert patched_rows(pairs) == [row for chunk in range(3) for row in chunk_rows(chunk)]
     assert worker.state(task_id) == "FAILURE"
@@ -356,5 +404,6 @@ async def test_a_task_whose_worker_process_dies_ends_the_run_with_an_error(serve
         os.kill(running["worker_pid"], signal.SIGKILL)  # the pool child our worker started for it
         rest, end = await asyncio.wait_for(run.collect(), TIMEOUT)
     assert (end.reason, end.reset) == ("error", True)
-    assert end.error.message.startswith(f"TaskFailed: Celery task {TASK_NAME}[{task_id}] failed: WorkerLostError"), end.error
+    assert end.error.message == CALLBACK_ERROR_MESSAGE, end.error
+    assert f"TaskFailed: Celery task {TASK_NAME}[{task_id}] failed: WorkerLostError" in server.output()
     assert shown(rest, "status", "children")[-1].startswith("Failed: Celery task")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flash_ws.protocol.replay import ReplayBuffer
+from flash_ws.protocol.replay import ByteBudget, ReplayBuffer
 
 
 def filled(count: int, max_bytes: int = 1000, size: int = 10) -> ReplayBuffer:
@@ -133,3 +133,58 @@ def test_can_replay_from_on_an_empty_buffer() -> None:
     assert drained.can_replay_from(3)
     assert not drained.can_replay_from(2)
     assert not drained.can_replay_from(4)
+
+
+# ----- the process-wide byte budget
+
+
+def test_a_byte_budget_counts_what_is_taken_and_given_back() -> None:
+    budget = ByteBudget(100)
+
+    budget.take(60)
+    assert budget.has_room() and budget.used == 60
+    budget.take(40)
+    assert not budget.has_room()
+    budget.give_back(1)
+    assert budget.has_room() and budget.used == 99
+    with pytest.raises(ValueError, match="giving back 100 bytes, but only 99 are taken"):
+        budget.give_back(100)
+    with pytest.raises(ValueError, match="must be positive, got 0"):
+        ByteBudget(0)
+
+
+def test_buffers_sharing_a_budget_have_room_only_while_both_bounds_do() -> None:
+    budget = ByteBudget(50)
+    a, b = ReplayBuffer(1000, budget), ReplayBuffer(1000, budget)
+    a.append(1, "x" * 30)
+    b.append(1, "y" * 19)
+    assert budget.used == 49 and a.has_room() and b.has_room()
+
+    b.append(2, "y")
+    assert budget.used == 50
+    assert not a.has_room() and not b.has_room()  # each far below its own 1000 bytes
+
+    c = ReplayBuffer(1000, budget)
+    assert c.has_room()  # an empty buffer always has room for one frame: no session starves
+    c.append(1, "z" * 10)
+    assert not c.has_room()
+
+    a.ack(1)  # acknowledged bytes go back to the budget
+    assert budget.used == 30 and b.has_room() and c.has_room()
+
+
+def test_closing_a_buffer_gives_its_bytes_back_and_later_appends_stay_off_the_budget() -> None:
+    budget = ByteBudget(100)
+    buffer = ReplayBuffer(1000, budget)
+    for seq in range(1, 4):
+        buffer.append(seq, "x" * 20)
+    assert budget.used == 60
+
+    buffer.close()
+
+    assert budget.used == 0 and (len(buffer), buffer.bytes, buffer.last_seq) == (0, 0, 3)
+    buffer.append(4, "x" * 20)  # a run's end arriving after the session closed
+    buffer.ack(4)
+    assert budget.used == 0
+    buffer.close()  # closing twice is harmless
+    assert budget.used == 0

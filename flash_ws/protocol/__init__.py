@@ -8,11 +8,12 @@ from .client_session import Apply, ClientSession, Gap, RunEnded, ServerError, Se
 from .codec import decode_message, encode_frame, encode_json, encode_message, join_frames
 from .errors import FlashWsError, FrameTooLarge, ProtocolError, StateError
 from .frames import PROTOCOL_VERSION, ErrorInfo, Hello
-from .server_session import CancelRun, Command, Limits, PageLeft, Refused, ServerSession, StartRun
+from .replay import ByteBudget
+from .server_session import CancelRun, Command, Limits, Misbehaved, PageLeft, Refused, ServerSession, StartRun
 
 __all__ = [
-    "PROTOCOL_VERSION", "Apply", "CancelRun", "ClientSession", "Command", "ErrorInfo", "FlashWsError",
-    "FrameTooLarge", "Gap", "Hello", "Limits", "PageLeft", "ProtocolError", "Refused", "RunEnded", "ServerError",
+    "PROTOCOL_VERSION", "Apply", "ByteBudget", "CancelRun", "ClientSession", "Command", "ErrorInfo", "FlashWsError",
+    "FrameTooLarge", "Gap", "Hello", "Limits", "Misbehaved", "PageLeft", "ProtocolError", "Refused", "RunEnded", "ServerError",
     "ServerSession", "SessionLost", "StartRun", "StateError", "backoff_delay", "backoff_delays",
     "decode_message", "encode_frame", "encode_json", "encode_message", "join_frames",
 ]

@@ -129,7 +129,7 @@ def decode_message(text: str | bytes, sender: Sender, max_bytes: int = DEFAULT_M
     except ValueError as exc:
         raise ProtocolError("bad_frame", f"message is not valid JSON: {exc}") from None
     except RecursionError:
-        raise ProtocolError("bad_frame", "message nests arrays or objects too deeply to be read") from None
+        raise ProtocolError("bad_frame", "message is nested too deeply") from None
     if not isinstance(data, list):
         raise ProtocolError("bad_frame", f"message must be a JSON array of frames, got {type(data).__name__}")
     frames = [_decode_frame(i, obj, sender) for i, obj in enumerate(data)]

@@ -3,6 +3,12 @@
 The adapter (WebSocket, SSE + POST) passes every client message to ``receive_message`` and acts on
 the returned commands (start or cancel a run); producers call ``emit_update`` / ``end_run``; the
 adapter's writer sends ``take_output()`` whenever ``has_output()`` is true.
+
+What one client costs is bounded here, whatever the adapter: control frames queued while the
+writer is blocked (the pong of the latest ping only, at most ``max_queued_errors`` error frames),
+refusals (a short escaped excerpt of client input; past ``max_refused_frames`` per connection the
+session answers ``Misbehaved``), and replay memory (per session, and per process through a shared
+``ByteBudget``).
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from dataclasses import dataclass, field
 
 from .codec import DEFAULT_MAX_BYTES, DEFAULT_MAX_NESTING, decode_message, encode_frame, join_frames
 from .errors import ProtocolError
+from .excerpt import clipped, excerpt
 from .frames import (
     Ack,
     Bye,
@@ -29,7 +36,7 @@ from .frames import (
     Update,
     Welcome,
 )
-from .replay import ReplayBuffer, utf8_size
+from .replay import ByteBudget, ReplayBuffer, utf8_size
 
 
 @dataclass(frozen=True)
@@ -40,7 +47,17 @@ class Limits:
     max_active_runs: int = 32
     replay_buffer_bytes: int = 8 << 20
     max_output_message_bytes: int = 256 << 10
-    max_nesting: int = DEFAULT_MAX_NESTING
+    max_refused_frames: int = 100  # per connection; past it the session answers Misbehaved
+    max_queued_errors: int = 8  # error frames held while the writer is blocked; later ones are dropped
+    max_nesting: int = DEFAULT_MAX_NESTING  # how deep a start's args may nest arrays and objects
+
+    def __post_init__(self) -> None:
+        for name in ("max_message_bytes", "max_active_runs", "replay_buffer_bytes", "max_output_message_bytes", "max_nesting"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
+        for name in ("max_refused_frames", "max_queued_errors"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
 
 
 @dataclass(frozen=True)
@@ -75,7 +92,15 @@ class PageLeft:
     """Command: the page said bye; close the session now."""
 
 
-Command = StartRun | CancelRun | Refused | PageLeft
+@dataclass(frozen=True)
+class Misbehaved:
+    """Command: the client sent more than ``max_refused_frames`` refused frames on this connection.
+    Close the session; the WebSocket closes with 1008 (CloseCode.POLICY), a POST answers 403 ``policy``."""
+
+    reason: str
+
+
+Command = StartRun | CancelRun | Refused | PageLeft | Misbehaved
 
 
 @dataclass
@@ -91,11 +116,18 @@ class ServerSession:
     epoch: str
     callbacks: Container[str]
     limits: Limits = field(default_factory=Limits)
+    budget: ByteBudget | None = None  # the replay memory shared by every session of the process
 
     def __post_init__(self) -> None:
-        self.replay = ReplayBuffer(self.limits.replay_buffer_bytes)
+        self.replay = ReplayBuffer(self.limits.replay_buffer_bytes, self.budget)
         self.sent_seq = 0
-        self._control: list[str] = []
+        self.refused_frames = 0  # on this connection (since the last attach)
+        self.dropped_errors = 0  # error frames not queued on this connection (over max_queued_errors)
+        self._misbehaved: Misbehaved | None = None
+        self._control: list[str] = []  # the welcome, then at most max_queued_errors error frames
+        self._queued_errors = 0
+        self._ping: str | None = None  # the latest server ping not yet sent
+        self._pong: str | None = None  # the answer to the latest client ping not yet sent
         self._runs: dict[int, _Run] = {}
         self._active_by_cb: dict[str, int] = {}
         self._highest_run = 0
@@ -116,20 +148,48 @@ class ServerSession:
         self.replay.ack(start)
         self.sent_seq = start
         self._control = [encode_frame(Welcome(self.token, self.epoch, resumed, self.replay.last_seq, self._highest_run))]
+        self._queued_errors = self.refused_frames = self.dropped_errors = 0
+        self._misbehaved = self._ping = self._pong = None
+
+    def close(self) -> None:
+        """The session is over: give its replay memory back to the process budget."""
+        self.replay.close()
 
     # ----- input
 
     def receive_message(self, text: str | bytes) -> list[Command]:
-        """Process one client message; return what the adapter must do."""
+        """Process one client message; return what the adapter must do.
+
+        Once the connection has misbehaved, nothing more is processed: ``[Misbehaved]`` again."""
+        if self._misbehaved is not None:
+            return [self._misbehaved]
         try:
             frames = decode_message(text, "client", self.limits.max_message_bytes, self.limits.max_nesting)
         except ProtocolError as exc:
-            self._queue_control(Error(exc.code, exc.message))
-            return [Refused(exc.code, exc.message)]
+            return self._refused([self._error(exc.code, clipped(exc.message))])
         commands: list[Command] = []
         for index, frame in enumerate(frames):
-            commands.extend(self._receive_frame(index, frame))
+            commands.extend(self._refused(self._receive_frame(index, frame)))
+            if self._misbehaved is not None:
+                break
         return commands
+
+    def _refused(self, commands: list[Command]) -> list[Command]:
+        """Count the refusals among ``commands``; add ``Misbehaved`` once past the limit."""
+        self.refused_frames += sum(isinstance(c, Refused) for c in commands)
+        if self._misbehaved is None and self.refused_frames > self.limits.max_refused_frames:
+            self._misbehaved = Misbehaved(f"more than {self.limits.max_refused_frames} refused frames on one connection")
+            commands = [*commands, self._misbehaved]
+        return commands
+
+    def refuse_run(self, run: int, code: str, message: str) -> list[Command]:
+        """End active run ``run`` as refused for a reason the adapter found (e.g. its argument
+        count); it counts as a refused frame. Returns ``[Misbehaved]`` when that was one too many."""
+        if run not in self._runs:
+            return []
+        cb = self._runs[run].cb
+        self._finish(run, "refused", ErrorInfo(code, message))
+        return self._refused([Refused(code, message, run, cb)])
 
     def _receive_frame(self, index: int, frame: Frame) -> list[Command]:
         if isinstance(frame, Start):
@@ -140,24 +200,23 @@ class ServerSession:
             self.replay.ack(min(frame.seq, self.sent_seq))
             return []
         if isinstance(frame, Ping):
-            self._queue_control(Pong(frame.id))
+            self._pong = encode_frame(Pong(frame.id))  # only the latest ping is answered
             return []
         if isinstance(frame, Pong):
             return []
         if isinstance(frame, Bye):
             return [PageLeft()]
         message = f"frame {index}: 'hello' is only allowed as the first frame of a connection"
-        self._queue_control(Error("bad_frame", message))
-        return [Refused("bad_frame", message)]
+        return [self._error("bad_frame", message)]
 
     def _start(self, index: int, frame: Start) -> list[Command]:
         if frame.run <= self._highest_run:
-            message = f"frame {index}: run {frame.run} of {frame.cb!r} reuses a run id (highest so far {self._highest_run})"
-            self._queue_control(Error("bad_frame", message, run=frame.run, cb=frame.cb))
-            return [Refused("bad_frame", message, frame.run, frame.cb)]
+            message = (f"frame {index}: run {frame.run} of {excerpt(frame.cb)} reuses a run id "
+                       f"(highest so far {self._highest_run})")
+            return [self._error("bad_frame", message, frame.run, frame.cb)]
         self._highest_run = frame.run
         if frame.cb not in self.callbacks:
-            return [self._refuse(frame, "unknown_callback", f"no event callback {frame.cb!r} in this app")]
+            return [self._refuse(frame, "unknown_callback", f"no event callback {excerpt(frame.cb)} in this app")]
         commands: list[Command] = []
         previous = self._active_by_cb.get(frame.cb)
         if previous is not None:
@@ -165,15 +224,26 @@ class ServerSession:
             commands.append(CancelRun(previous, "replaced"))
         if len(self._runs) >= self.limits.max_active_runs:
             limit = self.limits.max_active_runs
-            message = f"{frame.cb!r} refused: this page already has {limit} active runs (the limit)"
+            message = f"{excerpt(frame.cb)} refused: this page already has {limit} active runs (the limit)"
             return commands + [self._refuse(frame, "too_many_runs", message)]
         self._runs[frame.run] = _Run(frame.cb)
         self._active_by_cb[frame.cb] = frame.run
         return commands + [StartRun(frame.run, frame.cb, frame.args)]
 
     def _refuse(self, frame: Start, code: str, message: str) -> Refused:
+        """Refuse a start with a sequenced end (it counts against the replay bound like any frame)."""
         self._sequence(End(0, frame.run, "refused", ErrorInfo(code, message)))
         return Refused(code, message, frame.run, frame.cb)
+
+    def _error(self, code: str, message: str, run: int | None = None, cb: str | None = None) -> Refused:
+        """Refuse with an error frame; past ``max_queued_errors`` unsent ones it is only counted.
+        The frame names ``cb`` only when it is a callback of this app (never echoes client input)."""
+        if self._queued_errors < self.limits.max_queued_errors:
+            self._control.append(encode_frame(Error(code, message, run, cb if cb in self.callbacks else None)))
+            self._queued_errors += 1
+        else:
+            self.dropped_errors += 1
+        return Refused(code, message, run, cb)
 
     def _cancel(self, frame: Cancel) -> list[Command]:
         if frame.run in self._runs:
@@ -181,8 +251,7 @@ class ServerSession:
             return [CancelRun(frame.run, "cancelled")]
         if frame.run > self._highest_run:
             message = f"cancel names run {frame.run}, which this session never started"
-            self._queue_control(Error("unknown_run", message, run=frame.run))
-            return [Refused("unknown_run", message, frame.run)]
+            return [self._error("unknown_run", message, frame.run)]
         return []  # the run ended already: the cancel crossed its end frame
 
     # ----- output from producers
@@ -228,16 +297,20 @@ class ServerSession:
         seq = self.replay.last_seq + 1
         self.replay.append(seq, encode_frame(_with_seq(frame, seq)))
 
-    def _queue_control(self, frame: Error | Pong | Ping) -> None:
-        self._control.append(encode_frame(frame))
-
     # ----- output to the transport
 
     def has_control(self) -> bool:
-        return bool(self._control)
+        return bool(self._control) or self._ping is not None or self._pong is not None
 
     def has_output(self) -> bool:
-        return bool(self._control) or self.sent_seq < self.replay.last_seq
+        return self.has_control() or self.sent_seq < self.replay.last_seq
+
+    def queued_control_bytes(self) -> int:
+        """Bytes of control frames waiting for the writer (bounded: see the module's docstring)."""
+        return sum(utf8_size(text) for text in self._control_frames())
+
+    def _control_frames(self) -> list[str]:
+        return [*self._control, *(text for text in (self._ping, self._pong) if text is not None)]
 
     def take_output(self, upto: int | None = None) -> str | None:
         """One message with the control frames and the unsent sequenced frames, or None.
@@ -246,10 +319,10 @@ class ServerSession:
         ``upto`` holds back sequenced frames above it (those not yet stored where others can resume).
         """
         limit = self.replay.last_seq if upto is None else min(upto, self.replay.last_seq)
-        if not self._control and self.sent_seq >= limit:
+        if not self.has_control() and self.sent_seq >= limit:
             return None
-        parts, size = self._control, sum(len(p) for p in self._control)
-        self._control = []
+        parts = self.take_control()
+        size = sum(utf8_size(p) for p in parts)
         for text in self.replay.after(self.sent_seq):
             if self.sent_seq >= limit or (parts and size + utf8_size(text) > self.limits.max_output_message_bytes):
                 break
@@ -259,11 +332,13 @@ class ServerSession:
         return join_frames(parts)
 
     def ping(self, ping_id: int) -> None:
-        self._queue_control(Ping(ping_id))
+        """Queue a server ping (it replaces one not sent yet)."""
+        self._ping = encode_frame(Ping(ping_id))
 
     def take_control(self) -> list[str]:
         """The queued control frames (encoded), for a connection served elsewhere."""
-        control, self._control = self._control, []
+        control = self._control_frames()
+        self._control, self._ping, self._pong, self._queued_errors = [], None, None, 0
         return control
 
     # ----- state shared with other workers
@@ -277,10 +352,10 @@ class ServerSession:
 
     @classmethod
     def restore(cls, token: str, epoch: str, callbacks: Container[str], limits: Limits, frames: list[tuple[int, str]],
-                last_seq: int, highest_run: int, runs: dict[int, str]) -> ServerSession:
+                last_seq: int, highest_run: int, runs: dict[int, str], budget: ByteBudget | None = None) -> ServerSession:
         """A session rebuilt from what another worker stored: its unacknowledged ``frames``, its
         numbering and its active ``runs`` (which nobody drives any more: see ``lose_runs``)."""
-        session = cls(token, epoch, callbacks, limits)
+        session = cls(token, epoch, callbacks, limits, budget)
         first = frames[0][0] if frames else last_seq + 1
         session.replay.last_seq = first - 1
         for seq, text in frames:

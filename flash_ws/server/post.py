@@ -11,7 +11,7 @@ from typing import Any
 
 from quart import Response
 
-from ..protocol import ProtocolError, Refused
+from ..protocol import Misbehaved, ProtocolError, Refused
 from .admission import Admission
 from .service import FlashWsService
 from .sessions import SessionStoreError, StoreUnavailable
@@ -66,6 +66,9 @@ async def receive_post(request: Any, service: FlashWsService, admission: Admissi
         if isinstance(exc, StoreUnavailable):
             return refusal(503, "store_unavailable", str(exc))
         return refusal(404, "unknown_session", f"{exc}: open a new event stream")
+    misbehaved = next((c for c in commands if isinstance(c, Misbehaved)), None)
+    if misbehaved is not None:  # the session is closed: the page gives up (close-code table)
+        return refusal(403, "policy", misbehaved.reason)
     refused_frames = [c for c in commands if isinstance(c, Refused) and c.code in ("bad_frame", "too_large") and c.run is None]
     if refused_frames:
         return refusal(413 if refused_frames[0].code == "too_large" else 400, refused_frames[0].code, refused_frames[0].message)

@@ -2,6 +2,11 @@
 
 ``StreamRunner`` is the interface; ``AsyncioStreamRunner`` runs every generator as a task of this
 process (sync generators step in a worker thread, so a ``time.sleep`` in one stalls no other).
+
+Errors out, secrets in: when a generator raises, the page gets the error code and a generic
+message (the exception's text only when ``debug()`` is true at that moment); the server log gets
+the whole of it with the callback, the run and the session's public id. ``on_error`` still
+receives the real exception.
 """
 
 from __future__ import annotations
@@ -10,15 +15,18 @@ import asyncio
 import inspect
 import json
 import logging
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from ..callbacks import EventCallback
 from ..protocol import ErrorInfo
 from ..stream import StreamProps, combine
+from .log import session_name
 from .sessions import LiveSession
 
 log = logging.getLogger("flash_ws")
 _DONE = object()
+CALLBACK_ERROR_MESSAGE = "the callback raised an exception; see the server log"
 
 
 class BadYield(Exception):
@@ -34,10 +42,12 @@ class StreamRunner(Protocol):
 
 
 class AsyncioStreamRunner:
-    """Runs each stream as an asyncio task keyed by (session, run)."""
+    """Runs each stream as an asyncio task keyed by (session, run); ``debug()`` is asked at the
+    time of an error whether the page may see its text (default: never)."""
 
-    def __init__(self) -> None:
+    def __init__(self, debug: Callable[[], bool] = lambda: False) -> None:
         self._tasks: dict[tuple[str, int], asyncio.Task[None]] = {}
+        self._debug = debug
 
     def __len__(self) -> int:
         return len(self._tasks)
@@ -59,12 +69,7 @@ class AsyncioStreamRunner:
                 task.cancel()
 
     async def _drive(self, live: LiveSession, run: int, callback: EventCallback, args: list[Any]) -> None:
-        if len(args) != callback.arity:
-            message = (f"start of {callback.name!r} carries {len(args)} values, expected {callback.arity} "
-                       f"({len(callback.inputs)} Input, {len(callback.states)} State)")
-            log.warning("flash_ws: %s", message)
-            _end(live, run, "refused", ErrorInfo("bad_frame", message))
-            return
+        """Run the generator to its end (the service checked the argument count)."""
         steps = _async_steps(callback, args) if callback.is_async else _thread_steps(callback, args)
         latest = LatestValues(live, run) if callback.backpressure == "latest" else None
         try:
@@ -80,12 +85,15 @@ class AsyncioStreamRunner:
                 await latest.drain()
             _end(live, run, "done")
         except BadYield as exc:
-            log.error("flash_ws: %s", exc)
-            await _fail(live, run, callback, exc, ErrorInfo("bad_yield", str(exc)))
+            log.error("flash_ws: %s (run %d of session %s)", exc, run, session_name(live.token))
+            shown = str(exc) if self._debug() else (f"event callback {callback.name} yielded something that is not "
+                                                    "stream_props; see the server log")
+            await _fail(live, run, callback, exc, ErrorInfo("bad_yield", shown))
         except Exception as exc:  # the user's generator raised
-            if callback.on_error is None:
-                log.exception("flash_ws: event callback %s raised", callback.name)
-            await _fail(live, run, callback, exc, ErrorInfo("callback_error", f"{type(exc).__name__}: {exc}"))
+            log.error("flash_ws: event callback %s raised %s (run %d of session %s)", callback.name,
+                      type(exc).__name__, run, session_name(live.token), exc_info=exc)
+            shown = f"{type(exc).__name__}: {exc}" if self._debug() else CALLBACK_ERROR_MESSAGE
+            await _fail(live, run, callback, exc, ErrorInfo("callback_error", shown))
         finally:
             if latest is not None:
                 latest.discard()
@@ -198,7 +206,7 @@ async def _fail(live: LiveSession, run: int, callback: EventCallback, exc: Excep
             if stream is not None:
                 live.core.emit_update(run, stream.to_json())
         except Exception:
-            log.exception("flash_ws: on_error of %s raised", callback.name)
+            log.exception("flash_ws: on_error of %s raised (run %d of session %s)", callback.name, run, session_name(live.token))
     _end(live, run, "error", error)
 
 

@@ -6,7 +6,8 @@ import logging
 import time
 
 from ..callbacks import EventCallbackRegistry
-from ..protocol import CancelRun, Command, Hello, PageLeft, Refused, StartRun
+from ..protocol import ByteBudget, CancelRun, Command, Hello, Misbehaved, PageLeft, Refused, StartRun
+from .log import RefusalLog, session_name
 from .runner import AsyncioStreamRunner, StreamRunner
 from .sessions import Connection, InProcessSessionStore, LiveSession, SessionStore
 from .settings import Settings
@@ -15,13 +16,19 @@ log = logging.getLogger("flash_ws")
 
 
 class FlashWsService:
-    """Owns the session store and the stream runner; transports hand it what clients send."""
+    """Owns the session store and the stream runner; transports hand it what clients send.
+
+    ``debug`` (from ``settings.debug``, settable later) lets the page see exception text;
+    ``replay_budget`` is the replay memory shared by every session of this process."""
 
     def __init__(self, callbacks: EventCallbackRegistry, settings: Settings,
                  store: SessionStore | None = None, runner: StreamRunner | None = None) -> None:
         self.callbacks = callbacks
         self.settings = settings
-        self.runner: StreamRunner = runner or AsyncioStreamRunner()
+        self.debug = settings.debug
+        self.replay_budget = ByteBudget(settings.replay_memory_budget)
+        self._refusals = RefusalLog()
+        self.runner: StreamRunner = runner or AsyncioStreamRunner(debug=lambda: self.debug)
         self.store: SessionStore = store or self._default_store()
 
     @property
@@ -48,11 +55,12 @@ class FlashWsService:
         Raises ``SessionStoreError`` when the store cannot serve it now."""
         live, resumed = await self.store.open(hello, binding, address)
         live.bind(connection)
-        log.debug("flash_ws: %s %s session %.6s…", connection, "resumed" if resumed else "opened", live.token)
+        log.debug("flash_ws: %s %s session %s", connection, "resumed" if resumed else "opened", session_name(live.token))
         return live
 
     def detach(self, live: LiveSession, connection: Connection, page_left: bool) -> None:
         """``connection`` ended: close the session if the page left, else keep it to be resumed."""
+        self._refusals.summarize(connection, live.token)
         if live.connection is not connection:
             return  # a newer connection has taken over
         if page_left:
@@ -72,22 +80,31 @@ class FlashWsService:
         """Feed one client message to a session of this process and run the resulting commands."""
         if live.connection is not None:
             live.connection.last_heard = time.monotonic()
-        commands = live.core.receive_message(text)
-        for command in commands:
-            if isinstance(command, PageLeft):
+        pending = live.core.receive_message(text)
+        commands: list[Command] = []
+        while pending:
+            command = pending.pop(0)
+            commands.append(command)
+            if isinstance(command, (PageLeft, Misbehaved)):
+                if isinstance(command, Misbehaved):
+                    log.warning("flash_ws: closing session %s: %s", session_name(live.token), command.reason)
+                self._refusals.summarize(live.connection or live, live.token)
                 self.store.close(live)
-                if live.connection is not None:  # its event stream (or socket) ends too
+                if isinstance(command, PageLeft) and live.connection is not None:  # its event stream ends too
                     live.connection.replaced = True
                     live.connection.wakeup.set()
-                return commands
+                return commands  # a Misbehaved connection is closed by its transport (1008, 403 policy)
             if isinstance(command, StartRun):
                 callback = self.callbacks.get(command.cb)
                 assert callback is not None  # the session refuses unknown callbacks
-                self.runner.start(live, command.run, callback, command.args)
+                why = callback.arity_refusal(command.args)
+                if why is None:
+                    self.runner.start(live, command.run, callback, command.args)
+                else:
+                    pending[:0] = live.core.refuse_run(command.run, "bad_frame", why)
             elif isinstance(command, CancelRun):
                 self.runner.cancel(live, command.run)
             elif isinstance(command, Refused):
-                where = f" ({command.cb} run {command.run})" if command.cb else ""
-                log.warning("flash_ws: refused from session %.6s…%s: %s: %s", live.token, where, command.code, command.message)
+                self._refusals.refused(live.connection or live, live.token, command)
         live.notify()
         return commands

@@ -27,6 +27,8 @@ class Settings:
     ws_retry_after: float = 600.0
     redis_url: str | None = None
     worker_ttl: float = 5.0
+    replay_memory_budget: int = 256 << 20  # unacknowledged output of all sessions of a process
+    debug: bool = False  # the page sees exception text (the service's ``debug`` can change later)
 
     def __post_init__(self) -> None:
         if self.transport not in TRANSPORTS:
@@ -35,7 +37,7 @@ class Settings:
             raise ValueError("heartbeat_interval and heartbeat_timeout must be positive seconds")
         if self.worker_ttl <= 0:
             raise ValueError(f"worker_ttl must be positive seconds, got {self.worker_ttl}")
-        if self.limits.max_nesting < 1:
-            raise ValueError(f"max_nesting must be at least 1, got {self.limits.max_nesting}")
+        if self.replay_memory_budget <= 0:
+            raise ValueError(f"replay_memory_budget must be positive bytes, got {self.replay_memory_budget}")
         if self.resume_grace < 0:
             raise ValueError(f"resume_grace must be >= 0 seconds, got {self.resume_grace}")

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from typing import Any
 
-from ..protocol import PROTOCOL_VERSION, Hello, PageLeft, ProtocolError, encode_message
+from ..protocol import PROTOCOL_VERSION, Hello, Misbehaved, PageLeft, ProtocolError, encode_message
 from ..protocol.close_codes import CloseCode
 from . import heartbeat
 from .admission import Admission, Refusal
@@ -44,11 +44,14 @@ async def serve_websocket(ws: Any, service: FlashWsService, admission: Admission
     connection = Connection(f"websocket from {ws.remote_addr}")
     try:
         live = await service.attach(frames[0], connection, admission.binding(ws, key), ws.remote_addr or "")
-        if len(frames) > 1:
-            await service.receive(live, encode_message(frames[1:]))
+        bundled = await service.receive(live, encode_message(frames[1:])) if len(frames) > 1 else []
     except SessionStoreError as exc:
         log.warning("flash_ws: websocket from %s not served: %s", ws.remote_addr, exc)
         await ws.close(*_close_for(exc))
+        return
+    misbehaved = next((c for c in bundled if isinstance(c, Misbehaved)), None)
+    if misbehaved is not None:
+        await ws.close(CloseCode.POLICY, misbehaved.reason)
         return
     await _serve(ws, service, admission, live, connection)
 
@@ -83,7 +86,7 @@ async def _serve(ws: Any, service: FlashWsService, admission: Admission, live: L
 
 
 class _Closed(Exception):
-    """The reader refused the connection (a hook said no)."""
+    """The reader ends the connection: a hook refused a frame, or the page broke a budget."""
 
     def __init__(self, refusal: Refusal) -> None:
         super().__init__(refusal.message)
@@ -97,21 +100,25 @@ def _close_for(exc: SessionStoreError) -> tuple[int, str]:
 
 
 async def _read(ws: Any, service: FlashWsService, admission: Admission, live: LiveSession) -> None:
-    """Feed client messages to the session until the page says bye or a hook refuses one.
+    """Feed client messages to the session until the page says bye, a hook refuses a frame or the
+    page breaks a budget (too many refused frames).
 
     A message the codec refuses goes to the session as it came: the session answers it with an
-    ``error`` frame (and counts it), the connection goes on."""
+    ``error`` frame and counts it; the connection goes on."""
     while True:
         data = await ws.receive()
         try:
             frames = admission.read(data)
         except ProtocolError:
-            await service.receive(live, data)
-            continue
+            frames = []  # the session refuses the whole message itself (and counts it)
         refused = await admission.admit_frames(ws, frames)
         if refused:
             raise _Closed(refused)
-        if any(isinstance(c, PageLeft) for c in await service.receive(live, data)):
+        commands = await service.receive(live, data)
+        misbehaved = next((c for c in commands if isinstance(c, Misbehaved)), None)
+        if misbehaved is not None:
+            raise _Closed(Refusal(403, "policy", misbehaved.reason, CloseCode.POLICY))
+        if any(isinstance(c, PageLeft) for c in commands):
             return
 
 
