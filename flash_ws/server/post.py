@@ -14,6 +14,7 @@ from typing import Any
 from quart import Response
 
 from ..protocol import Refused
+from ..protocol.tokens import BROWSER_KEY_COOKIE, binding
 from .guards import Hook, origin_refusal, run_hooks
 from .service import FlashWsService
 from .sessions import SessionStoreError, StoreUnavailable
@@ -36,7 +37,7 @@ async def receive_post(request: Any, service: FlashWsService, allowed_origins: I
     if not token:
         return refusal(400, "unknown_session", f"missing the {SESSION_HEADER} header")
     try:
-        live = await service.store.get(token)
+        live = await service.store.get(token, binding(request.cookies.get(BROWSER_KEY_COOKIE) or ""))
     except SessionStoreError as exc:
         return refusal(503, "store_unavailable", str(exc))
     if live is None:

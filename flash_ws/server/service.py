@@ -7,6 +7,7 @@ import time
 
 from ..callbacks import EventCallbackRegistry
 from ..protocol import CancelRun, Command, Hello, PageLeft, Refused, StartRun
+from ..protocol.tokens import session_id
 from .runner import AsyncioStreamRunner, StreamRunner
 from .sessions import Connection, InProcessSessionStore, LiveSession, SessionStore
 from .settings import Settings
@@ -38,16 +39,19 @@ class FlashWsService:
                 raise ImportError(f"redis_url needs the redis package: pip install 'flash_ws[redis]' ({exc})") from exc
 
             return RedisSessionStore(settings.redis_url, self.callbacks, settings.limits, settings.resume_grace,
-                                     settings.worker_ttl, self.runner.cancel_all, self.receive_local)
-        return InProcessSessionStore(self.callbacks, settings.limits, settings.resume_grace, self.runner.cancel_all)
+                                     settings.worker_ttl, self.runner.cancel_all, self.receive_local,
+                                     settings.max_sessions, settings.max_sessions_per_address, settings.redis_inbox_bytes)
+        return InProcessSessionStore(self.callbacks, settings.limits, settings.resume_grace, self.runner.cancel_all,
+                                     settings.max_sessions, settings.max_sessions_per_address)
 
-    async def attach(self, hello: Hello, connection: Connection) -> LiveSession:
-        """Open or resume the session ``hello`` names and bind ``connection`` to it.
+    async def attach(self, hello: Hello, connection: Connection, binding: str, address: str) -> LiveSession:
+        """Open or resume the session ``hello`` names (for the browser of ``binding``, from the client
+        ``address``) and bind ``connection`` to it.
 
-        Raises ``SessionStoreError`` when the store cannot serve it now."""
-        live, resumed = await self.store.open(hello)
+        Raises ``SessionStoreError`` when the store cannot serve it now (``TooManySessions`` over a cap)."""
+        live, resumed = await self.store.open(hello, binding, address)
         live.bind(connection)
-        log.debug("flash_ws: %s %s session %.6s…", connection, "resumed" if resumed else "opened", live.token)
+        log.debug("flash_ws: %s %s session %s", connection, "resumed" if resumed else "opened", session_id(live.token))
         return live
 
     def detach(self, live: LiveSession, connection: Connection, page_left: bool) -> None:

@@ -23,6 +23,9 @@ class Settings:
     ws_retry_after: float = 600.0
     redis_url: str | None = None
     worker_ttl: float = 5.0
+    max_sessions: int = 10_000  # open sessions (connected or in their grace period) per process
+    max_sessions_per_address: int = 256  # open sessions per client address, per process
+    redis_inbox_bytes: int = 16 << 20  # bytes waiting in one worker's Redis inbox; forwards past it are refused
 
     def __post_init__(self) -> None:
         if self.transport not in TRANSPORTS:
@@ -31,5 +34,8 @@ class Settings:
             raise ValueError("heartbeat_interval and heartbeat_timeout must be positive seconds")
         if self.worker_ttl <= 0:
             raise ValueError(f"worker_ttl must be positive seconds, got {self.worker_ttl}")
+        for name in ("max_sessions", "max_sessions_per_address", "redis_inbox_bytes"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
         if self.resume_grace < 0:
             raise ValueError(f"resume_grace must be >= 0 seconds, got {self.resume_grace}")

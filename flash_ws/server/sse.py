@@ -16,10 +16,11 @@ from typing import Any
 from quart import Response, jsonify
 
 from ..protocol import PROTOCOL_VERSION, Hello
+from ..protocol.tokens import BROWSER_KEY_COOKIE, binding
 from . import heartbeat
 from .guards import Hook, origin_refusal, run_hooks
 from .service import FlashWsService
-from .sessions import Connection, LiveSession, SessionStoreError, StoreUnavailable
+from .sessions import Connection, LiveSession, SessionStoreError, StoreUnavailable, TooManySessions
 
 log = logging.getLogger("flash_ws")
 
@@ -63,9 +64,10 @@ async def open_event_stream(request: Any, service: FlashWsService, allowed_origi
         return refusal(400, "unsupported_version", f"protocol version {hello.v} not supported (this server speaks {PROTOCOL_VERSION})")
     connection = Connection(f"event stream from {request.remote_addr}")
     try:
-        live = await service.attach(hello, connection)
+        live = await service.attach(hello, connection, binding(request.cookies.get(BROWSER_KEY_COOKIE) or ""), request.remote_addr)
     except SessionStoreError as exc:
-        return refusal(503, "store_unavailable" if isinstance(exc, StoreUnavailable) else "session_lost", str(exc))
+        code = "store_unavailable" if isinstance(exc, StoreUnavailable) else "too_many_sessions" if isinstance(exc, TooManySessions) else "session_lost"
+        return refusal(503, code, str(exc))
     response = Response(_events(service, live, connection), headers=SSE_HEADERS)
     response.timeout = None
     return response

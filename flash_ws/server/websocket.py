@@ -9,10 +9,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..protocol import PROTOCOL_VERSION, Hello, PageLeft, ProtocolError, decode_message
+from ..protocol.tokens import BROWSER_KEY_COOKIE, binding
 from . import heartbeat
 from .guards import Hook, origin_refusal, run_hooks
 from .service import FlashWsService
-from .sessions import Connection, LiveSession, SessionStoreError, StoreUnavailable
+from .sessions import Connection, LiveSession, SessionStoreError, StoreUnavailable, TooManySessions
 
 log = logging.getLogger("flash_ws")
 HELLO_TIMEOUT = 10.0
@@ -45,7 +46,7 @@ async def serve_websocket(ws: Any, service: FlashWsService, allowed_origins: Ite
         return
     connection = Connection(f"websocket from {ws.remote_addr}")
     try:
-        live = await service.attach(frames[0], connection)
+        live = await service.attach(frames[0], connection, binding(ws.cookies.get(BROWSER_KEY_COOKIE) or ""), ws.remote_addr)
         if len(frames) > 1:
             await service.receive(live, json.dumps(json.loads(first)[1:]))
     except SessionStoreError as exc:
@@ -76,7 +77,7 @@ async def serve_websocket(ws: Any, service: FlashWsService, allowed_origins: Ite
 
 def _close_for(exc: SessionStoreError) -> tuple[int, str]:
     """Close codes that make the page reconnect (not 4xxx, which it takes as a refusal)."""
-    code = 1011 if isinstance(exc, StoreUnavailable) else 1012
+    code = 1011 if isinstance(exc, StoreUnavailable) else 1013 if isinstance(exc, TooManySessions) else 1012
     return code, str(exc).encode()[:120].decode(errors="ignore")
 
 
