@@ -16,8 +16,8 @@ import pytest
 
 from flash_ws.protocol import Hello, Limits, encode_message
 from flash_ws.protocol.tokens import binding, session_id
-from flash_ws.server.sessions import InProcessSessionStore, LiveSession, SessionStoreError, TooManySessions
-from tests.conftest import TIMEOUT
+from flash_ws.server.sessions import Connection, InProcessSessionStore, LiveSession, SessionStoreError, TooManySessions
+from tests.conftest import TIMEOUT, eventually
 
 MINE, THEIRS = binding("my browser key"), binding("another browser key")
 HERE = "10.0.0.1"
@@ -132,12 +132,16 @@ async def test_on_redis_the_binding_is_checked_by_every_worker_and_keys_never_ho
     try:
         owner, _ = await a.open(Hello(None, 0), MINE, HERE)
         stranger, resumed = await b.open(Hello(owner.token, 0), THEIRS, HERE)
-        assert not resumed and stranger.sid != owner.sid and made.closed == [] and owner in list(a)
+        assert not resumed and stranger.sid != owner.sid
         assert await b.get(owner.token, THEIRS) is None and await b.get(owner.sid, MINE) is None
         handle = await b.get(owner.token, MINE)
         assert isinstance(handle, RemoteSession) and handle.owner == a.worker
         remote, resumed = await b.open(Hello(owner.sid, 0), MINE, HERE)  # the page's event stream, on b
         assert resumed and isinstance(remote, RemoteSession)
+        remote.bind(Connection("the page's event stream"))
+        # a's inbox is read in order: once a welcomed b's resume, it had read whatever b sent before
+        await eventually(lambda: remote.welcomed, what="a's welcome for the resume on b")
+        assert made.closed == [] and owner in list(a) and not owner.closed
         client = aioredis.Redis.from_url(redis_server.url, decode_responses=True)
         try:
             names = [key async for key in client.scan_iter("flash_ws:*")]

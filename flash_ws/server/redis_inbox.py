@@ -1,6 +1,7 @@
 """Each worker's inbox in Redis: commands from other workers, bounded in bytes, deleted once handled.
 
-A message is pushed with its size (field ``n``, the bytes of its fields' values) and counted in
+A message is pushed with its size (field ``n``: the bytes of its fields' values plus
+``ENTRY_OVERHEAD``, about what Redis spends on an entry) and counted in
 ``flash_ws:inbytes:W``; a push that would take the inbox past ``redis_inbox_bytes`` is refused and
 nothing is stored. The worker reads its inbox, handles each message, then deletes what it handled
 and subtracts its size; the counter is dropped whenever the inbox is empty, so it cannot drift.
@@ -12,9 +13,11 @@ from typing import Any
 
 from . import redis_keys as keys
 
+ENTRY_OVERHEAD = 64
+
 # KEYS: inbox, byte counter. ARGV: limit, ttl, then field, value pairs. 1 when stored, 0 when refused.
-PUSH = """
-local size = 0
+PUSH = f"""
+local size = {ENTRY_OVERHEAD}
 for i = 4, #ARGV, 2 do size = size + #ARGV[i] end
 local held = tonumber(redis.call('GET', KEYS[2]) or '0')
 if held + size > tonumber(ARGV[1]) then return 0 end
@@ -34,10 +37,6 @@ return left
 """
 
 
-class InboxFull(Exception):
-    """A push was refused: the worker's inbox holds ``redis_inbox_bytes`` already."""
-
-
 class Inboxes:
     """Pushes to any worker's inbox and deletes what this worker handled from its own."""
 
@@ -48,15 +47,15 @@ class Inboxes:
 
     async def push(self, pipe: Any, worker: str, fields: dict[str, str]) -> None:
         """Queue a push of ``fields`` to ``worker``'s inbox on ``pipe``; its reply is 1, or 0 when
-        refused (``refusal`` says why)."""
+        refused (the inbox is full: ``refusal`` says so)."""
         args: list[Any] = [self.limit, keys.INBOX_TTL]
         for name, value in fields.items():
             args += [name, value]
         await self._push(keys=[keys.inbox(worker), keys.inbox_bytes(worker)], args=args, client=pipe)
 
-    def refusal(self, what: str) -> InboxFull:
-        return InboxFull(f"{what} was refused: the receiving worker's inbox holds its limit of {self.limit} bytes "
-                         "(redis_inbox_bytes)")
+    def refusal(self, what: str) -> str:
+        """The log line for a refused push of ``what``."""
+        return f"{what} was refused: the receiving worker's inbox holds its limit of {self.limit} bytes (redis_inbox_bytes)"
 
     async def handled(self, worker: str, entries: list[tuple[str, dict[str, str]]]) -> None:
         """Delete ``entries`` (handled) from ``worker``'s inbox and uncount their bytes."""

@@ -34,7 +34,7 @@ from ..protocol import ErrorInfo, Hello, Limits, ServerSession, encode_frame
 from ..protocol.frames import Welcome
 from ..protocol.tokens import new_token, same_secret, session_id
 from . import redis_keys as keys
-from .redis_inbox import Inboxes, InboxFull
+from .redis_inbox import Inboxes
 from .redis_remote import RemoteConnection, RemoteSession
 from .sessions import Connection, LiveSession, SessionCaps, SessionMoved, StoreUnavailable, expire_later, presents
 
@@ -450,8 +450,7 @@ class RedisSessionStore:
         pipe = self.redis.pipeline(transaction=False)
         await self._queue(pipe, remote.owner, "msg", remote.sid, m=message)
         if not (await self._call(pipe.execute()))[0]:
-            refused = self.inboxes.refusal(f"a message of {len(message.encode())} bytes for session {remote.sid}")
-            log.warning("flash_ws: %s", refused)
+            log.warning("flash_ws: %s", self.inboxes.refusal(f"a message of {len(message.encode())} bytes for session {remote.sid}"))
             raise StoreUnavailable(f"{UNAVAILABLE}: the worker running this session has too much to handle; try again later")
 
     # ----- messages between workers
