@@ -185,3 +185,11 @@ async def test_a_burst_of_300_sessions_from_one_address_keeps_only_the_cap(serve
     assert refused.value.code == 503 and body["code"] == "too_many_sessions" and "max_sessions_per_address" in body["message"]
     kind, welcome = await _open_page(server.ws_url, server.url, welcomes[0]["session"])()
     assert kind == "welcome" and welcome["resumed"] is True  # a resume is never refused by a cap
+
+
+@pytest.mark.parametrize("name", ["max_sessions", "max_sessions_per_address", "redis_inbox_bytes"])
+def test_a_cap_below_one_is_refused_naming_the_setting(name):
+    from flash_ws.server.settings import Settings
+
+    with pytest.raises(ValueError, match=f"^{name} must be a positive integer, got 0$"):
+        Settings(**{name: 0})
