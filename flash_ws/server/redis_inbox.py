@@ -45,13 +45,13 @@ class Inboxes:
         self._push = redis.register_script(PUSH)
         self._done = redis.register_script(DONE)
 
-    async def push(self, pipe: Any, worker: str, fields: dict[str, str]) -> None:
-        """Queue a push of ``fields`` to ``worker``'s inbox on ``pipe``; its reply is 1, or 0 when
-        refused (the inbox is full: ``refusal`` says so)."""
+    async def push(self, worker: str, fields: dict[str, str], pipe: Any = None) -> Any:
+        """Push ``fields`` to ``worker``'s inbox: 1, or 0 when refused (the inbox is full: ``refusal``
+        says so). With ``pipe``, the push is queued on it and the reply comes with its results."""
         args: list[Any] = [self.limit, keys.INBOX_TTL]
         for name, value in fields.items():
             args += [name, value]
-        await self._push(keys=[keys.inbox(worker), keys.inbox_bytes(worker)], args=args, client=pipe)
+        return await self._push(keys=[keys.inbox(worker), keys.inbox_bytes(worker)], args=args, client=pipe)
 
     def refusal(self, what: str) -> str:
         """The log line for a refused push of ``what``."""

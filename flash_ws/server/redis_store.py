@@ -447,9 +447,7 @@ class RedisSessionStore:
             if local is not None:
                 self._on_message(local, message)
                 return
-        pipe = self.redis.pipeline(transaction=False)
-        await self._queue(pipe, remote.owner, "msg", remote.sid, m=message)
-        if not (await self._call(pipe.execute()))[0]:
+        if not await self._call(self.inboxes.push(remote.owner, {"op": "msg", "t": remote.sid, "m": message})):
             log.warning("flash_ws: %s", self.inboxes.refusal(f"a message of {len(message.encode())} bytes for session {remote.sid}"))
             raise StoreUnavailable(f"{UNAVAILABLE}: the worker running this session has too much to handle; try again later")
 
@@ -463,16 +461,14 @@ class RedisSessionStore:
         self._spawn(self._send(worker, op, sid, fields))
 
     async def _send(self, worker: str, op: str, sid: str, fields: dict[str, str]) -> None:
-        pipe = self.redis.pipeline(transaction=False)
-        await self._queue(pipe, worker, op, sid, **fields)
         try:
-            if not (await pipe.execute())[0]:
+            if not await self.inboxes.push(worker, {"op": op, "t": sid, **fields}):
                 log.warning("flash_ws: %s", self.inboxes.refusal(f"{op} for worker {worker}"))
         except RedisError as exc:
             log.warning("flash_ws: could not send %s for worker %s through Redis: %s", op, worker, exc)
 
     async def _queue(self, pipe: Any, worker: str, op: str, sid: str, **fields: str) -> None:
-        await self.inboxes.push(pipe, worker, {"op": op, "t": sid, **fields})
+        await self.inboxes.push(worker, {"op": op, "t": sid, **fields}, pipe)
 
     async def _inbox_loop(self) -> None:
         last, delay = "0-0", 0.05
