@@ -76,10 +76,6 @@ class SessionCaps:
         if self._by_address[address] <= 0:
             del self._by_address[address]
 
-    def count(self, address: str) -> int:
-        """Open sessions from ``address``."""
-        return self._by_address[address]
-
 
 class Connection:
     """One transport connection bound to a session; its writer waits on ``wakeup``."""
