@@ -193,3 +193,34 @@ def test_a_cap_below_one_is_refused_naming_the_setting(name):
 
     with pytest.raises(ValueError, match=f"^{name} must be a positive integer, got 0$"):
         Settings(**{name: 0})
+
+
+async def test_through_the_routes_a_stolen_token_without_the_browser_cookie_takes_nothing(serve):
+    import websockets
+
+    server = serve("tests.apps.basic:server", FLASH_WS_TEST_GRACE="30")
+    cookie = {"mine": {"Cookie": "flash_ws_key=my-browser-key"}, "theirs": {"Cookie": "flash_ws_key=another-key"}}
+    async with websockets.connect(server.ws_url, origin=server.url, additional_headers=cookie["mine"]) as owner:
+        await owner.send(encode_message([Hello()]))
+        token = json.loads(await asyncio.wait_for(owner.recv(), TIMEOUT))[0]["session"]
+        await owner.send('[{"t":"start","run":1,"cb":"tests.apps.basic.endless","args":["x"]}]')
+        await asyncio.wait_for(owner.recv(), TIMEOUT)  # the run streams
+        async with websockets.connect(server.ws_url, origin=server.url, additional_headers=cookie["theirs"]) as thief:
+            await thief.send(encode_message([Hello(token, 1)]))
+            welcome = json.loads(await asyncio.wait_for(thief.recv(), TIMEOUT))[0]
+        assert welcome["resumed"] is False and welcome["session"].split(".")[0] != token.split(".")[0]
+        loop = asyncio.get_running_loop()
+        for who, status in (("theirs", 404), ("mine", 204)):
+            request = urllib.request.Request(server.url + "/_flash_ws/post", data=b'[{"t":"ack","seq":1}]', method="POST",
+                                             headers={"Content-Type": "application/json", "Origin": server.url,
+                                                      "X-Flash-Ws-Session": token, **cookie[who]})
+            try:
+                answered = (await loop.run_in_executor(None, lambda r=request: urllib.request.urlopen(r, timeout=TIMEOUT))).status
+            except urllib.error.HTTPError as refused:
+                answered = refused.code
+            assert answered == status, who
+        updates = 0
+        while updates < 300:  # the owner's stream goes on (longer than anything buffered before): 3 s of ticks
+            frames = json.loads(await asyncio.wait_for(owner.recv(), TIMEOUT))
+            updates += sum(frame["t"] == "update" and frame["run"] == 1 for frame in frames)
+        assert server.get_json("/test/events").get("endless finally") is None  # the run was never cancelled
