@@ -31,7 +31,8 @@ from flash_ws import Flash, Input, State, dcc, html, stream_props
 MAX_STREAMS = 8
 STATUS_PATH = "/_bench/scale"
 
-app = Flash(__name__)
+# Every simulated page comes from 127.0.0.1 (through nginx): the per-address cap is the process cap.
+app = Flash(__name__, max_sessions_per_address=10_000)
 server = app.server
 app.layout = html.Div([
     dcc.Store(id="params"),

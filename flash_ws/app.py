@@ -53,6 +53,11 @@ class Flash(dash.Dash):
       variable, else sessions live in this process. ``worker_ttl``: lifetime in seconds of a worker's
       liveness key (5); a worker whose key stays gone another half of it is declared dead and its
       pages' runs are ended as lost.
+    - ``max_sessions`` (10,000) and ``max_sessions_per_address`` (256): open sessions (connected or
+      in their grace period) this process keeps, in all and per client address; past either, new
+      pages are refused (WebSocket close 1013, HTTP 503 ``too_many_sessions``) and retry later.
+      Behind a proxy every page has the proxy's address: raise the latter to match.
+      ``redis_inbox_bytes`` (16 MiB): what may wait in one worker's Redis inbox; forwards past it are refused.
     """
 
     def __init__(
@@ -76,6 +81,9 @@ class Flash(dash.Dash):
         ws_retry_after: float = 600.0,
         redis_url: str | None = None,
         worker_ttl: float = 5.0,
+        max_sessions: int = 10_000,
+        max_sessions_per_address: int = 256,
+        redis_inbox_bytes: int = 16 << 20,
         **dash_kwargs: Any,
     ) -> None:
         backend = dash_kwargs.setdefault("backend", "quart")
@@ -93,7 +101,9 @@ class Flash(dash.Dash):
                                           heartbeat_timeout=heartbeat_timeout, ws_timeout=ws_timeout,
                                           ws_retry_after=ws_retry_after,
                                           redis_url=redis_url or os.environ.get("FLASH_WS_REDIS_URL") or None,
-                                          worker_ttl=worker_ttl)
+                                          worker_ttl=worker_ttl, max_sessions=max_sessions,
+                                          max_sessions_per_address=max_sessions_per_address,
+                                          redis_inbox_bytes=redis_inbox_bytes)
         self.event_callbacks = EventCallbackRegistry()
         self.flash_ws = FlashWsService(self.event_callbacks, self.flash_ws_settings)
         self.flash_ws_admission = Admission(self.server, self.flash_ws_settings, self._hooks.get_hooks)

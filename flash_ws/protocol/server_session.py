@@ -167,6 +167,13 @@ class ServerSession:
             frames = decode_message(text, "client", self.limits.max_message_bytes, self.limits.max_nesting)
         except ProtocolError as exc:
             return self._refused([self._error(exc.code, clipped(exc.message))])
+        return self.receive_frames(frames)
+
+    def receive_frames(self, frames: list[Frame]) -> list[Command]:
+        """Process the frames of one client message that the adapter decoded already (with
+        ``decode_message`` and this session's limits)."""
+        if self._misbehaved is not None:
+            return [self._misbehaved]
         commands: list[Command] = []
         for index, frame in enumerate(frames):
             commands.extend(self._refused(self._receive_frame(index, frame)))

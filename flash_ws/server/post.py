@@ -12,6 +12,7 @@ from typing import Any
 from quart import Response
 
 from ..protocol import Misbehaved, ProtocolError, Refused
+from ..protocol.frames import Frame
 from .admission import Admission
 from .service import FlashWsService
 from .sessions import SessionStoreError, StoreUnavailable
@@ -54,14 +55,14 @@ async def receive_post(request: Any, service: FlashWsService, admission: Admissi
     if live is None:
         return refusal(404, "unknown_session", "no such session (expired, or never opened): open a new event stream")
     try:
-        frames = admission.read(body)
+        frames: list[Frame] | None = admission.read(body)
     except ProtocolError:
-        frames = []  # the session refuses the whole message itself (below), and counts it
-    refused = await admission.admit_frames(request, frames)
+        frames = None  # the session refuses the whole message itself (below), and counts it
+    refused = await admission.admit_frames(request, frames or ())
     if refused:
         return refusal(refused.status, refused.code, refused.message)
     try:
-        commands = await service.receive(live, body)
+        commands = await service.receive(live, body, frames)
     except SessionStoreError as exc:
         if isinstance(exc, StoreUnavailable):
             return refusal(503, "store_unavailable", str(exc))

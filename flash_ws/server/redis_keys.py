@@ -1,31 +1,32 @@
 """What the Redis session store keeps in Redis: key names and the Lua scripts that change them atomically.
 
-Per session ``TOKEN``:
-- ``flash_ws:s:TOKEN`` (hash): ``owner`` (the worker whose process runs its streams), ``epoch``,
-  ``last_seq`` (last frame stored), ``acked`` (frames up to it are trimmed), ``highest_run``,
-  ``runs`` (JSON ``{run: callback}`` of the active runs), ``conn`` (worker holding the page's
-  connection, "" when none).
-- ``flash_ws:f:TOKEN`` (stream): the unacknowledged sequenced frames, entry id ``SEQ-0``, field ``f``.
+Keys name a session by its public id ``SID`` (tokens.session_id), never by its token. Per session:
+- ``flash_ws:s:SID`` (hash): ``owner`` (the worker whose process runs its streams), ``token`` (the
+  whole token: workers compare it with ``same_secret``), ``bind`` (the browser binding, checked on
+  every resume on every worker), ``epoch``, ``last_seq`` (last frame stored), ``acked`` (frames up to
+  it are trimmed), ``highest_run``, ``runs`` (JSON ``{run: callback}`` of the active runs), ``conn``
+  (worker holding the page's connection, "" when none).
+- ``flash_ws:f:SID`` (stream): the unacknowledged sequenced frames, entry id ``SEQ-0``, field ``f``.
 
-Per worker ``W``: ``flash_ws:w:W`` (liveness key with a TTL), ``flash_ws:owned:W`` (set of tokens it
-owns), ``flash_ws:in:W`` (stream: its inbox of commands from other workers). ``flash_ws:workers`` is
-the set of worker ids, and ``flash_ws:reap:W`` marks who takes over a dead worker's sessions.
+Per worker ``W``: ``flash_ws:w:W`` (liveness key with a TTL), ``flash_ws:owned:W`` (set of sids it
+owns), ``flash_ws:in:W`` (stream: its inbox of commands from other workers, see ``redis_inbox``) and
+``flash_ws:inbytes:W`` (the bytes its inbox holds). ``flash_ws:workers`` is the set of worker ids,
+and ``flash_ws:reap:W`` marks who takes over a dead worker's sessions.
 """
 
 from __future__ import annotations
 
 PREFIX = "flash_ws:"
 WORKERS = PREFIX + "workers"
-INBOX_MAXLEN = 100_000
 INBOX_TTL = 3600  # seconds: an inbox its worker stopped reading (it died) disappears by itself
 
 
-def meta(token: str) -> str:
-    return f"{PREFIX}s:{token}"
+def meta(sid: str) -> str:
+    return f"{PREFIX}s:{sid}"
 
 
-def frames(token: str) -> str:
-    return f"{PREFIX}f:{token}"
+def frames(sid: str) -> str:
+    return f"{PREFIX}f:{sid}"
 
 
 def alive(worker: str) -> str:
@@ -38,6 +39,10 @@ def owned(worker: str) -> str:
 
 def inbox(worker: str) -> str:
     return f"{PREFIX}in:{worker}"
+
+
+def inbox_bytes(worker: str) -> str:
+    return f"{PREFIX}inbytes:{worker}"
 
 
 def reap(worker: str) -> str:
@@ -74,7 +79,7 @@ return last
 """
 
 # Take over a session from a dead owner: 1 when this worker owns it now, 0 when someone else does.
-# KEYS: meta, owned set of the new owner. ARGV: dead worker, new owner, token.
+# KEYS: meta, owned set of the new owner. ARGV: dead worker, new owner, sid.
 CLAIM = """
 if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'owner', ARGV[2])
@@ -84,18 +89,18 @@ return 1
 
 # Put a session that Redis forgot (it restarted) back from its owner's memory: its state and its
 # unacknowledged frames. 0 when the session exists (nothing to do), 1 when restored.
-# KEYS: meta, frames, owned set. ARGV: owner, epoch, acked, highest_run, runs, conn, ttl, token,
-# then seq, text pairs.
+# KEYS: meta, frames, owned set. ARGV: owner, epoch, acked, highest_run, runs, conn, ttl, sid, token,
+# binding, then seq, text pairs.
 RESTORE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('DEL', KEYS[2])
 local last = tonumber(ARGV[3])
-for i = 9, #ARGV, 2 do
+for i = 11, #ARGV, 2 do
   redis.call('XADD', KEYS[2], ARGV[i] .. '-0', 'f', ARGV[i + 1])
   last = tonumber(ARGV[i])
 end
 redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'epoch', ARGV[2], 'last_seq', last, 'acked', ARGV[3],
-           'highest_run', ARGV[4], 'runs', ARGV[5], 'conn', ARGV[6])
+           'highest_run', ARGV[4], 'runs', ARGV[5], 'conn', ARGV[6], 'token', ARGV[9], 'bind', ARGV[10])
 redis.call('EXPIRE', KEYS[1], ARGV[7])
 redis.call('EXPIRE', KEYS[2], ARGV[7])
 redis.call('SADD', KEYS[3], ARGV[8])

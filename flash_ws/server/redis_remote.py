@@ -2,7 +2,9 @@
 
 The owner runs the session's streams and stores every sequenced frame in Redis; the worker holding
 the page's connection reads them from there (``RemoteSession.take_messages``) when the owner's inbox
-message says there is more, and forwards what the page sends to the owner's inbox.
+message says there is more, and forwards what the page sends to the owner's inbox: re-encoded from
+the frames it decoded (so unknown members and padding never reach Redis); a malformed message is
+refused here, never forwarded.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import secrets
 from typing import TYPE_CHECKING
 
-from ..protocol import Command, PageLeft, ProtocolError, Refused, decode_message, encode_frame, join_frames
+from ..protocol import Command, PageLeft, ProtocolError, Refused, decode_message, encode_frame, encode_message, join_frames
 from ..protocol.frames import Bye, Error, Ping
 from ..protocol.replay import utf8_size
 from .sessions import Connection, SessionGone
@@ -36,8 +38,8 @@ class RemoteSession:
 
     remote = True
 
-    def __init__(self, store: RedisSessionStore, token: str, owner: str, sent_seq: int) -> None:
-        self.store, self.token, self.owner = store, token, owner
+    def __init__(self, store: RedisSessionStore, sid: str, token: str, owner: str, sent_seq: int) -> None:
+        self.store, self.sid, self.token, self.owner = store, sid, token, owner
         self.sent_seq = sent_seq
         self.conn_id = secrets.token_hex(6)
         self.connection: Connection | None = None
@@ -67,7 +69,7 @@ class RemoteSession:
         size = sum(len(p) for p in parts)
         messages: list[str] = []
         limit = self.store.limits.max_output_message_bytes
-        for seq, text in await self.store.read_frames(self.token, self.sent_seq):
+        for seq, text in await self.store.read_frames(self.sid, self.sent_seq):
             if seq != self.sent_seq + 1:
                 raise SessionGone(f"frames {self.sent_seq + 1}..{seq - 1} of this session are no longer stored")
             if parts and size + utf8_size(text) > limit:
@@ -84,13 +86,14 @@ class RemoteSession:
         """Check what the page sent, then pass it on to the owner (which answers through Redis)."""
         try:
             frames = decode_message(text, "client", self.store.limits.max_message_bytes)
-        except ProtocolError as exc:
-            self.control.append(encode_frame(Error(exc.code, exc.message)))
+            message = encode_message(frames)
+        except (ProtocolError, ValueError) as exc:  # ValueError: a number JSON cannot carry (NaN, Infinity)
+            code, why = (exc.code, exc.message) if isinstance(exc, ProtocolError) else ("bad_frame", f"message is not valid JSON: {exc}")
+            self.control.append(encode_frame(Error(code, why)))
             self.notify()
-            return [Refused(exc.code, exc.message)]
-        message = text.decode() if isinstance(text, bytes) else text
+            return [Refused(code, why)]
         await self.store.forward(self, message)
         return [PageLeft()] if any(isinstance(frame, Bye) for frame in frames) else []
 
     def __repr__(self) -> str:
-        return f"<RemoteSession {self.token:.6}… owned by {self.owner}>"
+        return f"<RemoteSession {self.sid} owned by {self.owner}>"

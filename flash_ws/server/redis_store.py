@@ -7,7 +7,8 @@ its streams and stores every sequenced frame in Redis before any page sees it (s
 when one disappears, a survivor takes its sessions over and ends their runs with the error
 ``worker_lost`` (the page applies their ``reset_props``). When Redis fails, output is held (never
 sent unstored) and connections are refused with a clear reason until it returns; a session Redis
-forgot (it restarted) ends honestly: the page is told its session was lost.
+forgot (it restarted) ends honestly: the page is told its session was lost. Redis names sessions by
+their public id (sid); a page resumes only with its session's browser binding, on any worker.
 """
 
 from __future__ import annotations
@@ -25,24 +26,28 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
+from redis.connection import parse_url
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
-from ..protocol import ErrorInfo, Hello, Limits, ServerSession, encode_frame
+from ..protocol import ByteBudget, ErrorInfo, Hello, Limits, ServerSession, encode_frame
 from ..protocol.frames import Welcome
+from ..protocol.tokens import new_token, same_secret, session_id
 from . import redis_keys as keys
+from .redis_inbox import Inboxes
 from .redis_remote import RemoteConnection, RemoteSession
-from .sessions import Connection, LiveSession, SessionMoved, StoreUnavailable, expire_later
+from .sessions import Connection, LiveSession, SessionCaps, SessionMoved, StoreUnavailable, expire_later, presents
 
 log = logging.getLogger("flash_ws")
 READ_COUNT = 1000
+UNAVAILABLE = "the session store (Redis) is unavailable"  # what a page may read: no host, port or password
 
 
 class OwnedSession(LiveSession):
     """A session this worker owns: frames go to the page only once they are stored in Redis."""
 
-    def __init__(self, core: ServerSession, store: RedisSessionStore) -> None:
-        super().__init__(core)
+    def __init__(self, core: ServerSession, store: RedisSessionStore, binding: str, address: str = "") -> None:
+        super().__init__(core, binding, address)
         self.store = store
         self.stored_seq = core.replay.last_seq
         self.trimmed_seq = core.replay.first_seq - 1  # frames up to it are trimmed in Redis too
@@ -71,7 +76,7 @@ class OwnedSession(LiveSession):
         previous = self.connection
         super().bind(connection)
         if isinstance(previous, RemoteConnection):
-            self.store.send(previous.worker, "replaced", self.token, c=previous.conn_id)
+            self.store.send(previous.worker, "replaced", self.sid, c=previous.conn_id)
         self.store.mark_dirty(self)  # the state in Redis names where the connection is
 
     def connection_worker(self) -> str:
@@ -85,8 +90,11 @@ class RedisSessionStore:
     runs what a page sent (forwarded by another worker) on a session owned here."""
 
     def __init__(self, url: str, callbacks: Any, limits: Limits, resume_grace: float, worker_ttl: float,
-                 on_close: Callable[[LiveSession], None], on_message: Callable[[LiveSession, str], object]) -> None:
+                 on_close: Callable[[LiveSession], None], on_message: Callable[[LiveSession, str], object],
+                 max_sessions: int = 10_000, max_sessions_per_address: int = 256, inbox_bytes: int = 16 << 20,
+                 budget: ByteBudget | None = None) -> None:
         self.url = url
+        self._budget = budget  # replay memory shared by the sessions this worker owns
         # One quick retry on a broken connection (after a Redis restart every pooled connection is);
         # the calls are idempotent or harmless to repeat (inbox wakes, acks), timeouts are not retried.
         retry = Retry(ExponentialBackoff(cap=0.2, base=0.02), 2, supported_errors=(RedisConnectionError,))
@@ -100,8 +108,10 @@ class RedisSessionStore:
         self._key_ttl = int(max(86400, 10 * resume_grace))  # refreshed while the owner lives
         self._on_close = on_close
         self._on_message = on_message
-        self._owned: dict[str, OwnedSession] = {}
-        self._remote: dict[str, set[RemoteSession]] = {}
+        self._owned: dict[str, OwnedSession] = {}  # by sid
+        self._remote: dict[str, set[RemoteSession]] = {}  # by sid
+        self.caps = SessionCaps(max_sessions, max_sessions_per_address)
+        self.inboxes = Inboxes(self.redis, inbox_bytes)
         self._dirty: dict[OwnedSession, None] = {}
         self._dirty_event = asyncio.Event()
         self._append = self.redis.register_script(keys.APPEND)
@@ -141,128 +151,142 @@ class RedisSessionStore:
             pass
         await self.redis.aclose()
 
-    async def open(self, hello: Hello, binding: str = "", address: str = "") -> tuple[LiveSession, bool]:
+    async def open(self, hello: Hello, binding: str, address: str) -> tuple[LiveSession, bool]:  # type: ignore[override]
         await self.start()
         if hello.session:
-            local = self._owned.get(hello.session)
-            if local is not None and local.core.can_resume(hello):
-                self._cancel_expiry(local)
-                local.core.attach(hello)
-                return local, True
-            if local is not None:
-                self.close(local)
-            else:
-                found = await self._open_stored(hello)
+            local = self._owned.get(session_id(hello.session))
+            if local is None:
+                found = await self._open_stored(hello, binding)
                 if found is not None:
                     return found, True
-        return await self._create(), False
+            elif presents(hello, binding, local.token, local.binding):
+                if local.resume(hello):
+                    return local, True
+                self.close(local)  # its own browser cannot resume it: its runs are lost
+        return await self._create(binding, address), False
 
-    async def get(self, token: str, binding: str = "") -> LiveSession | RemoteSession | None:  # type: ignore[override]
+    async def get(self, token: str, binding: str) -> LiveSession | RemoteSession | None:  # type: ignore[override]
         await self.start()
-        local = self._owned.get(token)
+        sid = session_id(token)
+        local = self._owned.get(sid)
         if local is not None:
+            if not (same_secret(token, local.token) and same_secret(binding, local.binding)):
+                return None
             if isinstance(local.connection, RemoteConnection):
-                self.send(local.connection.worker, "heard", token)
+                self.send(local.connection.worker, "heard", sid)
             return local
-        state = await self._call(self.redis.hmget(keys.meta(token), "owner", "last_seq", "conn"))
-        if state[0] is None:
+        owner, last_seq, conn, stored_token, stored_binding = await self._call(
+            self.redis.hmget(keys.meta(sid), "owner", "last_seq", "conn", "token", "bind"))
+        if owner is None or not (same_secret(token, stored_token or "") and same_secret(binding, stored_binding or "")):
             return None
-        owner = state[0]
-        if state[2] and state[2] != owner:
-            self.send(state[2], "heard", token)  # a POST: the page is alive (its event stream is there)
+        if conn and conn != owner:
+            self.send(conn, "heard", sid)  # a POST: the page is alive (its event stream is there)
         if self._is_dead(owner):
-            adopted = await self._adopt(token, owner)
+            adopted = await self._adopt(sid, owner)
             if adopted is not None:
                 return adopted
-        return RemoteSession(self, token, owner, int(state[1]))
+        return RemoteSession(self, sid, token, owner, int(last_seq))
 
     def detach(self, live: LiveSession | RemoteSession) -> None:  # type: ignore[override]
         if isinstance(live, RemoteSession):
             self._drop_remote(live)
-            self.send(live.owner, "detach", live.token, c=live.conn_id)
+            self.send(live.owner, "detach", live.sid, c=live.conn_id)
             return
         assert isinstance(live, OwnedSession)
         live.connection = None
         self.mark_dirty(live)
-        expire_later(live, self._grace, lambda: self._owned.get(live.token) is live and self.close(live))
+        expire_later(live, self._grace, lambda: self._owned.get(live.sid) is live and self.close(live))
 
     def close(self, live: LiveSession | RemoteSession) -> None:  # type: ignore[override]
         if isinstance(live, RemoteSession):
             self._drop_remote(live)
-            self.send(live.owner, "close", live.token)
+            self.send(live.owner, "close", live.sid)
             return
         assert isinstance(live, OwnedSession)
         self._cancel_expiry(live)
-        if self._owned.pop(live.token, None) is None:
+        if not self._disown(live):
             return
-        live.closed = True
         self._dirty.pop(live, None)
         self._on_close(live)
-        self._spawn(self._forget(live.token))
+        self._spawn(self._forget(live.sid))
+
+    def _own(self, live: OwnedSession) -> None:
+        self._owned[live.sid] = live
+        self.caps.opened(live.address)
+
+    def _disown(self, live: OwnedSession) -> bool:
+        """Forget ``live`` here (it is closed); False when it was not owned any more."""
+        if self._owned.get(live.sid) is not live:
+            return False
+        del self._owned[live.sid]
+        self.caps.closed(live.address)
+        live.closed = True
+        return True
 
     # ----- opening sessions
 
-    async def _create(self) -> OwnedSession:
-        core = ServerSession(secrets.token_urlsafe(24), secrets.token_hex(4), self._callbacks, self.limits)
+    async def _create(self, binding: str, address: str) -> OwnedSession:
+        self.caps.admit(address, len(self._owned))
+        core = ServerSession(new_token(), secrets.token_hex(4), self._callbacks, self.limits, budget=self._budget)
         core.attach(Hello(None, 0))
-        live = OwnedSession(core, self)
+        live = OwnedSession(core, self, binding, address)
         pipe = self.redis.pipeline(transaction=True)
-        pipe.hset(keys.meta(core.token), mapping={"owner": self.worker, "epoch": core.epoch, "last_seq": 0, "acked": 0,
-                                                  "highest_run": 0, "runs": "{}", "conn": self.worker})
-        pipe.expire(keys.meta(core.token), self._key_ttl)
-        pipe.sadd(keys.owned(self.worker), core.token)
+        pipe.hset(keys.meta(live.sid), mapping={"owner": self.worker, "token": core.token, "bind": binding,
+                                                "epoch": core.epoch, "last_seq": 0, "acked": 0,
+                                                "highest_run": 0, "runs": "{}", "conn": self.worker})
+        pipe.expire(keys.meta(live.sid), self._key_ttl)
+        pipe.sadd(keys.owned(self.worker), live.sid)
         await self._call(pipe.execute())
-        self._owned[core.token] = live
+        self._own(live)
         return live
 
-    async def _open_stored(self, hello: Hello) -> LiveSession | RemoteSession | None:
-        """Resume a session owned by another worker (or taken over from a dead one), if possible."""
-        token = hello.session
-        assert token is not None
-        state = await self._call(self.redis.hgetall(keys.meta(token)))
-        if not state:
+    async def _open_stored(self, hello: Hello, binding: str) -> LiveSession | RemoteSession | None:
+        """Resume a session owned by another worker (or taken over from a dead one), if ``hello``
+        and ``binding`` are its own; a stranger's hello (None) leaves it alone."""
+        assert hello.session is not None
+        sid = session_id(hello.session)
+        state = await self._call(self.redis.hgetall(keys.meta(sid)))
+        if not state or not presents(hello, binding, state.get("token", ""), state.get("bind", "")):
             return None
         owner = state["owner"]
         if self._is_dead(owner):
-            adopted = await self._adopt(token, owner)
-            if adopted is not None and adopted.core.can_resume(hello):
-                self._cancel_expiry(adopted)
-                adopted.core.attach(hello)
+            adopted = await self._adopt(sid, owner)
+            if adopted is not None and adopted.resume(hello):
                 return adopted
             if adopted is not None:
                 self.close(adopted)
             return None
         last_seq, acked = int(state["last_seq"]), int(state["acked"])
         if owner == self.worker or not acked <= hello.seq <= last_seq:
-            self.send(owner, "close", token)
+            self.send(owner, "close", sid)
             return None
-        remote = RemoteSession(self, token, owner, hello.seq)  # its welcome comes from the owner
-        self._remote.setdefault(token, set()).add(remote)
-        self.send(owner, "attach", token, w=self.worker, c=remote.conn_id, s=str(hello.seq))
+        remote = RemoteSession(self, sid, state["token"], owner, hello.seq)  # its welcome comes from the owner
+        self._remote.setdefault(sid, set()).add(remote)
+        self.send(owner, "attach", sid, w=self.worker, c=remote.conn_id, s=str(hello.seq))
         return remote
 
-    async def _adopt(self, token: str, dead: str) -> OwnedSession | None:
+    async def _adopt(self, sid: str, dead: str) -> OwnedSession | None:
         """Own the session of a dead worker: end its runs as lost (the page resets them)."""
-        claimed = await self._call(self._claim(keys=[keys.meta(token), keys.owned(self.worker)], args=[dead, self.worker, token]))
+        claimed = await self._call(self._claim(keys=[keys.meta(sid), keys.owned(self.worker)], args=[dead, self.worker, sid]))
         if not claimed:
             return None
         pipe = self.redis.pipeline(transaction=False)
-        pipe.hgetall(keys.meta(token))
-        pipe.xrange(keys.frames(token))
+        pipe.hgetall(keys.meta(sid))
+        pipe.xrange(keys.frames(sid))
         state, entries = await self._call(pipe.execute())
         frames = [(int(entry_id.split("-")[0]), fields["f"]) for entry_id, fields in entries]
         runs = {int(run): cb for run, cb in json.loads(state["runs"]).items()}
-        core = ServerSession.restore(token, state["epoch"], self._callbacks, self.limits, frames,
-                                     int(state["last_seq"]), int(state["highest_run"]), runs)
+        core = ServerSession.restore(state["token"], state["epoch"], self._callbacks, self.limits, frames,
+                                     int(state["last_seq"]), int(state["highest_run"]), runs, budget=self._budget)
         lost = core.lose_runs(ErrorInfo("worker_lost", f"the worker running this stream ({dead}) stopped"))
-        live = OwnedSession(core, self)
+        live = OwnedSession(core, self, state.get("bind", ""))
         live.stored_seq = int(state["last_seq"])
-        self._owned[token] = live
-        log.warning("flash_ws: took over session %.6s… from dead worker %s; runs lost: %s", token, dead, lost or "none")
+        self._own(live)
+        log.warning("flash_ws: took over session %s from dead worker %s; runs lost: %s", sid, dead, lost or "none")
         # Its page (connected to another worker, or to this one) reconnects: it resumes here and
         # re-sends what the dead worker never ran.
         for worker in {state.get("conn", ""), self.worker} - {"", dead}:
-            self.send(worker, "reconnect", token, m="the worker running this session's streams stopped: reconnect")
+            self.send(worker, "reconnect", sid, m="the worker running this session's streams stopped: reconnect")
         self.mark_dirty(live)
         self.detach(live)
         return live
@@ -317,15 +341,15 @@ class RedisSessionStore:
             for text in core.replay.after(live.stored_seq):
                 seq += 1
                 args += [seq, text]
-            await self._append(keys=[keys.meta(live.token), keys.frames(live.token)], args=args, client=pipe)
+            await self._append(keys=[keys.meta(live.sid), keys.frames(live.sid)], args=args, client=pipe)
             plan.append((live, seq, len(pipe) - 1))
             live.trimmed_seq = core.replay.first_seq - 1
             connection = live.connection
             if isinstance(connection, RemoteConnection):
                 for control in core.take_control():
-                    self._queue(pipe, connection.worker, "ctl", live.token, c=connection.conn_id, m=control)
+                    await self._queue(pipe, connection.worker, "ctl", live.sid, c=connection.conn_id, m=control)
                 if seq > live.stored_seq:
-                    self._queue(pipe, connection.worker, "wake", live.token)
+                    await self._queue(pipe, connection.worker, "wake", live.sid)
         if not plan:
             return False
         results = await pipe.execute(raise_on_error=False)
@@ -358,20 +382,21 @@ class RedisSessionStore:
         for live in sessions:
             core = live.core
             args: list[Any] = [self.worker, core.epoch, core.replay.first_seq - 1, core.highest_run,
-                               json.dumps(core.active_run_callbacks()), live.connection_worker(), self._key_ttl, live.token]
+                               json.dumps(core.active_run_callbacks()), live.connection_worker(), self._key_ttl,
+                               live.sid, live.token, live.binding]
             seq = core.replay.first_seq - 1
             for text in core.replay.after(seq):
                 if seq >= live.stored_seq:
                     break
                 seq += 1
                 args += [seq, text]
-            await self._restore_script(keys=[keys.meta(live.token), keys.frames(live.token), keys.owned(self.worker)],
+            await self._restore_script(keys=[keys.meta(live.sid), keys.frames(live.sid), keys.owned(self.worker)],
                                        args=args, client=pipe)
         results = await pipe.execute()
         restored = [live for live, result in zip(sessions, results, strict=True) if result == 1]
         for live in restored:
             if live.closed:  # closed while being restored: delete it again
-                self._spawn(self._forget(live.token))
+                self._spawn(self._forget(live.sid))
         restored = [live for live in restored if not live.closed]
         if restored:
             log.warning("flash_ws: Redis had forgotten %d session(s) of this worker (it restarted): stored them again", len(restored))
@@ -382,10 +407,10 @@ class RedisSessionStore:
     def _give_up(self, live: OwnedSession) -> None:
         """Another worker owns the session now (it took this one for dead): stop its runs here and
         send its page there."""
-        log.error("flash_ws: session %.6s… was taken over by another worker: its runs here stop", live.token)
+        log.error("flash_ws: session %s was taken over by another worker: its runs here stop", live.sid)
         self._reconnect_page(live, "another worker took this session over: reconnect to resume")
         self._cancel_expiry(live)
-        self._owned.pop(live.token, None)
+        self._disown(live)
         live.closed = True
         self._on_close(live)
 
@@ -393,65 +418,67 @@ class RedisSessionStore:
         """Close the page's connection, wherever it is, so that it reconnects and resumes."""
         connection = live.connection
         if isinstance(connection, RemoteConnection):
-            self.send(connection.worker, "reconnect", live.token, m=why)
+            self.send(connection.worker, "reconnect", live.sid, m=why)
         elif connection is not None:
             connection.closing = SessionMoved(why)
             connection.wakeup.set()
 
-    async def _forget(self, token: str) -> None:
+    async def _forget(self, sid: str) -> None:
         pipe = self.redis.pipeline(transaction=False)
-        pipe.delete(keys.meta(token), keys.frames(token))
-        pipe.srem(keys.owned(self.worker), token)
+        pipe.delete(keys.meta(sid), keys.frames(sid))
+        pipe.srem(keys.owned(self.worker), sid)
         try:
             await pipe.execute()
         except RedisError as exc:
-            log.warning("flash_ws: could not delete session %.6s… from Redis (%s); its keys expire by themselves", token, exc)
+            log.warning("flash_ws: could not delete session %s from Redis (%s); its keys expire by themselves", sid, exc)
 
     # ----- frames from Redis (connection side)
 
-    async def read_frames(self, token: str, after: int) -> list[tuple[int, str]]:
-        entries = await self._call(self.redis.xrange(keys.frames(token), f"{after + 1}-0", "+", count=READ_COUNT))
+    async def read_frames(self, sid: str, after: int) -> list[tuple[int, str]]:
+        entries = await self._call(self.redis.xrange(keys.frames(sid), f"{after + 1}-0", "+", count=READ_COUNT))
         if len(entries) == READ_COUNT:
-            self._wake_remote(token)  # more to read: come back
+            self._wake_remote(sid)  # more to read: come back
         return [(int(entry_id.split("-")[0]), fields["f"]) for entry_id, fields in entries]
 
     async def forward(self, remote: RemoteSession, message: str) -> None:
-        """Pass a page's message to the session's owner (as read when the handle was made: a new
-        owner makes the page reconnect, which makes a new handle)."""
+        """Pass a page's message (re-encoded from its decoded frames) to the session's owner (as read
+        when the handle was made: a new owner makes the page reconnect, which makes a new handle).
+        Raises ``StoreUnavailable`` when Redis fails or the owner's inbox is full."""
         if remote.owner == self.worker:
-            local = self._owned.get(remote.token)
+            local = self._owned.get(remote.sid)
             if local is not None:
                 self._on_message(local, message)
                 return
-        pipe = self.redis.pipeline(transaction=False)
-        self._queue(pipe, remote.owner, "msg", remote.token, m=message)
-        await self._call(pipe.execute())
+        if not await self._call(self.inboxes.push(remote.owner, {"op": "msg", "t": remote.sid, "m": message})):
+            log.warning("flash_ws: %s", self.inboxes.refusal(f"a message of {len(message.encode())} bytes for session {remote.sid}"))
+            raise StoreUnavailable(f"{UNAVAILABLE}: the worker running this session has too much to handle; try again later")
 
     # ----- messages between workers
 
-    def send(self, worker: str, op: str, token: str, **fields: str) -> None:
+    def send(self, worker: str, op: str, sid: str, **fields: str) -> None:
         """Queue ``op`` for ``worker`` (fire and forget; failures are logged)."""
         if worker == self.worker:
-            self._handle({"op": op, "t": token, **fields})
+            self._handle({"op": op, "t": sid, **fields})
             return
-        pipe = self.redis.pipeline(transaction=False)
-        self._queue(pipe, worker, op, token, **fields)
-        self._spawn(self._execute(pipe, f"{op} for worker {worker}"))
+        self._spawn(self._send(worker, op, sid, fields))
 
-    def _queue(self, pipe: Any, worker: str, op: str, token: str, **fields: str) -> None:
-        pipe.xadd(keys.inbox(worker), {"op": op, "t": token, **fields}, maxlen=keys.INBOX_MAXLEN, approximate=True)
-        pipe.expire(keys.inbox(worker), keys.INBOX_TTL, nx=True)
-
-    async def _execute(self, pipe: Any, what: str) -> None:
+    async def _send(self, worker: str, op: str, sid: str, fields: dict[str, str]) -> None:
         try:
-            await pipe.execute()
+            if not await self.inboxes.push(worker, {"op": op, "t": sid, **fields}):
+                log.warning("flash_ws: %s", self.inboxes.refusal(f"{op} for worker {worker}"))
         except RedisError as exc:
-            log.warning("flash_ws: could not send %s through Redis: %s", what, exc)
+            log.warning("flash_ws: could not send %s for worker %s through Redis: %s", op, worker, exc)
+
+    async def _queue(self, pipe: Any, worker: str, op: str, sid: str, **fields: str) -> None:
+        await self.inboxes.push(worker, {"op": op, "t": sid, **fields}, pipe)
 
     async def _inbox_loop(self) -> None:
         last, delay = "0-0", 0.05
+        handled: list[tuple[str, dict[str, str]]] = []  # to delete from the inbox (kept while Redis fails)
         while True:
             try:
+                await self.inboxes.handled(self.worker, handled)
+                handled = []
                 replies = await self.redis.xread({keys.inbox(self.worker): last}, count=500, block=1000)
                 delay = 0.05
             except RedisError as exc:
@@ -466,15 +493,14 @@ class RedisSessionStore:
                         self._handle(fields)
                     except Exception:
                         log.exception("flash_ws: handling %s from another worker failed", fields.get("op"))
+                handled += entries
 
     def _handle(self, message: dict[str, str]) -> None:
-        op, token = message["op"], message["t"]
-        if op == "beat":
-            return  # keeps the inbox existing (others' messages never create a dead worker's inbox)
+        op, sid = message["op"], message["t"]
         if op in ("msg", "attach", "detach", "close"):
-            live = self._owned.get(token)
+            live = self._owned.get(sid)
             if live is None:
-                log.debug("flash_ws: %s for session %.6s…, which this worker does not own (any more)", op, token)
+                log.debug("flash_ws: %s for session %s, which this worker does not own (any more)", op, sid)
                 return
             if op == "msg":
                 self._on_message(live, message["m"])
@@ -486,7 +512,7 @@ class RedisSessionStore:
             else:
                 self.close(live)
             return
-        for remote in list(self._remote.get(token, ())):
+        for remote in list(self._remote.get(sid, ())):
             connection = remote.connection
             if connection is None:
                 continue
@@ -517,19 +543,19 @@ class RedisSessionStore:
         core.sent_seq = live.stored_seq
         core.take_control()  # what was queued for the previous connection
         welcome = Welcome(live.token, core.epoch, True, live.stored_seq, core.highest_run)
-        self.send(worker, "welcome", live.token, c=conn_id, m=encode_frame(welcome))
+        self.send(worker, "welcome", live.sid, c=conn_id, m=encode_frame(welcome))
         live.notify()
 
-    def _wake_remote(self, token: str) -> None:
-        for remote in self._remote.get(token, ()):
+    def _wake_remote(self, sid: str) -> None:
+        for remote in self._remote.get(sid, ()):
             remote.notify()
 
     def _drop_remote(self, remote: RemoteSession) -> None:
-        handles = self._remote.get(remote.token)
+        handles = self._remote.get(remote.sid)
         if handles is not None:
             handles.discard(remote)
             if not handles:
-                del self._remote[remote.token]
+                del self._remote[remote.sid]
 
     # ----- liveness of workers
 
@@ -539,6 +565,7 @@ class RedisSessionStore:
                 pipe = self.redis.pipeline(transaction=False)
                 pipe.set(keys.alive(self.worker), str(os.getpid()), px=int(self._ttl * 1000))
                 pipe.expire(keys.inbox(self.worker), keys.INBOX_TTL)
+                pipe.expire(keys.inbox_bytes(self.worker), keys.INBOX_TTL)
                 pipe.sadd(keys.WORKERS, self.worker)
                 pipe.exists(keys.owned(self.worker))
                 pipe.smembers(keys.WORKERS)
@@ -584,13 +611,13 @@ class RedisSessionStore:
         """Take over every session of ``dead`` (one survivor does it; the others skip)."""
         if not await self.redis.set(keys.reap(dead), self.worker, nx=True, ex=60):
             return
-        tokens = await self.redis.smembers(keys.owned(dead))
-        log.warning("flash_ws: worker %s stopped refreshing its liveness key: taking over its %d session(s)", dead, len(tokens))
-        for token in tokens:
-            await self._adopt(token, dead)
+        sids = await self.redis.smembers(keys.owned(dead))
+        log.warning("flash_ws: worker %s stopped refreshing its liveness key: taking over its %d session(s)", dead, len(sids))
+        for sid in sids:
+            await self._adopt(sid, dead)
         pipe = self.redis.pipeline(transaction=False)
         pipe.srem(keys.WORKERS, dead)
-        pipe.delete(keys.owned(dead), keys.inbox(dead))
+        pipe.delete(keys.owned(dead), keys.inbox(dead), keys.inbox_bytes(dead))
         await pipe.execute()
 
     # ----- Redis trouble
@@ -601,16 +628,16 @@ class RedisSessionStore:
             return await awaitable
         except RedisError as exc:
             self._outage(exc, "pages cannot connect or resume until it returns")
-            raise StoreUnavailable(f"the session store (Redis at {_safe(self.url)}) is unavailable: {exc}") from exc
+            raise StoreUnavailable(f"{UNAVAILABLE}; try again later") from exc
 
     def _outage(self, exc: Exception, consequence: str) -> None:
         if self._outage_since is None:
             self._outage_since = time.monotonic()
-            log.error("flash_ws: Redis at %s is unavailable (%s): %s", _safe(self.url), exc, consequence)
+            log.error("flash_ws: Redis at %s is unavailable (%s): %s", masked_url(self.url), exc, consequence)
 
     def _recovered(self) -> None:
         if self._outage_since is not None:
-            log.warning("flash_ws: Redis at %s is back after %.1f s", _safe(self.url), time.monotonic() - self._outage_since)
+            log.warning("flash_ws: Redis at %s is back after %.1f s", masked_url(self.url), time.monotonic() - self._outage_since)
             self._outage_since = None
             self._beat.set()
 
@@ -630,9 +657,14 @@ def _report_crash(task: asyncio.Task[None]) -> None:
         log.critical("flash_ws: %s stopped", task.get_name(), exc_info=task.exception())
 
 
-def _safe(url: str) -> str:
-    """The Redis URL without its password."""
-    if "@" in url:
-        scheme, _, rest = url.partition("://")
-        return f"{scheme}://***@{rest.rpartition('@')[2]}"
-    return url
+def masked_url(url: str) -> str:
+    """The Redis URL as logs may show it: scheme, host, port and db (or the socket's path), parsed
+    by redis-py; never the username, password or query."""
+    try:
+        parts = parse_url(url)
+    except (ValueError, TypeError):
+        return "(a Redis URL that cannot be parsed)"
+    scheme = url.partition("://")[0]
+    if "path" in parts:
+        return f"{scheme}://{parts['path']}?db={parts.get('db', 0)}"
+    return f"{scheme}://{parts.get('host', 'localhost')}:{parts.get('port', 6379)}/{parts.get('db', 0)}"

@@ -7,6 +7,7 @@ import time
 
 from ..callbacks import EventCallbackRegistry
 from ..protocol import ByteBudget, CancelRun, Command, Hello, Misbehaved, PageLeft, Refused, StartRun
+from ..protocol.frames import Frame
 from .log import RefusalLog, session_name
 from .runner import AsyncioStreamRunner, StreamRunner
 from .sessions import Connection, InProcessSessionStore, LiveSession, SessionStore
@@ -45,14 +46,22 @@ class FlashWsService:
                 raise ImportError(f"redis_url needs the redis package: pip install 'flash_ws[redis]' ({exc})") from exc
 
             return RedisSessionStore(settings.redis_url, self.callbacks, settings.limits, settings.resume_grace,
-                                     settings.worker_ttl, self.runner.cancel_all, self.receive_local)
-        return InProcessSessionStore(self.callbacks, settings.limits, settings.resume_grace, self.runner.cancel_all)
+                                     settings.worker_ttl, self._closed, self.receive_local,
+                                     settings.max_sessions, settings.max_sessions_per_address, settings.redis_inbox_bytes,
+                                     self.replay_budget)
+        return InProcessSessionStore(self.callbacks, settings.limits, settings.resume_grace, self._closed,
+                                     settings.max_sessions, settings.max_sessions_per_address, self.replay_budget)
+
+    def _closed(self, live: LiveSession) -> None:
+        """A store dropped ``live``: stop its runs and give its replay memory back to the budget."""
+        self.runner.cancel_all(live)
+        live.core.close()
 
     async def attach(self, hello: Hello, connection: Connection, binding: str, address: str) -> LiveSession:
-        """Open or resume the session ``hello`` names and bind ``connection`` to it. ``binding``
-        ties the session to its browser (see protocol.tokens); ``address`` is the client's.
+        """Open or resume the session ``hello`` names (for the browser of ``binding``, from the client
+        ``address``) and bind ``connection`` to it.
 
-        Raises ``SessionStoreError`` when the store cannot serve it now."""
+        Raises ``SessionStoreError`` when the store cannot serve it now (``TooManySessions`` over a cap)."""
         live, resumed = await self.store.open(hello, binding, address)
         live.bind(connection)
         log.debug("flash_ws: %s %s session %s", connection, "resumed" if resumed else "opened", session_name(live.token))
@@ -68,19 +77,20 @@ class FlashWsService:
         else:
             self.store.detach(live)
 
-    async def receive(self, live: LiveSession, text: str | bytes) -> list[Command]:
-        """Feed one client message to the session (or to its owner, when another worker owns it)."""
+    async def receive(self, live: LiveSession, text: str | bytes, frames: list[Frame] | None = None) -> list[Command]:
+        """Feed one client message to the session (or to its owner, when another worker owns it);
+        ``frames``: the message, decoded already by the admission guard."""
         if live.connection is not None:
             live.connection.last_heard = time.monotonic()
         if getattr(live, "remote", False):
             return await live.forward(text)  # type: ignore[attr-defined]
-        return self.receive_local(live, text)
+        return self.receive_local(live, text, frames)
 
-    def receive_local(self, live: LiveSession, text: str | bytes) -> list[Command]:
+    def receive_local(self, live: LiveSession, text: str | bytes, frames: list[Frame] | None = None) -> list[Command]:
         """Feed one client message to a session of this process and run the resulting commands."""
         if live.connection is not None:
             live.connection.last_heard = time.monotonic()
-        pending = live.core.receive_message(text)
+        pending = live.core.receive_message(text) if frames is None else live.core.receive_frames(frames)
         commands: list[Command] = []
         while pending:
             command = pending.pop(0)

@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
-from ..protocol import Hello, Limits, ServerSession
+from ..protocol import ByteBudget, Hello, Limits, ServerSession
+from ..protocol.tokens import new_token, same_secret, session_id
 
 
 class SessionStoreError(Exception):
@@ -30,6 +32,49 @@ class SessionGone(SessionStoreError):
 
 class SessionMoved(SessionStoreError):
     """The page must reconnect to go on with its session (it resumes, on any worker)."""
+
+
+class TooManySessions(SessionStoreError):
+    """A new session would exceed a cap (the message names the setting): the page retries later."""
+
+
+def names_session(named: str, token: str) -> bool:
+    """Whether ``named`` (a whole token, or a bare sid from the event stream's URL) names the
+    session of ``token``; a whole token must be the same secret."""
+    if "." in named:
+        return same_secret(named, token)
+    return named == session_id(token)
+
+
+def presents(hello: Hello, binding: str, token: str, stored_binding: str) -> bool:
+    """Whether ``hello`` (with the browser's ``binding``) may resume the session of ``token``."""
+    return hello.session is not None and same_secret(binding, stored_binding) and names_session(hello.session, token)
+
+
+class SessionCaps:
+    """Caps on new sessions: ``max_sessions`` in this process, ``max_sessions_per_address`` per
+    client address, counted over open sessions (connected or in their grace period)."""
+
+    def __init__(self, max_sessions: int, max_sessions_per_address: int) -> None:
+        self.max_sessions = max_sessions
+        self.max_per_address = max_sessions_per_address
+        self._by_address: Counter[str] = Counter()
+
+    def admit(self, address: str, open_sessions: int) -> None:
+        """Raise ``TooManySessions`` when a new session from ``address`` would exceed a cap."""
+        if open_sessions >= self.max_sessions:
+            raise TooManySessions(f"this server holds {open_sessions} sessions, its limit (max_sessions); try again later")
+        if self._by_address[address] >= self.max_per_address:
+            raise TooManySessions(f"{self._by_address[address]} sessions are open from this address, its limit "
+                                  "(max_sessions_per_address); try again later")
+
+    def opened(self, address: str) -> None:
+        self._by_address[address] += 1
+
+    def closed(self, address: str) -> None:
+        self._by_address[address] -= 1
+        if self._by_address[address] <= 0:
+            del self._by_address[address]
 
 
 class Connection:
@@ -49,8 +94,10 @@ class Connection:
 class LiveSession:
     """A ServerSession plus the asyncio signals its writer and producers wait on."""
 
-    def __init__(self, core: ServerSession) -> None:
+    def __init__(self, core: ServerSession, binding: str = "", address: str = "") -> None:
         self.core = core
+        self.binding = binding  # tokens.binding() of the browser (and user) that opened it
+        self.address = address  # the client address that opened it (for max_sessions_per_address)
         self._room = asyncio.Event()
         self._room.set()
         self.connection: Connection | None = None  # the transport currently attached
@@ -67,6 +114,23 @@ class LiveSession:
     @property
     def token(self) -> str:
         return self.core.token
+
+    @property
+    def sid(self) -> str:
+        """The session's public id (stores key sessions by it)."""
+        return session_id(self.core.token)
+
+    def resume(self, hello: Hello) -> bool:
+        """Attach the connection that said ``hello`` (its ``session`` may be a bare sid) when every
+        frame after its ``seq`` is still held; False (nothing changed) when not."""
+        named = Hello(self.core.token, hello.seq, hello.v)
+        if not self.core.can_resume(named):
+            return False
+        if self.expiry is not None:
+            self.expiry.cancel()
+            self.expiry = None
+        self.core.attach(named)
+        return True
 
     def notify(self) -> None:
         """Tell the writer there is output, and producers whether there is room."""
@@ -131,12 +195,17 @@ class SessionStore(Protocol):
     """Where sessions live. The in-process store is the default; the Redis store shares them
     between workers. Its methods raise ``SessionStoreError`` when the store cannot serve."""
 
-    async def open(self, hello: Hello, binding: str = "", address: str = "") -> tuple[LiveSession, bool]:
-        """The session ``hello`` resumes (and True), or a new one (and False)."""
+    async def open(self, hello: Hello, binding: str, address: str) -> tuple[LiveSession, bool]:
+        """The session ``hello`` resumes (and True), or a new one (and False).
+
+        ``hello.session`` is a whole token or a bare sid; it resumes only with the session's own
+        ``binding`` (tokens.binding of the browser key). A wrong token or binding opens a new session
+        and leaves the named one alone. A new session from ``address`` may raise ``TooManySessions``."""
         ...
 
-    async def get(self, token: str, binding: str = "") -> LiveSession | None:
-        """The session named ``token`` (possibly a handle on one owned elsewhere), or None."""
+    async def get(self, token: str, binding: str) -> LiveSession | None:
+        """The session of ``token`` (possibly a handle on one owned elsewhere) when ``binding`` is its
+        own, else None."""
         ...
 
     def detach(self, live: LiveSession) -> None:
@@ -163,14 +232,17 @@ class SessionStore(Protocol):
 
 
 class InProcessSessionStore:
-    """Sessions in a dict of this process; ``on_close`` stops the runs of a closed session."""
+    """Sessions in a dict of this process, keyed by sid; ``on_close`` stops the runs of a closed session."""
 
-    def __init__(self, callbacks: object, limits: Limits, resume_grace: float, on_close: Callable[[LiveSession], None]) -> None:
+    def __init__(self, callbacks: object, limits: Limits, resume_grace: float, on_close: Callable[[LiveSession], None],
+                 max_sessions: int = 10_000, max_sessions_per_address: int = 256, budget: ByteBudget | None = None) -> None:
         self._callbacks = callbacks
+        self._budget = budget  # replay memory shared by the sessions of this process
         self._on_close = on_close
         self._limits = limits
         self._grace = resume_grace
         self._sessions: dict[str, LiveSession] = {}
+        self.caps = SessionCaps(max_sessions, max_sessions_per_address)
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -184,32 +256,34 @@ class InProcessSessionStore:
     async def stop(self) -> None:
         pass
 
-    async def open(self, hello: Hello, binding: str = "", address: str = "") -> tuple[LiveSession, bool]:
-        live = self._sessions.get(hello.session) if hello.session else None
-        if live is not None and live.core.can_resume(hello):
-            if live.expiry is not None:
-                live.expiry.cancel()
-                live.expiry = None
-            live.core.attach(hello)
-            return live, True
-        if live is not None:
-            self.close(live)  # it cannot be resumed: its runs are lost
-        core = ServerSession(secrets.token_urlsafe(24), secrets.token_hex(4), self._callbacks, self._limits)  # type: ignore[arg-type]
-        live = LiveSession(core)
+    async def open(self, hello: Hello, binding: str, address: str) -> tuple[LiveSession, bool]:
+        live = self._sessions.get(session_id(hello.session)) if hello.session else None
+        if live is not None and presents(hello, binding, live.token, live.binding):
+            if live.resume(hello):
+                return live, True
+            self.close(live)  # its own browser cannot resume it: its runs are lost
+        self.caps.admit(address, len(self._sessions))
+        core = ServerSession(new_token(), secrets.token_hex(4), self._callbacks, self._limits, budget=self._budget)  # type: ignore[arg-type]
+        live = LiveSession(core, binding, address)
         core.attach(Hello(None, 0))
-        self._sessions[core.token] = live
+        self._sessions[live.sid] = live
+        self.caps.opened(address)
         return live, False
 
-    async def get(self, token: str, binding: str = "") -> LiveSession | None:
-        return self._sessions.get(token)
+    async def get(self, token: str, binding: str) -> LiveSession | None:
+        live = self._sessions.get(session_id(token))
+        if live is None or not (same_secret(token, live.token) and same_secret(binding, live.binding)):
+            return None
+        return live
 
     def detach(self, live: LiveSession) -> None:
         live.connection = None
-        expire_later(live, self._grace, lambda: self._sessions.get(live.token) is live and self.close(live))
+        expire_later(live, self._grace, lambda: self._sessions.get(live.sid) is live and self.close(live))
 
     def close(self, live: LiveSession) -> None:
         if live.expiry is not None:
             live.expiry.cancel()
             live.expiry = None
-        if self._sessions.pop(live.token, None) is not None:
+        if self._sessions.pop(live.sid, None) is not None:
+            self.caps.closed(live.address)
             self._on_close(live)

@@ -29,6 +29,9 @@ class Settings:
     worker_ttl: float = 5.0
     replay_memory_budget: int = 256 << 20  # unacknowledged output of all sessions of a process
     debug: bool = False  # the page sees exception text (the service's ``debug`` can change later)
+    max_sessions: int = 10_000  # open sessions (connected or in their grace period) per process
+    max_sessions_per_address: int = 256  # open sessions per client address, per process
+    redis_inbox_bytes: int = 16 << 20  # bytes waiting in one worker's Redis inbox; forwards past it are refused
 
     def __post_init__(self) -> None:
         if self.transport not in TRANSPORTS:
@@ -39,5 +42,8 @@ class Settings:
             raise ValueError(f"worker_ttl must be positive seconds, got {self.worker_ttl}")
         if self.replay_memory_budget <= 0:
             raise ValueError(f"replay_memory_budget must be positive bytes, got {self.replay_memory_budget}")
+        for name in ("max_sessions", "max_sessions_per_address", "redis_inbox_bytes"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
         if self.resume_grace < 0:
             raise ValueError(f"resume_grace must be >= 0 seconds, got {self.resume_grace}")

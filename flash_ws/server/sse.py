@@ -19,7 +19,7 @@ from ..protocol import PROTOCOL_VERSION, Hello
 from . import heartbeat
 from .admission import Admission
 from .service import FlashWsService
-from .sessions import Connection, LiveSession, SessionStoreError, StoreUnavailable
+from .sessions import Connection, LiveSession, SessionStoreError, StoreUnavailable, TooManySessions
 
 log = logging.getLogger("flash_ws")
 
@@ -63,7 +63,8 @@ async def open_event_stream(request: Any, service: FlashWsService, admission: Ad
     try:
         live = await service.attach(hello, connection, admission.binding(request, key), request.remote_addr or "")
     except SessionStoreError as exc:
-        return refusal(503, "store_unavailable" if isinstance(exc, StoreUnavailable) else "session_lost", str(exc))
+        code = "store_unavailable" if isinstance(exc, StoreUnavailable) else "too_many_sessions" if isinstance(exc, TooManySessions) else "session_lost"
+        return refusal(503, code, str(exc))
     response = Response(_events(service, live, connection), headers=SSE_HEADERS)
     if new_key:
         response.headers["Set-Cookie"] = admission.cookie_header(request, key, cookie_path)

@@ -8,10 +8,11 @@ from typing import Any
 
 from ..protocol import PROTOCOL_VERSION, Hello, Misbehaved, PageLeft, ProtocolError, encode_message
 from ..protocol.close_codes import CloseCode
+from ..protocol.frames import Frame
 from . import heartbeat
 from .admission import Admission, Refusal
 from .service import FlashWsService
-from .sessions import Connection, LiveSession, SessionStoreError, StoreUnavailable
+from .sessions import Connection, LiveSession, SessionStoreError, StoreUnavailable, TooManySessions
 
 log = logging.getLogger("flash_ws")
 HELLO_TIMEOUT = 10.0
@@ -44,7 +45,7 @@ async def serve_websocket(ws: Any, service: FlashWsService, admission: Admission
     connection = Connection(f"websocket from {ws.remote_addr}")
     try:
         live = await service.attach(frames[0], connection, admission.binding(ws, key), ws.remote_addr or "")
-        bundled = await service.receive(live, encode_message(frames[1:])) if len(frames) > 1 else []
+        bundled = await service.receive(live, encode_message(frames[1:]), frames[1:]) if len(frames) > 1 else []
     except SessionStoreError as exc:
         log.warning("flash_ws: websocket from %s not served: %s", ws.remote_addr, exc)
         await ws.close(*_close_for(exc))
@@ -95,6 +96,8 @@ class _Closed(Exception):
 
 def _close_for(exc: SessionStoreError) -> tuple[int, str]:
     """Close codes that make the page reconnect (see tests/vectors/close_codes.json)."""
+    if isinstance(exc, TooManySessions):
+        return CloseCode.TRY_AGAIN_LATER, str(exc).encode()[:120].decode(errors="ignore")
     code = CloseCode.UNAVAILABLE if isinstance(exc, StoreUnavailable) else CloseCode.RECONNECT
     return code, str(exc).encode()[:120].decode(errors="ignore")
 
@@ -108,13 +111,13 @@ async def _read(ws: Any, service: FlashWsService, admission: Admission, live: Li
     while True:
         data = await ws.receive()
         try:
-            frames = admission.read(data)
+            frames: list[Frame] | None = admission.read(data)
         except ProtocolError:
-            frames = []  # the session refuses the whole message itself (and counts it)
-        refused = await admission.admit_frames(ws, frames)
+            frames = None  # the session refuses the whole message itself (and counts it)
+        refused = await admission.admit_frames(ws, frames or ())
         if refused:
             raise _Closed(refused)
-        commands = await service.receive(live, data)
+        commands = await service.receive(live, data, frames)
         misbehaved = next((c for c in commands if isinstance(c, Misbehaved)), None)
         if misbehaved is not None:
             raise _Closed(Refusal(403, "policy", misbehaved.reason, CloseCode.POLICY))
