@@ -127,9 +127,9 @@ async def test_post_runs_the_connect_hooks(serve):
 
 
 async def test_a_stolen_token_does_not_take_the_session_over(login_app):
-    ws, (welcome, *_), cookie = await open_page(login_app, "login=bob", [{"t": "start", "run": 1, "cb": "tests.apps.login.ticker", "args": [0]}])
+    ws, (welcome, *first), cookie = await open_page(login_app, "login=bob", [{"t": "start", "run": 1, "cb": "tests.apps.login.ticker", "args": [0]}])
     token = welcome["session"]
-    seen: list[int] = []
+    seen: list[int] = [pair[1]["children"] for frame in first if frame["t"] == "update" for pair in frame["props"]]
 
     async def read() -> None:
         while True:

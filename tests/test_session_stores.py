@@ -156,12 +156,15 @@ async def test_on_redis_the_binding_is_checked_by_every_worker_and_keys_never_ho
 
 # ----- through a real server: 300 sessions opened and dropped in a burst from one address
 
+BROWSER = {"Cookie": "flash_ws_key=" + "k" * 43}  # one browser's key cookie
+
+
 def _open_page(ws_url: str, origin: str, session: str | None = None) -> Callable[[], Awaitable[tuple[str, object]]]:
-    """A coroutine function: one WebSocket that says hello, reads its first answer, and drops."""
+    """A coroutine function: one WebSocket of one browser that says hello, reads its first answer, and drops."""
     async def open_once() -> tuple[str, object]:
         import websockets
 
-        async with websockets.connect(ws_url, origin=origin) as ws:
+        async with websockets.connect(ws_url, origin=origin, additional_headers=BROWSER) as ws:
             await ws.send(encode_message([Hello(session, 0)]))
             try:
                 first = await asyncio.wait_for(ws.recv(), TIMEOUT)
@@ -199,7 +202,7 @@ async def test_through_the_routes_a_stolen_token_without_the_browser_cookie_take
     import websockets
 
     server = serve("tests.apps.basic:server", FLASH_WS_TEST_GRACE="30")
-    cookie = {"mine": {"Cookie": "flash_ws_key=my-browser-key"}, "theirs": {"Cookie": "flash_ws_key=another-key"}}
+    cookie = {"mine": {"Cookie": "flash_ws_key=" + "m" * 43}, "theirs": {"Cookie": "flash_ws_key=" + "t" * 43}}
     async with websockets.connect(server.ws_url, origin=server.url, additional_headers=cookie["mine"]) as owner:
         await owner.send(encode_message([Hello()]))
         token = json.loads(await asyncio.wait_for(owner.recv(), TIMEOUT))[0]["session"]
