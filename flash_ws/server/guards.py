@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlparse
 
+from ..protocol.close_codes import CloseCode
+
 log = logging.getLogger("flash_ws")
 Hook = Callable[..., Any]
 
@@ -32,9 +34,9 @@ async def run_hooks(hooks: Iterable[Hook], *args: Any) -> tuple[int, str] | None
                 result = await result
         except Exception:
             log.exception("flash_ws: a websocket hook raised")
-            return 4001, "Authentication error"
+            return CloseCode.REJECTED, "Authentication error"
         if result is False:
-            return 4001, "Rejected"
+            return CloseCode.REJECTED, "Rejected"
         if isinstance(result, tuple) and len(result) == 2:
             return int(result[0]), str(result[1])
     return None

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..protocol import PROTOCOL_VERSION, Hello, PageLeft, ProtocolError, decode_message
+from ..protocol.close_codes import CloseCode
 from . import heartbeat
 from .guards import Hook, origin_refusal, run_hooks
 from .service import FlashWsService
@@ -24,7 +25,7 @@ async def serve_websocket(ws: Any, service: FlashWsService, allowed_origins: Ite
     refusal = origin_refusal(ws.headers.get("origin"), ws.headers.get("host"), allowed_origins)
     if refusal:
         log.warning("flash_ws: websocket refused: %s", refusal)
-        await ws.close(4003, refusal)
+        await ws.close(CloseCode.FORBIDDEN_ORIGIN, refusal)
         return
     rejected = await run_hooks(connect_hooks, ws)
     if rejected:
@@ -35,13 +36,13 @@ async def serve_websocket(ws: Any, service: FlashWsService, allowed_origins: Ite
         first = await asyncio.wait_for(ws.receive(), HELLO_TIMEOUT)
         frames = decode_message(first, "client", service.settings.limits.max_message_bytes)
     except (TimeoutError, ProtocolError) as exc:
-        await ws.close(4000, f"expected a 'hello' frame first: {exc}"[:120])
+        await ws.close(CloseCode.EXPECTED_HELLO, f"expected a 'hello' frame first: {exc}"[:120])
         return
     if not frames or not isinstance(frames[0], Hello):
-        await ws.close(4000, "expected a 'hello' frame first")
+        await ws.close(CloseCode.EXPECTED_HELLO, "expected a 'hello' frame first")
         return
     if frames[0].v != PROTOCOL_VERSION:
-        await ws.close(4400, f"protocol version {frames[0].v} not supported (this server speaks {PROTOCOL_VERSION})")
+        await ws.close(CloseCode.UNSUPPORTED_VERSION, f"protocol version {frames[0].v} not supported (this server speaks {PROTOCOL_VERSION})")
         return
     connection = Connection(f"websocket from {ws.remote_addr}")
     try:
@@ -63,7 +64,7 @@ async def serve_websocket(ws: Any, service: FlashWsService, allowed_origins: Ite
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         if watchdog in done and watchdog.result() == "dead":
             log.info("flash_ws: %s went silent: closing it (the page will resume)", connection)
-            await ws.close(4008, "heartbeat timeout")
+            await ws.close(CloseCode.HEARTBEAT_TIMEOUT, "heartbeat timeout")
         failed = [task.exception() for task in done if not task.cancelled() and isinstance(task.exception(), SessionStoreError)]
         if failed:
             log.warning("flash_ws: closing %s: %s", connection, failed[0])
@@ -109,4 +110,4 @@ async def _write(ws: Any, live: LiveSession, connection: Connection) -> None:
         await connection.wakeup.wait()
         for message in await live.take_messages(connection):
             await ws.send(message)
-    await ws.close(4001, "replaced by a newer connection of the same session")
+    await ws.close(CloseCode.REPLACED, "replaced by a newer connection of the same session")
