@@ -48,6 +48,8 @@ def test_invalid_message_is_refused_with_its_code(case: dict) -> None:
 
     assert info.value.code == case["code"]
     assert case["message_contains"] in info.value.message
+    if "message_lacks" in case:  # client input the refusal must not echo
+        assert case["message_lacks"] not in info.value.message
 
 
 # ----- tests/vectors/resume.json: what a new connection sends again (the rule of ClientSession)

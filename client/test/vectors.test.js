@@ -33,6 +33,7 @@ describe('invalid vectors', () => {
           assert.ok(error instanceof ProtocolError, `expected a ProtocolError, got ${error}`);
           assert.equal(error.code, vector.code);
           assert.ok(error.message.includes(vector.message_contains), `'${error.message}' lacks '${vector.message_contains}'`);
+          if (vector.message_lacks !== undefined) assert.ok(!error.message.includes(vector.message_lacks), 'client input echoed');
           return true;
         },
       );

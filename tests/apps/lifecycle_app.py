@@ -20,9 +20,10 @@ app.layout = html.Div([
 
 @event_callback(Input("endless-start", "n_clicks"), reset_props=[("chart", {"className": "lost"})])
 async def endless(n_clicks):
-    """One point every 20 ms, for ever: point k has y = k."""
+    """One point every 100 ms, for ever: point k has y = k (slow enough that a stopped page does not
+    fill the socket buffers, so the close frame of the server reaches its browser)."""
     k = 0
     while True:
         yield stream_props("chart", {"extendData": [{"x": [[k]], "y": [[k]]}, [0], 1_000_000]})
         k += 1
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.1)
