@@ -164,7 +164,7 @@ class FlashWsClient:
                     return
                 if self._dropped_at is None:
                     self._dropped_at = time.monotonic()
-                if action is CloseAction.RESUME_NOW:
+                if action is CloseAction.RESUME_NOW and self._reconnected_since_drop:  # at once, after a welcome
                     attempt, self._reconnected_since_drop = -1, False
                     continue
                 attempt = 0 if self._reconnected_since_drop else attempt + 1

@@ -217,3 +217,20 @@ async def test_the_cookie_of_the_event_stream_goes_with_every_post_and_the_next_
     assert cookies[0] == ("GET", None)
     assert cookies[1:] == [(method, "flash_ws_key=k1") for method, _ in http.requests[1:]]
     assert [method for method, _ in http.requests].count("POST") >= 2
+
+
+# ----- docs/protocol.md shows the same table
+
+
+def test_the_close_code_tables_of_docs_protocol_md_match_the_vectors() -> None:
+    text = (Path(__file__).parent.parent / "docs" / "protocol.md").read_text(encoding="utf-8")
+    section = text[text.index("## Close codes"):text.index("## Page config")]
+    rows = {line for line in section.splitlines() if line.startswith("| ")}
+
+    for row in TABLE["websocket"]:
+        assert f"| {row['code']} | {row['name']} | {row['action']} | {row['when']} |" in rows, row
+    for row in TABLE["http"]:
+        code = f"`{row['code']}`" if row["code"] else "—"
+        assert f"| {row['route']} | {row['status']} | {code} | {row['action']} |" in rows, row
+    for action, meaning in TABLE["actions"].items():
+        assert f"- `{action}`: {meaning}" in section

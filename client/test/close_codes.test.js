@@ -68,19 +68,28 @@ describe('the client acts on the action', () => {
   });
 
   for (const code of [CloseCode.GOING_AWAY, CloseCode.RECONNECT]) {
-    test(`${code} resumes at once and starts the backoff over`, () => {
-      const {client, WebSocket, clock} = setup({random: () => 0});
+    test(`${code} on a welcomed connection resumes at once and starts the backoff over`, () => {
+      const {client, WebSocket, clock, welcomeIn} = setup({random: () => 0});
       client.connect();
-      for (let i = 0; i < 3; i++) {
-        WebSocket.last.serverCloses(1006);
-        clock.advance(clock.pending()[0]);
-      }
-      WebSocket.last.serverOpens();
+      welcomeIn();
       WebSocket.last.serverCloses(code, 'moving', true);
       assert.deepEqual(clock.pending(), [0]);
       clock.advance(0);
       WebSocket.last.serverCloses(1006);
       assert.deepEqual(clock.pending(), [100], 'the attempt counter was reset');
+    });
+
+    test(`${code} before any welcome backs off: a server closing every connection is not hammered`, () => {
+      const {client, WebSocket, clock} = setup({random: () => 0});
+      client.connect();
+      const delays = [];
+      for (let i = 0; i < 3; i++) {
+        WebSocket.last.serverOpens();
+        WebSocket.last.serverCloses(code, 'moving', true);
+        delays.push(clock.pending()[0]);
+        clock.advance(clock.pending()[0]);
+      }
+      assert.deepEqual(delays, [100, 200, 400]);
     });
   }
 

@@ -1503,8 +1503,10 @@ class FlashClient {
       this.#reconnectTimer = this.#setTimeout(() => this.#open(), 0);
       return;
     }
-    if (action === CloseAction.RESUME_NOW) this.#attempt = 0;
-    const delay = action === CloseAction.RESUME_NOW ? 0 : backoffDelay(this.#attempt++, {}, this.#random);
+    // at once only after a welcome: a server that closes every new connection so gets the backoff
+    const now = action === CloseAction.RESUME_NOW && wasWelcomed;
+    if (now) this.#attempt = 0;
+    const delay = now ? 0 : backoffDelay(this.#attempt++, {}, this.#random);
     this.#reconnectTimer = this.#setTimeout(() => this.#open(), delay);
   }
 
