@@ -14,7 +14,7 @@ import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
 from flash_ws.client import FlashWsClient
-from flash_ws.client_links import PostRefused
+from flash_ws.client_links import LinkClosed, PostRefused
 from flash_ws.protocol.close_codes import CloseAction, CloseCode, http_action, websocket_action
 from tests.conftest import eventually
 
@@ -57,10 +57,11 @@ def _welcome(resumed: bool, run: int) -> str:
 
 
 class ClosingServer:
-    """Welcomes every connection; closes the first one with ``code`` once it has received a start."""
+    """Welcomes every connection; closes the first one with ``code`` once it has received a start
+    (or, ``at_hello``, instead of welcoming it)."""
 
-    def __init__(self, code: int) -> None:
-        self.code = code
+    def __init__(self, code: int, at_hello: bool = False) -> None:
+        self.code, self.at_hello = code, at_hello
         self.hellos: list[dict[str, Any]] = []
         self.cookies: list[str | None] = []  # the Cookie header of each handshake
         self.highest_run = 0
@@ -73,6 +74,9 @@ class ClosingServer:
         first = not self.hellos
         self.cookies.append(ws.request.headers.get("Cookie"))
         self.hellos.append(json.loads(await ws.recv())[0])
+        if self.at_hello:
+            await ws.close(self.code, "scripted refusal")
+            return
         await ws.send(_welcome(resumed=not first, run=self.highest_run))
         async for message in ws:
             for frame in json.loads(message):
@@ -114,6 +118,18 @@ async def test_a_refusal_stops_the_client_and_ends_its_runs_as_refused(code: int
     assert len(server.hellos) == 1  # it stopped: no reconnection
     assert client.refusal is not None and str(code) in str(client.refusal)
     assert handle.ended is not None and (handle.ended.reason, handle.ended.reset) == ("refused", True)
+
+
+@pytest.mark.parametrize("transport", ["websocket", "auto"])
+async def test_a_refused_first_connection_makes_connect_raise_without_trying_sse(transport: str) -> None:
+    server = ClosingServer(CloseCode.UNSUPPORTED_VERSION, at_hello=True)
+    async with server.serve() as ws_server:
+        port = ws_server.sockets[0].getsockname()[1]
+        with pytest.raises(LinkClosed) as refused:
+            await FlashWsClient.connect(f"http://127.0.0.1:{port}/", transport=transport)
+
+    assert refused.value.action is CloseAction.GIVE_UP and "4400" in str(refused.value)
+    assert len(server.hellos) == 1
 
 
 async def test_the_cookie_of_the_handshake_is_sent_on_the_next_one() -> None:
