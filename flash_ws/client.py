@@ -134,6 +134,7 @@ class FlashWsClient:
             await self._link.close()
             self._link = None
         self._welcomed = asyncio.Event()
+        self.session.disconnected()
 
     async def _open_link(self) -> Link:
         link = await self.link_class.open(self.base_url, self.origin, self.headers, self.cookies)
@@ -196,15 +197,16 @@ class FlashWsClient:
                     await link.send(encode_message([ack]))
                 continue
             effects, replies = self.session.receive_message(text, time.monotonic())
-            if not self._welcomed.is_set() and self.session.connected:
-                self._welcome()
+            welcomed_now = not self._welcomed.is_set() and self.session.connected
             for effect in effects:
                 self._dispatch(effect)
-            if replies:
+            if replies:  # after a welcome, what the old connection may have lost goes first
                 await link.send(encode_message(replies))
+            if welcomed_now:
+                self._welcome()
 
     def _welcome(self) -> None:
-        """The link was welcomed; what it must send again is in the welcome's replies."""
+        """The link was welcomed, and the welcome's replies (what it must send again) went out."""
         self._reconnected_since_drop = True  # the backoff starts over at the next drop
         if self._dropped_at is not None:
             self.reconnect_times.append(time.monotonic() - self._dropped_at)
@@ -231,8 +233,8 @@ class FlashWsClient:
             raise LinkClosed(f"frames lost between {effect.expected} and {effect.got}: resume")
 
     async def _send(self, frames: list[ClientFrame]) -> None:
-        """Send now when connected; otherwise the next connection repeats what matters."""
-        if self._link is not None and self._welcomed.is_set():
+        """Send now when a connection is welcomed; otherwise the next welcome's replies carry what matters."""
+        if self._link is not None and self.session.connected:
             try:
                 await self._link.send(encode_message(frames))
             except LinkClosed:
