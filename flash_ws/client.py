@@ -15,9 +15,10 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from .client_links import Link, LinkClosed, PostRefused, SseLink, WebSocketLink
-from .protocol import Apply, ClientSession, Gap, RunEnded, ServerError, SessionLost, backoff_delay, encode_message
-from .protocol.frames import Bye, Cancel, ClientFrame, Start
+from .client_links import CookieJar, Link, LinkClosed, PostRefused, SseLink, WebSocketLink
+from .protocol import Apply, ClientSession, ErrorInfo, Gap, RunEnded, ServerError, SessionLost, backoff_delay, encode_message
+from .protocol.close_codes import CloseAction
+from .protocol.frames import Bye, ClientFrame
 
 RunEffect = Apply | RunEnded
 LINKS = {"websocket": WebSocketLink, "sse": SseLink}
@@ -54,7 +55,10 @@ class RunHandle:
 
 
 class FlashWsClient:
-    """One page's session; reconnects and resumes after a dropped connection when ``reconnect``."""
+    """One page's session; reconnects and resumes after a dropped connection when ``reconnect``,
+    as the close-code table says (flash_ws/protocol/close_codes.py): a connection closed with a
+    give_up code (or a POST answered 401/403) stops the client and ends its runs as refused
+    (``refusal`` says why). It keeps the server's cookies, as one browser does (``cookies``)."""
 
     def __init__(self, base_url: str, transport: str = "websocket", origin: str | None = None,
                  reconnect: bool = True, headers: dict[str, str] | None = None, ws_timeout: float = 2.0,
@@ -71,6 +75,8 @@ class FlashWsClient:
         self.headers = headers or {}
         self.reconnect = reconnect
         self.session = ClientSession(**session_options)
+        self.cookies = CookieJar()
+        self.refusal: LinkClosed | None = None  # why the server refused this client, once it gave up
         self.errors: list[ServerError] = []
         self.lost: list[SessionLost] = []
         self.runs: dict[int, RunHandle] = {}
@@ -97,6 +103,8 @@ class FlashWsClient:
                 await asyncio.wait_for(self._open_with(WebSocketLink), self.ws_timeout)
                 return self
             except (TimeoutError, LinkClosed) as exc:
+                if isinstance(exc, LinkClosed) and exc.action is CloseAction.GIVE_UP:
+                    raise  # a refusal is no reason to try SSE (as in the browser)
                 self.fallback_reason = str(exc) or "no welcome within the deadline"
                 await self._abandon()
                 self.link_class = SseLink
@@ -106,8 +114,16 @@ class FlashWsClient:
     async def _open_with(self, link_class: type) -> None:
         self.link_class = link_class
         link = await self._open_link()  # the first connection must work: errors surface here
-        self._task = asyncio.get_running_loop().create_task(self._run(link))
-        await self._welcomed.wait()
+        self._task = task = asyncio.get_running_loop().create_task(self._run(link))
+        welcomed = asyncio.ensure_future(self._welcomed.wait())
+        try:
+            await asyncio.wait({welcomed, task}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            welcomed.cancel()
+        if self.refusal is not None:
+            raise self.refusal
+        if task.done():  # it stopped before any welcome
+            raise task.exception() or LinkClosed("the connection closed before its welcome")
 
     async def _abandon(self) -> None:
         """Drop a first connection that did not work out, before trying another transport."""
@@ -118,9 +134,10 @@ class FlashWsClient:
             await self._link.close()
             self._link = None
         self._welcomed = asyncio.Event()
+        self.session.disconnected()
 
     async def _open_link(self) -> Link:
-        link = await self.link_class.open(self.base_url, self.origin, self.headers)
+        link = await self.link_class.open(self.base_url, self.origin, self.headers, self.cookies)
         self.connections += 1
         await link.send(encode_message([self.session.hello()]))
         return link
@@ -129,14 +146,18 @@ class FlashWsClient:
         attempt = -1  # the attempt number of the next reconnection, less one
         try:
             while not self._closed:
+                action = CloseAction.RESUME
                 try:
                     if link is None:
                         link = await self._open_link()
                     self._link = link
                     await self._read(link)
-                except LinkClosed:
-                    pass
+                except LinkClosed as closed:
+                    action = closed.action
+                    if action is CloseAction.GIVE_UP:
+                        self._give_up(closed)
                 self._link, self._welcomed = None, asyncio.Event()
+                self.session.disconnected()
                 if link is not None:
                     await link.close()
                     link = None
@@ -144,6 +165,9 @@ class FlashWsClient:
                     return
                 if self._dropped_at is None:
                     self._dropped_at = time.monotonic()
+                if action is CloseAction.RESUME_NOW and self._reconnected_since_drop:  # at once, after a welcome
+                    attempt, self._reconnected_since_drop = -1, False
+                    continue
                 attempt = 0 if self._reconnected_since_drop else attempt + 1
                 self._reconnected_since_drop = False
                 await asyncio.sleep(backoff_delay(attempt))
@@ -152,6 +176,14 @@ class FlashWsClient:
             for handle in self.runs.values():
                 handle.queue.put_nowait(RunEnded(handle.run, handle.cb, "error", None, True))
             raise
+
+    def _give_up(self, refusal: LinkClosed) -> None:
+        """The server refused this client: stop, and end every open run as refused."""
+        self.refusal, self._closed = refusal, True
+        for handle in self.runs.values():
+            if handle.ended is None:
+                handle.ended = RunEnded(handle.run, handle.cb, "refused", ErrorInfo("connection_refused", str(refusal)), True)
+                handle.queue.put_nowait(handle.ended)
 
     async def _read(self, link: Link) -> None:
         while True:
@@ -165,27 +197,21 @@ class FlashWsClient:
                     await link.send(encode_message([ack]))
                 continue
             effects, replies = self.session.receive_message(text, time.monotonic())
-            if not self._welcomed.is_set() and self.session.session is not None:
-                await self._welcome(link)
+            welcomed_now = not self._welcomed.is_set() and self.session.connected
             for effect in effects:
                 self._dispatch(effect)
-            if replies:
+            if replies:  # after a welcome, what the old connection may have lost goes first
                 await link.send(encode_message(replies))
+            if welcomed_now:
+                self._welcome()
 
-    async def _welcome(self, link: Link) -> None:
+    def _welcome(self) -> None:
+        """The link was welcomed, and the welcome's replies (what it must send again) went out."""
         self._reconnected_since_drop = True  # the backoff starts over at the next drop
         if self._dropped_at is not None:
             self.reconnect_times.append(time.monotonic() - self._dropped_at)
             self._dropped_at = None
-        resend: list[ClientFrame] = [f for f in self._unconfirmed() if isinstance(f, Cancel) or f.run > self.session.server_run]
-        if resend:
-            await link.send(encode_message(resend))
         self._welcomed.set()
-
-    def _unconfirmed(self) -> list[ClientFrame]:
-        """Starts of active runs and cancels of runs not yet ended: what a new connection repeats."""
-        starts: list[ClientFrame] = [Start(run, cb, self.session.args[run]) for run, cb in self.session.runs.items()]
-        return starts + [Cancel(run) for run in sorted(self.session.cancelling)]
 
     def _dispatch(self, effect: Any) -> None:
         if isinstance(effect, (Apply, RunEnded)):
@@ -207,8 +233,8 @@ class FlashWsClient:
             raise LinkClosed(f"frames lost between {effect.expected} and {effect.got}: resume")
 
     async def _send(self, frames: list[ClientFrame]) -> None:
-        """Send now when connected; otherwise the next connection repeats what matters."""
-        if self._link is not None and self._welcomed.is_set():
+        """Send now when a connection is welcomed; otherwise the next welcome's replies carry what matters."""
+        if self._link is not None and self.session.connected:
             try:
                 await self._link.send(encode_message(frames))
             except LinkClosed:

@@ -333,8 +333,9 @@ def test_welcome_not_resumed_after_a_session_existed_loses_the_open_runs() -> No
 
     effects, _ = client.receive_message(msg(Welcome("tok2", "ep2", False, 0)), 0.0)
 
-    assert effects == [SessionLost({1: "a"})]
+    assert effects == [SessionLost({1: "a"}), RunEnded(3, "c", "cancelled", None, False)]  # 3 was cancelled here
     assert client.runs == {}
+    assert client.cancelling == {}
     assert (client.session, client.epoch) == ("tok2", "ep2")
     assert client.applied_seq == 0
     assert client.hello() == Hello("tok2", 0)

@@ -10,8 +10,8 @@ The link models what the transports do:
   still in flight;
 - a cut loses everything in flight and reconnects, exactly like the adapters: ``client.hello()``,
   then ``server.attach(hello)`` when ``server.can_resume(hello)``; the welcome (the handshake) is
-  delivered, then the client sends again the starts above the welcome's ``run`` and its pending
-  cancels (flash_ws/client.py does the same).
+  delivered, and the client sends its replies to it: the starts and cancels the server may have
+  missed (ClientSession's rule, tests/vectors/resume.json; flash_ws/client.py sends them the same way).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from flash_ws.protocol import (
     decode_message,
     encode_message,
 )
-from flash_ws.protocol.frames import Ack, Cancel, ClientFrame, Start
+from flash_ws.protocol.frames import Ack, ClientFrame
 
 CALLBACKS = tuple(f"cb{i}" for i in range(4))
 
@@ -195,6 +195,7 @@ class Harness:
         self.down.clear()
         self.stale += [text for text in self.up if all(isinstance(f, Ack) for f in decode_message(text, "client"))]
         self.up.clear()
+        self.client.disconnected()
         self._connect(first=False)
 
     def _connect(self, first: bool) -> None:
@@ -206,14 +207,12 @@ class Harness:
         self.server.attach(hello)
         handshake = self.server.take_output()
         assert handshake is not None
+        # the replies to a welcome carry what the server never received: starts above its run and
+        # cancels of runs not yet ended (ClientSession's rule, as flash_ws/client.py sends them)
         effects, replies = self.client.receive_message(handshake, self.now)
         assert not self._carry_out(effects), "a gap right after the welcome"
-        # flash_ws/client.py: starts the server never received, then cancels of runs not yet ended
-        resend: list[ClientFrame] = [Start(run, cb, self.client.args[run])
-                                     for run, cb in self.client.runs.items() if run > self.client.server_run]
-        resend += [Cancel(run) for run in sorted(self.client.cancelling)]
-        if resend or replies:
-            self._send_up(resend + replies)
+        if replies:
+            self._send_up(replies)
 
     def settle(self) -> None:
         """A clean reconnect, then everything delivered until both sides are quiet."""

@@ -24,9 +24,10 @@ MB = 1_000_000
 GROWTH_BOUND = 2 << 20  # bytes Redis may grow by while 50 MB of padded acks are forwarded
 
 
-def _post(url: str, token: str, body: str) -> int:
+def _post(url: str, token: str, body: str, cookies: dict[str, str]) -> int:
     request = urllib.request.Request(url + "/_flash_ws/post", data=body.encode(), method="POST",
-                                     headers={"Content-Type": "application/json", "Origin": url, "X-Flash-Ws-Session": token})
+                                     headers={"Content-Type": "application/json", "Origin": url, "X-Flash-Ws-Session": token,
+                                              **cookies})
     with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
         return response.status
 
@@ -43,7 +44,7 @@ async def test_50_padded_acks_of_1_mb_through_another_worker_leave_redis_small_a
             junk = '[{"t":"ack","seq":0,"pad":"' + "x" * MB + '"}]'
             loop = asyncio.get_running_loop()
             for _ in range(50):
-                assert await loop.run_in_executor(None, _post, b.url, token, junk) == 204
+                assert await loop.run_in_executor(None, _post, b.url, token, junk, client.cookies.headers()) == 204
             grown = direct.info("memory")["used_memory"] - before
             assert grown < GROWTH_BOUND, f"Redis grew by {grown} bytes"
             await eventually(lambda: direct.xlen(keys.inbox(owner_id)) == 0, what="the owner's inbox emptied")

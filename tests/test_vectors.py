@@ -1,4 +1,5 @@
-"""The wire-format cases of tests/vectors/codec.json, shared with the JS tests (client/test)."""
+"""The cases of tests/vectors/codec.json (the wire format) and tests/vectors/resume.json (what a
+client sends again after a welcome), shared with the JS tests (client/test/vectors.test.js)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from flash_ws.protocol import ProtocolError, decode_message, encode_message
+from flash_ws.protocol import ClientSession, ProtocolError, SessionLost, decode_message, encode_message
 from flash_ws.protocol.codec import frame_to_dict
+from flash_ws.protocol.frames import Welcome
 
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "codec.json").read_text(encoding="utf-8"))
 VALID = VECTORS["valid"]
@@ -46,3 +48,51 @@ def test_invalid_message_is_refused_with_its_code(case: dict) -> None:
 
     assert info.value.code == case["code"]
     assert case["message_contains"] in info.value.message
+    if "message_lacks" in case:  # client input the refusal must not echo
+        assert case["message_lacks"] not in info.value.message
+
+
+# ----- tests/vectors/resume.json: what a new connection sends again (the rule of ClientSession)
+
+RESUME = json.loads((Path(__file__).parent / "vectors" / "resume.json").read_text(encoding="utf-8"))["cases"]
+
+
+def _client_with_runs(case: dict) -> ClientSession:
+    """A client holding the case's runs, disconnected (see the vector file's "about")."""
+    client = ClientSession()
+    if not case.get("before_any_welcome"):
+        client.receive_message(encode_message([Welcome("tok", "ep", False, 0)]), 0.0)
+    for entry in case["runs"]:
+        if not entry["sent"]:
+            client.disconnected()
+        frame, _replaced = client.start(entry["cb"], entry["args"])
+        assert frame.run == entry["run"], "runs are numbered from 1 in the order they are listed"
+        if entry["state"] == "cancelled":
+            assert client.cancel(entry["run"]) is not None
+    client.disconnected()
+    states = {run: "running" for run in client.runs} | {run: "replaced" for run in client.cancelling}
+    states |= {entry["run"]: "cancelled" for entry in case["runs"] if entry["state"] == "cancelled"}
+    assert states == {entry["run"]: entry["state"] for entry in case["runs"]}, "the case's states follow from its starts"
+    return client
+
+
+@pytest.mark.parametrize("case", RESUME, ids=[case["name"] for case in RESUME])
+def test_after_a_welcome_the_client_sends_again_and_loses_what_the_vector_says(case: dict) -> None:
+    client = _client_with_runs(case)
+    welcome = case["welcome"]
+    session = "tok" if welcome["resumed"] else "tok2"
+
+    effects, replies = client.receive_message(
+        encode_message([Welcome(session, "ep", welcome["resumed"], welcome["seq"], welcome["run"])]), 0.0)
+
+    assert [frame_to_dict(frame) for frame in replies] == case["sent_again"]
+    lost = [run for effect in effects if isinstance(effect, SessionLost) for run in effect.runs]
+    assert lost == case["lost"]
+
+
+def test_the_resume_vectors_cover_every_state_both_welcomes_and_unsent_starts() -> None:
+    runs = [entry for case in RESUME for entry in case["runs"]]
+    assert {entry["state"] for entry in runs} == {"running", "cancelled", "replaced"}
+    assert {entry["sent"] for entry in runs} == {True, False}
+    assert {case["welcome"]["resumed"] for case in RESUME} == {True, False}
+    assert {frame["t"] for case in RESUME for frame in case["sent_again"]} == {"start", "cancel"}

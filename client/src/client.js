@@ -3,6 +3,7 @@
 
 import {PropsApplier} from './apply.js';
 import {backoffDelay} from './backoff.js';
+import {CloseAction} from './close_codes.js';
 import {decodeMessage, encodeMessage, ProtocolError} from './codec.js';
 import {canonicalJson} from './json.js';
 import {ClientSession} from './session.js';
@@ -310,9 +311,10 @@ export class FlashClient {
     this.#watchdog = null;
     this.#trialTimer = null;
     if (this.#state !== ClientState.RUNNING) return; // closed on purpose
-    if (reason === CloseReason.REFUSED) {
+    const action = detail.action ?? CloseAction.RESUME; // a close of this side's own: resume
+    if (action === CloseAction.GIVE_UP) {
       this.#state = ClientState.STOPPED;
-      this.#console.error(`flash_ws: the server refused the connection (${detail.code} ${detail.reason}); giving up`);
+      this.#console.error(`flash_ws: the server refused the connection (${describeClose(reason, detail)}); giving up`);
       this.#applier.apply(this.#session.abandon().map(({cb}) => this.#resetOf(cb)));
       return;
     }
@@ -321,7 +323,12 @@ export class FlashClient {
       this.#reconnectTimer = this.#setTimeout(() => this.#open(), 0);
       return;
     }
-    if (wasWelcomed) this.#console.warn(`flash_ws: connection lost (${describeClose(reason, detail)}); reconnecting`);
+    if (action === CloseAction.REPLACED) {
+      // quiet: another connection of this session took over; this one was still the page's, so resume
+      this.#console.info(`flash_ws: a newer connection took over the session (${describeClose(reason, detail)}); resuming`);
+    } else if (wasWelcomed) {
+      this.#console.warn(`flash_ws: connection lost (${describeClose(reason, detail)}); reconnecting`);
+    }
     this.#failedReconnects = opened ? 0 : this.#failedReconnects + 1;
     if (this.#choice.canFallBack && this.#failedReconnects >= FALLBACK_AFTER_FAILED_RECONNECTS) {
       // the WebSocket worked, then stopped getting through (a proxy changed?): the session goes on over SSE
@@ -329,7 +336,10 @@ export class FlashClient {
       this.#reconnectTimer = this.#setTimeout(() => this.#open(), 0);
       return;
     }
-    const delay = backoffDelay(this.#attempt++, {}, this.#random);
+    // at once only after a welcome: a server that closes every new connection so gets the backoff
+    const now = action === CloseAction.RESUME_NOW && wasWelcomed;
+    if (now) this.#attempt = 0;
+    const delay = now ? 0 : backoffDelay(this.#attempt++, {}, this.#random);
     this.#reconnectTimer = this.#setTimeout(() => this.#open(), delay);
   }
 
@@ -377,7 +387,8 @@ export class FlashClient {
   }
 }
 
-/** @param {string} reason @param {CloseDetail} detail @returns {string} */
+/** @param {string} reason @param {CloseDetail} detail @returns {string} e.g. "server_closed 4008: heartbeat timeout" */
 function describeClose(reason, detail) {
-  return detail.reason ? `${reason}: ${detail.reason}` : reason;
+  const what = detail.code === undefined ? reason : `${reason} ${detail.code}`;
+  return detail.reason ? `${what}: ${detail.reason}` : what;
 }

@@ -20,6 +20,9 @@ export class ProtocolError extends Error {
 
 export const PROTOCOL_VERSION = 1;
 
+/** Characters (code points) of a start's `cb` at most: longer ids are refused, never echoed. */
+export const MAX_CALLBACK_ID = 256;
+
 const END_REASONS = Object.freeze(['done', 'cancelled', 'replaced', 'error', 'refused']);
 
 const isUint = (v) => Number.isSafeInteger(v) && v >= 0;
@@ -136,7 +139,20 @@ function decodeFrame(index, obj, from) {
     }
     frame[member] = kind === 'errorInfo?' ? {code: value.code, message: value.message} : value;
   }
+  if (type === 'start' && from === 'client') checkCallbackId(index, frame.cb);
   return frame;
+}
+
+function checkCallbackId(index, cb) {
+  if (cb.length <= MAX_CALLBACK_ID) return; // UTF-16 units: at least as many as code points
+  let characters = 0;
+  for (let i = 0; i < cb.length; i++) {
+    const unit = cb.charCodeAt(i);
+    if (unit < 0xdc00 || unit > 0xdfff || i === 0 || (cb.charCodeAt(i - 1) & 0xfc00) !== 0xd800) characters++;
+  }
+  if (characters > MAX_CALLBACK_ID) {
+    throw new ProtocolError('bad_frame', `frame ${index}: 'start' needs a 'cb' of at most ${MAX_CALLBACK_ID} characters, got ${characters}`);
+  }
 }
 
 function typeName(value) {

@@ -1,6 +1,7 @@
 // A transport for proxies that block WebSockets: one EventSource carries the server's messages,
 // POST requests carry the page's (docs/protocol.md, "SSE + POST").
 
+import {CloseAction, httpAction} from './close_codes.js';
 import {concatMessages} from './codec.js';
 import {isObject} from './json.js';
 import {CloseReason, Transport, TransportState} from './transport.js';
@@ -9,11 +10,11 @@ import {CloseReason, Transport, TransportState} from './transport.js';
 export const SESSION_HEADER = 'X-Flash-Ws-Session';
 
 /**
- * What became of one POST: `accepted` (2xx), `refused` (4xx: the server read it and said no; the
- * connection goes on) or `lost` (the request failed, the server answered 5xx, or it no longer
- * has the session): the connection is over, and the resume sends again what the server missed.
- * @typedef {{kind: 'accepted'} | {kind: 'refused', code: string, message: string}
- *   | {kind: 'lost', reason: string}} PostOutcome
+ * What became of one POST: its CloseAction (close_codes.js, httpAction('post', ...)). `accepted`
+ * (2xx); `refused` (the server read it and said no: the connection goes on); `resume` (the
+ * request failed, the server answered 429 or 5xx, or it no longer has the session: the connection
+ * is over, and the resume sends again what the server missed); `give_up` (401, 403: the page stops).
+ * @typedef {{action: string, reason: string, code?: string, message?: string}} PostOutcome
  */
 
 export class SseTransport extends Transport {
@@ -87,11 +88,12 @@ export class SseTransport extends Transport {
     while (this.#outbox.length > 0) {
       const outcome = await this.#post(concatMessages(this.#outbox.splice(0)));
       if (this.state === TransportState.CLOSED) return;
-      if (outcome.kind === 'lost') {
-        this.close(CloseReason.ERROR, {reason: outcome.reason});
+      if (outcome.action === CloseAction.RESUME || outcome.action === CloseAction.GIVE_UP) {
+        const why = outcome.action === CloseAction.GIVE_UP ? CloseReason.REFUSED : CloseReason.ERROR;
+        this.close(why, {reason: outcome.reason, action: outcome.action});
         return;
       }
-      if (outcome.kind === 'refused') {
+      if (outcome.action === CloseAction.REFUSED) {
         this.#console.error(`flash_ws: the server refused a message (${outcome.code}): ${outcome.message}`);
       }
     }
@@ -104,20 +106,19 @@ export class SseTransport extends Transport {
     try {
       response = await this.#fetch(this.#postUrl, {method: 'POST', headers: this.#headers(), body});
     } catch (error) {
-      return {kind: 'lost', reason: `POST failed: ${error}`};
+      return {action: CloseAction.RESUME, reason: `POST failed: ${error}`};
     }
-    if (response.ok) return {kind: 'accepted'};
-    if (response.status < 400 || response.status >= 500) {
-      return {kind: 'lost', reason: `POST answered ${response.status}`};
-    }
+    if (response.ok) return {action: CloseAction.ACCEPTED, reason: ''};
     const answer = await response.json().catch(() => null); // {code, message} from the server
-    const {code, message} = isObject(answer) && typeof answer.code === 'string'
+    const fromServer = isObject(answer) && typeof answer.code === 'string';
+    const {code, message} = fromServer
       ? {code: answer.code, message: String(answer.message ?? '')}
       : {code: `http_${response.status}`, message: response.statusText}; // from a proxy, say
-    if (response.status === 404 && code === 'unknown_session') {
-      return {kind: 'lost', reason: 'the server no longer has the session'};
-    }
-    return {kind: 'refused', code, message};
+    const action = httpAction('post', response.status, fromServer ? code : null);
+    const reason = response.status === 404 && action === CloseAction.RESUME
+      ? 'the server no longer has the session'
+      : `POST answered ${response.status} (${code}: ${message})`;
+    return {action, reason, code, message};
   }
 
   #headers() {

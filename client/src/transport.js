@@ -5,7 +5,8 @@ export const CloseReason = Object.freeze({
   NORMAL: 'normal', // this side closed it on purpose
   ERROR: 'error', // the connection failed or dropped
   SERVER_CLOSED: 'server_closed', // the server closed it cleanly
-  REFUSED: 'refused', // the server refused the connection (close codes 4000-4999)
+  REFUSED: 'refused', // the server refused the connection: its close code or status says give up
+  REPLACED: 'replaced', // a newer connection of the same session took over (close code 4009)
   PROTOCOL_ERROR: 'protocol_error', // the server sent something this client cannot read
   SEQUENCE_GAP: 'sequence_gap', // frames were lost: reconnect to resume
   HEARTBEAT_TIMEOUT: 'heartbeat_timeout', // the server was silent for longer than its heartbeat allows
@@ -15,7 +16,11 @@ export const CloseReason = Object.freeze({
 export const TransportState = Object.freeze({IDLE: 'idle', OPENING: 'opening', OPEN: 'open', CLOSED: 'closed'});
 
 /** @typedef {import('./codec.js').Frame} Frame */
-/** @typedef {{code?: number, reason?: string}} CloseDetail  what the connection said when it closed */
+/**
+ * What the connection said when it closed: the close code and reason, and what the page does
+ * about it (a CloseAction of close_codes.js; absent means resume with backoff).
+ * @typedef {{code?: number, reason?: string, action?: string}} CloseDetail
+ */
 
 /**
  * Owns the lifecycle idle -> opening -> open -> closed. Subclasses implement doOpen(hello),

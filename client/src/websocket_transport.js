@@ -1,10 +1,14 @@
 // A transport over one WebSocket.
 
+import {CloseAction, websocketAction} from './close_codes.js';
 import {encodeMessage} from './codec.js';
 import {CloseReason, Transport} from './transport.js';
 
-/** WebSocket close codes 4000-4999: the server refused the connection (docs/protocol.md). */
-const isRefusal = (code) => code >= 4000 && code <= 4999;
+/** Why a socket closed, from what its close code asks of the page (docs/protocol.md, "Close codes"). */
+const REASON_OF_ACTION = new Map([
+  [CloseAction.GIVE_UP, CloseReason.REFUSED],
+  [CloseAction.REPLACED, CloseReason.REPLACED],
+]);
 
 export class WebSocketTransport extends Transport {
   #url;
@@ -39,8 +43,9 @@ export class WebSocketTransport extends Transport {
     };
     // An 'error' event is always followed by 'close', which tells what happened.
     socket.onclose = ({code, reason, wasClean}) => {
-      const why = isRefusal(code) ? CloseReason.REFUSED : wasClean ? CloseReason.SERVER_CLOSED : CloseReason.ERROR;
-      this.emitClose(why, {code, reason});
+      const action = websocketAction(code);
+      const fallback = wasClean ? CloseReason.SERVER_CLOSED : CloseReason.ERROR;
+      this.emitClose(REASON_OF_ACTION.get(action) ?? fallback, {code, reason, action});
     };
   }
 

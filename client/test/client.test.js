@@ -1,93 +1,9 @@
 import assert from 'node:assert/strict';
 import {describe, test} from 'node:test';
 
-import {FlashClient} from '../src/client.js';
-import {SseTransport} from '../src/sse_transport.js';
 import {REMEMBER_KEY} from '../src/transport_choice.js';
-import {WebSocketTransport} from '../src/websocket_transport.js';
-import {
-  FakeClock,
-  FakeConsole,
-  fakeEventSourceClass,
-  FakeFetch,
-  FakeStorage,
-  fakeWebSocketClass,
-  settle,
-} from '../test-support/fakes.js';
-
-const RESET = [['start', {disabled: false}], ['status', {children: 'stopped'}]];
-const CONFIG = {
-  v: 1,
-  ws_url: '/_flash_ws/ws',
-  sse_url: '/_flash_ws/sse',
-  post_url: '/_flash_ws/post',
-  transport: 'websocket',
-  callbacks: {
-    load: {name: 'app.load', reset: RESET},
-    warmup: {name: 'app.warmup', reset: []},
-  },
-  groups: {
-    clicks: [{kind: 'start', cb: 'load', args: [0, 2], initial: false}],
-    page: [{kind: 'start', cb: 'warmup', args: [0], initial: true}],
-    stop: [{kind: 'cancel', cb: 'load', arg: 0, keep: 0}],
-    mode: [{kind: 'cancel', cb: 'load', arg: 0, keep: {a: 1, b: [2, 3]}}],
-  },
-  ack_interval_ms: 100,
-  ack_every: 64,
-  heartbeat_ms: 15_000,
-  heartbeat_timeout_ms: 10_000,
-};
-const CLICK = [{prop_id: 'start.n_clicks', value: 1}];
-const welcome = (over = {}) => ({t: 'welcome', v: 1, session: 'tok', epoch: 'e1', resumed: false, seq: 0, run: 0, ...over});
-
-/**
- * A client on fakes. `transport` is the page config's; `storage` the tab's sessionStorage (shared
- * by the pages of a tab); `time` the wall clock at page load; `search` the page URL's query.
- */
-function setup({random = () => 0, transport = 'websocket', config = {}, storage = new FakeStorage(), time = 0, search = ''} = {}) {
-  const clock = new FakeClock();
-  clock.time = time;
-  const WebSocket = fakeWebSocketClass();
-  const EventSource = fakeEventSourceClass();
-  const fetch = new FakeFetch();
-  const console = new FakeConsole();
-  const applied = [];
-  const lost = [];
-  const client = new FlashClient({
-    config: {...CONFIG, transport, ...config},
-    transports: {
-      websocket: () => new WebSocketTransport('ws://example.test/_flash_ws/ws', {WebSocket}),
-      sse: () => new SseTransport({sseUrl: '/_flash_ws/sse', postUrl: '/_flash_ws/post'}, {EventSource, fetch: fetch.fetch, console}),
-    },
-    setProps: (id, props) => applied.push([id, props]),
-    now: clock.now,
-    setTimeout: clock.setTimeout,
-    clearTimeout: clock.clearTimeout,
-    random,
-    console,
-    sessionStorage: storage,
-    location: {search},
-    wallClock: clock.now,
-    onLost: (run) => lost.push(run),
-  });
-  /** Opens the current socket and welcomes it. */
-  const welcomeIn = (over) => {
-    WebSocket.last.serverOpens();
-    WebSocket.last.serverSends([welcome(over)]);
-    return WebSocket.last;
-  };
-  return {client, clock, WebSocket, EventSource, fetch, console, applied, lost, storage, welcomeIn};
-}
-
-/** A client connected and welcomed, with one run of `load` started as run 1. */
-function running() {
-  const context = setup();
-  context.client.connect();
-  const ws = context.welcomeIn();
-  context.client.fire('clicks', [1, 'ignored', 'rows'], CLICK);
-  assert.deepEqual(ws.frames().at(-1), {t: 'start', run: 1, cb: 'load', args: [1, 'rows']});
-  return {...context, ws};
-}
+import {CLICK, RESET, running, setup, welcome} from '../test-support/client_harness.js';
+import {FakeStorage, settle} from '../test-support/fakes.js';
 
 describe('connection', () => {
   test('hello, welcome, then the transport in use is logged', () => {
@@ -250,7 +166,7 @@ describe('reconnection', () => {
     const {ws, WebSocket, clock, console} = running();
     ws.serverSends([{t: 'update', seq: 1, run: 1, props: []}, {t: 'update', seq: 2, run: 1, props: []}]);
     ws.serverCloses(1006);
-    assert.match(console.lines.warn[0], /connection lost \(error\)/);
+    assert.match(console.lines.warn[0], /connection lost \(error 1006\)/);
     assert.equal(WebSocket.instances.length, 1);
     clock.advance(99);
     assert.equal(WebSocket.instances.length, 1);
@@ -274,7 +190,7 @@ describe('reconnection', () => {
     }
     assert.deepEqual(delays, [100, 200, 400, 800]);
     welcomeIn();
-    WebSocket.last.serverCloses(1001, 'going away', true);
+    WebSocket.last.serverCloses(1006);
     assert.deepEqual(clock.pending(), [100]);
   });
 
@@ -376,7 +292,7 @@ describe('reconnection', () => {
     ws.serverCloses(4003, 'Origin not allowed', true);
     clock.advance(60_000);
     assert.equal(WebSocket.instances.length, 1);
-    assert.match(console.lines.error[0], /refused the connection \(4003 Origin not allowed\)/);
+    assert.match(console.lines.error[0], /refused the connection \(refused 4003: Origin not allowed\); giving up/);
     assert.deepEqual(applied, RESET);
   });
 
@@ -571,11 +487,11 @@ describe('transport choice', () => {
     clock.advance(0);
     assert.equal(EventSource.instances.length, 1);
     assert.equal(EventSource.last.url, '/_flash_ws/sse?v=1&sid=&seq=0');
-    assert.deepEqual(remembered(storage), {transport: 'sse', at: 5 * MINUTE, why: 'closed before opening (error)'});
+    assert.deepEqual(remembered(storage), {transport: 'sse', at: 5 * MINUTE, why: 'closed before opening (error 1006)'});
     EventSource.last.serverOpens();
     EventSource.last.serverSends([welcome()]);
     assert.deepEqual(console.lines.info, [
-      'flash_ws: connected over sse, new session (websocket failed: closed before opening (error); remembered for this tab)',
+      'flash_ws: connected over sse, new session (websocket failed: closed before opening (error 1006); remembered for this tab)',
     ]);
     assert.deepEqual(console.lines.warn, []);
   });
@@ -661,7 +577,7 @@ describe('transport choice', () => {
     assert.equal(
       second.console.lines.info[0],
       'flash_ws: connected over sse, new session (remembered for this tab: websocket failed 540 s ago' +
-        ' (closed before opening (error)); retried after 600 s)',
+        ' (closed before opening (error 1006)); retried after 600 s)',
     );
     assert.equal(remembered(storage).at, 0, 'going straight to SSE does not renew the record');
 
@@ -675,7 +591,7 @@ describe('transport choice', () => {
 
   test('a WebSocket retried and failing again is remembered anew, from the time it failed', () => {
     const storage = new FakeStorage();
-    storage.setItem(REMEMBER_KEY, JSON.stringify({transport: 'sse', at: 0, why: 'closed before opening (error)'}));
+    storage.setItem(REMEMBER_KEY, JSON.stringify({transport: 'sse', at: 0, why: 'closed before opening (error 1006)'}));
     const {client, WebSocket, EventSource, clock} = setup({transport: 'auto', storage, time: 30 * MINUTE, config: {ws_retry_after_ms: 20 * MINUTE}});
     client.connect();
     WebSocket.last.serverOpens();

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import {describe, test} from 'node:test';
 
+import {CloseAction} from '../src/close_codes.js';
 import {SseTransport} from '../src/sse_transport.js';
 import {CloseReason, TransportState} from '../src/transport.js';
 import {FakeConsole, fakeEventSourceClass, FakeFetch, settle} from '../test-support/fakes.js';
@@ -108,30 +109,52 @@ describe('SseTransport: the POSTs', () => {
   for (const [what, answer, reason] of [
     ['a network error', (request) => request.fail(), 'POST failed: TypeError: Failed to fetch'],
     ['404 unknown_session', (request) => request.respond(404, {code: 'unknown_session', message: 'gone'}), 'the server no longer has the session'],
-    ['a 5xx', (request) => request.respond(502, 'Bad Gateway'), 'POST answered 502'],
+    ['a 5xx', (request) => request.respond(502, 'Bad Gateway'), 'POST answered 502 (http_502: status 502)'],
+    ['a 429', (request) => request.respond(429, {code: 'too_many_sessions', message: 'later'}), 'POST answered 429 (too_many_sessions: later)'],
   ]) {
-    test(`${what} ends the connection; the frames waiting are dropped with it`, async () => {
+    test(`${what} ends the connection, to resume; the frames waiting are dropped with it`, async () => {
       const {transport, fetch, source, events, console} = opened();
       transport.send('[{"t":"cancel","run":1}]');
       transport.send('[{"t":"cancel","run":2}]');
       answer(fetch.last);
       await settle();
       assert.ok(source.closed);
-      assert.deepEqual(events.at(-1), ['close', CloseReason.ERROR, {reason}]);
+      assert.deepEqual(events.at(-1), ['close', CloseReason.ERROR, {reason, action: CloseAction.RESUME}]);
       assert.equal(fetch.requests.length, 1);
       assert.deepEqual(console.lines.error, []);
     });
   }
 
-  test('a 4xx refusal is logged with its code and message; the next POST goes out', async () => {
-    const {transport, fetch, console, events} = opened();
-    transport.send('[{"t":"start","run":1,"cb":"a","args":[]}]');
-    transport.send('[{"t":"cancel","run":1}]');
-    fetch.last.respond(403, {code: 'hook_forbidden', message: 'not for you'});
-    await settle();
-    assert.deepEqual(console.lines.error, ['flash_ws: the server refused a message (hook_forbidden): not for you']);
-    assert.deepEqual(fetch.last.frames(), [{t: 'cancel', run: 1}]);
-    assert.deepEqual(events, [['open']]);
+  for (const status of [401, 403]) {
+    test(`a ${status} is a refusal of the connection: it closes, to give up`, async () => {
+      const {transport, fetch, source, events} = opened();
+      transport.send('[{"t":"cancel","run":1}]');
+      fetch.last.respond(status, {code: 'rejected', message: 'log in first'});
+      await settle();
+      assert.ok(source.closed);
+      const reason = `POST answered ${status} (rejected: log in first)`;
+      assert.deepEqual(events.at(-1), ['close', CloseReason.REFUSED, {reason, action: CloseAction.GIVE_UP}]);
+    });
+  }
+
+  for (const [status, answer] of [[404, {code: 'not_found', message: 'no route'}], [400, {code: 'bad_frame', message: 'frame 0: no'}]]) {
+    test(`a ${status} ${answer.code} refuses the message only: it is logged; the next POST goes out`, async () => {
+      const {transport, fetch, console, events} = opened();
+      transport.send('[{"t":"start","run":1,"cb":"a","args":[]}]');
+      transport.send('[{"t":"cancel","run":1}]');
+      fetch.last.respond(status, answer);
+      await settle();
+      assert.deepEqual(console.lines.error, [`flash_ws: the server refused a message (${answer.code}): ${answer.message}`]);
+      assert.deepEqual(fetch.last.frames(), [{t: 'cancel', run: 1}]);
+      assert.deepEqual(events, [['open']]);
+    });
+  }
+
+  test('POSTs leave credentials at their default (same-origin): the browser sends the flash_ws_key cookie', () => {
+    const {transport, fetch} = opened();
+    transport.send('[{"t":"ack","seq":1}]');
+    transport.send('[{"t":"bye"}]', {last: true});
+    for (const request of fetch.requests) assert.equal(request.init.credentials, undefined);
   });
 
   test('answers that come after the close are ignored', async () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import {describe, test} from 'node:test';
 
+import {CloseAction} from '../src/close_codes.js';
 import {CloseReason, Transport, TransportState} from '../src/transport.js';
 import {WebSocketTransport} from '../src/websocket_transport.js';
 import {fakeWebSocketClass} from '../test-support/fakes.js';
@@ -89,17 +90,20 @@ describe('WebSocketTransport', () => {
     assert.equal(transport.name, 'websocket');
   });
 
-  test('close codes map to reasons: 4000-4999 refused, clean server_closed, else error', () => {
-    for (const [code, wasClean, reason] of [
-      [4003, true, CloseReason.REFUSED],
-      [4400, true, CloseReason.REFUSED],
-      [1000, true, CloseReason.SERVER_CLOSED],
-      [1001, true, CloseReason.SERVER_CLOSED],
-      [1006, false, CloseReason.ERROR],
+  test('a close reports the action of its code (close_codes.js) and a reason that fits it', () => {
+    for (const [code, wasClean, reason, action] of [
+      [4003, true, CloseReason.REFUSED, CloseAction.GIVE_UP],
+      [4400, true, CloseReason.REFUSED, CloseAction.GIVE_UP],
+      [4999, true, CloseReason.REFUSED, CloseAction.GIVE_UP],
+      [4008, true, CloseReason.SERVER_CLOSED, CloseAction.RESUME],
+      [4009, true, CloseReason.REPLACED, CloseAction.REPLACED],
+      [1000, true, CloseReason.SERVER_CLOSED, CloseAction.RESUME],
+      [1001, true, CloseReason.SERVER_CLOSED, CloseAction.RESUME_NOW],
+      [1006, false, CloseReason.ERROR, CloseAction.RESUME],
     ]) {
       const {events, ws} = opened();
       ws.serverCloses(code, 'why', wasClean);
-      assert.deepEqual(events.at(-1), ['close', reason, {code, reason: 'why'}]);
+      assert.deepEqual(events.at(-1), ['close', reason, {code, reason: 'why', action}]);
     }
   });
 

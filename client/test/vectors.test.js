@@ -1,10 +1,12 @@
-// The wire cases shared with the Python tests (tests/vectors/codec.json).
+// The cases shared with the Python tests: the wire format (tests/vectors/codec.json) and what a
+// client sends again after a welcome (tests/vectors/resume.json).
 
 import assert from 'node:assert/strict';
 import {readFileSync} from 'node:fs';
 import {describe, test} from 'node:test';
 
 import {decodeMessage, encodeMessage, ProtocolError} from '../src/codec.js';
+import {ClientSession} from '../src/session.js';
 
 const vectors = JSON.parse(readFileSync(new URL('../../tests/vectors/codec.json', import.meta.url), 'utf8'));
 
@@ -31,6 +33,7 @@ describe('invalid vectors', () => {
           assert.ok(error instanceof ProtocolError, `expected a ProtocolError, got ${error}`);
           assert.equal(error.code, vector.code);
           assert.ok(error.message.includes(vector.message_contains), `'${error.message}' lacks '${vector.message_contains}'`);
+          if (vector.message_lacks !== undefined) assert.ok(!error.message.includes(vector.message_lacks), 'client input echoed');
           return true;
         },
       );
@@ -41,5 +44,39 @@ describe('invalid vectors', () => {
 test('the vectors cover both senders and both outcomes', () => {
   for (const kind of ['valid', 'invalid']) {
     assert.deepEqual(new Set(vectors[kind].map((vector) => vector.from)), new Set(['client', 'server']));
+  }
+});
+
+const resume = JSON.parse(readFileSync(new URL('../../tests/vectors/resume.json', import.meta.url), 'utf8'));
+const welcomeFrame = ({resumed, run, seq}) =>
+  ({t: 'welcome', v: 1, session: resumed ? 'tok' : 'tok2', epoch: 'ep', resumed, seq, run});
+
+/** A session holding the case's runs, disconnected (see the vector file's "about"). */
+function sessionWithRuns(vector) {
+  const session = new ClientSession();
+  let connected = !vector.before_any_welcome;
+  if (connected) session.receive([welcomeFrame({resumed: false, run: 0, seq: 0})], 0);
+  for (const entry of vector.runs) {
+    if (!entry.sent && connected) {
+      session.onDisconnect();
+      connected = false;
+    }
+    assert.equal(session.start(entry.cb, entry.args).run, entry.run, 'runs are numbered from 1 in the order listed');
+    session.takeFrames(0); // hands the start to the connection, when one is welcomed
+    if (entry.state === 'cancelled') assert.equal(session.cancel(entry.cb), entry.run);
+    session.takeFrames(0);
+  }
+  session.onDisconnect();
+  return session;
+}
+
+describe('resume vectors', () => {
+  for (const vector of resume.cases) {
+    test(vector.name, () => {
+      const session = sessionWithRuns(vector);
+      const effects = session.receive([welcomeFrame(vector.welcome)], 0);
+      assert.deepEqual(session.takeFrames(0), vector.sent_again);
+      assert.deepEqual(effects.filter((effect) => effect.kind === 'lost').map((effect) => effect.run), vector.lost);
+    });
   }
 });

@@ -364,6 +364,81 @@ function backoffDelay(attempt, {base = 100, factor = 2, cap = 5000, jitter = 0.5
   return Math.min(cap, base * factor ** attempt) * (1 - jitter * random());
 }
 
+// ---- close_codes.js ----
+
+// Close codes and what the page does for each: the table of docs/protocol.md ("Close codes"),
+// mirroring flash_ws/protocol/close_codes.py; tests/vectors/close_codes.json is read by both sides.
+
+/** Every WebSocket close code the server sends (or a browser reports for a cut connection). */
+const CloseCode = Object.freeze({
+  NORMAL: 1000,
+  GOING_AWAY: 1001,
+  ABNORMAL: 1006,
+  POLICY: 1008,
+  TOO_BIG: 1009,
+  UNAVAILABLE: 1011,
+  RECONNECT: 1012,
+  TRY_AGAIN_LATER: 1013,
+  EXPECTED_HELLO: 4000,
+  REJECTED: 4001,
+  FORBIDDEN_ORIGIN: 4003,
+  HEARTBEAT_TIMEOUT: 4008,
+  REPLACED: 4009,
+  UNSUPPORTED_VERSION: 4400,
+});
+
+/** What the page does when a connection ends (or a POST is answered). */
+const CloseAction = Object.freeze({
+  RESUME: 'resume', // reconnect with backoff, same session
+  RESUME_NOW: 'resume_now', // reconnect at once, same session
+  REPLACED: 'replaced', // a newer connection of the session took over: no reset, no error
+  GIVE_UP: 'give_up', // reset the open runs, report it, start nothing more
+  REFUSED: 'refused', // this POST was refused; the connection goes on
+  ACCEPTED: 'accepted', // the POST was taken
+});
+
+const WEBSOCKET_ACTIONS = new Map([
+  [CloseCode.NORMAL, CloseAction.RESUME],
+  [CloseCode.GOING_AWAY, CloseAction.RESUME_NOW],
+  [CloseCode.ABNORMAL, CloseAction.RESUME],
+  [CloseCode.POLICY, CloseAction.GIVE_UP],
+  [CloseCode.TOO_BIG, CloseAction.GIVE_UP],
+  [CloseCode.UNAVAILABLE, CloseAction.RESUME],
+  [CloseCode.RECONNECT, CloseAction.RESUME_NOW],
+  [CloseCode.TRY_AGAIN_LATER, CloseAction.RESUME],
+  [CloseCode.EXPECTED_HELLO, CloseAction.GIVE_UP],
+  [CloseCode.REJECTED, CloseAction.GIVE_UP],
+  [CloseCode.FORBIDDEN_ORIGIN, CloseAction.GIVE_UP],
+  [CloseCode.HEARTBEAT_TIMEOUT, CloseAction.RESUME],
+  [CloseCode.REPLACED, CloseAction.REPLACED],
+  [CloseCode.UNSUPPORTED_VERSION, CloseAction.GIVE_UP],
+]);
+
+/**
+ * What the page does when its WebSocket closes with `code`.
+ * @param {number} code @returns {string} one of CloseAction
+ */
+function websocketAction(code) {
+  if (WEBSOCKET_ACTIONS.has(code)) return WEBSOCKET_ACTIONS.get(code);
+  return code >= 4000 && code <= 4999 ? CloseAction.GIVE_UP : CloseAction.RESUME;
+}
+
+/**
+ * What the page does with an answer of `status` (JSON `code`, if any) on `route`.
+ * @param {'post' | 'sse'} route `sse` is the event stream
+ * @param {number} status
+ * @param {string | null} code
+ * @returns {string} one of CloseAction
+ */
+function httpAction(route, status, code) {
+  if (status >= 200 && status < 300) return CloseAction.ACCEPTED;
+  if (status === 429 || status >= 500) return CloseAction.RESUME;
+  if (status === 401 || status === 403) return CloseAction.GIVE_UP;
+  if (route === 'sse') return CloseAction.GIVE_UP;
+  if (status === 404 && code === 'unknown_session') return CloseAction.RESUME;
+  return CloseAction.REFUSED;
+}
+
 // ---- codec.js ----
 
 // Messages on the wire: a message is a JSON array of frames (docs/protocol.md).
@@ -386,6 +461,9 @@ class ProtocolError extends Error {
 }
 
 const PROTOCOL_VERSION = 1;
+
+/** Characters (code points) of a start's `cb` at most: longer ids are refused, never echoed. */
+const MAX_CALLBACK_ID = 256;
 
 const END_REASONS = Object.freeze(['done', 'cancelled', 'replaced', 'error', 'refused']);
 
@@ -503,7 +581,20 @@ function decodeFrame(index, obj, from) {
     }
     frame[member] = kind === 'errorInfo?' ? {code: value.code, message: value.message} : value;
   }
+  if (type === 'start' && from === 'client') checkCallbackId(index, frame.cb);
   return frame;
+}
+
+function checkCallbackId(index, cb) {
+  if (cb.length <= MAX_CALLBACK_ID) return; // UTF-16 units: at least as many as code points
+  let characters = 0;
+  for (let i = 0; i < cb.length; i++) {
+    const unit = cb.charCodeAt(i);
+    if (unit < 0xdc00 || unit > 0xdfff || i === 0 || (cb.charCodeAt(i - 1) & 0xfc00) !== 0xd800) characters++;
+  }
+  if (characters > MAX_CALLBACK_ID) {
+    throw new ProtocolError('bad_frame', `frame ${index}: 'start' needs a 'cb' of at most ${MAX_CALLBACK_ID} characters, got ${characters}`);
+  }
 }
 
 function typeName(value) {
@@ -808,7 +899,8 @@ const CloseReason = Object.freeze({
   NORMAL: 'normal', // this side closed it on purpose
   ERROR: 'error', // the connection failed or dropped
   SERVER_CLOSED: 'server_closed', // the server closed it cleanly
-  REFUSED: 'refused', // the server refused the connection (close codes 4000-4999)
+  REFUSED: 'refused', // the server refused the connection: its close code or status says give up
+  REPLACED: 'replaced', // a newer connection of the same session took over (close code 4009)
   PROTOCOL_ERROR: 'protocol_error', // the server sent something this client cannot read
   SEQUENCE_GAP: 'sequence_gap', // frames were lost: reconnect to resume
   HEARTBEAT_TIMEOUT: 'heartbeat_timeout', // the server was silent for longer than its heartbeat allows
@@ -818,7 +910,11 @@ const CloseReason = Object.freeze({
 const TransportState = Object.freeze({IDLE: 'idle', OPENING: 'opening', OPEN: 'open', CLOSED: 'closed'});
 
 /** @typedef {import('./codec.js').Frame} Frame */
-/** @typedef {{code?: number, reason?: string}} CloseDetail  what the connection said when it closed */
+/**
+ * What the connection said when it closed: the close code and reason, and what the page does
+ * about it (a CloseAction of close_codes.js; absent means resume with backoff).
+ * @typedef {{code?: number, reason?: string, action?: string}} CloseDetail
+ */
 
 /**
  * Owns the lifecycle idle -> opening -> open -> closed. Subclasses implement doOpen(hello),
@@ -1382,9 +1478,10 @@ class FlashClient {
     this.#watchdog = null;
     this.#trialTimer = null;
     if (this.#state !== ClientState.RUNNING) return; // closed on purpose
-    if (reason === CloseReason.REFUSED) {
+    const action = detail.action ?? CloseAction.RESUME; // a close of this side's own: resume
+    if (action === CloseAction.GIVE_UP) {
       this.#state = ClientState.STOPPED;
-      this.#console.error(`flash_ws: the server refused the connection (${detail.code} ${detail.reason}); giving up`);
+      this.#console.error(`flash_ws: the server refused the connection (${describeClose(reason, detail)}); giving up`);
       this.#applier.apply(this.#session.abandon().map(({cb}) => this.#resetOf(cb)));
       return;
     }
@@ -1393,7 +1490,12 @@ class FlashClient {
       this.#reconnectTimer = this.#setTimeout(() => this.#open(), 0);
       return;
     }
-    if (wasWelcomed) this.#console.warn(`flash_ws: connection lost (${describeClose(reason, detail)}); reconnecting`);
+    if (action === CloseAction.REPLACED) {
+      // quiet: another connection of this session took over; this one was still the page's, so resume
+      this.#console.info(`flash_ws: a newer connection took over the session (${describeClose(reason, detail)}); resuming`);
+    } else if (wasWelcomed) {
+      this.#console.warn(`flash_ws: connection lost (${describeClose(reason, detail)}); reconnecting`);
+    }
     this.#failedReconnects = opened ? 0 : this.#failedReconnects + 1;
     if (this.#choice.canFallBack && this.#failedReconnects >= FALLBACK_AFTER_FAILED_RECONNECTS) {
       // the WebSocket worked, then stopped getting through (a proxy changed?): the session goes on over SSE
@@ -1401,7 +1503,10 @@ class FlashClient {
       this.#reconnectTimer = this.#setTimeout(() => this.#open(), 0);
       return;
     }
-    const delay = backoffDelay(this.#attempt++, {}, this.#random);
+    // at once only after a welcome: a server that closes every new connection so gets the backoff
+    const now = action === CloseAction.RESUME_NOW && wasWelcomed;
+    if (now) this.#attempt = 0;
+    const delay = now ? 0 : backoffDelay(this.#attempt++, {}, this.#random);
     this.#reconnectTimer = this.#setTimeout(() => this.#open(), delay);
   }
 
@@ -1449,9 +1554,10 @@ class FlashClient {
   }
 }
 
-/** @param {string} reason @param {CloseDetail} detail @returns {string} */
+/** @param {string} reason @param {CloseDetail} detail @returns {string} e.g. "server_closed 4008: heartbeat timeout" */
 function describeClose(reason, detail) {
-  return detail.reason ? `${reason}: ${detail.reason}` : reason;
+  const what = detail.code === undefined ? reason : `${reason} ${detail.code}`;
+  return detail.reason ? `${what}: ${detail.reason}` : what;
 }
 
 // ---- graph_busy.js ----
@@ -1504,11 +1610,11 @@ function graphBusyCheck(document) {
 const SESSION_HEADER = 'X-Flash-Ws-Session';
 
 /**
- * What became of one POST: `accepted` (2xx), `refused` (4xx: the server read it and said no; the
- * connection goes on) or `lost` (the request failed, the server answered 5xx, or it no longer
- * has the session): the connection is over, and the resume sends again what the server missed.
- * @typedef {{kind: 'accepted'} | {kind: 'refused', code: string, message: string}
- *   | {kind: 'lost', reason: string}} PostOutcome
+ * What became of one POST: its CloseAction (close_codes.js, httpAction('post', ...)). `accepted`
+ * (2xx); `refused` (the server read it and said no: the connection goes on); `resume` (the
+ * request failed, the server answered 429 or 5xx, or it no longer has the session: the connection
+ * is over, and the resume sends again what the server missed); `give_up` (401, 403: the page stops).
+ * @typedef {{action: string, reason: string, code?: string, message?: string}} PostOutcome
  */
 
 class SseTransport extends Transport {
@@ -1582,11 +1688,12 @@ class SseTransport extends Transport {
     while (this.#outbox.length > 0) {
       const outcome = await this.#post(concatMessages(this.#outbox.splice(0)));
       if (this.state === TransportState.CLOSED) return;
-      if (outcome.kind === 'lost') {
-        this.close(CloseReason.ERROR, {reason: outcome.reason});
+      if (outcome.action === CloseAction.RESUME || outcome.action === CloseAction.GIVE_UP) {
+        const why = outcome.action === CloseAction.GIVE_UP ? CloseReason.REFUSED : CloseReason.ERROR;
+        this.close(why, {reason: outcome.reason, action: outcome.action});
         return;
       }
-      if (outcome.kind === 'refused') {
+      if (outcome.action === CloseAction.REFUSED) {
         this.#console.error(`flash_ws: the server refused a message (${outcome.code}): ${outcome.message}`);
       }
     }
@@ -1599,20 +1706,19 @@ class SseTransport extends Transport {
     try {
       response = await this.#fetch(this.#postUrl, {method: 'POST', headers: this.#headers(), body});
     } catch (error) {
-      return {kind: 'lost', reason: `POST failed: ${error}`};
+      return {action: CloseAction.RESUME, reason: `POST failed: ${error}`};
     }
-    if (response.ok) return {kind: 'accepted'};
-    if (response.status < 400 || response.status >= 500) {
-      return {kind: 'lost', reason: `POST answered ${response.status}`};
-    }
+    if (response.ok) return {action: CloseAction.ACCEPTED, reason: ''};
     const answer = await response.json().catch(() => null); // {code, message} from the server
-    const {code, message} = isObject(answer) && typeof answer.code === 'string'
+    const fromServer = isObject(answer) && typeof answer.code === 'string';
+    const {code, message} = fromServer
       ? {code: answer.code, message: String(answer.message ?? '')}
       : {code: `http_${response.status}`, message: response.statusText}; // from a proxy, say
-    if (response.status === 404 && code === 'unknown_session') {
-      return {kind: 'lost', reason: 'the server no longer has the session'};
-    }
-    return {kind: 'refused', code, message};
+    const action = httpAction('post', response.status, fromServer ? code : null);
+    const reason = response.status === 404 && action === CloseAction.RESUME
+      ? 'the server no longer has the session'
+      : `POST answered ${response.status} (${code}: ${message})`;
+    return {action, reason, code, message};
   }
 
   #headers() {
@@ -1625,8 +1731,11 @@ class SseTransport extends Transport {
 // A transport over one WebSocket.
 
 
-/** WebSocket close codes 4000-4999: the server refused the connection (docs/protocol.md). */
-const isRefusal = (code) => code >= 4000 && code <= 4999;
+/** Why a socket closed, from what its close code asks of the page (docs/protocol.md, "Close codes"). */
+const REASON_OF_ACTION = new Map([
+  [CloseAction.GIVE_UP, CloseReason.REFUSED],
+  [CloseAction.REPLACED, CloseReason.REPLACED],
+]);
 
 class WebSocketTransport extends Transport {
   #url;
@@ -1661,8 +1770,9 @@ class WebSocketTransport extends Transport {
     };
     // An 'error' event is always followed by 'close', which tells what happened.
     socket.onclose = ({code, reason, wasClean}) => {
-      const why = isRefusal(code) ? CloseReason.REFUSED : wasClean ? CloseReason.SERVER_CLOSED : CloseReason.ERROR;
-      this.emitClose(why, {code, reason});
+      const action = websocketAction(code);
+      const fallback = wasClean ? CloseReason.SERVER_CLOSED : CloseReason.ERROR;
+      this.emitClose(REASON_OF_ACTION.get(action) ?? fallback, {code, reason, action});
     };
   }
 

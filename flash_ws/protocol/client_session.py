@@ -1,5 +1,7 @@
 """The client side of one session, sans I/O: what the Python reference client (and, in JS, the
-browser client) does with server frames: exactly-once, in-order application and batched acks."""
+browser client) does with server frames: exactly-once, in-order application and batched acks, and
+what a new connection sends again after its welcome (the rule shared with client/src/session.js
+through tests/vectors/resume.json)."""
 
 from __future__ import annotations
 
@@ -65,14 +67,21 @@ class ClientSession:
     args: dict[int, list[Any]] = field(default_factory=dict)  # args of the active runs
     cancelling: dict[int, str] = field(default_factory=dict)  # cancelled or replaced here, end not yet received: run -> cb
     server_run: int = 0  # the highest run id the server said it received
+    unsent: set[int] = field(default_factory=set)  # runs started while no connection was welcomed
+    connected: bool = False  # a connection is welcomed: starts go out as they are made
     _next_run: int = 1
     _unacked_since: float | None = None
 
     def hello(self) -> Hello:
         return Hello(self.session, self.applied_seq)
 
+    def disconnected(self) -> None:
+        """The connection is gone: runs started from now on wait for the next welcome."""
+        self.connected = False
+
     def start(self, cb: str, args: list[Any]) -> tuple[Start, int | None]:
-        """A start frame for ``cb``; also the run it replaces, if one was active."""
+        """A start frame for ``cb`` (to send now when ``connected``; otherwise the next welcome's
+        replies carry it); also the run it replaces, if one was active."""
         replaced = next((run for run, name in self.runs.items() if name == cb), None)
         if replaced is not None:
             del self.runs[replaced]
@@ -81,6 +90,8 @@ class ClientSession:
         run, self._next_run = self._next_run, self._next_run + 1
         self.runs[run] = cb
         self.args[run] = args
+        if not self.connected:
+            self.unsent.add(run)
         return Start(run, cb, args), replaced
 
     def cancel(self, run: int) -> Cancel | None:
@@ -97,7 +108,9 @@ class ClientSession:
         replies: list[ClientFrame] = []
         for frame in decode_message(text, "server", max_bytes=1 << 30):
             if isinstance(frame, Welcome):
-                effects.extend(self._welcome(frame))
+                welcome_effects, again = self._welcome(frame)
+                effects.extend(welcome_effects)
+                replies.extend(again)
             elif isinstance(frame, (Update, End)):
                 if frame.seq <= self.applied_seq:
                     continue  # a duplicate: already applied
@@ -117,22 +130,43 @@ class ClientSession:
             replies.append(ack)
         return effects, replies
 
-    def _welcome(self, frame: Welcome) -> list[Effect]:
+    def _welcome(self, frame: Welcome) -> tuple[list[Effect], list[ClientFrame]]:
+        """Adopt the session of ``frame``; return the effects and the frames to send again.
+
+        Resumed: ``frame.run`` is the highest run the server received. Starts above it are sent
+        again; cancels of runs cancelled or replaced here at or below it are sent again (a repeated
+        cancel is harmless); those above it never reached the server and are over. Not resumed:
+        the runs the server had are lost (SessionLost). Either way, starts made while no connection
+        was welcomed go out last, in run order.
+        """
         effects: list[Effect] = []
-        if not frame.resumed and self.session is not None:
-            if self.runs:
-                effects.append(SessionLost(dict(self.runs)))
-            self.runs.clear()
-            self.args.clear()
-            self.cancelling.clear()
-            self.applied_seq = self.acked_seq = 0
+        again: list[ClientFrame] = []
+        lost: dict[int, str] = {}
+        for run in sorted((self.runs.keys() | self.cancelling.keys()) - self.unsent):
+            if frame.resumed and run <= frame.run:
+                if run in self.cancelling:
+                    again.append(Cancel(run))
+            elif frame.resumed and run in self.runs:
+                again.append(Start(run, self.runs[run], self.args[run]))
+            elif run in self.runs:  # the server lost it with the session
+                lost[run] = self.runs.pop(run)
+                self.args.pop(run, None)
+            else:  # cancelled or replaced here, and the server does not have it: no end will come
+                effects.append(RunEnded(run, self.cancelling.pop(run), "cancelled", None, False))
+        for run in sorted(self.unsent):
+            if run in self.runs:
+                again.append(Start(run, self.runs[run], self.args[run]))
+            elif run in self.cancelling:
+                effects.append(RunEnded(run, self.cancelling.pop(run), "cancelled", None, False))
+        if lost:
+            effects.insert(0, SessionLost(lost))
+        if not frame.resumed:
+            self.applied_seq = self.acked_seq = frame.seq
             self._unacked_since = None
-        # A run cancelled or replaced here whose start the server never received (lost with the old connection):
-        # no end will come, and a cancel sent again would be refused as unknown_run. It is over.
-        for run in [run for run in self.cancelling if run > frame.run]:
-            effects.append(RunEnded(run, self.cancelling.pop(run), "cancelled", None, False))
+        self.unsent.clear()
+        self.connected = True
         self.session, self.epoch, self.server_run = frame.session, frame.epoch, frame.run
-        return effects
+        return effects, again
 
     def _sequenced(self, frame: Update | End) -> list[Effect]:
         if isinstance(frame, Update):

@@ -29,6 +29,7 @@ from .frames import (
 Sender = Literal["client", "server"]
 DEFAULT_MAX_BYTES = 1 << 20
 DEFAULT_MAX_NESTING = 32
+MAX_CALLBACK_ID = 256  # characters of a start's ``cb``: longer ids are refused, never echoed
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
@@ -52,6 +53,7 @@ def _is_error_info(value: Any) -> bool:
 _KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "uint": (_is_uint, "a non-negative integer"),
     "str": (lambda v: isinstance(v, str), "a string"),
+    "str|null": (lambda v: v is None or isinstance(v, str), "a string or null"),
     "str?": (lambda v: v is None or isinstance(v, str), "a string or null"),
     "bool": (lambda v: isinstance(v, bool), "a boolean"),
     "list": (lambda v: isinstance(v, list), "an array"),
@@ -63,7 +65,7 @@ _KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
 
 # (sender, type name) -> (frame class, {member: kind}); a kind ending in "?" may be absent.
 _SCHEMAS: dict[tuple[str, str], tuple[type, dict[str, str]]] = {
-    ("client", "hello"): (Hello, {"v": "uint", "session": "str?", "seq": "uint"}),
+    ("client", "hello"): (Hello, {"v": "uint", "session": "str|null", "seq": "uint"}),
     ("client", "start"): (Start, {"run": "uint", "cb": "str", "args": "list"}),
     ("client", "cancel"): (Cancel, {"run": "uint"}),
     ("client", "ack"): (Ack, {"seq": "uint"}),
@@ -99,6 +101,9 @@ def _decode_frame(index: int, obj: Any, sender: Sender) -> Frame:
             got = "nothing" if member not in obj else json.dumps(value)[:60]
             raise ProtocolError("bad_frame", f"frame {index}: {name!r} needs {expected} {member!r}, got {got}")
         values[member] = value
+    if cls is Start and len(values["cb"]) > MAX_CALLBACK_ID:
+        raise ProtocolError("bad_frame", f"frame {index}: 'start' needs a 'cb' of at most {MAX_CALLBACK_ID} characters, "
+                                         f"got {len(values['cb'])}")
     if cls is End and values.get("error") is not None:
         values["error"] = ErrorInfo(values["error"]["code"], values["error"]["message"])
     return cls(**values)

@@ -21,8 +21,9 @@ HELLO_TIMEOUT = 10.0
 async def serve_websocket(ws: Any, service: FlashWsService, admission: Admission, cookie_path: str) -> None:
     """Handle one WebSocket connection (``ws`` is Quart's websocket object)."""
     refused = await admission.admit(ws, "websocket")
-    if refused:
+    if refused:  # accepted first: a browser sees the close code of an accepted socket only (else 1006)
         log.warning("flash_ws: websocket from %s refused: %s", ws.remote_addr, refused.message)
+        await ws.accept()
         await ws.close(refused.close_code, refused.close_reason)
         return
     key, new_key = admission.browser_key(ws)
