@@ -43,8 +43,8 @@ class Flash(dash.Dash):
       producers wait (256 MiB); ``max_refused_frames``: refused frames one connection may send
       before it is closed (100);
     - ``resume_grace``: seconds a page's session survives a dropped connection (30);
-    - ``heartbeat_interval`` / ``heartbeat_timeout``: both ends ping every interval (15 s) and
-      declare a connection dead after interval + timeout (10 s) of silence;
+    - ``heartbeat_interval`` / ``heartbeat_timeout``: the server pings every interval (15 s), the page
+      answers, and either end declares a connection dead after interval + timeout (10 s) of silence;
     - ``ws_timeout``: with ``transport="auto"``, seconds the WebSocket has to complete its first
       round trip before the page falls back to SSE + POST (2); ``ws_retry_after``: seconds before a
       tab that fell back tries the WebSocket again at a later page load (600);
