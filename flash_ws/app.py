@@ -13,6 +13,7 @@ from quart import request, websocket
 from .callbacks import GLOBAL_EVENT_CALLBACKS, EventCallbackRegistry, OnError
 from .page_config import TriggerGroup, build_groups, page_config
 from .protocol import Limits
+from .server import operations
 from .server.post import receive_post
 from .server.service import FlashWsService
 from .server.settings import Settings
@@ -44,6 +45,11 @@ class Flash(dash.Dash):
       variable, else sessions live in this process. ``worker_ttl``: lifetime in seconds of a worker's
       liveness key (5); a worker whose key stays gone another half of it is declared dead and its
       pages' runs are ended as lost.
+    - operating it (docs/operating.md): ``metrics`` serves Prometheus metrics at
+      ``_flash_ws/metrics`` (default: the ``FLASH_WS_METRICS`` environment variable, else off), open
+      to loopback clients, to ``metrics_allowed`` (addresses or networks) and to the bearer
+      ``metrics_token`` (default ``$FLASH_WS_METRICS_TOKEN``); ``shutdown_grace``: seconds running
+      generators get to finish when the worker is told to stop (5).
     """
 
     def __init__(
@@ -62,6 +68,10 @@ class Flash(dash.Dash):
         ws_retry_after: float = 600.0,
         redis_url: str | None = None,
         worker_ttl: float = 5.0,
+        metrics: bool | None = None,
+        metrics_allowed: Sequence[str] = (),
+        metrics_token: str | None = None,
+        shutdown_grace: float = 5.0,
         **dash_kwargs: Any,
     ) -> None:
         backend = dash_kwargs.setdefault("backend", "quart")
@@ -88,6 +98,8 @@ class Flash(dash.Dash):
         self.server.websocket(routes + "ws")(self._serve_websocket)
         self.server.route(routes + "sse", methods=["GET"])(self._serve_event_stream)
         self.server.route(routes + "post", methods=["POST"])(self._serve_post)
+        self.flash_ws_ops = operations.ops_settings(metrics, metrics_allowed, metrics_token, shutdown_grace)
+        self.flash_ws_drain = operations.install(self, self.flash_ws_ops, routes)  # before the store's after_serving
         self.server.before_serving(self.flash_ws.store.start)
         self.server.after_serving(self.flash_ws.store.stop)
 

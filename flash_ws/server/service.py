@@ -6,7 +6,9 @@ import logging
 import time
 
 from ..callbacks import EventCallbackRegistry
-from ..protocol import CancelRun, Command, Hello, PageLeft, Refused, StartRun
+from ..protocol import CancelRun, Command, ErrorInfo, Hello, PageLeft, Refused, StartRun
+from . import observe
+from .draining import WorkerDraining
 from .runner import AsyncioStreamRunner, StreamRunner
 from .sessions import Connection, InProcessSessionStore, LiveSession, SessionStore
 from .settings import Settings
@@ -23,6 +25,8 @@ class FlashWsService:
         self.settings = settings
         self.runner: StreamRunner = runner or AsyncioStreamRunner()
         self.store: SessionStore = store or self._default_store()
+        self.draining = False  # set by draining.Drain: no new sessions or runs
+        self.connections: dict[Connection, LiveSession] = {}  # this worker's attached connections
 
     @property
     def worker_id(self) -> str | None:
@@ -38,20 +42,32 @@ class FlashWsService:
                 raise ImportError(f"redis_url needs the redis package: pip install 'flash_ws[redis]' ({exc})") from exc
 
             return RedisSessionStore(settings.redis_url, self.callbacks, settings.limits, settings.resume_grace,
-                                     settings.worker_ttl, self.runner.cancel_all, self.receive_local)
-        return InProcessSessionStore(self.callbacks, settings.limits, settings.resume_grace, self.runner.cancel_all)
+                                     settings.worker_ttl, self._session_closed, self.receive_local)
+        return InProcessSessionStore(self.callbacks, settings.limits, settings.resume_grace, self._session_closed)
+
+    def _session_closed(self, live: LiveSession) -> None:
+        self.runner.cancel_all(live)
+        reason = "worker_shutdown" if self.draining else "page_left" if live.connection is not None else "expired"
+        observe.session_ended(live.token, self.worker_id, reason)
 
     async def attach(self, hello: Hello, connection: Connection) -> LiveSession:
         """Open or resume the session ``hello`` names and bind ``connection`` to it.
 
         Raises ``SessionStoreError`` when the store cannot serve it now."""
+        if self.draining:
+            observe.session_refused(connection, self.worker_id, "worker_draining")
+            raise WorkerDraining("this worker is shutting down: connect again")
         live, resumed = await self.store.open(hello)
         live.bind(connection)
+        self.connections[connection] = live
+        observe.session_attached(live, connection, resumed, hello.seq, self.worker_id, self.settings.transport)
         log.debug("flash_ws: %s %s session %.6s…", connection, "resumed" if resumed else "opened", live.token)
         return live
 
     def detach(self, live: LiveSession, connection: Connection, page_left: bool) -> None:
         """``connection`` ended: close the session if the page left, else keep it to be resumed."""
+        if self.connections.pop(connection, None) is not None:
+            observe.connection_closed(connection)
         if live.connection is not connection:
             return  # a newer connection has taken over
         if page_left:
@@ -72,17 +88,21 @@ class FlashWsService:
         if live.connection is not None:
             live.connection.last_heard = time.monotonic()
         commands = live.core.receive_message(text)
+        observe.acknowledged(live)
         for command in commands:
             if isinstance(command, PageLeft):
                 self.store.close(live)
                 return commands
-            if isinstance(command, StartRun):
+            if isinstance(command, StartRun) and self.draining:
+                live.core.end_run(command.run, "refused", ErrorInfo("worker_draining", "this worker is shutting down"))
+            elif isinstance(command, StartRun):
                 callback = self.callbacks.get(command.cb)
                 assert callback is not None  # the session refuses unknown callbacks
                 self.runner.start(live, command.run, callback, command.args)
             elif isinstance(command, CancelRun):
                 self.runner.cancel(live, command.run)
             elif isinstance(command, Refused):
+                observe.refused_frame(command.code)
                 where = f" ({command.cb} run {command.run})" if command.cb else ""
                 log.warning("flash_ws: refused from session %.6s…%s: %s: %s", live.token, where, command.code, command.message)
         live.notify()

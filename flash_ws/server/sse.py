@@ -16,7 +16,7 @@ from typing import Any
 from quart import Response, jsonify
 
 from ..protocol import PROTOCOL_VERSION, Hello
-from . import heartbeat
+from . import heartbeat, observe
 from .guards import Hook, origin_refusal, run_hooks
 from .service import FlashWsService
 from .sessions import Connection, LiveSession, SessionStoreError, StoreUnavailable
@@ -91,6 +91,9 @@ async def _events(service: FlashWsService, live: LiveSession, connection: Connec
                 return  # the page reconnects, resuming or starting afresh
             for message in messages:
                 yield f"data: {message}\n\n".encode()
+                observe.message_sent(connection, message)
     finally:
+        if watchdog.done() and not watchdog.cancelled() and watchdog.result() == "dead":
+            observe.heartbeat_timeout(connection)
         watchdog.cancel()
         service.detach(live, connection, page_left=False)

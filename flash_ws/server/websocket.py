@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..protocol import PROTOCOL_VERSION, Hello, PageLeft, ProtocolError, decode_message
-from . import heartbeat
+from . import heartbeat, observe
 from .guards import Hook, origin_refusal, run_hooks
 from .service import FlashWsService
 from .sessions import Connection, LiveSession, SessionStoreError, StoreUnavailable
@@ -63,6 +63,7 @@ async def serve_websocket(ws: Any, service: FlashWsService, allowed_origins: Ite
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         if watchdog in done and watchdog.result() == "dead":
             log.info("flash_ws: %s went silent: closing it (the page will resume)", connection)
+            observe.heartbeat_timeout(connection)
             await ws.close(4008, "heartbeat timeout")
         failed = [task.exception() for task in done if not task.cancelled() and isinstance(task.exception(), SessionStoreError)]
         if failed:
@@ -76,7 +77,7 @@ async def serve_websocket(ws: Any, service: FlashWsService, allowed_origins: Ite
 
 def _close_for(exc: SessionStoreError) -> tuple[int, str]:
     """Close codes that make the page reconnect (not 4xxx, which it takes as a refusal)."""
-    code = 1011 if isinstance(exc, StoreUnavailable) else 1012
+    code = getattr(exc, "close_code", None) or (1011 if isinstance(exc, StoreUnavailable) else 1012)
     return code, str(exc).encode()[:120].decode(errors="ignore")
 
 
@@ -109,4 +110,5 @@ async def _write(ws: Any, live: LiveSession, connection: Connection) -> None:
         await connection.wakeup.wait()
         for message in await live.take_messages(connection):
             await ws.send(message)
+            observe.message_sent(connection, message)
     await ws.close(4001, "replaced by a newer connection of the same session")
