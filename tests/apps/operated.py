@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import os
 
+from quart import jsonify
+
 from flash_ws import Flash, Input, event_callback, html, stream_props
 from tests.apps import probe
 
@@ -23,9 +25,15 @@ app.layout = html.Div([
 ])
 
 
+@server.route("/test/count-runs")
+async def count_runs():  # which worker answers, and how many count runs it served
+    return jsonify({"pid": os.getpid(), "runs": probe.EVENTS["count runs"]})
+
+
 @event_callback(Input("count-start", "n_clicks"))
 async def count(n):
     """``n`` updates at once (``n`` is the click count, or the argument the client gives)."""
+    probe.EVENTS["count runs"] += 1
     for i in range(int(n)):
         yield stream_props("count-out", {"children": str(i)})
 
