@@ -118,6 +118,7 @@ def test_a_rolling_restart_with_redis_resets_only_the_stopped_workers_runs(rolli
     signalled = time.monotonic()
     cluster.workers[0].proc.send_signal(signal.SIGTERM)
     took = reset_after(victim, signalled)
+    print(f"the stopped worker's page was reset {took:.2f} s after SIGTERM")
     assert took <= GRACE + 1, f"the stopped worker's page was reset {took:.2f} s after SIGTERM"
     assert any("worker_shutdown" in line for line in victim.flash_ws_console("error")), victim.console
     counter = ticks(survivor)
@@ -147,6 +148,7 @@ def test_a_restart_without_redis_resets_the_page_which_starts_afresh(serve, page
     signalled = time.monotonic()
     server.proc.send_signal(signal.SIGTERM)
     took = reset_after(page, signalled)
+    print(f"the page was reset {took:.2f} s after SIGTERM")
     assert took <= GRACE + 1, f"the page was reset {took:.2f} s after SIGTERM"
     assert page.text("finishing-out") == "finished"  # the run that could finish did
     assert any("worker_shutdown" in line for line in page.flash_ws_console("error")), page.console

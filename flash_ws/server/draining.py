@@ -8,6 +8,12 @@ pages. ``ShutdownWatch`` therefore watches the same event hypercorn's workers po
 --workers N``, the default of 1 included) and chains itself to the event loop's SIGTERM/SIGINT
 handlers (``app.run``, ``hypercorn.asyncio.serve`` in-process). ``Drain.begin()`` may also be
 called directly by a server of one's own.
+
+The drain: new sessions are refused (WebSocket close 1013 TRY_AGAIN_LATER, HTTP 503) and new runs
+end as refused; connections whose session has nothing running here are closed at once with
+RECONNECT (1012); generators get ``shutdown_grace`` seconds to finish; the rest end as error
+``worker_shutdown`` (the page applies their ``reset_props``), and once those end frames are sent
+(and stored, with Redis) the remaining connections are closed with RECONNECT too.
 """
 
 from __future__ import annotations
@@ -70,10 +76,12 @@ class Drain:
 
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
-        shared = self.service.worker_id is not None  # with Redis, a page resumes on any worker
         deadline = loop.time() + self.grace
         while True:
-            self._reconnect(lambda live: shared or not _runs_of(live))
+            # A page whose session has nothing running here goes elsewhere at once; one with runs here
+            # stays until they end: its end frames reach it directly, not after a reconnection that
+            # may queue in the backlog of the listening socket hypercorn's master still holds.
+            self._reconnect(lambda live: not _runs_of(live))
             if not any(_runs_of(live) for live in self.service.store) or loop.time() >= deadline:
                 break
             await asyncio.sleep(POLL)
