@@ -10,6 +10,7 @@ from typing import Any
 import dash
 from quart import request, websocket
 
+from . import logs
 from .callbacks import GLOBAL_EVENT_CALLBACKS, EventCallbackRegistry, OnError
 from .page_config import TriggerGroup, build_groups, page_config
 from .protocol import Limits
@@ -49,7 +50,9 @@ class Flash(dash.Dash):
       ``_flash_ws/metrics`` (default: the ``FLASH_WS_METRICS`` environment variable, else off), open
       to loopback clients, to ``metrics_allowed`` (addresses or networks) and to the bearer
       ``metrics_token`` (default ``$FLASH_WS_METRICS_TOKEN``); ``shutdown_grace``: seconds running
-      generators get to finish when the worker is told to stop (5).
+      generators get to finish when the worker is told to stop (5); ``log_format``: ``"json"``
+      writes flash_ws's logs as JSON lines with the session events' fields (default:
+      ``$FLASH_WS_LOG_FORMAT``, else ``"text"``, logging as the app configured it).
     """
 
     def __init__(
@@ -72,6 +75,7 @@ class Flash(dash.Dash):
         metrics_allowed: Sequence[str] = (),
         metrics_token: str | None = None,
         shutdown_grace: float = 5.0,
+        log_format: str | None = None,
         **dash_kwargs: Any,
     ) -> None:
         backend = dash_kwargs.setdefault("backend", "quart")
@@ -98,6 +102,7 @@ class Flash(dash.Dash):
         self.server.websocket(routes + "ws")(self._serve_websocket)
         self.server.route(routes + "sse", methods=["GET"])(self._serve_event_stream)
         self.server.route(routes + "post", methods=["POST"])(self._serve_post)
+        logs.configure(log_format or os.environ.get("FLASH_WS_LOG_FORMAT") or "text")
         self.flash_ws_ops = operations.ops_settings(metrics, metrics_allowed, metrics_token, shutdown_grace)
         self.flash_ws_drain = operations.install(self, self.flash_ws_ops, routes)  # before the store's after_serving
         self.server.before_serving(self.flash_ws.store.start)

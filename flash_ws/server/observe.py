@@ -9,6 +9,8 @@ Session events are logged on the ``flash_ws.events`` logger, one line each, with
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import time
 from collections import deque
 from collections.abc import Awaitable
@@ -21,6 +23,7 @@ from . import metrics
 events_log = logging.getLogger("flash_ws.events")
 _yield_times: WeakKeyDictionary[Any, deque[tuple[int, float]]] = WeakKeyDictionary()
 _draining = False
+_PROCESS = f"{socket.gethostname()}-{os.getpid()}"  # the worker's name without Redis (with it: the store's worker id)
 MAX_TRACKED_YIELDS = 4096  # per session; older ones are dropped (their acknowledgement is not timed)
 
 
@@ -39,7 +42,7 @@ def short_id(token: str | None) -> str:
 def session_event(event: str, token: str | None, worker: str | None, transport: str | None = None,
                   reason: str | None = None, level: int = logging.INFO) -> None:
     """One structured log line about a session."""
-    fields = {"event": event, "session": short_id(token), "worker": worker or "-", "transport": transport or "-",
+    fields = {"event": event, "session": short_id(token), "worker": worker or _PROCESS, "transport": transport or "-",
               "reason": reason or "-"}
     events_log.log(level, "flash_ws: session %s %s (worker %s, %s, %s)", fields["session"], event, fields["worker"],
                    fields["transport"], fields["reason"], extra=fields)
