@@ -12,6 +12,7 @@ from quart import request, websocket
 
 from . import logs
 from .callbacks import GLOBAL_EVENT_CALLBACKS, EventCallbackRegistry, OnError
+from .devtools import add_devtools_view
 from .page_config import TriggerGroup, build_groups, page_config
 from .protocol import Limits
 from .server import operations
@@ -165,6 +166,7 @@ class Flash(dash.Dash):
         settings = self.flash_ws_settings
         config["flash_ws"] = page_config(self.event_callbacks, self._trigger_groups,
                                          self.config.requests_pathname_prefix + "_flash_ws/", settings)
+        add_devtools_view(config)  # only with Dash's dev tools UI (debug=True)
         return config
 
 

@@ -375,6 +375,11 @@ export class FlashClient {
   #nameOf(cb) {
     return this.#config.callbacks?.[cb]?.name ?? cb;
   }
+
+  /** The transport chosen and why (for the dev-tools view). */
+  get transportChoice() {
+    return {name: this.#choice.name, why: this.#choice.why};
+  }
 }
 
 /** @param {string} reason @param {CloseDetail} detail @returns {string} */

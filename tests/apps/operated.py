@@ -17,6 +17,8 @@ app = Flash(__name__, resume_grace=float(os.environ.get("FLASH_WS_TEST_GRACE", "
             metrics_allowed=os.environ.get("FLASH_WS_TEST_METRICS_ALLOWED", "").split(),
             worker_ttl=float(os.environ.get("FLASH_WS_TEST_WORKER_TTL", "5")))
 server = app.server
+if os.environ.get("FLASH_WS_TEST_DEBUG"):  # Dash's dev tools UI, as app.run(debug=True) turns it on
+    app.enable_dev_tools(debug=True, dev_tools_hot_reload=False)
 probe.install(app)
 app.layout = html.Div([
     html.Button("count", id="count-start"), html.Div(id="count-out"),
