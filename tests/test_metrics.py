@@ -89,7 +89,7 @@ async def test_counters_move_by_what_a_run_did(serve, transport):
     assert after.value("flash_ws_active_runs") == 0
     assert moved("flash_ws_updates_sent_total", transport=transport) >= 25
     assert moved("flash_ws_bytes_sent_total", transport=transport) > 25 * len('{"t":"update"}')
-    assert moved("flash_ws_fallbacks_total", reason="websocket_failed") == (1 if transport == "sse" else 0)
+    assert moved("flash_ws_fallbacks_total", reason="page_choice") == (1 if transport == "sse" else 0)
     assert moved("flash_ws_sessions_ended_total", reason="page_left") == 1
 
 

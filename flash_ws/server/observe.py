@@ -55,14 +55,14 @@ def session_attached(live: Any, connection: Any, resumed: bool, hello_seq: int, 
     session_event("resumed" if resumed else "opened", live.token, worker, transport)
     fallback = transport == "sse" and not resumed and configured_transport != "sse"
     if fallback:
-        session_event("fallback", live.token, worker, transport, "websocket_failed")
+        session_event("fallback", live.token, worker, transport, "page_choice")
     found = metrics.current()
     if found is None:
         return
     (found.sessions_resumed if resumed else found.sessions_opened).labels(transport).inc()
     found.connections.labels(transport).inc()
     if transport == "sse" and not resumed:
-        found.fallbacks.labels("websocket_failed" if fallback else "configured").inc()
+        found.fallbacks.labels("page_choice" if fallback else "transport_setting").inc()
     core = getattr(live, "core", None)
     if resumed and core is not None:
         found.frames_replayed.inc(max(0, core.replay.last_seq - hello_seq))

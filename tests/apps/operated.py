@@ -14,6 +14,7 @@ from tests.apps import probe
 app = Flash(__name__, resume_grace=float(os.environ.get("FLASH_WS_TEST_GRACE", "5")),
             transport=os.environ.get("FLASH_WS_TEST_TRANSPORT", "auto"),
             shutdown_grace=float(os.environ.get("FLASH_WS_TEST_SHUTDOWN_GRACE", "5")),
+            allowed_origins=os.environ.get("FLASH_WS_TEST_ORIGINS", "").split(),
             metrics_allowed=os.environ.get("FLASH_WS_TEST_METRICS_ALLOWED", "").split(),
             worker_ttl=float(os.environ.get("FLASH_WS_TEST_WORKER_TTL", "5")))
 server = app.server
