@@ -1,14 +1,19 @@
 """Graceful shutdown of one real hypercorn worker without Redis: SIGTERM to its master lets running
 generators finish within ``shutdown_grace``, ends the rest as ``worker_shutdown``, then closes the
-pages' connections with RECONNECT (1012); the draining service refuses new sessions and runs."""
+pages' connections with RECONNECT (1012); the draining service refuses new sessions and runs.
+The same under ``app.run()``, whose SIGTERM handler on the event loop flash_ws chains itself to."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
+import subprocess
+import sys
 import time
 
+import pytest
 import websockets
 from dash import Input
 
@@ -21,7 +26,7 @@ from flash_ws.server.draining import WorkerDraining
 from flash_ws.server.service import FlashWsService
 from flash_ws.server.sessions import Connection
 from flash_ws.server.settings import Settings
-from tests.conftest import TIMEOUT
+from tests.conftest import ROOT, TIMEOUT, free_port, stop_process, wait_until
 from tests.scrape import health
 
 APP = "tests.apps.operated"
@@ -76,6 +81,48 @@ async def test_sigterm_without_runs_closes_at_once_and_a_restarted_worker_serves
     server.proc.wait(TIMEOUT)
     server.restart()
     assert health(server.url)[0] == 200
+
+
+@pytest.fixture
+def app_run(tmp_path):
+    """``app.run()`` of the operations app in a process of its own (Dash's own hypercorn serve,
+    with its SIGTERM handler on the event loop), with a shutdown grace of 1 s."""
+    port = free_port()
+    log = tmp_path / "app_run.log"
+    code = f"from tests.apps.operated import app; app.run(port={port})"
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+                            env={**os.environ, "FLASH_WS_TEST_SHUTDOWN_GRACE": "1"})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: _answers(url, proc, log), what="app.run() to serve")
+        yield url, proc, log
+    finally:
+        stop_process(proc)
+
+
+def _answers(url: str, proc: subprocess.Popen, log) -> bool:
+    if proc.poll() is not None:
+        raise RuntimeError(f"app.run() exited: {log.read_text()[-2000:]}")
+    try:
+        return health(url)[0] == 200
+    except OSError:
+        return False
+
+
+async def test_app_run_drains_on_sigterm_through_the_chained_signal_handler(app_run):
+    url, proc, log = app_run
+    async with websockets.connect("ws" + url[len("http"):] + "/_flash_ws/ws", origin=url) as ws:
+        await ws.send(encode_message([Hello(None, 0), Start(1, f"{APP}.endless", [1])]))
+        assert json.loads(await ws.recv())[0]["t"] == "welcome"
+        signalled = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        received = await _frames_until_closed(ws)
+        ends = [(at - signalled, frame) for at, frame in received if frame["t"] == "end"]
+        assert [frame["error"]["code"] for _, frame in ends] == ["worker_shutdown"]
+        assert ends[0][0] <= 1 + 1, f"the run ended {ends[0][0]:.2f} s after SIGTERM"
+        assert ws.close_code == CloseCode.RECONNECT
+    proc.wait(TIMEOUT)
+    assert "shutting down (SIGTERM received)" in log.read_text()
 
 
 async def test_a_draining_service_refuses_new_sessions_and_runs():
