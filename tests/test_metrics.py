@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
 from pathlib import Path
 
 import pytest
+import websockets
 
 from flash_ws.client import FlashWsClient
+from flash_ws.protocol import Hello
+from flash_ws.protocol.codec import encode_message
+from flash_ws.protocol.frames import Start
 from flash_ws.server.metrics_access import metrics_refusal, parse_allowed
 from tests.conftest import TIMEOUT, eventually, wait_until
 from tests.scrape import get, scrape
@@ -94,16 +99,24 @@ async def test_counters_move_by_what_a_run_did(serve, transport):
 
 
 async def test_a_resume_counts_the_frames_replayed(serve):
+    """A page that acknowledged nothing resumes from seq 0: every frame is sent again."""
     server = serve(f"{APP}:server", FLASH_WS_METRICS="1")
-    async with FlashWsClient.connect(server.url) as client:
-        endless = await client.start(f"{APP}.endless", [1])
-        await eventually(lambda: scrape(server.url).value("flash_ws_updates_sent_total") >= 3, what="a few ticks")
-        await client.drop()  # the connection is cut; the client resumes on a new one
-        await eventually(lambda: client.connections >= 2, what="the client to reconnect")
-        await eventually(lambda: scrape(server.url).value("flash_ws_sessions_resumed_total", transport="websocket") == 1,
-                         what="the resume to be counted")
-        await client.cancel(endless.run)
-    assert scrape(server.url).value("flash_ws_sessions_opened_total") == 1
+    async with websockets.connect(server.ws_url, origin=server.url) as ws:
+        await ws.send(encode_message([Hello(None, 0), Start(1, COUNT, [30])]))
+        frames = []
+        while not any(frame["t"] == "end" for frame in frames):
+            frames.extend(json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT)))
+        token = frames[0]["session"]
+        sequenced = [frame["seq"] for frame in frames if frame["t"] in ("update", "end")]
+        assert sequenced == list(range(1, 32))  # 30 updates and the end
+    async with websockets.connect(server.ws_url, origin=server.url) as ws:  # the cut page comes back
+        await ws.send(encode_message([Hello(token, 0)]))
+        welcome = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))[0]
+        assert welcome["resumed"] is True
+        found = await eventually(lambda: (scraped := scrape(server.url)).value("flash_ws_sessions_resumed_total") == 1 and scraped,
+                                 what="the resume to be counted")
+    assert found.value("flash_ws_frames_replayed_total") == 31
+    assert found.value("flash_ws_sessions_opened_total") == 1
 
 
 def test_two_workers_add_up_in_multiprocess_mode(serve, tmp_path: Path):
