@@ -147,7 +147,9 @@ def yielded(live: Any) -> None:
     times = _yield_times.get(live)
     if times is None:
         times = _yield_times[live] = deque(maxlen=MAX_TRACKED_YIELDS)
-    times.append((live.core.replay.last_seq, time.monotonic()))
+    seq = live.core.replay.last_seq
+    if not times or times[-1][0] < seq:  # nothing new was queued when the run had ended meanwhile
+        times.append((seq, time.monotonic()))
 
 
 def acknowledged(live: Any) -> None:

@@ -158,6 +158,7 @@ class LatestValues:
     def offer(self, stream: StreamProps) -> None:
         if not self._pending and self.live.core.has_room():
             self.live.core.emit_update(self.run, stream.to_json())
+            observe.yielded(self.live)
             self.live.notify()
             return
         for cid, props in stream.pairs:
@@ -171,6 +172,7 @@ class LatestValues:
         await self.live.wait_for_room()
         pending, self._pending, self._flusher = self._pending, {}, None
         self.live.core.emit_update(self.run, StreamProps(tuple(pending.values())).to_json())
+        observe.yielded(self.live)
         self.live.notify()
 
     async def drain(self) -> None:
