@@ -45,8 +45,8 @@ def reset_after(page: PageWatch, since: float) -> float:
 def pages(browser):
     opened: list[PageWatch] = []
 
-    def open_(url: str) -> PageWatch:
-        opened.append(open_page(browser, url, "/?flash_ws_transport=websocket"))
+    def open_(url: str, transport: str = "websocket") -> PageWatch:
+        opened.append(open_page(browser, url, f"/?flash_ws_transport={transport}"))
         return opened[-1]
 
     yield open_
@@ -138,10 +138,11 @@ def test_a_rolling_restart_with_redis_resets_only_the_stopped_workers_runs(rolli
     assert survivor.flash_ws_console("error") == []
 
 
-def test_a_restart_without_redis_resets_the_page_which_starts_afresh(serve, pages):
+@pytest.mark.parametrize("transport", ["websocket", "sse"])
+def test_a_restart_without_redis_resets_the_page_which_starts_afresh(serve, pages, transport):
     server = serve(f"{APP}:server", args=("--graceful-timeout", str(int(GRACE) + 5)),
                    FLASH_WS_TEST_SHUTDOWN_GRACE=str(GRACE))
-    page = pages(server.url)
+    page = pages(server.url, transport)
     page.click("endless-start")
     page.wait_until(lambda: ticks(page) >= 1, "the endless run to tick")
     page.click("finishing-start")
