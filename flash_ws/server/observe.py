@@ -81,9 +81,10 @@ def session_ended(token: str, worker: str | None, reason: str) -> None:
         found.sessions_ended.labels(reason).inc()
 
 
-def session_refused(connection: Any, worker: str | None, reason: str) -> None:
-    """A connection was refused a session (``reason`` says why, e.g. ``worker_draining``)."""
-    session_event("refused", None, worker, transport_of(connection), reason, logging.WARNING)
+def session_refused(transport: str, worker: str | None, reason: str) -> None:
+    """A ``transport`` ("websocket" or "sse") connection was refused a session (``reason``: e.g.
+    ``worker_draining``; the admission guard's codes fit too)."""
+    session_event("refused", None, worker, transport, reason, logging.WARNING)
     if (found := metrics.current()) is not None:
         found.sessions_refused.labels(reason).inc()
 

@@ -55,7 +55,7 @@ class FlashWsService:
 
         Raises ``SessionStoreError`` when the store cannot serve it now."""
         if self.draining:
-            observe.session_refused(connection, self.worker_id, "worker_draining")
+            observe.session_refused(observe.transport_of(connection), self.worker_id, "worker_draining")
             raise WorkerDraining("this worker is shutting down: connect again")
         live, resumed = await self.store.open(hello)
         live.bind(connection)
