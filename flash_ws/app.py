@@ -10,9 +10,12 @@ from typing import Any
 import dash
 from quart import request, websocket
 
+from . import logs
 from .callbacks import GLOBAL_EVENT_CALLBACKS, EventCallbackRegistry, OnError
+from .devtools import add_devtools_view
 from .page_config import TriggerGroup, build_groups, page_config
 from .protocol import Limits
+from .server import operations
 from .server.admission import Admission
 from .server.post import receive_post
 from .server.service import FlashWsService
@@ -58,6 +61,13 @@ class Flash(dash.Dash):
       pages are refused (WebSocket close 1013, HTTP 503 ``too_many_sessions``) and retry later.
       Behind a proxy every page has the proxy's address: raise the latter to match.
       ``redis_inbox_bytes`` (16 MiB): what may wait in one worker's Redis inbox; forwards past it are refused.
+    - operating it (docs/operating.md): ``metrics`` serves Prometheus metrics at
+      ``_flash_ws/metrics`` (default: the ``FLASH_WS_METRICS`` environment variable, else off), open
+      to loopback clients, to ``metrics_allowed`` (addresses or networks) and to the bearer
+      ``metrics_token`` (default ``$FLASH_WS_METRICS_TOKEN``); ``shutdown_grace``: seconds running
+      generators get to finish when the worker is told to stop (5); ``log_format``: ``"json"``
+      writes flash_ws's logs as JSON lines with the session events' fields (default:
+      ``$FLASH_WS_LOG_FORMAT``, else ``"text"``, logging as the app configured it).
     """
 
     def __init__(
@@ -84,6 +94,11 @@ class Flash(dash.Dash):
         max_sessions: int = 10_000,
         max_sessions_per_address: int = 256,
         redis_inbox_bytes: int = 16 << 20,
+        metrics: bool | None = None,
+        metrics_allowed: Sequence[str] = (),
+        metrics_token: str | None = None,
+        shutdown_grace: float = 5.0,
+        log_format: str | None = None,
         **dash_kwargs: Any,
     ) -> None:
         backend = dash_kwargs.setdefault("backend", "quart")
@@ -118,6 +133,9 @@ class Flash(dash.Dash):
         self.server.websocket(routes + "ws")(self._serve_websocket)
         self.server.route(routes + "sse", methods=["GET"])(self._serve_event_stream)
         self.server.route(routes + "post", methods=["POST"])(self._serve_post)
+        logs.configure(log_format or os.environ.get("FLASH_WS_LOG_FORMAT") or "text")
+        self.flash_ws_ops = operations.ops_settings(metrics, metrics_allowed, metrics_token, shutdown_grace)
+        self.flash_ws_drain = operations.install(self, self.flash_ws_ops, routes)  # before the store's after_serving
         self.server.before_serving(self.flash_ws.store.start)
         self.server.after_serving(self.flash_ws.store.stop)
 
@@ -191,6 +209,7 @@ class Flash(dash.Dash):
         settings = self.flash_ws_settings
         config["flash_ws"] = page_config(self.event_callbacks, self._trigger_groups,
                                          self.config.requests_pathname_prefix + "_flash_ws/", settings)
+        add_devtools_view(config)  # only with Dash's dev tools UI (debug=True)
         return config
 
 

@@ -385,6 +385,11 @@ export class FlashClient {
   #nameOf(cb) {
     return this.#config.callbacks?.[cb]?.name ?? cb;
   }
+
+  /** The transport chosen and why (for the dev-tools view). */
+  get transportChoice() {
+    return {name: this.#choice.name, why: this.#choice.why};
+  }
 }
 
 /** @param {string} reason @param {CloseDetail} detail @returns {string} e.g. "server_closed 4008: heartbeat timeout" */

@@ -2,6 +2,7 @@
 // calls until then); says bye when the page is hidden for good or put in the back/forward cache.
 
 import {FlashClient} from './client.js';
+import {DevtoolsStats, installDevtoolsView, watchTransport} from './devtools.js';
 import {graphBusyCheck} from './graph_busy.js';
 import {SseTransport} from './sse_transport.js';
 import {WebSocketTransport} from './websocket_transport.js';
@@ -48,11 +49,15 @@ function installFlashWs(window) {
     const url = webSocketUrl(window.location, config.ws_url);
     const urls = {sseUrl: config.sse_url, postUrl: config.post_url};
     const fetch = (...request) => window.fetch(...request); // fetch needs window as `this`
+    // Dash's debug mode: the dev-tools view watches the transports (see devtools.js)
+    const stats = config.devtools ? new DevtoolsStats({names: config.callbacks, now: () => window.performance.now()}) : null;
+    const watched = {current: null};
+    const watch = (transport, name) => (stats ? watchTransport(transport, name, stats, watched) : transport);
     const client = new FlashClient({
       config,
       transports: {
-        websocket: () => new WebSocketTransport(url, {WebSocket: window.WebSocket}),
-        sse: () => new SseTransport(urls, {EventSource: window.EventSource, fetch, console: window.console}),
+        websocket: () => watch(new WebSocketTransport(url, {WebSocket: window.WebSocket}), 'websocket'),
+        sse: () => watch(new SseTransport(urls, {EventSource: window.EventSource, fetch, console: window.console}), 'sse'),
       },
       setProps: (id, props) => window.dash_clientside.set_props(id, props),
       isBusy: graphBusyCheck(window.document),
@@ -66,6 +71,7 @@ function installFlashWs(window) {
       location: window.location,
     });
     window.flash_ws = client;
+    if (stats) installDevtoolsView(window, stats, watched, () => window.flash_ws);
     for (const call of early) client.fire(...call);
     client.connect();
     window.addEventListener('pagehide', () => client.leave());

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from ..callbacks import EventCallback
 from ..protocol import ErrorInfo
 from ..stream import StreamProps, combine
+from . import observe
 from .log import session_name
 from .sessions import LiveSession
 
@@ -56,7 +57,8 @@ class AsyncioStreamRunner:
         key = (live.token, run)
         task = asyncio.get_running_loop().create_task(self._drive(live, run, callback, args), name=f"flash_ws {callback.name} run {run}")
         self._tasks[key] = task
-        task.add_done_callback(lambda _t: self._tasks.pop(key, None))
+        observe.run_started(callback.name)
+        task.add_done_callback(lambda t: (self._tasks.pop(key, None), observe.run_stopped(callback.name, t.cancelled())))
 
     def cancel(self, live: LiveSession, run: int) -> None:
         task = self._tasks.get((live.token, run))
@@ -145,8 +147,9 @@ def _checked(callback: EventCallback, item: Any) -> StreamProps:
 async def _emit(live: LiveSession, run: int, stream: StreamProps) -> bool:
     """Queue one update once the page has room for it (backpressure); False when the run ended."""
     payload = stream.to_json()
-    await live.wait_for_room()
+    await observe.backpressure(live.wait_for_room())
     queued = live.core.emit_update(run, payload)
+    observe.yielded(live)
     live.notify()
     return queued
 
@@ -163,6 +166,7 @@ class LatestValues:
     def offer(self, stream: StreamProps) -> None:
         if not self._pending and self.live.core.has_room():
             self.live.core.emit_update(self.run, stream.to_json())
+            observe.yielded(self.live)
             self.live.notify()
             return
         for cid, props in stream.pairs:
@@ -176,6 +180,7 @@ class LatestValues:
         await self.live.wait_for_room()
         pending, self._pending, self._flusher = self._pending, {}, None
         self.live.core.emit_update(self.run, StreamProps(tuple(pending.values())).to_json())
+        observe.yielded(self.live)
         self.live.notify()
 
     async def drain(self) -> None:
@@ -189,6 +194,7 @@ class LatestValues:
 
 
 def _end(live: LiveSession, run: int, reason: Any, error: ErrorInfo | None = None) -> None:
+    observe.run_ended(live.core.callback_of(run), error.code if error else reason)
     live.core.end_run(run, reason, error)
     live.notify()
 

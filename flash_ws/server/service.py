@@ -6,8 +6,10 @@ import logging
 import time
 
 from ..callbacks import EventCallbackRegistry
-from ..protocol import ByteBudget, CancelRun, Command, Hello, Misbehaved, PageLeft, Refused, StartRun
+from ..protocol import ByteBudget, CancelRun, Command, ErrorInfo, Hello, Misbehaved, PageLeft, Refused, StartRun
 from ..protocol.frames import Frame
+from . import observe
+from .draining import WorkerDraining
 from .log import RefusalLog, session_name
 from .runner import AsyncioStreamRunner, StreamRunner
 from .sessions import Connection, InProcessSessionStore, LiveSession, SessionStore
@@ -29,6 +31,8 @@ class FlashWsService:
         self.debug = settings.debug
         self.replay_budget = ByteBudget(settings.replay_memory_budget)
         self._refusals = RefusalLog()
+        self.draining = False  # set by draining.Drain: no new sessions or runs
+        self.connections: dict[Connection, LiveSession] = {}  # this worker's attached connections
         self.runner: StreamRunner = runner or AsyncioStreamRunner(debug=lambda: self.debug)
         self.store: SessionStore = store or self._default_store()
 
@@ -53,23 +57,33 @@ class FlashWsService:
                                      settings.max_sessions, settings.max_sessions_per_address, self.replay_budget)
 
     def _closed(self, live: LiveSession) -> None:
-        """A store dropped ``live``: stop its runs and give its replay memory back to the budget."""
+        """A store dropped ``live``: stop its runs, give its replay memory back to the budget, say why."""
         self.runner.cancel_all(live)
         live.core.close()
+        reason = "worker_shutdown" if self.draining else "page_left" if live.connection is not None else "expired"
+        observe.session_ended(live.token, self.worker_id, reason)
 
     async def attach(self, hello: Hello, connection: Connection, binding: str, address: str) -> LiveSession:
         """Open or resume the session ``hello`` names (for the browser of ``binding``, from the client
         ``address``) and bind ``connection`` to it.
 
-        Raises ``SessionStoreError`` when the store cannot serve it now (``TooManySessions`` over a cap)."""
+        Raises ``SessionStoreError`` when the store cannot serve it now (``TooManySessions`` over a
+        cap, ``WorkerDraining`` while this worker shuts down)."""
+        if self.draining:
+            observe.session_refused(observe.transport_of(connection), self.worker_id, "worker_draining")
+            raise WorkerDraining("this worker is shutting down: connect again")
         live, resumed = await self.store.open(hello, binding, address)
         live.bind(connection)
+        self.connections[connection] = live
+        observe.session_attached(live, connection, resumed, hello.seq, self.worker_id, self.settings.transport)
         log.debug("flash_ws: %s %s session %s", connection, "resumed" if resumed else "opened", session_name(live.token))
         return live
 
     def detach(self, live: LiveSession, connection: Connection, page_left: bool) -> None:
         """``connection`` ended: close the session if the page left, else keep it to be resumed."""
         self._refusals.summarize(connection, live.token)
+        if self.connections.pop(connection, None) is not None:
+            observe.connection_closed(connection)
         if live.connection is not connection:
             return  # a newer connection has taken over
         if page_left:
@@ -91,6 +105,7 @@ class FlashWsService:
         if live.connection is not None:
             live.connection.last_heard = time.monotonic()
         pending = live.core.receive_message(text) if frames is None else live.core.receive_frames(frames)
+        observe.acknowledged(live)
         commands: list[Command] = []
         while pending:
             command = pending.pop(0)
@@ -104,7 +119,9 @@ class FlashWsService:
                     live.connection.replaced = True
                     live.connection.wakeup.set()
                 return commands  # a Misbehaved connection is closed by its transport (1008, 403 policy)
-            if isinstance(command, StartRun):
+            if isinstance(command, StartRun) and self.draining:
+                live.core.end_run(command.run, "refused", ErrorInfo("worker_draining", "this worker is shutting down"))
+            elif isinstance(command, StartRun):
                 callback = self.callbacks.get(command.cb)
                 assert callback is not None  # the session refuses unknown callbacks
                 why = callback.arity_refusal(command.args)
@@ -115,6 +132,7 @@ class FlashWsService:
             elif isinstance(command, CancelRun):
                 self.runner.cancel(live, command.run)
             elif isinstance(command, Refused):
+                observe.refused_frame(command.code)
                 self._refusals.refused(live.connection or live, live.token, command)
         live.notify()
         return commands

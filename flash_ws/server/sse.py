@@ -16,7 +16,7 @@ from typing import Any
 from quart import Response, jsonify
 
 from ..protocol import PROTOCOL_VERSION, Hello
-from . import heartbeat
+from . import heartbeat, observe
 from .admission import Admission
 from .service import FlashWsService
 from .sessions import Connection, LiveSession, SessionStoreError, StoreUnavailable, TooManySessions
@@ -51,6 +51,7 @@ async def open_event_stream(request: Any, service: FlashWsService, admission: Ad
     """Answer ``GET .../_flash_ws/sse``: bind a new EventSource to the session and stream to it."""
     refused = await admission.admit(request, "sse")
     if refused:
+        observe.session_refused("sse", service.worker_id, refused.code)
         return refusal(refused.status, refused.code, refused.message)
     try:
         hello = hello_from_query(request.args)
@@ -92,6 +93,9 @@ async def _events(service: FlashWsService, live: LiveSession, connection: Connec
                 return  # the page reconnects, resuming or starting afresh
             for message in messages:
                 yield f"data: {message}\n\n".encode()
+                observe.message_sent(connection, message)
     finally:
+        if watchdog.done() and not watchdog.cancelled() and watchdog.result() == "dead":
+            observe.heartbeat_timeout(connection)
         watchdog.cancel()
         service.detach(live, connection, page_left=False)

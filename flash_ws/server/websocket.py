@@ -9,7 +9,7 @@ from typing import Any
 from ..protocol import PROTOCOL_VERSION, Hello, Misbehaved, PageLeft, ProtocolError, encode_message
 from ..protocol.close_codes import CloseCode
 from ..protocol.frames import Frame
-from . import heartbeat
+from . import heartbeat, observe
 from .admission import Admission, Refusal
 from .service import FlashWsService
 from .sessions import Connection, LiveSession, SessionStoreError, StoreUnavailable, TooManySessions
@@ -23,6 +23,7 @@ async def serve_websocket(ws: Any, service: FlashWsService, admission: Admission
     refused = await admission.admit(ws, "websocket")
     if refused:  # accepted first: a browser sees the close code of an accepted socket only (else 1006)
         log.warning("flash_ws: websocket from %s refused: %s", ws.remote_addr, refused.message)
+        observe.session_refused("websocket", service.worker_id, refused.code)
         await ws.accept()
         await ws.close(refused.close_code, refused.close_reason)
         return
@@ -71,6 +72,7 @@ async def _serve(ws: Any, service: FlashWsService, admission: Admission, live: L
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         if watchdog in done and watchdog.result() == "dead":
             log.info("flash_ws: %s went silent: closing it (the page will resume)", connection)
+            observe.heartbeat_timeout(connection)
             await ws.close(CloseCode.HEARTBEAT_TIMEOUT, "heartbeat timeout")
         for task in done:
             error = None if task.cancelled() else task.exception()
@@ -97,7 +99,7 @@ class _Closed(Exception):
 
 def _close_for(exc: SessionStoreError) -> tuple[int, str]:
     """Close codes that make the page reconnect (see tests/vectors/close_codes.json)."""
-    if isinstance(exc, TooManySessions):
+    if isinstance(exc, TooManySessions) or getattr(exc, "close_code", None) == CloseCode.TRY_AGAIN_LATER:
         return CloseCode.TRY_AGAIN_LATER, str(exc).encode()[:120].decode(errors="ignore")
     code = CloseCode.UNAVAILABLE if isinstance(exc, StoreUnavailable) else CloseCode.RECONNECT
     return code, str(exc).encode()[:120].decode(errors="ignore")
@@ -132,4 +134,5 @@ async def _write(ws: Any, live: LiveSession, connection: Connection) -> None:
         await connection.wakeup.wait()
         for message in await live.take_messages(connection):
             await ws.send(message)
+            observe.message_sent(connection, message)
     await ws.close(CloseCode.REPLACED, "replaced by a newer connection of the same session")

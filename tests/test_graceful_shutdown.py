@@ -1,0 +1,147 @@
+"""Graceful shutdown of one real hypercorn worker without Redis: SIGTERM to its master lets running
+generators finish within ``shutdown_grace``, ends the rest as ``worker_shutdown``, then closes the
+pages' connections with RECONNECT (1012); the draining service refuses new sessions and runs.
+The same under ``app.run()``, whose SIGTERM handler on the event loop flash_ws chains itself to."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import websockets
+from dash import Input
+
+from flash_ws.callbacks import EventCallbackRegistry
+from flash_ws.protocol import Hello
+from flash_ws.protocol.close_codes import CloseCode
+from flash_ws.protocol.codec import encode_message
+from flash_ws.protocol.frames import Start
+from flash_ws.server.draining import WorkerDraining
+from flash_ws.server.service import FlashWsService
+from flash_ws.server.sessions import Connection
+from flash_ws.server.settings import Settings
+from tests.conftest import ROOT, TIMEOUT, free_port, stop_process, wait_until
+from tests.scrape import health
+
+APP = "tests.apps.operated"
+GRACE = 2.0
+
+
+async def _frames_until_closed(ws) -> list[tuple[float, dict]]:
+    """Every frame received (with its arrival time) until the server closes the connection."""
+    received = []
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        try:
+            message = await asyncio.wait_for(ws.recv(), TIMEOUT)
+        except websockets.ConnectionClosed:
+            return received
+        received.extend((time.monotonic(), frame) for frame in json.loads(message))
+    raise AssertionError(f"the server did not close the connection within {TIMEOUT} s")
+
+
+async def test_sigterm_lets_runs_finish_ends_the_rest_then_sends_pages_elsewhere(serve):
+    server = serve(f"{APP}:server", args=("--graceful-timeout", str(int(GRACE) + 5)),
+                   FLASH_WS_TEST_SHUTDOWN_GRACE=str(GRACE))
+    async with websockets.connect(server.ws_url, origin=server.url) as ws:
+        await ws.send(encode_message([Hello(None, 0), Start(1, f"{APP}.finishing", [1]), Start(2, f"{APP}.endless", [1])]))
+        welcome = json.loads(await ws.recv())[0]
+        assert welcome["t"] == "welcome"
+        signalled = time.monotonic()
+        server.proc.send_signal(signal.SIGTERM)
+        received = await _frames_until_closed(ws)
+        ends = {frame["run"]: (at - signalled, frame) for at, frame in received if frame["t"] == "end"}
+        assert ends[1][1]["reason"] == "done"  # the run that could finish within the grace did
+        updates_of_1 = [frame["props"][0][1]["children"] for _, frame in received if frame["t"] == "update" and frame["run"] == 1]
+        assert updates_of_1[-1] == "finished"
+        took, end = ends[2]
+        assert end["reason"] == "error" and end["error"]["code"] == "worker_shutdown", end
+        assert GRACE - 0.5 <= took <= GRACE + 1, f"the endless run ended {took:.2f} s after SIGTERM"
+        assert ws.close_code == CloseCode.RECONNECT
+    server.proc.wait(TIMEOUT)
+    assert "drained: 1 run(s) ended as worker_shutdown" in server.output()
+
+
+async def test_sigterm_without_runs_closes_at_once_and_a_restarted_worker_serves(serve):
+    server = serve(f"{APP}:server", args=("--graceful-timeout", "30"), FLASH_WS_TEST_SHUTDOWN_GRACE="30")
+    async with websockets.connect(server.ws_url, origin=server.url) as ws:
+        await ws.send(encode_message([Hello(None, 0)]))
+        assert json.loads(await ws.recv())[0]["t"] == "welcome"
+        signalled = time.monotonic()
+        server.proc.send_signal(signal.SIGTERM)
+        await _frames_until_closed(ws)
+        assert ws.close_code == CloseCode.RECONNECT
+        assert time.monotonic() - signalled < 5  # nothing to wait for: not the 30 s grace
+    server.proc.wait(TIMEOUT)
+    server.restart()
+    assert health(server.url)[0] == 200
+
+
+@pytest.fixture
+def app_run(tmp_path):
+    """``app.run()`` of the operations app in a process of its own (Dash's own hypercorn serve,
+    with its SIGTERM handler on the event loop), with a shutdown grace of 1 s."""
+    port = free_port()
+    log = tmp_path / "app_run.log"
+    code = f"from tests.apps.operated import app; app.run(port={port})"
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+                            env={**os.environ, "FLASH_WS_TEST_SHUTDOWN_GRACE": "1"})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: _answers(url, proc, log), what="app.run() to serve")
+        yield url, proc, log
+    finally:
+        stop_process(proc)
+
+
+def _answers(url: str, proc: subprocess.Popen, log) -> bool:
+    if proc.poll() is not None:
+        raise RuntimeError(f"app.run() exited: {log.read_text()[-2000:]}")
+    try:
+        return health(url)[0] == 200
+    except OSError:
+        return False
+
+
+async def test_app_run_drains_on_sigterm_through_the_chained_signal_handler(app_run):
+    url, proc, log = app_run
+    async with websockets.connect("ws" + url[len("http"):] + "/_flash_ws/ws", origin=url) as ws:
+        await ws.send(encode_message([Hello(None, 0), Start(1, f"{APP}.endless", [1])]))
+        assert json.loads(await ws.recv())[0]["t"] == "welcome"
+        signalled = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        received = await _frames_until_closed(ws)
+        ends = [(at - signalled, frame) for at, frame in received if frame["t"] == "end"]
+        assert [frame["error"]["code"] for _, frame in ends] == ["worker_shutdown"]
+        assert ends[0][0] <= 1 + 1, f"the run ended {ends[0][0]:.2f} s after SIGTERM"
+        assert ws.close_code == CloseCode.RECONNECT
+    proc.wait(TIMEOUT)
+    assert "shutting down (SIGTERM received)" in log.read_text()
+
+
+async def test_a_draining_service_refuses_new_sessions_and_runs():
+    callbacks = EventCallbackRegistry()
+
+    async def ticking(_):
+        yield None
+
+    callback = callbacks.add(ticking, [Input("x", "n_clicks")])
+    service = FlashWsService(callbacks, Settings())
+    live = await service.attach(Hello(None, 0), Connection("websocket from test"))
+    service.draining = True
+    try:
+        await service.attach(Hello(None, 0), Connection("websocket from test"))
+    except WorkerDraining as refused:
+        assert refused.close_code == CloseCode.TRY_AGAIN_LATER
+    else:
+        raise AssertionError("a draining worker opened a session")
+    service.receive_local(live, encode_message([Start(1, callback.name, [1])]))
+    output = live.core.take_output()
+    assert '"reason":"refused"' in output and '"code":"worker_draining"' in output
+    assert live.core.active_runs() == []

@@ -1,0 +1,146 @@
+"""Prometheus metrics: who may read them (pure guard), and the counters of real runs on real
+hypercorn servers, one worker and two (prometheus_client's multiprocess mode)."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+from pathlib import Path
+
+import pytest
+import websockets
+
+from flash_ws.client import FlashWsClient
+from flash_ws.protocol import Hello
+from flash_ws.protocol.codec import encode_message
+from flash_ws.protocol.frames import Start
+from flash_ws.server.metrics_access import metrics_refusal, parse_allowed
+from tests.conftest import TIMEOUT, eventually, wait_until
+from tests.scrape import get, scrape
+
+APP = "tests.apps.operated"
+COUNT = f"{APP}.count"
+LOCAL = {"host": "127.0.0.1:8050"}
+
+
+def test_loopback_clients_may_read_unless_a_proxy_forwarded_the_request():
+    assert metrics_refusal("127.0.0.1", LOCAL, (), None) is None
+    assert metrics_refusal("::1", LOCAL, (), None) is None
+    assert metrics_refusal("127.0.0.1", {"x-forwarded-for": "203.0.113.9"}, (), None) is not None
+    assert metrics_refusal("127.0.0.1", {"forwarded": "for=203.0.113.9"}, (), None) is not None
+
+
+def test_other_clients_need_the_allow_list_or_the_token():
+    allowed = parse_allowed(["10.0.0.0/8", "192.0.2.7"])
+    assert allowed == (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("192.0.2.7/32"))
+    assert metrics_refusal("10.1.2.3", {}, allowed, None) is None
+    assert metrics_refusal("192.0.2.7", {}, allowed, None) is None
+    why = metrics_refusal("192.0.2.8", {}, allowed, None)
+    assert why is not None and "metrics_allowed" in why and "192.0.2.8" not in why
+    assert metrics_refusal("203.0.113.9", {"authorization": "Bearer s3cret"}, (), "s3cret") is None
+    refused = metrics_refusal("203.0.113.9", {"authorization": "Bearer guess"}, (), "s3cret")
+    assert refused == "wrong metrics bearer token" and "s3cret" not in refused
+    assert metrics_refusal("203.0.113.9", {"authorization": "Bearer s3cret"}, (), None) is not None
+    assert metrics_refusal(None, {}, allowed, None) is not None
+
+
+def test_a_bad_allow_list_entry_is_refused_by_name():
+    with pytest.raises(ValueError, match="metrics_allowed: 'ten.0.0.0' is not an IP address or network"):
+        parse_allowed(["ten.0.0.0"])
+
+
+def test_the_endpoint_is_refused_to_a_client_the_guard_refuses(serve):
+    server = serve(f"{APP}:server", FLASH_WS_METRICS="1", FLASH_WS_METRICS_TOKEN="s3cret")
+    url = server.url + "/_flash_ws/metrics"
+    status, body = get(url, {"X-Forwarded-For": "203.0.113.9"})
+    assert status == 403 and b"loopback" in body and b"s3cret" not in body
+    assert get(url, {"X-Forwarded-For": "203.0.113.9", "Authorization": "Bearer wrong"})[0] == 403
+    status, body = get(url, {"X-Forwarded-For": "203.0.113.9", "Authorization": "Bearer s3cret"})
+    assert status == 200 and b"flash_ws_runs_started_total" in body
+
+
+def test_metrics_are_off_by_default(serve):
+    server = serve(f"{APP}:server")
+    status, body = get(server.url + "/_flash_ws/metrics")  # Dash answers unknown paths with its page
+    assert b"flash_ws_" not in body and b"# TYPE" not in body
+
+
+@pytest.mark.parametrize("transport", ["websocket", "sse"])
+async def test_counters_move_by_what_a_run_did(serve, transport):
+    server = serve(f"{APP}:server", FLASH_WS_METRICS="1")
+    before = scrape(server.url)
+    async with FlashWsClient.connect(server.url, transport=transport) as client:
+        pairs, end = await asyncio.wait_for((await client.start(COUNT, [25])).collect(), TIMEOUT)
+        assert end.reason == "done" and len(pairs) == 25
+        await eventually(lambda: scrape(server.url).value("flash_ws_ack_latency_seconds_count") >= 25,
+                         what="the page's acknowledgements of the 25 updates to be timed")
+        endless = await client.start(f"{APP}.endless", [1])
+        await eventually(lambda: scrape(server.url).value("flash_ws_active_runs") == 1, what="one active run")
+        during = scrape(server.url)
+        assert during.value("flash_ws_connections", transport=transport) == 1
+        await client.cancel(endless.run)
+        await asyncio.wait_for(endless.collect(), TIMEOUT)
+    after = await eventually(lambda: (found := scrape(server.url)).value("flash_ws_connections") == 0 and found,
+                             what="the connection to be counted closed")
+
+    def moved(name: str, **labels: str) -> float:
+        return after.value(name, **labels) - before.value(name, **labels)
+
+    assert moved("flash_ws_sessions_opened_total", transport=transport) == 1
+    assert moved("flash_ws_runs_started_total", callback=COUNT) == 1
+    assert moved("flash_ws_runs_ended_total", callback=COUNT, reason="done") == 1
+    assert moved("flash_ws_runs_ended_total", callback=f"{APP}.endless", reason="cancelled") == 1
+    assert after.value("flash_ws_active_runs") == 0
+    assert moved("flash_ws_updates_sent_total", transport=transport) >= 25
+    assert moved("flash_ws_bytes_sent_total", transport=transport) > 25 * len('{"t":"update"}')
+    assert moved("flash_ws_fallbacks_total", reason="page_choice") == (1 if transport == "sse" else 0)
+    assert moved("flash_ws_sessions_ended_total", reason="page_left") == 1
+
+
+async def test_a_resume_counts_the_frames_replayed(serve):
+    """A page that acknowledged nothing resumes from seq 0: every frame is sent again."""
+    server = serve(f"{APP}:server", FLASH_WS_METRICS="1")
+    async with websockets.connect(server.ws_url, origin=server.url) as ws:
+        await ws.send(encode_message([Hello(None, 0), Start(1, COUNT, [30])]))
+        frames = []
+        while not any(frame["t"] == "end" for frame in frames):
+            frames.extend(json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT)))
+        token = frames[0]["session"]
+        sequenced = [frame["seq"] for frame in frames if frame["t"] in ("update", "end")]
+        assert sequenced == list(range(1, 32))  # 30 updates and the end
+    async with websockets.connect(server.ws_url, origin=server.url) as ws:  # the cut page comes back
+        await ws.send(encode_message([Hello(token, 0)]))
+        welcome = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))[0]
+        assert welcome["resumed"] is True
+        found = await eventually(lambda: (scraped := scrape(server.url)).value("flash_ws_sessions_resumed_total") == 1 and scraped,
+                                 what="the resume to be counted")
+    assert found.value("flash_ws_frames_replayed_total") == 31
+    assert found.value("flash_ws_sessions_opened_total") == 1
+
+
+def test_two_workers_add_up_in_multiprocess_mode(serve, tmp_path: Path):
+    """hypercorn --workers 2 on one port: every scrape (whichever worker answers) sums both."""
+    metrics_dir = tmp_path / "prometheus"
+    metrics_dir.mkdir()
+    server = serve(f"{APP}:server", args=("--workers", "2"), FLASH_WS_METRICS="1", PROMETHEUS_MULTIPROC_DIR=str(metrics_dir))
+
+    async def one_page() -> None:
+        async with FlashWsClient.connect(server.url) as client:
+            _, end = await asyncio.wait_for((await client.start(COUNT, [10])).collect(), TIMEOUT)
+            assert end.reason == "done"
+
+    async def pages() -> None:
+        for _ in range(8):
+            await one_page()
+
+    asyncio.run(pages())
+    served: dict[int, int] = {}  # runs each worker served, by pid (each answer comes from either worker)
+    wait_until(lambda: served.update([((answer := server.get_json("/test/count-runs"))["pid"], answer["runs"])]) or len(served) == 2,
+               what="both workers to answer")
+    assert sum(served.values()) == 8
+    for _ in range(6):  # several scrapes: each may be answered by either worker, and says the same
+        found = scrape(server.url)
+        assert found.value("flash_ws_runs_started_total", callback=COUNT) == 8
+        assert found.value("flash_ws_runs_ended_total", callback=COUNT, reason="done") == 8
+        assert found.value("flash_ws_sessions_opened_total") == 8
