@@ -17,6 +17,8 @@ from .server.admission import Admission
 from .server.post import receive_post
 from .server.service import FlashWsService
 from .server.settings import Settings
+from .server.shared_post import receive_posts
+from .server.shared_stream import open_shared_stream
 from .server.sse import open_event_stream
 from .server.websocket import serve_websocket
 
@@ -58,6 +60,10 @@ class Flash(dash.Dash):
       pages are refused (WebSocket close 1013, HTTP 503 ``too_many_sessions``) and retry later.
       Behind a proxy every page has the proxy's address: raise the latter to match.
       ``redis_inbox_bytes`` (16 MiB): what may wait in one worker's Redis inbox; forwards past it are refused.
+    - ``shared_event_stream`` (True): on the fallback, the tabs of one browser share one event stream
+      and one uplink (a SharedWorker), so a browser uses at most two connections to the host over
+      HTTP/1.1 whatever the number of tabs; ``max_shared_sessions`` (64): tabs one stream may carry;
+      ``stall_warning`` (10 s): a request of the page unanswered this long is reported in its console.
     """
 
     def __init__(
@@ -84,6 +90,9 @@ class Flash(dash.Dash):
         max_sessions: int = 10_000,
         max_sessions_per_address: int = 256,
         redis_inbox_bytes: int = 16 << 20,
+        shared_event_stream: bool = True,
+        max_shared_sessions: int = 64,
+        stall_warning: float = 10.0,
         **dash_kwargs: Any,
     ) -> None:
         backend = dash_kwargs.setdefault("backend", "quart")
@@ -103,7 +112,8 @@ class Flash(dash.Dash):
                                           redis_url=redis_url or os.environ.get("FLASH_WS_REDIS_URL") or None,
                                           worker_ttl=worker_ttl, max_sessions=max_sessions,
                                           max_sessions_per_address=max_sessions_per_address,
-                                          redis_inbox_bytes=redis_inbox_bytes)
+                                          redis_inbox_bytes=redis_inbox_bytes, shared_event_stream=shared_event_stream,
+                                          max_shared_sessions=max_shared_sessions, stall_warning=stall_warning)
         self.event_callbacks = EventCallbackRegistry()
         self.flash_ws = FlashWsService(self.event_callbacks, self.flash_ws_settings)
         self.flash_ws_admission = Admission(self.server, self.flash_ws_settings, self._hooks.get_hooks)
@@ -118,6 +128,9 @@ class Flash(dash.Dash):
         self.server.websocket(routes + "ws")(self._serve_websocket)
         self.server.route(routes + "sse", methods=["GET"])(self._serve_event_stream)
         self.server.route(routes + "post", methods=["POST"])(self._serve_post)
+        if self.flash_ws_settings.shared_event_stream:  # the tabs of a browser share one stream (issue 13)
+            self.server.route(routes + "shared", methods=["GET"])(self._serve_shared_stream)
+            self.server.route(routes + "posts", methods=["POST"])(self._serve_posts)
         self.server.before_serving(self.flash_ws.store.start)
         self.server.after_serving(self.flash_ws.store.stop)
 
@@ -140,6 +153,13 @@ class Flash(dash.Dash):
 
     async def _serve_post(self) -> Any:
         return await receive_post(request, self.flash_ws, self.flash_ws_admission)
+
+    async def _serve_shared_stream(self) -> Any:
+        self._install_event_callbacks()
+        return await open_shared_stream(request, self.flash_ws, self.flash_ws_admission, self._flash_ws_cookie_path)
+
+    async def _serve_posts(self) -> Any:
+        return await receive_posts(request, self.flash_ws, self.flash_ws_admission)
 
     def event_callback(
         self,
