@@ -1,8 +1,11 @@
 // The page entry: reads the flash_ws page config and connects (window.flash_ws.fire queues its
 // calls until then); says bye when the page is hidden for good or put in the back/forward cache.
+// Loaded as a SharedWorker (the same file), it is the hub the tabs share the fallback through.
 
 import {FlashClient} from './client.js';
 import {graphBusyCheck} from './graph_busy.js';
+import {SharedHub} from './shared_hub.js';
+import {HubPort, SharedTransport} from './shared_transport.js';
 import {SseTransport} from './sse_transport.js';
 import {WebSocketTransport} from './websocket_transport.js';
 
@@ -31,8 +34,35 @@ function tabStorage(window) {
   }
 }
 
+/**
+ * A factory of fallback transports: lanes of the event stream every tab of the browser shares
+ * (through a SharedWorker running this script) where the browser has SharedWorker and the app
+ * shares (config.shared_url), else one EventSource per tab.
+ * @returns {() => import('./transport.js').Transport}
+ */
+function fallbackTransports(window, config, scriptUrl, fetch) {
+  const urls = {sseUrl: config.sse_url, postUrl: config.post_url};
+  const stallMs = config.stall_warning_ms ?? 10000;
+  const own = () => new SseTransport(urls, {EventSource: window.EventSource, fetch, console: window.console, stallMs});
+  if (!config.shared_url || !scriptUrl || typeof window.SharedWorker !== 'function') return own;
+  let hub = null;
+  return () => {
+    if (hub === null) {
+      try {
+        const worker = new window.SharedWorker(scriptUrl, {name: `flash_ws ${config.shared_url}`});
+        hub = new HubPort(worker.port, {sharedUrl: config.shared_url, postsUrl: config.posts_url},
+          {stallMs, console: window.console});
+      } catch (error) {
+        window.console.warn(`flash_ws: no shared worker (${error}); this tab opens its own event stream`);
+        return own();
+      }
+    }
+    return new SharedTransport(hub, {postUrl: config.post_url, fetch});
+  };
+}
+
 /** Installs window.flash_ws: a queue of fire() calls at once, the client once the page is parsed. */
-function installFlashWs(window) {
+function installFlashWs(window, scriptUrl) {
   const early = [];
   window.flash_ws = {
     fire: (...call) => {
@@ -46,13 +76,12 @@ function installFlashWs(window) {
       return;
     }
     const url = webSocketUrl(window.location, config.ws_url);
-    const urls = {sseUrl: config.sse_url, postUrl: config.post_url};
     const fetch = (...request) => window.fetch(...request); // fetch needs window as `this`
     const client = new FlashClient({
       config,
       transports: {
         websocket: () => new WebSocketTransport(url, {WebSocket: window.WebSocket}),
-        sse: () => new SseTransport(urls, {EventSource: window.EventSource, fetch, console: window.console}),
+        sse: fallbackTransports(window, config, scriptUrl, fetch),
       },
       setProps: (id, props) => window.dash_clientside.set_props(id, props),
       isBusy: graphBusyCheck(window.document),
@@ -84,4 +113,15 @@ function installFlashWs(window) {
   }
 }
 
-installFlashWs(window);
+if (typeof window === 'undefined' && typeof globalThis.onconnect !== 'undefined') {
+  // the SharedWorker: every tab that connects shares its event stream and its POSTs
+  const hub = new SharedHub({
+    EventSource: globalThis.EventSource,
+    fetch: (...request) => globalThis.fetch(...request),
+    setTimeout: (fn, ms) => globalThis.setTimeout(fn, ms),
+    clearTimeout: (timer) => globalThis.clearTimeout(timer),
+  });
+  globalThis.onconnect = (event) => hub.connect(event.ports[0]);
+} else {
+  installFlashWs(window, globalThis.document?.currentScript?.src ?? null);
+}
