@@ -49,10 +49,10 @@ def _points(page: PageWatch, name: str) -> list:
     return page.chart_y(f"chart-{name}")
 
 
-def _open_tabs(context, url: str, count: int) -> list[PageWatch]:
+def _open_tabs(context, url: str, count: int, path: str = "/") -> list[PageWatch]:
     tabs = []
     for _ in range(count):
-        tab = open_page(context, url)
+        tab = open_page(context, url, path)
         tab.page.wait_for_selector("#chart-b .js-plotly-plot")
         tabs.append(tab)
     return tabs
@@ -125,6 +125,26 @@ def test_the_first_tab_closing_mid_stream_leaves_the_others_streaming_exactly(br
         late = _open_tabs(context, stock_proxy.url, 1)[0]
         late.click("start")
         _assert_complete(late)
+    finally:
+        context.close()
+
+
+def test_without_shared_worker_a_leader_tab_carries_the_others_and_another_takes_over(browser, stock_proxy):
+    """Where the browser has no SharedWorker (forced here by ?flash_ws_share=leader): the first tab
+    leads (Web Locks), the others reach it over a BroadcastChannel; when it closes mid-stream a
+    remaining tab takes over and every stream completes exactly."""
+    context = browser.new_context()
+    try:
+        tabs = _open_tabs(context, stock_proxy.url, 4, "/?flash_ws_share=leader")
+        leader = tabs[0]
+        assert any("(leader)" in line for line in leader.flash_ws_console("info")), leader.console
+        _start_all(tabs)
+        leader.wait_until(lambda: len(_points(leader, "a")) >= 10, "the leader's stream to be under way")
+        leader.page.close()
+        for tab in tabs[1:]:
+            _assert_complete(tab)
+        assert sum(any("(leader)" in line for line in tab.flash_ws_console("info")) for tab in tabs[1:]) == 1
+        assert stock_proxy.entries("_flash_ws/sse") == []
     finally:
         context.close()
 

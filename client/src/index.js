@@ -4,6 +4,7 @@
 
 import {FlashClient} from './client.js';
 import {graphBusyCheck} from './graph_busy.js';
+import {leaderHubPort} from './leader.js';
 import {SharedHub} from './shared_hub.js';
 import {HubPort, SharedTransport} from './shared_transport.js';
 import {SseTransport} from './sse_transport.js';
@@ -35,30 +36,57 @@ function tabStorage(window) {
 }
 
 /**
- * A factory of fallback transports: lanes of the event stream every tab of the browser shares
- * (through a SharedWorker running this script) where the browser has SharedWorker and the app
- * shares (config.shared_url), else one EventSource per tab.
+ * How the tabs of this browser share the fallback: a SharedWorker running this script, else a
+ * leader tab (Web Locks + BroadcastChannel), else not at all (one event stream per tab).
+ * `?flash_ws_share=worker|leader|none` in the page's URL forces one (for tests).
+ * @returns {'worker' | 'leader' | 'none'}
+ */
+function shareMode(window, config, scriptUrl) {
+  const forced = new URLSearchParams(window.location.search).get('flash_ws_share');
+  if (!config.shared_url || forced === 'none') return 'none';
+  const worker = Boolean(scriptUrl) && typeof window.SharedWorker === 'function';
+  const leader = Boolean(window.navigator?.locks) && typeof window.BroadcastChannel === 'function';
+  if (worker && forced !== 'leader') return 'worker';
+  return leader ? 'leader' : 'none';
+}
+
+/**
+ * A factory of fallback transports: lanes of the event stream the tabs of the browser share (see
+ * shareMode), or one EventSource per tab.
  * @returns {() => import('./transport.js').Transport}
  */
 function fallbackTransports(window, config, scriptUrl, fetch) {
   const urls = {sseUrl: config.sse_url, postUrl: config.post_url};
   const stallMs = config.stall_warning_ms ?? 10000;
   const own = () => new SseTransport(urls, {EventSource: window.EventSource, fetch, console: window.console, stallMs});
-  if (!config.shared_url || !scriptUrl || typeof window.SharedWorker !== 'function') return own;
+  const mode = shareMode(window, config, scriptUrl);
+  if (mode === 'none') return own;
+  const hubUrls = {sharedUrl: config.shared_url, postsUrl: config.posts_url};
+  const name = `flash_ws ${config.shared_url}`;
   let hub = null;
   return () => {
     if (hub === null) {
       try {
-        const worker = new window.SharedWorker(scriptUrl, {name: `flash_ws ${config.shared_url}`});
-        hub = new HubPort(worker.port, {sharedUrl: config.shared_url, postsUrl: config.posts_url},
-          {stallMs, console: window.console});
+        hub = mode === 'worker'
+          ? new HubPort(new window.SharedWorker(scriptUrl, {name}).port, hubUrls, {stallMs, console: window.console})
+          : leaderHubPort({name, urls: hubUrls, stallMs, console: window.console, makeHub: () => newHub(window)}, window);
       } catch (error) {
-        window.console.warn(`flash_ws: no shared worker (${error}); this tab opens its own event stream`);
+        window.console.warn(`flash_ws: cannot share the event stream (${error}); this tab opens its own`);
         return own();
       }
     }
     return new SharedTransport(hub, {postUrl: config.post_url, fetch});
   };
+}
+
+/** The hub of a SharedWorker or of a leader tab, on the globals of `scope`. */
+function newHub(scope) {
+  return new SharedHub({
+    EventSource: scope.EventSource,
+    fetch: (...request) => scope.fetch(...request),
+    setTimeout: (fn, ms) => scope.setTimeout(fn, ms),
+    clearTimeout: (timer) => scope.clearTimeout(timer),
+  });
 }
 
 /** Installs window.flash_ws: a queue of fire() calls at once, the client once the page is parsed. */
@@ -115,12 +143,7 @@ function installFlashWs(window, scriptUrl) {
 
 if (typeof window === 'undefined' && typeof globalThis.onconnect !== 'undefined') {
   // the SharedWorker: every tab that connects shares its event stream and its POSTs
-  const hub = new SharedHub({
-    EventSource: globalThis.EventSource,
-    fetch: (...request) => globalThis.fetch(...request),
-    setTimeout: (fn, ms) => globalThis.setTimeout(fn, ms),
-    clearTimeout: (timer) => globalThis.clearTimeout(timer),
-  });
+  const hub = newHub(globalThis);
   globalThis.onconnect = (event) => hub.connect(event.ports[0]);
 } else {
   installFlashWs(window, globalThis.document?.currentScript?.src ?? null);

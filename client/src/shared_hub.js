@@ -62,6 +62,18 @@ export class SharedHub {
     return this.#lanes.size;
   }
 
+  /** This hub stops (its tab no longer leads): every lane ends, and its tab reconnects to the next hub. */
+  stop() {
+    if (this.#streamTimer !== null) this.#clearTimeout(this.#streamTimer);
+    this.#streamTimer = null;
+    this.#source?.close();
+    this.#source = null;
+    for (const number of [...this.#lanes.keys()]) {
+      this.#closeLane(number, CloseReason.ERROR, {reason: 'the tab holding the shared event stream stopped', action: CloseAction.RESUME_NOW});
+    }
+    this.#outbox = [];
+  }
+
   #fromTab(port, message) {
     if (!isObject(message)) return;
     const number = this.#laneOf(port, message.id);

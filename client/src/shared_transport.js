@@ -1,9 +1,10 @@
 // The tab side of the shared fallback: a transport whose connection is a lane of the event stream
 // the SharedWorker (shared_hub.js) holds for every tab of the browser.
 
-import {SESSION_HEADER} from './sse_transport.js';
+import {CloseAction} from './close_codes.js';
 import {isObject} from './json.js';
-import {Transport} from './transport.js';
+import {SESSION_HEADER} from './sse_transport.js';
+import {CloseReason, Transport} from './transport.js';
 
 /** The tab's MessagePort to the hub; one per page, shared by the page's successive transports. */
 export class HubPort {
@@ -39,6 +40,22 @@ export class HubPort {
   /** @param {number} id */
   detach(id) {
     if (this.#transports.delete(id)) this.#port.postMessage({op: 'close', id});
+  }
+
+  /** @returns {number} the transports of this page the hub carries */
+  get openTransports() {
+    return this.#transports.size;
+  }
+
+  /**
+   * Another hub took over (a new leader tab): the transports on the old one end, and the page
+   * reconnects at once, to the new one, resuming its session.
+   * @param {string} reason
+   */
+  hubChanged(reason) {
+    const transports = [...this.#transports.values()];
+    this.#transports.clear();
+    for (const transport of transports) transport.fromHub({op: 'close', reason: CloseReason.ERROR, detail: {reason, action: CloseAction.RESUME_NOW}});
   }
 
   /** @param {number} id @param {string} session the token @param {string} text one message */
