@@ -177,6 +177,24 @@ def test_a_tab_stopped_for_35_s_does_not_stall_the_others(browser, stock_proxy):
         context.close()
 
 
+def test_unshared_tabs_that_exhaust_the_connections_say_so_instead_of_waiting_silently(browser, serve):
+    """Six tabs each with its own event stream (sharing turned off by ?flash_ws_share=none) hold
+    all six HTTP/1.1 connections: a start cannot leave, and the page says why within stall_warning."""
+    port = free_port()
+    server = serve(APP, FLASH_WS_TEST_ORIGINS=f"http://127.0.0.1:{port}", FLASH_WS_TEST_STALL="3")
+    proxy = Nginx(server.port, STOCK, port)
+    context = browser.new_context()
+    try:
+        tabs = _open_tabs(context, proxy.url, 6, "/?flash_ws_share=none")
+        tabs[0].click("start")
+        tabs[0].wait_until(lambda: any("a POST has had no answer after 3 s" in line and "out of connections" in line
+                                       for line in tabs[0].flash_ws_console("warning")), "the stall to be reported")
+        assert _points(tabs[0], "a") == []
+    finally:
+        context.close()
+        proxy.stop()
+
+
 def test_eight_tabs_over_the_websocket_keep_a_socket_each(browser, serve):
     server = serve(APP, FLASH_WS_TEST_POINTS=str(POINTS))
     context = browser.new_context()

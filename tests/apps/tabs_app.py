@@ -15,7 +15,8 @@ app = Flash(__name__, resume_grace=float(os.environ.get("FLASH_WS_TEST_GRACE", "
             transport=os.environ.get("FLASH_WS_TEST_TRANSPORT", "auto"),
             allowed_origins=os.environ.get("FLASH_WS_TEST_ORIGINS", "").split(),
             heartbeat_interval=float(os.environ.get("FLASH_WS_TEST_HEARTBEAT", "15")),
-            heartbeat_timeout=float(os.environ.get("FLASH_WS_TEST_HEARTBEAT", "10")))
+            heartbeat_timeout=float(os.environ.get("FLASH_WS_TEST_HEARTBEAT", "10")),
+            stall_warning=float(os.environ.get("FLASH_WS_TEST_STALL", "10")))
 server = app.server
 probe.install(app)
 
