@@ -197,3 +197,25 @@ def test_the_gate_refuses_a_foreign_origin_and_a_bad_query(serve) -> None:
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=10)
     assert refused.value.code == 400 and "bad lane" in json.loads(refused.value.read())["message"]
+
+
+@pytest.mark.parametrize("setting, value, says", [
+    ("max_shared_sessions", 0, "max_shared_sessions must be a positive integer"),
+    ("stall_warning", 0.0, "stall_warning must be positive seconds"),
+])
+def test_settings_of_the_shared_stream_are_checked(setting: str, value: object, says: str) -> None:
+    from flash_ws.server.settings import Settings
+
+    with pytest.raises(ValueError, match=says):
+        Settings(**{setting: value})
+
+
+def test_the_page_learns_the_shared_routes_unless_the_app_turns_sharing_off() -> None:
+    from flash_ws import Flash
+
+    shared, unshared = Flash("shared_on"), Flash("shared_off", shared_event_stream=False, stall_warning=4)
+    on, off = shared._config()["flash_ws"], unshared._config()["flash_ws"]
+    assert (on["shared_url"], on["posts_url"], on["stall_warning_ms"]) == ("/_flash_ws/shared", "/_flash_ws/posts", 10000)
+    assert "shared_url" not in off and off["stall_warning_ms"] == 4000
+    assert any(rule.rule.endswith("_flash_ws/shared") for rule in shared.server.url_map.iter_rules())
+    assert not any(rule.rule.endswith("_flash_ws/shared") for rule in unshared.server.url_map.iter_rules())
