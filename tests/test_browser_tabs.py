@@ -185,7 +185,8 @@ def test_unshared_tabs_that_exhaust_the_connections_say_so_instead_of_waiting_si
     proxy = Nginx(server.port, STOCK, port)
     context = browser.new_context()
     try:
-        tabs = _open_tabs(context, proxy.url, 6, "/?flash_ws_share=none")
+        # the sixth tab's chart may never load (its script waits for a connection): it is not needed
+        tabs = [*_open_tabs(context, proxy.url, 5, "/?flash_ws_share=none"), open_page(context, proxy.url, "/?flash_ws_share=none")]
         tabs[0].click("start")
         tabs[0].wait_until(lambda: any("a POST has had no answer after 3 s" in line and "out of connections" in line
                                        for line in tabs[0].flash_ws_console("warning")), "the stall to be reported")

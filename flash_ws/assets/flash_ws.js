@@ -2387,14 +2387,27 @@ function fallbackTransports(window, config, scriptUrl, fetch) {
   const hubUrls = {sharedUrl: config.shared_url, postsUrl: config.posts_url};
   const name = `flash_ws ${config.shared_url}`;
   let hub = null;
+  let failed = false;
+  const giveUpSharing = (error) => {
+    failed = true;
+    window.console.warn(`flash_ws: cannot share the event stream (${error}); this tab opens its own`);
+  };
   return () => {
+    if (failed) return own();
     if (hub === null) {
       try {
-        hub = mode === 'worker'
-          ? new HubPort(new window.SharedWorker(scriptUrl, {name}).port, hubUrls, {stallMs, console: window.console})
-          : leaderHubPort({name, urls: hubUrls, stallMs, console: window.console, makeHub: () => newHub(window)}, window);
+        if (mode === 'worker') {
+          const worker = new window.SharedWorker(scriptUrl, {name});
+          hub = new HubPort(worker.port, hubUrls, {stallMs, console: window.console});
+          worker.onerror = () => { // the script did not load or run (a Content-Security-Policy, say)
+            giveUpSharing('the shared worker failed to start');
+            hub.hubChanged('the shared worker failed to start');
+          };
+        } else {
+          hub = leaderHubPort({name, urls: hubUrls, stallMs, console: window.console, makeHub: () => newHub(window)}, window);
+        }
       } catch (error) {
-        window.console.warn(`flash_ws: cannot share the event stream (${error}); this tab opens its own`);
+        giveUpSharing(error);
         return own();
       }
     }
