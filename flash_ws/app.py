@@ -20,6 +20,8 @@ from .server.admission import Admission
 from .server.post import receive_post
 from .server.service import FlashWsService
 from .server.settings import Settings
+from .server.shared_post import receive_posts
+from .server.shared_stream import open_shared_stream
 from .server.sse import open_event_stream
 from .server.websocket import serve_websocket
 
@@ -68,6 +70,10 @@ class Flash(dash.Dash):
       generators get to finish when the worker is told to stop (5); ``log_format``: ``"json"``
       writes flash_ws's logs as JSON lines with the session events' fields (default:
       ``$FLASH_WS_LOG_FORMAT``, else ``"text"``, logging as the app configured it).
+    - ``shared_event_stream`` (True): on the fallback, the tabs of one browser share one event stream
+      and one uplink (a SharedWorker), so a browser uses at most two connections to the host over
+      HTTP/1.1 whatever the number of tabs; ``max_shared_sessions`` (64): tabs one stream may carry;
+      ``stall_warning`` (10 s): a request of the page unanswered this long is reported in its console.
     """
 
     def __init__(
@@ -99,6 +105,9 @@ class Flash(dash.Dash):
         metrics_token: str | None = None,
         shutdown_grace: float = 5.0,
         log_format: str | None = None,
+        shared_event_stream: bool = True,
+        max_shared_sessions: int = 64,
+        stall_warning: float = 10.0,
         **dash_kwargs: Any,
     ) -> None:
         backend = dash_kwargs.setdefault("backend", "quart")
@@ -118,7 +127,8 @@ class Flash(dash.Dash):
                                           redis_url=redis_url or os.environ.get("FLASH_WS_REDIS_URL") or None,
                                           worker_ttl=worker_ttl, max_sessions=max_sessions,
                                           max_sessions_per_address=max_sessions_per_address,
-                                          redis_inbox_bytes=redis_inbox_bytes)
+                                          redis_inbox_bytes=redis_inbox_bytes, shared_event_stream=shared_event_stream,
+                                          max_shared_sessions=max_shared_sessions, stall_warning=stall_warning)
         self.event_callbacks = EventCallbackRegistry()
         self.flash_ws = FlashWsService(self.event_callbacks, self.flash_ws_settings)
         self.flash_ws_admission = Admission(self.server, self.flash_ws_settings, self._hooks.get_hooks)
@@ -136,6 +146,9 @@ class Flash(dash.Dash):
         logs.configure(log_format or os.environ.get("FLASH_WS_LOG_FORMAT") or "text")
         self.flash_ws_ops = operations.ops_settings(metrics, metrics_allowed, metrics_token, shutdown_grace)
         self.flash_ws_drain = operations.install(self, self.flash_ws_ops, routes)  # before the store's after_serving
+        if self.flash_ws_settings.shared_event_stream:  # the tabs of a browser share one stream (issue 13)
+            self.server.route(routes + "shared", methods=["GET"])(self._serve_shared_stream)
+            self.server.route(routes + "posts", methods=["POST"])(self._serve_posts)
         self.server.before_serving(self.flash_ws.store.start)
         self.server.after_serving(self.flash_ws.store.stop)
 
@@ -158,6 +171,13 @@ class Flash(dash.Dash):
 
     async def _serve_post(self) -> Any:
         return await receive_post(request, self.flash_ws, self.flash_ws_admission)
+
+    async def _serve_shared_stream(self) -> Any:
+        self._install_event_callbacks()
+        return await open_shared_stream(request, self.flash_ws, self.flash_ws_admission, self._flash_ws_cookie_path)
+
+    async def _serve_posts(self) -> Any:
+        return await receive_posts(request, self.flash_ws, self.flash_ws_admission)
 
     def event_callback(
         self,

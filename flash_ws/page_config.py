@@ -84,4 +84,6 @@ def page_config(callbacks: Iterable[EventCallback], groups: Iterable[TriggerGrou
         "heartbeat_timeout_ms": int(settings.heartbeat_timeout * 1000),
         "ws_timeout_ms": int(settings.ws_timeout * 1000),
         "ws_retry_after_ms": int(settings.ws_retry_after * 1000),
+        "stall_warning_ms": int(settings.stall_warning * 1000),
+        **({"shared_url": base_url + "shared", "posts_url": base_url + "posts"} if settings.shared_event_stream else {}),
     }

@@ -28,16 +28,28 @@ export class SseTransport extends Transport {
   /** @type {string[]} messages waiting for the POST in flight */
   #outbox = [];
   #posting = false;
+  #stallMs;
+  #setTimeout;
+  #clearTimeout;
+  #stallTimer = null;
 
   /**
    * @param {{sseUrl: string, postUrl: string}} urls the page config's sse_url and post_url
    * @param {object} dependencies
    * @param {typeof EventSource} dependencies.EventSource
    * @param {typeof fetch} dependencies.fetch
-   * @param {Pick<Console, 'error'>} dependencies.console where refused messages are reported
+   * @param {Pick<Console, 'error' | 'warn'>} dependencies.console where refused messages and stalls are reported
+   * @param {number} [dependencies.stallMs] a request unanswered this long is reported (the page
+   *   config's stall_warning_ms): the browser may be out of connections to the host
+   * @param {(fn: () => void, ms: number) => unknown} [dependencies.setTimeout]
+   * @param {(timer: unknown) => void} [dependencies.clearTimeout]
    */
-  constructor({sseUrl, postUrl}, {EventSource, fetch, console}) {
+  constructor({sseUrl, postUrl}, {EventSource, fetch, console, stallMs = 10000,
+    setTimeout = (fn, ms) => globalThis.setTimeout(fn, ms), clearTimeout = (timer) => globalThis.clearTimeout(timer)}) {
     super();
+    this.#stallMs = stallMs;
+    this.#setTimeout = setTimeout;
+    this.#clearTimeout = clearTimeout;
     this.#sseUrl = sseUrl;
     this.#postUrl = postUrl;
     this.#EventSource = EventSource;
@@ -56,7 +68,11 @@ export class SseTransport extends Transport {
     const query = new URLSearchParams({v: String(hello.v), sid, seq: String(hello.seq)});
     const source = new this.#EventSource(`${this.#sseUrl}?${query}`);
     this.#source = source;
-    source.onopen = () => this.emitOpen();
+    this.#stallTimer = this.#stallWarning('the event stream has not opened');
+    source.onopen = () => {
+      this.#clearTimeout(this.#stallTimer);
+      this.emitOpen();
+    };
     source.onmessage = (event) => this.emitMessage(event.data);
     // Left alone, an EventSource reconnects by itself with a Last-Event-ID this protocol does not
     // use: closing it here lets the client reconnect with a hello that resumes the session.
@@ -64,6 +80,7 @@ export class SseTransport extends Transport {
   }
 
   doClose() {
+    this.#clearTimeout(this.#stallTimer);
     this.#source.close();
     this.#outbox = [];
   }
@@ -103,10 +120,13 @@ export class SseTransport extends Transport {
   /** @param {string} body one message @returns {Promise<PostOutcome>} */
   async #post(body) {
     let response;
+    const stall = this.#stallWarning('a POST has had no answer');
     try {
       response = await this.#fetch(this.#postUrl, {method: 'POST', headers: this.#headers(), body});
     } catch (error) {
       return {action: CloseAction.RESUME, reason: `POST failed: ${error}`};
+    } finally {
+      this.#clearTimeout(stall);
     }
     if (response.ok) return {action: CloseAction.ACCEPTED, reason: ''};
     const answer = await response.json().catch(() => null); // {code, message} from the server
@@ -119,6 +139,12 @@ export class SseTransport extends Transport {
       ? 'the server no longer has the session'
       : `POST answered ${response.status} (${code}: ${message})`;
     return {action, reason, code, message};
+  }
+
+  /** Says in the console that `what` after stallMs, unless the returned timer is cleared first. */
+  #stallWarning(what) {
+    return this.#setTimeout(() => this.#console.warn(`flash_ws: ${what} after ${this.#stallMs / 1000} s: the browser may be ` +
+      'out of connections to this host (six per host over HTTP/1.1, shared by every tab and long request)'), this.#stallMs);
   }
 
   #headers() {

@@ -1838,16 +1838,28 @@ class SseTransport extends Transport {
   /** @type {string[]} messages waiting for the POST in flight */
   #outbox = [];
   #posting = false;
+  #stallMs;
+  #setTimeout;
+  #clearTimeout;
+  #stallTimer = null;
 
   /**
    * @param {{sseUrl: string, postUrl: string}} urls the page config's sse_url and post_url
    * @param {object} dependencies
    * @param {typeof EventSource} dependencies.EventSource
    * @param {typeof fetch} dependencies.fetch
-   * @param {Pick<Console, 'error'>} dependencies.console where refused messages are reported
+   * @param {Pick<Console, 'error' | 'warn'>} dependencies.console where refused messages and stalls are reported
+   * @param {number} [dependencies.stallMs] a request unanswered this long is reported (the page
+   *   config's stall_warning_ms): the browser may be out of connections to the host
+   * @param {(fn: () => void, ms: number) => unknown} [dependencies.setTimeout]
+   * @param {(timer: unknown) => void} [dependencies.clearTimeout]
    */
-  constructor({sseUrl, postUrl}, {EventSource, fetch, console}) {
+  constructor({sseUrl, postUrl}, {EventSource, fetch, console, stallMs = 10000,
+    setTimeout = (fn, ms) => globalThis.setTimeout(fn, ms), clearTimeout = (timer) => globalThis.clearTimeout(timer)}) {
     super();
+    this.#stallMs = stallMs;
+    this.#setTimeout = setTimeout;
+    this.#clearTimeout = clearTimeout;
     this.#sseUrl = sseUrl;
     this.#postUrl = postUrl;
     this.#EventSource = EventSource;
@@ -1866,7 +1878,11 @@ class SseTransport extends Transport {
     const query = new URLSearchParams({v: String(hello.v), sid, seq: String(hello.seq)});
     const source = new this.#EventSource(`${this.#sseUrl}?${query}`);
     this.#source = source;
-    source.onopen = () => this.emitOpen();
+    this.#stallTimer = this.#stallWarning('the event stream has not opened');
+    source.onopen = () => {
+      this.#clearTimeout(this.#stallTimer);
+      this.emitOpen();
+    };
     source.onmessage = (event) => this.emitMessage(event.data);
     // Left alone, an EventSource reconnects by itself with a Last-Event-ID this protocol does not
     // use: closing it here lets the client reconnect with a hello that resumes the session.
@@ -1874,6 +1890,7 @@ class SseTransport extends Transport {
   }
 
   doClose() {
+    this.#clearTimeout(this.#stallTimer);
     this.#source.close();
     this.#outbox = [];
   }
@@ -1913,10 +1930,13 @@ class SseTransport extends Transport {
   /** @param {string} body one message @returns {Promise<PostOutcome>} */
   async #post(body) {
     let response;
+    const stall = this.#stallWarning('a POST has had no answer');
     try {
       response = await this.#fetch(this.#postUrl, {method: 'POST', headers: this.#headers(), body});
     } catch (error) {
       return {action: CloseAction.RESUME, reason: `POST failed: ${error}`};
+    } finally {
+      this.#clearTimeout(stall);
     }
     if (response.ok) return {action: CloseAction.ACCEPTED, reason: ''};
     const answer = await response.json().catch(() => null); // {code, message} from the server
@@ -1931,8 +1951,529 @@ class SseTransport extends Transport {
     return {action, reason, code, message};
   }
 
+  /** Says in the console that `what` after stallMs, unless the returned timer is cleared first. */
+  #stallWarning(what) {
+    return this.#setTimeout(() => this.#console.warn(`flash_ws: ${what} after ${this.#stallMs / 1000} s: the browser may be ` +
+      'out of connections to this host (six per host over HTTP/1.1, shared by every tab and long request)'), this.#stallMs);
+  }
+
   #headers() {
     return {'Content-Type': 'application/json', [SESSION_HEADER]: this.session};
+  }
+}
+
+// ---- shared_transport.js ----
+
+// The tab side of the shared fallback: a transport whose connection is a lane of the event stream
+// the SharedWorker (shared_hub.js) holds for every tab of the browser.
+
+
+/** The tab's MessagePort to the hub; one per page, shared by the page's successive transports. */
+class HubPort {
+  #port;
+  #urls;
+  #stallMs;
+  #console;
+  /** @type {Map<number, SharedTransport>} */ #transports = new Map();
+  #nextId = 1;
+
+  /**
+   * @param {MessagePort} port the SharedWorker's port
+   * @param {{sharedUrl: string, postsUrl: string}} urls the page config's shared_url and posts_url
+   * @param {{stallMs: number, console: Pick<Console, 'info' | 'warn' | 'error'>}} options
+   */
+  constructor(port, urls, {stallMs, console}) {
+    this.#port = port;
+    this.#urls = urls;
+    this.#stallMs = stallMs;
+    this.#console = console;
+    port.onmessage = (event) => this.#fromHub(event.data);
+    port.start?.();
+  }
+
+  /** @param {SharedTransport} transport @param {object} hello @returns {number} the transport's id */
+  attach(transport, hello) {
+    const id = this.#nextId++;
+    this.#transports.set(id, transport);
+    this.#port.postMessage({op: 'open', id, hello, urls: this.#urls, stallMs: this.#stallMs});
+    return id;
+  }
+
+  /** @param {number} id */
+  detach(id) {
+    if (this.#transports.delete(id)) this.#port.postMessage({op: 'close', id});
+  }
+
+  /** @returns {number} the transports of this page the hub carries */
+  get openTransports() {
+    return this.#transports.size;
+  }
+
+  /**
+   * Another hub took over (a new leader tab): the transports on the old one end, and the page
+   * reconnects at once, to the new one, resuming its session.
+   * @param {string} reason
+   */
+  hubChanged(reason) {
+    const transports = [...this.#transports.values()];
+    this.#transports.clear();
+    for (const transport of transports) transport.fromHub({op: 'close', reason: CloseReason.ERROR, detail: {reason, action: CloseAction.RESUME_NOW}});
+  }
+
+  /** @param {number} id @param {string} session the token @param {string} text one message */
+  send(id, session, text) {
+    this.#port.postMessage({op: 'send', id, session, text});
+  }
+
+  #fromHub(message) {
+    if (!isObject(message)) return;
+    if (message.op === 'log') {
+      (this.#console[message.level] ?? this.#console.error)(String(message.text));
+      return;
+    }
+    const transport = this.#transports.get(message.id);
+    if (transport === undefined) return;
+    if (message.op === 'close') this.#transports.delete(message.id);
+    transport.fromHub(message);
+  }
+}
+
+class SharedTransport extends Transport {
+  #hub;
+  #postUrl;
+  #fetch;
+  /** @type {number | null} */ #id = null;
+
+  /**
+   * @param {HubPort} hub
+   * @param {object} options
+   * @param {string} options.postUrl the page config's post_url, for the page's last message
+   * @param {typeof fetch} options.fetch
+   */
+  constructor(hub, {postUrl, fetch}) {
+    super();
+    this.#hub = hub;
+    this.#postUrl = postUrl;
+    this.#fetch = fetch;
+  }
+
+  get name() {
+    return 'sse (shared)';
+  }
+
+  doOpen(hello) {
+    this.#id = this.#hub.attach(this, hello);
+  }
+
+  doClose() {
+    this.#hub.detach(this.#id);
+  }
+
+  /**
+   * Messages go to the hub, which posts them in order with those of the other tabs. The page's last
+   * message (bye) leaves from the page itself, in a request that outlives it: the worker may end
+   * with the last tab.
+   */
+  write(text, last) {
+    if (last) {
+      const headers = {'Content-Type': 'application/json', [SESSION_HEADER]: this.session};
+      this.#fetch(this.#postUrl, {method: 'POST', keepalive: true, headers, body: text}).catch(() => {});
+    } else {
+      this.#hub.send(this.#id, this.session, text);
+    }
+  }
+
+  /** What the hub says about this transport's lane. @param {{op: string, text?: string, reason?: string, detail?: object}} message */
+  fromHub(message) {
+    if (message.op === 'open') this.emitOpen();
+    else if (message.op === 'message') this.emitMessage(message.text);
+    else if (message.op === 'close') this.emitClose(message.reason, message.detail ?? {});
+  }
+}
+
+// ---- leader.js ----
+
+// Where the browser has no SharedWorker (Chrome on Android): the tabs elect a leader with the Web
+// Locks API; the leader runs the hub (shared_hub.js) in its page and the other tabs reach it over a
+// BroadcastChannel. When the leader leaves, freezes, or goes silent, another tab takes over and
+// every tab reconnects to it (resuming its own session).
+
+
+/** How often the leader says it is alive; a follower with open transports takes over after STEAL_AFTER_MS of silence. */
+const ALIVE_EVERY_MS = 5000;
+const STEAL_AFTER_MS = 20000;
+
+/**
+ * Channel messages: {to: 'hub', from: tabId, m} (a tab to the hub), {to: tabId, m} (the hub to a
+ * tab), {alive: epoch} (the leader, now and then), {ready: epoch} (a new leader's hub started).
+ * @param {object} options
+ * @param {string} options.name the lock's and the channel's name (one per app)
+ * @param {{sharedUrl: string, postsUrl: string}} options.urls
+ * @param {number} options.stallMs
+ * @param {Pick<Console, 'info' | 'warn' | 'error'>} options.console
+ * @param {() => import('./shared_hub.js').SharedHub} options.makeHub
+ * @param {Window} window the page's (navigator.locks, BroadcastChannel, timers, document events)
+ * @returns {HubPort} this tab's port to whichever tab leads
+ */
+function leaderHubPort({name, urls, stallMs, console, makeHub}, window) {
+  const now = () => window.Date.now();
+  const tabId = `${now().toString(36)}-${window.Math.random().toString(36).slice(2)}`;
+  const channel = new window.BroadcastChannel(name);
+  const port = {onmessage: null, postMessage: (m) => channel.postMessage({to: 'hub', from: tabId, m})};
+  const hubPort = new HubPort(port, urls, {stallMs, console});
+  let heard = now();
+  channel.onmessage = ({data}) => {
+    heard = now();
+    if (data?.to === tabId) port.onmessage?.({data: data.m});
+    else if (data?.ready !== undefined) hubPort.hubChanged('another tab now holds the shared event stream');
+  };
+  let stopHub = null;
+  const lead = () => {
+    const {done, stop} = runHub({name, makeHub, console}, window);
+    stopHub = stop;
+    return done;
+  };
+  // a lock stolen from this tab (it was silent too long) rejects its request: its hub stops
+  const request = (options) => window.navigator.locks.request(name, options, lead).catch(() => {
+    stopHub?.();
+    stopHub = null;
+  });
+  request({});
+  window.document.addEventListener('resume', () => request({})); // after a freeze, as a follower again
+  window.setInterval(() => {
+    if (hubPort.openTransports > 0 && now() - heard > STEAL_AFTER_MS) {
+      heard = now();
+      console.warn(`flash_ws: the tab holding the shared event stream has been silent ${STEAL_AFTER_MS / 1000} s; this tab takes over`);
+      request({steal: true});
+    }
+  }, ALIVE_EVERY_MS);
+  return hubPort;
+}
+
+/**
+ * This tab leads: it runs the hub until it is stopped (its lock stolen), frozen, or leaves.
+ * @returns {{done: Promise<void>, stop: () => void}} done settles when it stops (releasing the lock)
+ */
+function runHub({name, makeHub, console}, window) {
+  const hub = makeHub();
+  const channel = new window.BroadcastChannel(name);
+  const epoch = window.Date.now();
+  /** @type {Map<string, {onmessage: Function | null, postMessage: (m: object) => void}>} */
+  const ports = new Map();
+  channel.onmessage = ({data}) => {
+    if (data?.to !== 'hub') return;
+    let port = ports.get(data.from);
+    if (port === undefined) {
+      port = {onmessage: null, postMessage: (m) => channel.postMessage({to: data.from, m})};
+      ports.set(data.from, port);
+      hub.connect(port);
+    }
+    port.onmessage?.({data: data.m});
+  };
+  const alive = window.setInterval(() => channel.postMessage({alive: epoch}), ALIVE_EVERY_MS);
+  channel.postMessage({ready: epoch});
+  console.info('flash_ws: this tab holds the shared event stream of its browser (leader)');
+  let stop;
+  const done = new Promise((resolve) => {
+    stop = () => {
+      window.clearInterval(alive);
+      hub.stop();
+      channel.close();
+      resolve();
+    };
+  });
+  window.document.addEventListener('freeze', stop, {once: true});
+  window.addEventListener('pagehide', stop, {once: true});
+  return {done, stop};
+}
+
+// ---- shared_stream.js ----
+
+// The wire of a shared event stream (docs/protocol.md, "Shared event stream"): one EventSource
+// carries the sessions of several tabs, each in a numbered lane; one POST carries their messages.
+
+
+/**
+ * The URL of a shared event stream carrying `lanes`.
+ * @param {string} base the page config's shared_url
+ * @param {{lane: number, hello: {v: number, session: string | null, seq: number}}[]} lanes
+ * @returns {string}
+ */
+function sharedStreamUrl(base, lanes) {
+  const query = new URLSearchParams({v: String(lanes[0]?.hello.v ?? 1)});
+  for (const {lane, hello} of lanes) {
+    // only the public sid: the URL may reach access logs, the cookie proves the session is this browser's
+    query.append('lane', `${lane}:${(hello.session ?? '').split('.')[0]}:${hello.seq}`);
+  }
+  return `${base}?${query}`;
+}
+
+/**
+ * One event of a shared stream: a message of a lane, or the end of a lane (with its close code).
+ * @param {string} data the event's data: `<lane> <message>` or `<lane> {"code": ..., "reason": ...}`
+ * @returns {{lane: number, message: string} | {lane: number, closed: {code: number, reason: string}}}
+ * @throws {ProtocolError}
+ */
+function parseLaneEvent(data) {
+  const space = data.indexOf(' ');
+  const lane = Number(data.slice(0, space));
+  if (space < 1 || !Number.isSafeInteger(lane)) {
+    throw new ProtocolError('bad_frame', `a shared stream event must start with its lane number, got ${JSON.stringify(data.slice(0, 20))}`);
+  }
+  const rest = data.slice(space + 1);
+  if (rest.startsWith('[')) return {lane, message: rest};
+  let closed;
+  try {
+    closed = JSON.parse(rest);
+  } catch {
+    closed = null;
+  }
+  if (closed === null || typeof closed !== 'object' || !Number.isInteger(closed.code)) {
+    throw new ProtocolError('bad_frame', `lane ${lane}: expected a message or {"code", "reason"}, got ${JSON.stringify(rest.slice(0, 40))}`);
+  }
+  return {lane, closed: {code: closed.code, reason: String(closed.reason ?? '')}};
+}
+
+/**
+ * The body of one POST carrying the messages of several sessions: `[[token, message], ...]`, the
+ * messages of one session merged into one, in the order they were written.
+ * @param {{token: string, text: string}[]} entries
+ * @returns {{body: string, tokens: string[]}} tokens: the session of each entry of the body, in order
+ */
+function batchBody(entries) {
+  /** @type {Map<string, string[]>} */
+  const bySession = new Map();
+  for (const {token, text} of entries) {
+    if (!bySession.has(token)) bySession.set(token, []);
+    bySession.get(token).push(text.slice(1, -1));
+  }
+  const tokens = [...bySession.keys()];
+  const parts = tokens.map((token) => `[${JSON.stringify(token)},[${bySession.get(token).filter((f) => f !== '').join(',')}]]`);
+  return {body: `[${parts.join(',')}]`, tokens};
+}
+
+// ---- shared_hub.js ----
+
+// The SharedWorker side of the fallback shared by every tab of a browser: one EventSource carries
+// the sessions of all tabs (one lane each), one POST at a time carries their messages, batched.
+// Each tab keeps its own session (FlashClient); to it, its lane is a transport like any other.
+
+
+/** How long the hub waits for more tabs' hellos before it opens the stream. */
+const GATHER_MS = 30;
+/** After closing the stream to add a tab, how long the tabs it carried have to say hello again. */
+const REJOIN_MS = 150;
+
+/**
+ * Messages between a tab and the hub (over the tab's MessagePort):
+ *   tab -> hub: {op: 'open', id, hello, urls: {sharedUrl, postsUrl}, stallMs}, {op: 'send', id,
+ *     session, text}, {op: 'close', id}
+ *   hub -> tab: {op: 'open', id}, {op: 'message', id, text}, {op: 'close', id, reason, detail},
+ *     {op: 'log', level, text}
+ * `id` names one transport of the tab; the hub gives each a lane number of its own.
+ * @typedef {{port: MessagePort, id: number, hello: object, inStream: boolean}} Lane
+ */
+
+class SharedHub {
+  #EventSource;
+  #fetch;
+  #setTimeout;
+  #clearTimeout;
+  /** @type {Map<number, Lane>} */ #lanes = new Map();
+  #nextLane = 1;
+  /** @type {{sharedUrl: string, postsUrl: string} | null} */ #urls = null;
+  #stallMs = 10000;
+  /** @type {EventSource | null} */ #source = null;
+  #streamTimer = null;
+  /** @type {{lane: number, token: string, text: string}[]} */ #outbox = [];
+  #posting = false;
+
+  /**
+   * @param {object} dependencies
+   * @param {typeof EventSource} dependencies.EventSource
+   * @param {typeof fetch} dependencies.fetch
+   * @param {(fn: () => void, ms: number) => unknown} dependencies.setTimeout
+   * @param {(timer: unknown) => void} dependencies.clearTimeout
+   */
+  constructor({EventSource, fetch, setTimeout, clearTimeout}) {
+    this.#EventSource = EventSource;
+    this.#fetch = fetch;
+    this.#setTimeout = setTimeout;
+    this.#clearTimeout = clearTimeout;
+  }
+
+  /** A tab connected to the worker. @param {MessagePort} port */
+  connect(port) {
+    port.onmessage = (event) => this.#fromTab(port, event.data);
+    port.start?.();
+  }
+
+  /** @returns {number} the lanes (tab transports) the hub carries or is about to */
+  get laneCount() {
+    return this.#lanes.size;
+  }
+
+  /** This hub stops (its tab no longer leads): every lane ends, and its tab reconnects to the next hub. */
+  stop() {
+    if (this.#streamTimer !== null) this.#clearTimeout(this.#streamTimer);
+    this.#streamTimer = null;
+    this.#source?.close();
+    this.#source = null;
+    for (const number of [...this.#lanes.keys()]) {
+      this.#closeLane(number, CloseReason.ERROR, {reason: 'the tab holding the shared event stream stopped', action: CloseAction.RESUME_NOW});
+    }
+    this.#outbox = [];
+  }
+
+  #fromTab(port, message) {
+    if (!isObject(message)) return;
+    const number = this.#laneOf(port, message.id);
+    if (message.op === 'open') {
+      this.#urls = message.urls;
+      this.#stallMs = message.stallMs ?? this.#stallMs;
+      this.#lanes.set(this.#nextLane++, {port, id: message.id, hello: message.hello, inStream: false});
+      this.#scheduleStream(GATHER_MS);
+    } else if (message.op === 'send' && number !== null) {
+      this.#outbox.push({lane: number, token: message.session, text: message.text});
+      if (!this.#posting) this.#drain();
+    } else if (message.op === 'close' && number !== null) {
+      this.#lanes.delete(number); // the server ends its lane when the session goes on elsewhere
+    }
+  }
+
+  #laneOf(port, id) {
+    for (const [number, lane] of this.#lanes) if (lane.port === port && lane.id === id) return number;
+    return null;
+  }
+
+  #scheduleStream(ms) {
+    if (this.#streamTimer === null) this.#streamTimer = this.#setTimeout(() => this.#openStream(), ms);
+  }
+
+  /**
+   * Opens the stream for the lanes waiting for one. A stream already open cannot take a lane: it
+   * is closed, the tabs it carried resume at once (exactly, as after any reconnection) and join
+   * the new stream with the waiting ones.
+   */
+  #openStream() {
+    this.#streamTimer = null;
+    const waiting = [...this.#lanes.values()].filter((lane) => !lane.inStream);
+    if (waiting.length === 0) return;
+    if (this.#source !== null) {
+      this.#closeStream(CloseReason.SERVER_CLOSED, {action: CloseAction.RESUME_NOW, reason: 'the shared event stream reopens to carry another tab'}, REJOIN_MS);
+      return;
+    }
+    const lanes = [...this.#lanes].map(([lane, {hello}]) => ({lane, hello}));
+    const source = new this.#EventSource(sharedStreamUrl(this.#urls.sharedUrl, lanes));
+    this.#source = source;
+    for (const lane of this.#lanes.values()) lane.inStream = true;
+    const stall = this.#setTimeout(() => this.#log('warn', `flash_ws: the shared event stream has not opened after ${this.#stallMs / 1000} s: ` +
+      'the browser may be out of connections to this host (six per host over HTTP/1.1, shared by every tab and long request)'), this.#stallMs);
+    source.onopen = () => {
+      this.#clearTimeout(stall);
+      for (const lane of this.#lanes.values()) if (lane.inStream) lane.port.postMessage({op: 'open', id: lane.id});
+    };
+    source.onmessage = (event) => this.#fromServer(event.data);
+    source.onerror = () => {
+      this.#clearTimeout(stall);
+      if (this.#source === source) this.#closeStream(CloseReason.ERROR, {reason: 'the shared event stream failed'});
+    };
+  }
+
+  /**
+   * Ends the stream and every lane it carried (their tabs reconnect as `detail` says); a new stream
+   * opens after `reopenMs` for the lanes there are then.
+   */
+  #closeStream(reason, detail, reopenMs = GATHER_MS) {
+    this.#source.close();
+    this.#source = null;
+    for (const [number, lane] of this.#lanes) if (lane.inStream) this.#closeLane(number, reason, detail);
+    this.#scheduleStream(reopenMs);
+  }
+
+  #fromServer(data) {
+    let event;
+    try {
+      event = parseLaneEvent(data);
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      this.#log('error', `flash_ws: unreadable shared stream event: ${error.message}`);
+      this.#closeStream(CloseReason.PROTOCOL_ERROR, {});
+      return;
+    }
+    const lane = this.#lanes.get(event.lane);
+    if (lane === undefined || !lane.inStream) return; // its tab closed that transport
+    if ('message' in event) {
+      lane.port.postMessage({op: 'message', id: lane.id, text: event.message});
+    } else {
+      const action = websocketAction(event.closed.code);
+      const reason = action === CloseAction.GIVE_UP ? CloseReason.REFUSED : CloseReason.SERVER_CLOSED;
+      this.#closeLane(event.lane, reason, {...event.closed, action});
+    }
+  }
+
+  #closeLane(number, reason, detail) {
+    const lane = this.#lanes.get(number);
+    if (lane === undefined) return;
+    this.#lanes.delete(number);
+    lane.port.postMessage({op: 'close', id: lane.id, reason, detail});
+  }
+
+  /** Messages go out in order, one POST at a time; those written meanwhile go together in the next. */
+  async #drain() {
+    this.#posting = true;
+    while (this.#outbox.length > 0) {
+      const entries = this.#outbox.splice(0).filter(({lane}) => this.#lanes.has(lane));
+      if (entries.length === 0) continue;
+      const lanes = new Map(entries.map(({lane, token}) => [token, lane]));
+      const {body, tokens} = batchBody(entries);
+      const stall = this.#setTimeout(() => this.#log('warn', `flash_ws: a POST has waited ${this.#stallMs / 1000} s for an answer: ` +
+        'the browser may be out of connections to this host (six per host over HTTP/1.1)'), this.#stallMs);
+      const outcomes = await this.#post(body, tokens.length);
+      this.#clearTimeout(stall);
+      outcomes.forEach((outcome, index) => this.#settle(lanes.get(tokens[index]), outcome));
+    }
+    this.#posting = false;
+  }
+
+  /** @returns {Promise<{action: string, reason: string, code?: string, message?: string}[]>} one outcome per entry */
+  async #post(body, count) {
+    const every = (outcome) => Array.from({length: count}, () => outcome);
+    let response;
+    try {
+      response = await this.#fetch(this.#urls.postsUrl, {method: 'POST', headers: {'Content-Type': 'application/json'}, body});
+    } catch (error) {
+      return every({action: CloseAction.RESUME, reason: `POST failed: ${error}`});
+    }
+    const answer = await response.json().catch(() => null);
+    if (!response.ok || !isObject(answer) || !Array.isArray(answer.answers) || answer.answers.length !== count) {
+      const code = isObject(answer) && typeof answer.code === 'string' ? answer.code : null;
+      const action = response.ok ? CloseAction.RESUME : httpAction('post', response.status, code);
+      return every({action, reason: `POST answered ${response.status} (${code ?? response.statusText})`, code, message: answer?.message});
+    }
+    return answer.answers.map(({status, code = null, message = ''}) => ({
+      action: httpAction('post', status, code),
+      reason: `POST answered ${status} (${code}: ${message})`,
+      code,
+      message,
+    }));
+  }
+
+  #settle(number, outcome) {
+    const lane = this.#lanes.get(number);
+    if (lane === undefined || outcome.action === CloseAction.ACCEPTED) return;
+    if (outcome.action === CloseAction.REFUSED) {
+      lane.port.postMessage({op: 'log', level: 'error', text: `flash_ws: the server refused a message (${outcome.code}): ${outcome.message}`});
+    } else {
+      const reason = outcome.action === CloseAction.GIVE_UP ? CloseReason.REFUSED : CloseReason.ERROR;
+      this.#closeLane(number, reason, {reason: outcome.reason, action: outcome.action});
+    }
+  }
+
+  /** Says `text` in the console of every tab (a worker's console is not the page's). */
+  #log(level, text) {
+    const ports = new Set([...this.#lanes.values()].map((lane) => lane.port));
+    for (const port of ports) port.postMessage({op: 'log', level, text});
   }
 }
 
@@ -1999,6 +2540,7 @@ class WebSocketTransport extends Transport {
 
 // The page entry: reads the flash_ws page config and connects (window.flash_ws.fire queues its
 // calls until then); says bye when the page is hidden for good or put in the back/forward cache.
+// Loaded as a SharedWorker (the same file), it is the hub the tabs share the fallback through.
 
 
 /**
@@ -2026,8 +2568,75 @@ function tabStorage(window) {
   }
 }
 
+/**
+ * How the tabs of this browser share the fallback: a SharedWorker running this script, else a
+ * leader tab (Web Locks + BroadcastChannel), else not at all (one event stream per tab).
+ * `?flash_ws_share=worker|leader|none` in the page's URL forces one (for tests).
+ * @returns {'worker' | 'leader' | 'none'}
+ */
+function shareMode(window, config, scriptUrl) {
+  const forced = new URLSearchParams(window.location.search).get('flash_ws_share');
+  if (!config.shared_url || forced === 'none') return 'none';
+  const worker = Boolean(scriptUrl) && typeof window.SharedWorker === 'function';
+  const leader = Boolean(window.navigator?.locks) && typeof window.BroadcastChannel === 'function';
+  if (worker && forced !== 'leader') return 'worker';
+  return leader ? 'leader' : 'none';
+}
+
+/**
+ * A factory of fallback transports: lanes of the event stream the tabs of the browser share (see
+ * shareMode), or one EventSource per tab.
+ * @returns {() => import('./transport.js').Transport}
+ */
+function fallbackTransports(window, config, scriptUrl, fetch) {
+  const urls = {sseUrl: config.sse_url, postUrl: config.post_url};
+  const stallMs = config.stall_warning_ms ?? 10000;
+  const own = () => new SseTransport(urls, {EventSource: window.EventSource, fetch, console: window.console, stallMs});
+  const mode = shareMode(window, config, scriptUrl);
+  if (mode === 'none') return own;
+  const hubUrls = {sharedUrl: config.shared_url, postsUrl: config.posts_url};
+  const name = `flash_ws ${config.shared_url}`;
+  let hub = null;
+  let failed = false;
+  const giveUpSharing = (error) => {
+    failed = true;
+    window.console.warn(`flash_ws: cannot share the event stream (${error}); this tab opens its own`);
+  };
+  return () => {
+    if (failed) return own();
+    if (hub === null) {
+      try {
+        if (mode === 'worker') {
+          const worker = new window.SharedWorker(scriptUrl, {name});
+          hub = new HubPort(worker.port, hubUrls, {stallMs, console: window.console});
+          worker.onerror = () => { // the script did not load or run (a Content-Security-Policy, say)
+            giveUpSharing('the shared worker failed to start');
+            hub.hubChanged('the shared worker failed to start');
+          };
+        } else {
+          hub = leaderHubPort({name, urls: hubUrls, stallMs, console: window.console, makeHub: () => newHub(window)}, window);
+        }
+      } catch (error) {
+        giveUpSharing(error);
+        return own();
+      }
+    }
+    return new SharedTransport(hub, {postUrl: config.post_url, fetch});
+  };
+}
+
+/** The hub of a SharedWorker or of a leader tab, on the globals of `scope`. */
+function newHub(scope) {
+  return new SharedHub({
+    EventSource: scope.EventSource,
+    fetch: (...request) => scope.fetch(...request),
+    setTimeout: (fn, ms) => scope.setTimeout(fn, ms),
+    clearTimeout: (timer) => scope.clearTimeout(timer),
+  });
+}
+
 /** Installs window.flash_ws: a queue of fire() calls at once, the client once the page is parsed. */
-function installFlashWs(window) {
+function installFlashWs(window, scriptUrl) {
   const early = [];
   window.flash_ws = {
     fire: (...call) => {
@@ -2041,7 +2650,6 @@ function installFlashWs(window) {
       return;
     }
     const url = webSocketUrl(window.location, config.ws_url);
-    const urls = {sseUrl: config.sse_url, postUrl: config.post_url};
     const fetch = (...request) => window.fetch(...request); // fetch needs window as `this`
     // Dash's debug mode: the dev-tools view watches the transports (see devtools.js)
     const stats = config.devtools ? new DevtoolsStats({names: config.callbacks, now: () => window.performance.now()}) : null;
@@ -2051,7 +2659,7 @@ function installFlashWs(window) {
       config,
       transports: {
         websocket: () => watch(new WebSocketTransport(url, {WebSocket: window.WebSocket}), 'websocket'),
-        sse: () => watch(new SseTransport(urls, {EventSource: window.EventSource, fetch, console: window.console}), 'sse'),
+        sse: ((fallback) => () => watch(fallback(), 'sse'))(fallbackTransports(window, config, scriptUrl, fetch)),
       },
       setProps: (id, props) => window.dash_clientside.set_props(id, props),
       isBusy: graphBusyCheck(window.document),
@@ -2084,5 +2692,11 @@ function installFlashWs(window) {
   }
 }
 
-installFlashWs(window);
+if (typeof window === 'undefined' && typeof globalThis.onconnect !== 'undefined') {
+  // the SharedWorker: every tab that connects shares its event stream and its POSTs
+  const hub = newHub(globalThis);
+  globalThis.onconnect = (event) => hub.connect(event.ports[0]);
+} else {
+  installFlashWs(window, globalThis.document?.currentScript?.src ?? null);
+}
 })();

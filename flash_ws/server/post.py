@@ -7,6 +7,7 @@ message (a JSON array of frames) as body. 204 when accepted; otherwise a 4xx wit
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from quart import Response
@@ -47,30 +48,47 @@ async def receive_post(request: Any, service: FlashWsService, admission: Admissi
     token = request.headers.get(SESSION_HEADER)
     if not token:
         return refusal(400, "unknown_session", f"missing the {SESSION_HEADER} header")
+    answer = await deliver(request, service, admission, token, body)
+    return Response(status=204) if answer is None else refusal(answer.status, answer.code, answer.message)
+
+
+@dataclass(frozen=True)
+class PostRefusal:
+    """Why the message of one session was not taken (the HTTP answer of a single POST)."""
+
+    status: int
+    code: str
+    message: str
+
+
+async def deliver(request: Any, service: FlashWsService, admission: Admission, token: str,
+                  body: bytes | str) -> PostRefusal | None:
+    """Hand one message of the session ``token`` (for this request's browser) to it, through the
+    admission guard's frame checks; None when it was taken."""
     key, _ = admission.browser_key(request)
     try:
         live = await service.store.get(token, admission.binding(request, key))
     except SessionStoreError as exc:
-        return refusal(503, "store_unavailable", str(exc))
+        return PostRefusal(503, "store_unavailable", str(exc))
     if live is None:
-        return refusal(404, "unknown_session", "no such session (expired, or never opened): open a new event stream")
+        return PostRefusal(404, "unknown_session", "no such session (expired, or never opened): open a new event stream")
     try:
         frames: list[Frame] | None = admission.read(body)
     except ProtocolError:
         frames = None  # the session refuses the whole message itself (below), and counts it
     refused = await admission.admit_frames(request, frames or ())
     if refused:
-        return refusal(refused.status, refused.code, refused.message)
+        return PostRefusal(refused.status, refused.code, refused.message)
     try:
         commands = await service.receive(live, body, frames)
     except SessionStoreError as exc:
         if isinstance(exc, StoreUnavailable):
-            return refusal(503, "store_unavailable", str(exc))
-        return refusal(404, "unknown_session", f"{exc}: open a new event stream")
+            return PostRefusal(503, "store_unavailable", str(exc))
+        return PostRefusal(404, "unknown_session", f"{exc}: open a new event stream")
     misbehaved = next((c for c in commands if isinstance(c, Misbehaved)), None)
     if misbehaved is not None:  # the session is closed: the page gives up (close-code table)
-        return refusal(403, "policy", misbehaved.reason)
+        return PostRefusal(403, "policy", misbehaved.reason)
     refused_frames = [c for c in commands if isinstance(c, Refused) and c.code in ("bad_frame", "too_large") and c.run is None]
     if refused_frames:
-        return refusal(413 if refused_frames[0].code == "too_large" else 400, refused_frames[0].code, refused_frames[0].message)
-    return Response(status=204)
+        return PostRefusal(413 if refused_frames[0].code == "too_large" else 400, refused_frames[0].code, refused_frames[0].message)
+    return None

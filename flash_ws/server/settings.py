@@ -32,6 +32,9 @@ class Settings:
     max_sessions: int = 10_000  # open sessions (connected or in their grace period) per process
     max_sessions_per_address: int = 256  # open sessions per client address, per process
     redis_inbox_bytes: int = 16 << 20  # bytes waiting in one worker's Redis inbox; forwards past it are refused
+    shared_event_stream: bool = True  # on the fallback, the tabs of a browser share one event stream
+    max_shared_sessions: int = 64  # sessions (tabs) one shared event stream may carry
+    stall_warning: float = 10.0  # the page says so in its console when a request waits this long
 
     def __post_init__(self) -> None:
         if self.transport not in TRANSPORTS:
@@ -42,8 +45,10 @@ class Settings:
             raise ValueError(f"worker_ttl must be positive seconds, got {self.worker_ttl}")
         if self.replay_memory_budget <= 0:
             raise ValueError(f"replay_memory_budget must be positive bytes, got {self.replay_memory_budget}")
-        for name in ("max_sessions", "max_sessions_per_address", "redis_inbox_bytes"):
+        for name in ("max_sessions", "max_sessions_per_address", "redis_inbox_bytes", "max_shared_sessions"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        if self.stall_warning <= 0:
+            raise ValueError(f"stall_warning must be positive seconds, got {self.stall_warning}")
         if self.resume_grace < 0:
             raise ValueError(f"resume_grace must be >= 0 seconds, got {self.resume_grace}")

@@ -1,0 +1,60 @@
+"""The uplink of a shared event stream: one POST carries the messages of several tabs' sessions.
+
+``POST .../_flash_ws/posts`` with a JSON body ``[[token, message], ...]`` (``message`` a JSON array
+of frames, as a single POST's body) is answered ``200`` with ``{"answers": [...]}``: one
+``{"status": ...}`` per entry, in order, with ``code`` and ``message`` when it was not taken; each
+status means what it means for a single POST (docs/protocol.md, "HTTP answers"). Entries are
+delivered in order, each through the same admission guard as a single POST.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from quart import Response, jsonify
+
+from .admission import Admission
+from .post import deliver, read_body
+from .service import FlashWsService
+from .sse import refusal
+
+
+def entries_of(body: bytes, max_entries: int) -> list[tuple[str, str]]:
+    """The ``(token, message)`` pairs of a batch body; ValueError says what is wrong."""
+    try:
+        batch = json.loads(body)
+    except (ValueError, RecursionError):
+        raise ValueError("the body is not JSON") from None
+    if not isinstance(batch, list) or not batch:
+        raise ValueError("expected a non-empty JSON array of [token, message] pairs")
+    if len(batch) > max_entries:
+        raise ValueError(f"{len(batch)} entries, over the limit of {max_entries} (max_shared_sessions)")
+    entries = []
+    for index, entry in enumerate(batch):
+        if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str) and entry[0]):
+            raise ValueError(f"entry {index} is not a [token, message] pair")
+        entries.append((entry[0], json.dumps(entry[1], separators=(",", ":"))))
+    return entries
+
+
+async def receive_posts(request: Any, service: FlashWsService, admission: Admission) -> Response:
+    refused = await admission.admit(request, "post")
+    if refused:
+        return refusal(refused.status, refused.code, refused.message)
+    if request.mimetype != "application/json":
+        return refusal(415, "bad_frame", f"expected a JSON body (application/json), got {request.mimetype or 'none'!r}")
+    limit = service.settings.limits.max_message_bytes
+    body = await read_body(request, limit)
+    if body is None:
+        return refusal(413, "too_large", f"batch exceeds the limit of {limit} bytes")
+    try:
+        entries = entries_of(body, service.settings.max_shared_sessions * 4)
+    except ValueError as exc:
+        return refusal(400, "bad_frame", f"bad batch: {exc}")
+    answers: list[dict[str, Any]] = []
+    for token, message in entries:
+        answer = await deliver(request, service, admission, token, message)
+        answers.append({"status": 204} if answer is None else
+                       {"status": answer.status, "code": answer.code, "message": answer.message})
+    return jsonify({"answers": answers})

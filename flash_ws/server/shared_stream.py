@@ -1,0 +1,170 @@
+"""One event stream for the sessions of every tab of a browser (docs/protocol.md, "Shared event stream").
+
+Over HTTP/1.1 a browser keeps at most six connections per host for all its tabs; one EventSource per
+tab deadlocks the sixth. The page's SharedWorker (or leader tab) opens one stream for all of them:
+``GET .../_flash_ws/shared?v=1&lane=<n>:<sid>:<seq>&lane=...``, each ``lane`` the hello of one tab's
+session (``sid`` empty for a new session), numbered by the worker. Every event is
+``data: <n> <message>`` (a message of lane ``n``, as the single stream would carry it) or
+``data: <n> {"code": <close code>, "reason": ...}`` (lane ``n`` ended: the close-code table says what
+its tab does). Each lane is a connection of its own: its own heartbeat, its own replacement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from quart import Response
+
+from ..protocol import PROTOCOL_VERSION, Hello
+from ..protocol.close_codes import CloseCode
+from . import heartbeat
+from .admission import Admission
+from .service import FlashWsService
+from .sessions import Connection, LiveSession, SessionStoreError, StoreUnavailable, TooManySessions
+from .sse import SSE_HEADERS, refusal
+
+_LANE = re.compile(r"(\d{1,6}):([A-Za-z0-9_-]{0,64}):(\d{1,18})")
+
+
+def lanes_from_query(args: Any, max_lanes: int) -> dict[int, Hello]:
+    """The hello of every lane of ``?v=1&lane=<n>:<sid>:<seq>...``; ValueError says what is wrong."""
+    try:
+        version = int(args.get("v", "0"))
+    except ValueError:
+        raise ValueError("'v' must be an integer") from None
+    entries = args.getlist("lane")
+    if not entries:
+        raise ValueError("no 'lane' parameter (expected lane=<n>:<sid>:<seq>)")
+    if len(entries) > max_lanes:
+        raise ValueError(f"{len(entries)} lanes, over the limit of {max_lanes} (max_shared_sessions)")
+    lanes: dict[int, Hello] = {}
+    for entry in entries:
+        match = _LANE.fullmatch(entry)
+        if match is None:
+            raise ValueError(f"bad lane {entry[:40]!r} (expected <n>:<sid>:<seq>)")
+        number = int(match[1])
+        if number in lanes:
+            raise ValueError(f"lane {number} named twice")
+        lanes[number] = Hello(match[2] or None, int(match[3]), version)
+    return lanes
+
+
+class _LaneWakeup(asyncio.Event):
+    """A lane connection's wakeup that also wakes the stream carrying it."""
+
+    def __init__(self, stream: asyncio.Event) -> None:
+        super().__init__()
+        self._stream = stream
+
+    def set(self) -> None:
+        super().set()
+        self._stream.set()
+
+
+@dataclass
+class _Lane:
+    number: int
+    live: LiveSession
+    connection: Connection
+    watchdog: asyncio.Task[str] | None = field(default=None)
+
+
+def lane_event(number: int, message: str) -> bytes:
+    return f"data: {number} {message}\n\n".encode()
+
+
+def lane_closed_event(number: int, code: int, reason: str) -> bytes:
+    return lane_event(number, json.dumps({"code": int(code), "reason": reason[:120]}))
+
+
+def close_code_for(exc: SessionStoreError) -> int:
+    """What a lane the store cannot serve tells its tab (tests/vectors/close_codes.json)."""
+    if isinstance(exc, TooManySessions):
+        return CloseCode.TRY_AGAIN_LATER
+    return CloseCode.UNAVAILABLE if isinstance(exc, StoreUnavailable) else CloseCode.RECONNECT
+
+
+async def open_shared_stream(request: Any, service: FlashWsService, admission: Admission, cookie_path: str) -> Response:
+    """Answer ``GET .../_flash_ws/shared``: bind one connection per lane and stream them all."""
+    refused = await admission.admit(request, "sse")
+    if refused:
+        return refusal(refused.status, refused.code, refused.message)
+    try:
+        hellos = lanes_from_query(request.args, service.settings.max_shared_sessions)
+    except ValueError as exc:
+        return refusal(400, "bad_frame", f"bad shared stream query: {exc}")
+    version = next(iter(hellos.values())).v
+    if version != PROTOCOL_VERSION:
+        return refusal(400, "unsupported_version", f"protocol version {version} not supported (this server speaks {PROTOCOL_VERSION})")
+    key, new_key = admission.browser_key(request)
+    binding = admission.binding(request, key)
+    wakeup = asyncio.Event()
+    lanes: list[_Lane] = []
+    refusals: list[bytes] = []
+    for number, hello in hellos.items():
+        connection = Connection(f"lane {number} of a shared event stream from {request.remote_addr}")
+        connection.wakeup = _LaneWakeup(wakeup)
+        try:
+            live = await service.attach(hello, connection, binding, request.remote_addr or "")
+        except SessionStoreError as exc:
+            refusals.append(lane_closed_event(number, close_code_for(exc), str(exc)))
+            continue
+        lanes.append(_Lane(number, live, connection))
+    response = Response(_events(service, lanes, refusals, wakeup), headers=SSE_HEADERS)
+    if new_key:
+        response.headers["Set-Cookie"] = admission.cookie_header(request, key, cookie_path)
+    response.timeout = None
+    return response
+
+
+async def _events(service: FlashWsService, lanes: list[_Lane], refusals: list[bytes],
+                  wakeup: asyncio.Event) -> AsyncIterator[bytes]:
+    """The stream's body: every lane's messages as they come; a lane that ends says so and leaves."""
+    settings = service.settings
+    loop = asyncio.get_running_loop()
+    open_lanes = {lane.number: lane for lane in lanes}
+    for lane in lanes:
+        lane.watchdog = loop.create_task(heartbeat.watch(lane.live, lane.connection, settings.heartbeat_interval,
+                                                         settings.heartbeat_timeout))
+        lane.watchdog.add_done_callback(lambda _: wakeup.set())
+    try:
+        yield b": flash_ws\n\n" + b"".join(refusals)
+        while open_lanes:
+            try:
+                await asyncio.wait_for(wakeup.wait(), settings.heartbeat_interval)
+            except TimeoutError:
+                yield b": idle\n\n"
+                continue
+            wakeup.clear()
+            chunk = bytearray()
+            for lane in list(open_lanes.values()):
+                ended: tuple[int, str] | None = None
+                if lane.connection.wakeup.is_set() and not lane.connection.replaced:
+                    try:
+                        for message in await lane.live.take_messages(lane.connection):
+                            chunk += lane_event(lane.number, message)
+                    except SessionStoreError as exc:
+                        ended = (close_code_for(exc), str(exc))
+                if lane.connection.replaced:
+                    ended = (CloseCode.REPLACED, "replaced by a newer connection of the same session")
+                elif lane.watchdog is not None and lane.watchdog.done():
+                    ended = (CloseCode.HEARTBEAT_TIMEOUT, "heartbeat timeout")
+                if ended is not None:
+                    chunk += lane_closed_event(lane.number, *ended)
+                    _end(service, open_lanes.pop(lane.number))
+            if chunk:
+                yield bytes(chunk)
+    finally:
+        for lane in open_lanes.values():
+            _end(service, lane)
+
+
+def _end(service: FlashWsService, lane: _Lane) -> None:
+    if lane.watchdog is not None:
+        lane.watchdog.cancel()
+    service.detach(lane.live, lane.connection, page_left=False)
