@@ -133,3 +133,29 @@ def _reset_open_connections(proxy) -> None:
     """Give the connections opened while the proxy was clean their cut too."""
     for connection in list(proxy._live):
         connection.close(reset=True)
+
+
+# Records every connection the page's own code constructs (Dash 4.5 hosts its downlink in a SharedWorker,
+# whose requests a page's request log does not show).
+RECORD_CONNECTIONS = """(() => { window.__opened = [];
+  for (const name of ['WebSocket', 'EventSource', 'SharedWorker', 'Worker']) {
+    const original = window[name];
+    if (original) window[name] = new Proxy(original, {construct(target, args) {
+      window.__opened.push(name + ' ' + String(args[0]).replace(/^\\w+:\\/\\/[^/]+/, '')); return new target(...args); }});
+  }
+})();"""
+
+
+def test_page_load_opens_only_the_flash_ws_connection(browser, serve, transport):
+    """Dash 4.5 on its own would start a SharedWorker with its NDJSON downlink for the initial stream."""
+    server = serve(APP, FLASH_WS_TEST_TRANSPORT=transport)
+    page = browser.new_page()
+    page.add_init_script(RECORD_CONNECTIONS)
+    page.goto(server.url)
+    page.wait_for_function("document.getElementById('init-out')?.innerText === 'init 2'", timeout=30_000)
+    opened = page.evaluate("window.__opened")
+    expected = ["WebSocket /_flash_ws/ws"] if transport == "websocket" else [opened[0]]
+    assert opened == expected, opened
+    if transport == "sse":
+        assert opened[0].startswith("EventSource /_flash_ws/sse"), opened
+    page.close()
