@@ -182,11 +182,12 @@ def dash_version(python: str) -> str | None:
     return done.stdout.strip() if done.returncode == 0 else None
 
 
-@functools.lru_cache(maxsize=1)
-def dash45_python() -> tuple[str | None, str]:
+@functools.lru_cache(maxsize=4)
+def dash45_python(candidates: tuple[str, ...] | None = None) -> tuple[str | None, str]:
     """A Python with Dash >= 4.5 for the Dash 4.5 contenders, and what was found (or why there is none):
     ``FLASH_WS_DASH45_PYTHON``, else ``.venv-dash45`` of the project, else this interpreter."""
-    candidates = [os.environ.get("FLASH_WS_DASH45_PYTHON", ""), str(DASH45_VENV / "bin" / "python"), sys.executable]
+    if candidates is None:
+        candidates = (os.environ.get("FLASH_WS_DASH45_PYTHON", ""), str(DASH45_VENV / "bin" / "python"), sys.executable)
     seen = []
     for python in dict.fromkeys(c for c in candidates if c):
         if not Path(python).exists():
@@ -196,7 +197,8 @@ def dash45_python() -> tuple[str | None, str]:
         if version and tuple(int(p) for p in version.split(".")[:2] if p.isdigit()) >= (4, 5):
             return python, f"dash {version} ({python})"
     return None, ("needs Dash >= 4.5 (streaming callbacks): set FLASH_WS_DASH45_PYTHON or make .venv-dash45 "
-                  "(.ci/run does: pip install --pre 'dash[quart]==4.5.0rc2' -e '.[test]'); found " + "; ".join(seen))
+                  "(.ci/run does: pip install --pre 'dash[quart]==4.5.0rc2' -e '.[test]'); found "
+                  + ("; ".join(seen) or "no Python at " + ", ".join(candidates)))
 
 
 class NoServer(ServerProcess):
