@@ -17,16 +17,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from dash import no_update
+from dash._callback import NoUpdate
 from dash._callback_context import context_value
 from dash._grouping import flatten_grouping
 from dash._utils import AttributeDict
 from dash._validate import validate_and_group_input_args
-from dash.dependencies import Input, Output, State, Wildcard
+from dash.dependencies import ALL, ALLSMALLER, MATCH, Input, Output, State, Wildcard
 from dash.exceptions import PreventUpdate
 
 from .stream import StreamProps
 
-NO_UPDATE_TYPE = "NoUpdate"
+WILDCARDS = {"MATCH": MATCH, "ALL": ALL, "ALLSMALLER": ALLSMALLER}
 
 
 @dataclass(frozen=True)
@@ -70,19 +72,12 @@ def _wildcards(component_id: Any) -> set[str]:
     return {value.value for value in component_id.values() if isinstance(value, Wildcard)}
 
 
-def is_no_update(value: Any) -> bool:
-    return type(value).__name__ == NO_UPDATE_TYPE or (isinstance(value, dict) and value.get("_dash_no_update") == "_dash_no_update")
-
-
 def parse_component_id(text: str) -> str | dict:
     """A component id from Dash's string form (dict ids are JSON; wildcards are ``["MATCH"]``)."""
     if not text.startswith("{"):
         return text
-    from dash.dependencies import ALL, ALLSMALLER, MATCH
-
-    wildcards = {"MATCH": MATCH, "ALL": ALL, "ALLSMALLER": ALLSMALLER}
     parsed = json.loads(text)
-    return {key: wildcards[value[0]] if isinstance(value, list) and len(value) == 1 and value[0] in wildcards else value
+    return {key: WILDCARDS[value[0]] if isinstance(value, list) and len(value) == 1 and value[0] in WILDCARDS else value
             for key, value in parsed.items()}
 
 
@@ -159,7 +154,7 @@ def updates_of(stream: DashStream, run: RunContext, value: Any, *, check_shape: 
         flat = flatten_grouping(value, stream.grouping)
     by_component: dict[str, tuple[Any, dict]] = {}
     for output, cid, item in zip(stream.outputs, run.outputs, flat):
-        if not is_no_update(item):
+        if not NoUpdate.is_no_update(item):
             _merge(by_component, cid, {output.component_property: item})
     for cid, props in run.take_set_props():
         _merge(by_component, cid, props)
@@ -209,8 +204,6 @@ def _shown_on_error(stream: DashStream, run: RunContext, exc: Exception) -> Stre
 
 
 def _no_updates(stream: DashStream) -> Any:
-    from dash import no_update
-
     if stream.grouping is None:
         return no_update
     return [no_update] * len(stream.outputs) if not isinstance(stream.grouping, dict) else \
