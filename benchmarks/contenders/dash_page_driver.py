@@ -73,9 +73,15 @@ class DashPageDriver(BrowserDriver):
             await self._page.evaluate(START, [spec.name, spec.params.to_json()])
         await self._collect(streams, recorder)
 
+    def _reset_by_dash(self, since: int) -> str | None:
+        """Dash 4.5's renderer logs a reset of the page's downlink (past its 32-frame window, or a lost
+        connection): the streams on it are gone, whatever was not delivered is lost."""
+        return next((text for text in self._info[since:] if "stream reset" in text), None)
+
     async def _collect(self, streams: list[StreamSpec], recorder: Recorder) -> None:
         keys = {spec.component: spec.key for spec in streams}
         received = {spec.key: 0 for spec in streams}
+        logged = len(self._info)
         while True:
             arrivals = await self._page.evaluate("() => (window.__arrivals || []).splice(0)")
             for component, seq, ts, at in arrivals:
@@ -88,6 +94,12 @@ class DashPageDriver(BrowserDriver):
             for key in done:
                 recorder.end(key)
             if len(done) == len(received):
+                return
+            reset = self._reset_by_dash(logged)
+            if reset is not None:
+                for key in received:
+                    recorder.end(key, "reset by Dash")
+                self.notes.append("Dash reset the downlink: " + reset.splitlines()[0][:120])
                 return
             await asyncio.sleep(0.05)
 
