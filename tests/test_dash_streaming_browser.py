@@ -51,8 +51,10 @@ def test_every_dash_streaming_behaviour_over_one_connection(browser, serve, tran
     for name in ("multi-b", "side"):
         page.record_texts(name)
 
+    page.page.evaluate("""() => { const button = document.getElementById('count-start'); window.__disabled = [];
+        new MutationObserver(() => window.__disabled.push(button.disabled))
+            .observe(button, {attributes: true, attributeFilter: ['disabled']}); }""")
     page.click("count-start")
-    page.wait_until(lambda: page.page.is_disabled("#count-start"), "running= to disable the button")
     page.click("multi-start")
     page.click("err-start")
     page.page.click("[id='{\"index\":1,\"type\":\"pm-btn\"}']")
@@ -73,15 +75,23 @@ def test_every_dash_streaming_behaviour_over_one_connection(browser, serve, tran
     assert page.chart_y("chart") == list(range(60))
     page.wait_text("count-out", "done 1")
     page.wait_until(lambda: page.page.is_enabled("#count-start"), "running= to enable the button again")
+    assert page.page.evaluate("window.__disabled")[:1] == [True]  # running= disabled it while it streamed
 
     page.click("long-start")  # cancel=[Input(...)]: Stop ends the stream and the running= values
     page.wait_until(lambda: page.text("long-out").startswith("long"), "the long stream")
     assert page.page.is_disabled("#long-start")
     page.click("long-stop")
     page.wait_until(lambda: page.page.is_enabled("#long-start"), "Stop to re-enable the button")
-    frozen = page.text("long-out")
-    page.page.wait_for_timeout(300)  # a stopped stream shows nothing more (no fixed sleep as a wait: a check)
-    assert page.text("long-out") == frozen
+    # An update received before the Stop may still render; then nothing more (a running stream
+    # changes it every 50 ms, so it would never hold still for half a second).
+    texts = [page.text("long-out")]
+
+    def holds_still() -> bool:
+        page.page.wait_for_timeout(500)
+        texts.append(page.text("long-out"))
+        return texts[-1] == texts[-2]
+
+    page.wait_until(holds_still, "the stopped stream's text to hold still")
 
     page.click("count-start")  # a second run of the same callback, then re-triggered
     page.wait_until(lambda: page.text("count-out").startswith("tick"), "the second run")
