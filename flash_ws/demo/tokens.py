@@ -25,7 +25,12 @@ at once instead of a spinner.
 - Each piece is an *update*: here, a `Patch` that appends a few characters to the answer.
 - flash_ws carries every update of every stream of the page over **one** connection, and replays what a
   dropped connection missed, so no word is lost or repeated.
-- Press **Stop** to end an answer: the words shown stay, and the button is ready again.""",
+- Press **Stop** to end an answer: the words shown stay, and the button is ready again.
+
+Under the hood, each answer is an ordinary Python generator. It awaits the next token, wraps it in a
+`Patch`, and yields it; the page applies the appended text where it stands. Nothing on the page
+polls, and no request stays open per answer: the updates of every stream share the page's one
+connection, in order, each exactly once.""",
     """A Dash callback that *yields* instead of *returning* becomes a stream. Every `yield` has the shape of
 the callback's return value: one value per `Output`.
 
@@ -33,14 +38,23 @@ the callback's return value: one value per `Output`.
 2. `PreventUpdate` ends the stream quietly.
 3. `running=` disables the button while the answer streams, and enables it again after.
 
-Two answers can stream at once: each has its own run, and neither waits for the other.""",
+Two answers can stream at once: each has its own run, and neither waits for the other.
+
+A stream ends in one of four ways: it returns (the last values stay and `running=` is undone), it
+raises `PreventUpdate` (the same, quietly), it raises an error (`on_error` decides what to show), or
+the page cancels it (a Stop button, or the same callback triggered again). In each case the buttons
+come back as they were, so the page is ready for the next question.""",
     """Behind a proxy that blocks WebSockets, the same page streams over **Server-Sent Events** with its
 messages posted back, and it resumes exactly where it stopped after a network cut.
 
 > The server keeps what the page has not acknowledged yet, and pauses a stream whose page stops reading,
 > so a slow tab cannot fill the server's memory.
 
-That is all there is to it: replace `Dash(...)` with `Flash(...)`.""",
+That is all there is to it: replace `Dash(...)` with `Flash(...)`.
+
+The token rate here is simulated: between 30 and 100 tokens per second, the pace of a typical
+language model. A real model would replace the loop over the shipped text with a loop over its
+streamed response; the rest of the callback stays the same.""",
 )
 MIN_DELAY, MAX_DELAY = 0.01, 0.033  # seconds between tokens: 30 to 100 tokens per second
 
