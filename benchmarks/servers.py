@@ -9,6 +9,7 @@ or the started process itself when it has no children.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
@@ -164,8 +165,60 @@ class ServerProcess:
             self.proc.wait()
 
 
-def hypercorn(name: str, target: str) -> ServerProcess:
-    return ServerProcess(name, [sys.executable, "-m", "hypercorn", target, "--bind", f"{LOOPBACK}:{{port}}"])
+def hypercorn(name: str, target: str, python: str = sys.executable, env: dict[str, str] | None = None) -> ServerProcess:
+    return ServerProcess(name, [python, "-m", "hypercorn", target, "--bind", f"{LOOPBACK}:{{port}}"], env)
+
+
+DASH45_VENV = ROOT / ".venv-dash45"  # where .ci/run makes the Dash 4.5 environment
+
+
+def dash_version(python: str) -> str | None:
+    """The Dash version ``python`` imports (None when it cannot import dash)."""
+    try:
+        done = subprocess.run([python, "-c", "import dash; print(dash.__version__)"], capture_output=True, text=True,
+                              timeout=60, cwd=ROOT)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+@functools.lru_cache(maxsize=4)
+def dash45_python(candidates: tuple[str, ...] | None = None) -> tuple[str | None, str]:
+    """A Python with Dash >= 4.5 for the Dash 4.5 contenders, and what was found (or why there is none):
+    ``FLASH_WS_DASH45_PYTHON``, else ``.venv-dash45`` of the project, else this interpreter."""
+    if candidates is None:
+        candidates = (os.environ.get("FLASH_WS_DASH45_PYTHON", ""), str(DASH45_VENV / "bin" / "python"), sys.executable)
+    seen = []
+    for python in dict.fromkeys(c for c in candidates if c):
+        if not Path(python).exists():
+            continue
+        version = dash_version(python)
+        seen.append(f"{python}: dash {version or 'not importable'}")
+        if version and tuple(int(p) for p in version.split(".")[:2] if p.isdigit()) >= (4, 5):
+            return python, f"dash {version} ({python})"
+    return None, ("needs Dash >= 4.5 (streaming callbacks): set FLASH_WS_DASH45_PYTHON or make .venv-dash45 "
+                  "(.ci/run does: pip install --pre 'dash[quart]==4.5.0rc2' -e '.[test]'); found "
+                  + ("; ".join(seen) or "no Python at " + ", ".join(candidates)))
+
+
+class NoServer(ServerProcess):
+    """A contender that cannot run here: nothing starts, and its rows say why (``reason``)."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(name, [])
+        self.reason = reason
+
+    def start(self) -> None:
+        pass
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        pass
+
+    def meter(self) -> ProcessMeter:
+        return ProcessMeter(-1)  # reads as unknown
+
+    def stop(self) -> None:
+        pass
 
 
 def python_module(name: str, module: str) -> ServerProcess:

@@ -11,7 +11,6 @@ from dash import (
     Output,
     Patch,
     State,
-    callback,
     clientside_callback,
     ctx,
     dash_table,
@@ -22,6 +21,7 @@ from dash import (
 
 from .app import Flash
 from .callbacks import event_callback
+from .dash_callbacks import callback
 from .stream import StreamProps, stream_props
 
 __version__ = "0.1.0"

@@ -12,6 +12,7 @@ from quart import request, websocket
 
 from . import logs
 from .callbacks import GLOBAL_EVENT_CALLBACKS, EventCallbackRegistry, OnError
+from .dash_callbacks import add_stream, take_from_dash
 from .devtools import add_devtools_view
 from .page_config import TriggerGroup, build_groups, page_config
 from .protocol import Limits
@@ -214,6 +215,11 @@ class Flash(dash.Dash):
         with self._install_lock:  # Dash runs _setup_server in a worker thread, the socket on the loop
             if self._event_callbacks_installed:
                 return
+            # Dash-style generator callbacks (dash.callback / app.callback) stream over flash_ws too.
+            for callback_map, callback_list in ((dash._callback.GLOBAL_CALLBACK_MAP, dash._callback.GLOBAL_CALLBACK_LIST),
+                                                (self.callback_map, self._callback_list)):
+                for stream in take_from_dash(callback_map, callback_list, self._on_error):
+                    add_stream(self.event_callbacks, stream)
             GLOBAL_EVENT_CALLBACKS.move_into(self.event_callbacks)
             self._trigger_groups = build_groups(self.event_callbacks)
             for group in self._trigger_groups:
@@ -226,6 +232,9 @@ class Flash(dash.Dash):
         if not self._websocket_callbacks:
             # Dash's renderer opens its own callback socket whenever this is present.
             config.pop("websocket", None)
+        if "stream" in config:
+            # Dash >= 4.5: its streaming callbacks run over flash_ws, so its downlink stays closed.
+            config["stream"] = {"enabled": False}
         settings = self.flash_ws_settings
         config["flash_ws"] = page_config(self.event_callbacks, self._trigger_groups,
                                          self.config.requests_pathname_prefix + "_flash_ws/", settings)

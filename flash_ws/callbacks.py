@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from .stream import StreamProps, _check_pair
 
 OnError = Callable[[Exception], Any]
 BACKPRESSURE_MODES = ("wait", "latest")
+MAX_ID_LENGTH = 256  # the codec caps a start frame's callback id
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class EventCallback:
     on_error: OnError | None
     prevent_initial_call: bool
     backpressure: str = "wait"
+    context_arg: bool = False  # the page also sends its trigger context (Dash-style callbacks, page_config.py)
 
     @property
     def name(self) -> str:
@@ -39,7 +42,7 @@ class EventCallback:
 
     @property
     def arity(self) -> int:
-        return len(self.inputs) + len(self.states)
+        return len(self.inputs) + len(self.states) + self.context_arg
 
     def arity_refusal(self, args: list[Any]) -> str | None:
         """Why ``args`` cannot be this callback's arguments (their count), or None."""
@@ -53,7 +56,10 @@ class EventCallback:
 
 
 class EventCallbackRegistry:
-    """Event callbacks by id; ids are stable across processes (module.qualname, then #2, #3...)."""
+    """Event callbacks by id; ids are stable across processes (module.qualname, then #2, #3...).
+
+    Ids are at most ``MAX_ID_LENGTH`` characters: a longer name is cut and ends with a hash of it.
+    """
 
     def __init__(self) -> None:
         self._callbacks: dict[str, EventCallback] = {}
@@ -72,6 +78,8 @@ class EventCallbackRegistry:
 
     def add(self, func: Callable[..., Any], dependencies: Sequence[Any], **options: Any) -> EventCallback:
         base = f"{func.__module__}.{func.__qualname__}"
+        if len(base) > MAX_ID_LENGTH - 8:
+            base = base[:MAX_ID_LENGTH - 30] + "~" + hashlib.sha256(base.encode()).hexdigest()[:16]
         cb_id, n = base, 1
         while cb_id in self._callbacks:
             n += 1
@@ -85,7 +93,8 @@ class EventCallbackRegistry:
         for callback in self._callbacks.values():
             other.add(callback.func, (*callback.inputs, *callback.states), cancel=callback.cancel,
                       reset_props=callback.reset_props, on_error=callback.on_error,
-                      prevent_initial_call=callback.prevent_initial_call, backpressure=callback.backpressure)
+                      prevent_initial_call=callback.prevent_initial_call, backpressure=callback.backpressure,
+                      context_arg=callback.context_arg)
         self._callbacks.clear()
 
 
@@ -101,6 +110,7 @@ def _build(
     on_error: OnError | None = None,
     prevent_initial_call: bool = True,
     backpressure: str = "wait",
+    context_arg: bool = False,
 ) -> EventCallback:
     where = f"event callback {func.__module__}.{func.__qualname__}"
     if not (inspect.isasyncgenfunction(func) or inspect.isgeneratorfunction(func)):
@@ -130,7 +140,7 @@ def _build(
     if backpressure not in BACKPRESSURE_MODES:
         raise ValueError(f"{where}: backpressure must be one of {', '.join(BACKPRESSURE_MODES)}, got {backpressure!r}")
     return EventCallback(cb_id, func, inputs, states, tuple(cancel_pairs), resets, on_error, bool(prevent_initial_call),
-                         backpressure)
+                         backpressure, bool(context_arg))
 
 
 def event_callback(

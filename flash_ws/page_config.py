@@ -20,12 +20,16 @@ from .callbacks import EventCallback
 from .server.settings import Settings
 
 
+CONTEXT = object()  # placeholder for the index of the trigger context in a start action's args
+
+
 @dataclass
 class TriggerGroup:
     key: str
     inputs: list[Input]
     states: list[State] = field(default_factory=list)
     actions: list[dict[str, Any]] = field(default_factory=list)
+    sends_context: bool = False  # the page appends its trigger context after the States
 
     def state_index(self, state: State) -> int:
         for index, known in enumerate(self.states):
@@ -39,8 +43,14 @@ class TriggerGroup:
         return not any(a.get("initial") for a in self.actions)
 
     def clientside_function(self) -> str:
+        values = "Array.prototype.slice.call(arguments)"
+        if self.sends_context:
+            # Dash-style callbacks: which inputs triggered, and the concrete ids of wildcard inputs
+            # and states (for MATCH outputs and dash.ctx), without their values (sent once already).
+            values += ".concat([c?{t:c.triggered.map(function(x){return x.prop_id;}),i:ids(c.inputs_list),s:ids(c.states_list)}:null])"
         return ("function(){var c=window.dash_clientside&&window.dash_clientside.callback_context;"
-                f"window.flash_ws.fire({json.dumps(self.key)},Array.prototype.slice.call(arguments),c?c.triggered:[]);}}")
+                "function ids(l){return (l||[]).map(function(e){return Array.isArray(e)?ids(e):{id:e.id,property:e.property};});}"
+                f"window.flash_ws.fire({json.dumps(self.key)},{values},c?c.triggered:[]);}}")
 
 
 def _group_for(groups: dict[str, TriggerGroup], inputs: Iterable[Input]) -> TriggerGroup:
@@ -58,12 +68,20 @@ def build_groups(callbacks: Iterable[EventCallback]) -> list[TriggerGroup]:
     callbacks = list(callbacks)
     for cb in callbacks:
         group = _group_for(groups, cb.inputs)
-        args = list(range(len(cb.inputs))) + [group.state_index(s) for s in cb.states]
+        args: list[Any] = list(range(len(cb.inputs))) + [group.state_index(s) for s in cb.states]
+        if cb.context_arg:
+            group.sends_context = True
+            args.append(CONTEXT)
         group.actions.append({"kind": "start", "cb": cb.cb_id, "args": args, "initial": not cb.prevent_initial_call})
     for cb in callbacks:
         for cancel_input, keep in cb.cancel:
             group = _group_for(groups, [cancel_input])
             group.actions.append({"kind": "cancel", "cb": cb.cb_id, "arg": 0, "keep": json.loads(to_json(keep))})
+    for group in groups.values():  # the context comes after every State of the group
+        context_index = len(group.inputs) + len(group.states)
+        for action in group.actions:
+            if action["kind"] == "start":
+                action["args"] = [context_index if a is CONTEXT else a for a in action["args"]]
     return list(groups.values())
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from benchmarks.contenders.base import Contender, ContenderUnavailable, Driver, Recorder, StreamSpec
-from benchmarks.servers import hypercorn, python_module
+from benchmarks.servers import NoServer, ServerProcess, dash45_python, hypercorn, python_module
 
 
 def _flash_ws(transport: str):
@@ -42,6 +42,37 @@ def _raw() -> Driver:
     return RawDriver()
 
 
+DASH_API_APP = "benchmarks.contenders.dash_stream_app:server"
+
+
+def _dash_api_server(name: str, serve: str):
+    """The Dash-API page; Dash's own streaming runs in the Dash 4.5 environment (servers.dash45_python)."""
+
+    def make() -> ServerProcess:
+        if serve == "flash":
+            return hypercorn(name, DASH_API_APP, env={"FLASH_WS_BENCH_SERVE": serve})
+        python, found = dash45_python()
+        if python is None:
+            return NoServer(name, found)
+        return hypercorn(name, DASH_API_APP, python, {"FLASH_WS_BENCH_SERVE": serve})
+
+    return make
+
+
+def _dash_page(serve: str):
+    def make() -> Driver:
+        from benchmarks.contenders.dash_page_driver import DashPageDriver
+
+        return DashPageDriver(serve, None if serve == "flash" else _unavailable())
+
+    return make
+
+
+def _unavailable() -> str | None:
+    python, found = dash45_python()
+    return found if python is None else None
+
+
 CONTENDERS: dict[str, Contender] = {c.name: c for c in [
     Contender("flash_ws-ws", "flash_ws, default transport choice (reference client, transport='auto')",
               lambda: hypercorn("flash_ws-ws", "benchmarks.contenders.flash_ws_app:server"), _flash_ws("auto"), True),
@@ -56,6 +87,13 @@ CONTENDERS: dict[str, Contender] = {c.name: c for c in [
               lambda: hypercorn("flash_ws-ws-browser", "benchmarks.contenders.flash_ws_app:server"), _browser("auto"), True),
     Contender("flash_ws-sse-browser", "flash_ws forced to SSE + POST (?flash_ws_transport=sse), the real JS client in Chromium",
               lambda: hypercorn("flash_ws-sse-browser", "benchmarks.contenders.flash_ws_app:server"), _browser("sse"), True),
+    Contender("dash-stream", "Dash 4.5's own streaming callbacks (async generators; NDJSON downlink in a SharedWorker), "
+              "Dash(backend='quart'), the Dash-API page in Chromium", _dash_api_server("dash-stream", "dash"),
+              _dash_page("dash"), False),
+    Contender("dash-stream-ws", "Dash 4.5's streaming callbacks over its websocket callbacks (websocket_callbacks=True), "
+              "the Dash-API page in Chromium", _dash_api_server("dash-stream-ws", "dash-ws"), _dash_page("dash-ws"), False),
+    Contender("flash_ws-dash-api", "the same Dash-API page on Flash(...) instead of Dash(...): its streams over flash_ws, "
+              "in Chromium", _dash_api_server("flash_ws-dash-api", "flash"), _dash_page("flash"), True),
     Contender("raw-websockets", "a bare websockets server, one message per update: the floor",
               lambda: python_module("raw-websockets", "benchmarks.contenders.raw_ws"), _raw, False),
 ]}

@@ -1,4 +1,4 @@
-"""The demo app: Flash 1.2.0's two event-callback examples, served by flash_ws.
+"""The demo app: Flash 1.2.0's two event-callback examples, and Dash-style token streaming (tokens.py).
 
 ``app`` and ``server`` (the Quart app) are importable; ``python -m flash_ws.demo`` runs it.
 """
@@ -19,6 +19,7 @@ from flash_ws import Flash, Input, Output, State, StreamProps, stream_props
 
 from . import components as c
 from .components import notify
+from .tokens import tokens_layout
 
 app = Flash(__name__, use_pages=False, suppress_callback_exceptions=True, title="flash_ws demo")
 server = app.server
@@ -39,7 +40,7 @@ app.layout = html.Div(
 @app.callback(Output(c.PAGE, "children"), Output(c.NAV, "children"), Input(c.URL, "pathname"))
 def route(pathname: str | None) -> tuple[Any, list]:
     """Show the page for ``pathname`` and highlight its nav link."""
-    pages = {"/": progressive_layout, "/live": live_layout}
+    pages = {"/": progressive_layout, "/live": live_layout, "/tokens": tokens_layout}
     page = pages.get(pathname or "/")
     if page is None:
         return c.card(html.P(f"No page at {pathname}."), dcc.Link("Back home", href="/"), title="404"), c.nav_links("")

@@ -76,7 +76,7 @@ def card(*children: Any, title: str | None = None) -> html.Div:
 
 def nav_links(pathname: str) -> list[dcc.Link]:
     """The nav bar's links, the one for ``pathname`` highlighted."""
-    pages = [("/", "Progressive data load"), ("/live", "Endless live dashboard")]
+    pages = [("/", "Progressive data load"), ("/live", "Endless live dashboard"), ("/tokens", "Token streaming")]
     links = []
     for href, label in pages:
         active = href == pathname

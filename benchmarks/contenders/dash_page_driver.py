@@ -1,0 +1,115 @@
+"""The Dash-API page (benchmarks/contenders/dash_stream_app.py) in headless Chromium.
+
+The same page for ``dash-stream`` / ``dash-stream-ws`` (Dash 4.5's own streaming) and
+``flash_ws-dash-api`` (the page on ``Flash``): the driver sets the ``params`` store and clicks
+``go-<name>``; the page's clientside callbacks note every ``[seq, ts]`` appended to a stream's store
+with its arrival time, and the driver collects them as ``BrowserDriver`` does. The connections are
+counted in the page (WebSocket, EventSource, SharedWorker and Worker constructions, plus the
+SharedWorker's own downlink requests, which the proxy counts as connections too).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from typing import Any
+
+from benchmarks.contenders.base import ContenderUnavailable, Recorder, StreamSpec
+from benchmarks.contenders.browser_driver import CHROMIUM_ARGS, BrowserDriver
+
+COUNT_CONNECTIONS = """(() => { window.__arrivals = []; window.__opened = [];
+  for (const name of ['WebSocket', 'EventSource', 'SharedWorker', 'Worker']) {
+    const original = window[name];
+    if (original) window[name] = new Proxy(original, {construct(target, args) {
+      window.__opened.push(name); return new target(...args); }});
+  }
+})();"""
+START = """([name, params]) => {
+    window.dash_clientside.set_props('params', {data: params});
+    document.getElementById('go-' + name).click();
+}"""
+
+
+class DashPageDriver(BrowserDriver):
+    def __init__(self, serve: str, unavailable: str | None = None) -> None:
+        super().__init__("auto")
+        self.serve = serve  # "dash", "dash-ws" or "flash"
+        self.unavailable = unavailable
+
+    async def open(self, base_url: str) -> None:
+        from playwright.async_api import async_playwright
+
+        if self.unavailable:
+            raise ContenderUnavailable(self.unavailable)
+        executable = shutil.which("chromium")
+        if executable is None:
+            raise ContenderUnavailable("needs Debian's chromium (apt-get install chromium)")
+        self._base_url = base_url.rstrip("/")
+        self._playwright = await async_playwright().start()
+        self._browser = await self._playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        self._page = await self._browser.new_page()
+        self._page.on("console", lambda message: self._info.append(message.text))
+        await self._page.add_init_script(COUNT_CONNECTIONS)
+        try:
+            await self._page.goto(self._base_url + "/", timeout=20_000)
+            await self._page.wait_for_function("() => window.dash_clientside && window.dash_clientside.set_props"
+                                               " && document.getElementById('go-paced')", timeout=20_000)
+            if self.serve == "flash":
+                for _ in range(200):
+                    if any(text.startswith("flash_ws: connected over") for text in self._info):
+                        break
+                    await asyncio.sleep(0.05)
+                else:
+                    raise ContenderUnavailable("the page's flash_ws client did not connect")
+        except Exception as exc:
+            if isinstance(exc, ContenderUnavailable):
+                raise
+            raise ContenderUnavailable(f"the page did not load: {exc}") from exc
+        self.transport = {"dash": "browser: Dash 4.5 NDJSON downlink", "dash-ws": "browser: Dash 4.5 websocket callbacks",
+                          "flash": "browser: flash_ws"}[self.serve]
+
+    async def run(self, streams: list[StreamSpec], recorder: Recorder) -> None:
+        for spec in streams:
+            await self._page.evaluate(START, [spec.name, spec.params.to_json()])
+        await self._collect(streams, recorder)
+
+    def _reset_by_dash(self, since: int) -> str | None:
+        """Dash 4.5's renderer logs a reset of the page's downlink (past its 32-frame window, or a lost
+        connection): the streams on it are gone, whatever was not delivered is lost."""
+        return next((text for text in self._info[since:] if "stream reset" in text), None)
+
+    async def _collect(self, streams: list[StreamSpec], recorder: Recorder) -> None:
+        keys = {spec.component: spec.key for spec in streams}
+        received = {spec.key: 0 for spec in streams}
+        logged = len(self._info)
+        while True:
+            arrivals = await self._page.evaluate("() => (window.__arrivals || []).splice(0)")
+            for component, seq, ts, at in arrivals:
+                key = keys.get(component)
+                if key is not None:
+                    recorder.records[key].append((int(seq), float(ts), float(at)))
+                    recorder.last_arrival = max(recorder.last_arrival, float(at))
+                    received[key] += 1
+            done = await asyncio.to_thread(self._finished, received)
+            for key in done:
+                recorder.end(key)
+            if len(done) == len(received):
+                return
+            reset = self._reset_by_dash(logged)
+            if reset is not None:
+                for key in received:
+                    recorder.end(key, "reset by Dash")
+                self.notes.append("Dash reset the downlink: " + reset.splitlines()[0][:120])
+                return
+            await asyncio.sleep(0.05)
+
+    async def close(self) -> None:
+        if self._page is not None:
+            opened: list[Any] = await self._page.evaluate("() => window.__opened || []")
+            self.connections = len(opened)
+            self.notes.append("the page opened: " + (", ".join(sorted(set(opened))) or "nothing but fetches"))
+            await self._page.close()
+        if self._browser is not None:
+            await self._browser.close()
+        if self._playwright is not None:
+            await self._playwright.stop()
