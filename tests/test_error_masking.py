@@ -86,7 +86,7 @@ async def test_refusals_are_logged_once_per_connection_escaped_and_counted(caplo
     forged = "x\nflash_ws: FORGED admin logged in"
 
     for run in range(1, 1001):
-        service.receive_local(live, json.dumps([{"t": "start", "run": run, "cb": forged + "y" * 10_000, "args": []}]))
+        service.receive_local(live, json.dumps([{"t": "start", "run": run, "cb": forged + "y" * 200, "args": []}]))
     service.detach(live, connection, page_left=False)
 
     lines = [r.getMessage() for r in caplog.records]

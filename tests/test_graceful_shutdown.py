@@ -133,10 +133,10 @@ async def test_a_draining_service_refuses_new_sessions_and_runs():
 
     callback = callbacks.add(ticking, [Input("x", "n_clicks")])
     service = FlashWsService(callbacks, Settings())
-    live = await service.attach(Hello(None, 0), Connection("websocket from test"))
+    live = await service.attach(Hello(None, 0), Connection("websocket from test"), "binding", "127.0.0.1")
     service.draining = True
     try:
-        await service.attach(Hello(None, 0), Connection("websocket from test"))
+        await service.attach(Hello(None, 0), Connection("websocket from test"), "binding", "127.0.0.1")
     except WorkerDraining as refused:
         assert refused.close_code == CloseCode.TRY_AGAIN_LATER
     else:

@@ -102,6 +102,7 @@ async def test_a_resume_counts_the_frames_replayed(serve):
     """A page that acknowledged nothing resumes from seq 0: every frame is sent again."""
     server = serve(f"{APP}:server", FLASH_WS_METRICS="1")
     async with websockets.connect(server.ws_url, origin=server.url) as ws:
+        browser = {"Cookie": ws.response.headers["Set-Cookie"].split(";")[0]}  # the page's browser key
         await ws.send(encode_message([Hello(None, 0), Start(1, COUNT, [30])]))
         frames = []
         while not any(frame["t"] == "end" for frame in frames):
@@ -109,7 +110,7 @@ async def test_a_resume_counts_the_frames_replayed(serve):
         token = frames[0]["session"]
         sequenced = [frame["seq"] for frame in frames if frame["t"] in ("update", "end")]
         assert sequenced == list(range(1, 32))  # 30 updates and the end
-    async with websockets.connect(server.ws_url, origin=server.url) as ws:  # the cut page comes back
+    async with websockets.connect(server.ws_url, origin=server.url, additional_headers=browser) as ws:  # the cut page comes back
         await ws.send(encode_message([Hello(token, 0)]))
         welcome = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))[0]
         assert welcome["resumed"] is True
