@@ -90,8 +90,9 @@ async def _events(service: FlashWsService, live: LiveSession, connection: Connec
             except SessionStoreError as exc:
                 log.warning("flash_ws: closing %s: %s", connection, exc)
                 return  # the page reconnects, resuming or starting afresh
-            for message in messages:
-                yield f"data: {message}\n\n".encode()
+            if messages:  # one write for the whole wake-up
+                yield "".join(f"data: {message}\n\n" for message in messages).encode()
+            await connection.written()
     finally:
         watchdog.cancel()
         service.detach(live, connection, page_left=False)
