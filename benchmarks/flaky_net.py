@@ -128,7 +128,9 @@ class Progress:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     sizing = Sizing.choose(args.quick, args.duration, args.rate)
     contenders = [CONTENDERS[name] for name in args.contenders]
-    progress = Progress(len(contenders) * len(args.profiles))
+    rows_to_run = [(profile, contender) for profile in args.profiles for contender in contenders
+                   if contender.profiles is None or profile in contender.profiles or args.contender is not None]
+    progress = Progress(len(rows_to_run))
     started_at = datetime.datetime.now(datetime.UTC).astimezone()
     clock = time.monotonic()
     servers = {contender.name: contender.server() for contender in contenders}
@@ -141,13 +143,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await asyncio.to_thread(server.wait_ready)
         for contender in contenders:
             await warm_up(contender, servers[contender.name])
-        for profile in args.profiles:
-            for contender in contenders:
-                progress.begin(contender.name, profile)
-                row = await run_row(RowContext(contender, servers[contender.name], profile, sizing, args.seed,
-                                               progress.step))
-                progress.end(row)
-                rows.append(row)
+        for profile, contender in rows_to_run:
+            progress.begin(contender.name, profile)
+            row = await run_row(RowContext(contender, servers[contender.name], profile, sizing, args.seed, progress.step))
+            progress.end(row)
+            rows.append(row)
     finally:
         for server in servers.values():
             server.stop()
