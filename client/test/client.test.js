@@ -246,6 +246,27 @@ describe('reconnection', () => {
     assert.equal(WebSocket.instances.length, 3, 'and another one is made');
   });
 
+  test('an event stream attempt not answered within 1 s is replaced at once, and the backoff does not grow', () => {
+    const {client, clock, EventSource} = setup({transport: 'sse'});
+    client.connect(); // a dead path: no attempt is answered
+    const attempts = [];
+    for (let i = 0; i < 4; i += 1) {
+      const source = EventSource.last;
+      clock.advance(999);
+      assert.equal(source.closed, false, 'still waiting for the attempt');
+      clock.advance(1);
+      assert.equal(source.closed, true, 'abandoned after 1 s without opening');
+      const before = EventSource.instances.length;
+      clock.advance(100);
+      attempts.push(EventSource.instances.length - before);
+    }
+    assert.deepEqual(attempts, [1, 1, 1, 1], 'each next attempt within 100 ms (no growing backoff)');
+    const opened = EventSource.last;
+    opened.serverOpens();
+    clock.advance(1500);
+    assert.equal(opened.closed, false, 'an attempt that opened is judged by the heartbeat, not this timeout');
+  });
+
   test('wake() reconnects at once when waiting for a backoff, and replaces a silent connection', () => {
     const {client, ws, clock, WebSocket} = running();
     ws.serverCloses(1006, '', false);
