@@ -12,6 +12,8 @@ import {TransportChoice} from './transport_choice.js';
 
 /** With auto, WebSocket reconnections in a row that fail to open before the page moves to SSE. */
 const FALLBACK_AFTER_FAILED_RECONNECTS = 3;
+/** After a dead path, event stream attempts given sse_open_timeout_ms to open; later ones wait for the watchdog. */
+const MAX_QUICK_ATTEMPTS = 10;
 
 /** @typedef {import('./apply.js').Batch} Batch */
 /** @typedef {import('./codec.js').Frame} Frame */
@@ -60,7 +62,8 @@ export class FlashClient {
   /** @type {Transport | null} */ #transport = null;
   #welcomed = false;
   #trialTimer = null; // the WebSocket on trial must be welcomed before it fires
-  #openTimer = null; // an event stream attempt must open before it fires
+  #openTimer = null; // after a dead path, an event stream attempt must open before it fires
+  #silentCloses = 0; // connections and attempts in a row closed for silence (a dead path)
   #sseOpenTimeoutMs;
   #attempt = 0; // reconnection attempts since the last welcome
   #reconnectTimer = null;
@@ -220,6 +223,7 @@ export class FlashClient {
     let opened = false;
     transport.onopen = () => {
       opened = true;
+      this.#silentCloses = 0;
       this.#clearTimer(this.#openTimer);
       this.#openTimer = null;
       this.#heardFromServer();
@@ -231,8 +235,8 @@ export class FlashClient {
     transport.onclose = (reason, detail) => this.#closed(reason, detail, opened);
     if (this.#choice.onTrial) {
       this.#trialTimer = this.#setTimeout(() => transport.close(CloseReason.WELCOME_TIMEOUT), this.#wsTimeoutMs);
-    } else if (this.#choice.name === 'sse') {
-      // After an outage the browser may hand the event stream a pooled connection that died with
+    } else if (this.#choice.name === 'sse' && this.#silentCloses > 0 && this.#silentCloses <= MAX_QUICK_ATTEMPTS) {
+      // After a dead path the browser may hand the event stream a pooled connection that died with
       // it: an attempt the server has not answered soon (it answers at once) is replaced.
       this.#openTimer = this.#setTimeout(() => transport.close(CloseReason.OPEN_TIMEOUT), this.#sseOpenTimeoutMs);
     }
@@ -353,6 +357,7 @@ export class FlashClient {
     if (now) this.#attempt = 0;
     // an attempt abandoned for silence has waited already: the backoff does not grow with it
     const silent = reason === CloseReason.OPEN_TIMEOUT || (reason === CloseReason.HEARTBEAT_TIMEOUT && !opened);
+    this.#silentCloses = silent || reason === CloseReason.HEARTBEAT_TIMEOUT ? this.#silentCloses + 1 : 0;
     const delay = now ? 0 : backoffDelay(silent ? 0 : this.#attempt++, {}, this.#random);
     this.#reconnectTimer = this.#setTimeout(() => this.#open(), delay);
   }
