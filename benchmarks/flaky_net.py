@@ -25,7 +25,8 @@ from typing import Any
 
 from benchmarks.contenders import CONTENDERS
 from benchmarks.faults import PROFILES
-from benchmarks.report import markdown_table, markdown_verdicts, verdicts, write_html, write_json
+from benchmarks.repeats import markdown_repeats, run_repeats
+from benchmarks.report import markdown_table, markdown_verdicts, repeat_verdicts, verdicts, write_html, write_json
 from benchmarks.suite import RowContext, run_row, warm_up
 from benchmarks.workloads import Sizing
 
@@ -56,6 +57,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1, help="the proxies' seed (jitter and reset moments)")
     parser.add_argument("--browser", action="store_true",
                         help="also run the flash_ws contenders with the real JS client in headless Chromium")
+    parser.add_argument("--repeats", type=int, default=5, metavar="N",
+                        help="interleaved clean rounds for the verdict's medians (default 5; 0: none)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the results as JSON")
     parser.add_argument("--html", type=Path, metavar="PATH", help="write the HTML report (plotly, works offline)")
     args = parser.parse_args(argv)
@@ -63,6 +66,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.contenders = _names(args.contender, CONTENDERS, "contender", parser)
     if args.contender is None and not args.browser:  # the Chromium rows run on demand
         args.contenders = [name for name in args.contenders if not name.endswith("-browser")]
+    if args.repeats < 0:
+        parser.error(f"--repeats must be 0 or more, got {args.repeats}")
     if args.duration is not None and args.duration <= 0:
         parser.error("--duration must be positive")
     return args
@@ -128,7 +133,9 @@ class Progress:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     sizing = Sizing.choose(args.quick, args.duration, args.rate)
     contenders = [CONTENDERS[name] for name in args.contenders]
-    progress = Progress(len(contenders) * len(args.profiles))
+    rows_to_run = [(profile, contender) for profile in args.profiles for contender in contenders
+                   if contender.profiles is None or profile in contender.profiles or args.contender is not None]
+    progress = Progress(len(rows_to_run))
     started_at = datetime.datetime.now(datetime.UTC).astimezone()
     clock = time.monotonic()
     servers = {contender.name: contender.server() for contender in contenders}
@@ -141,13 +148,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await asyncio.to_thread(server.wait_ready)
         for contender in contenders:
             await warm_up(contender, servers[contender.name])
-        for profile in args.profiles:
-            for contender in contenders:
-                progress.begin(contender.name, profile)
-                row = await run_row(RowContext(contender, servers[contender.name], profile, sizing, args.seed,
-                                               progress.step))
-                progress.end(row)
-                rows.append(row)
+        for profile, contender in rows_to_run:
+            progress.begin(contender.name, profile)
+            row = await run_row(RowContext(contender, servers[contender.name], profile, sizing, args.seed, progress.step))
+            progress.end(row)
+            rows.append(row)
+        repeated = [c for c in contenders if "clean" in args.profiles and (c.profiles is None or "clean" in c.profiles)]
+        repeats = await run_repeats(repeated, servers, sizing, args.seed, args.repeats, progress) if args.repeats else {}
     finally:
         for server in servers.values():
             server.stop()
@@ -162,7 +169,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "versions": versions(),
         "machine": machine(),
     }}
-    results["meta"]["verdict"] = verdicts(rows)
+    results["repeats"] = repeats
+    results["meta"]["verdict"] = verdicts(rows) + repeat_verdicts(repeats, rows)
     return results
 
 
@@ -172,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     results = asyncio.run(run(args))
     print(markdown_table(results["rows"]))
     print()
+    if results["repeats"]:
+        print(markdown_repeats(results["repeats"]))
+        print()
     print(markdown_verdicts(results))
     print(f"\n{len(results['rows'])} rows in {results['meta']['elapsed_s']:.0f} s")
     if args.json:

@@ -86,6 +86,48 @@ def verdicts(rows: list[Row]) -> list[dict[str, Any]]:
     return out
 
 
+# (target, figure, contender, other contender, ratio wanted, at least) on the medians of the repeats
+REPEAT_TARGETS = [
+    ("flash_ws-ws clean burst (Python client) at least 1.0x raw-websockets", "updates_per_s", "flash_ws-ws",
+     "raw-websockets", 1.0, True),
+    ("flash_ws-ws clean p50 at the paced rate within 1.3x raw-websockets", "p50_ms", "flash_ws-ws", "raw-websockets",
+     1.3, False),
+    ("flash_ws-ws server CPU per update at 1,000/s within 1.5x raw-websockets", "cpu_us_per_update", "flash_ws-ws",
+     "raw-websockets", 1.5, False),
+    ("flash_ws-ws-browser clean burst at least flash_ws-sse-browser's", "updates_per_s", "flash_ws-ws-browser",
+     "flash_ws-sse-browser", 1.0, True),
+    ("flash_ws-ws-browser clean burst at least 0.6x raw-websockets-browser-batched", "updates_per_s",
+     "flash_ws-ws-browser", "raw-websockets-browser-batched", 0.6, True),
+    ("flash_ws-ws-browser clean p50 within 1.5x raw-websockets-browser", "p50_ms", "flash_ws-ws-browser",
+     "raw-websockets-browser", 1.5, False),
+]
+SSE_OUTAGE_MS = 2500.0  # flash_ws-sse-browser: the outage's end to the next update
+
+
+def repeat_verdicts(repeats: dict[str, Any], rows: list[Row]) -> list[dict[str, Any]]:
+    """The issue's speed targets on the medians of the repeated rounds (and the SSE page's outage)."""
+    out = []
+    summary = repeats.get("summary", {}) if repeats else {}
+    for target, figure, mine, other, want, at_least in REPEAT_TARGETS:
+        a = (summary.get(mine, {}).get(figure) or {}).get("median")
+        b = (summary.get(other, {}).get(figure) or {}).get("median")
+        if a is None or b is None or b == 0:
+            out.append(_verdict(target, None, f"not evaluated: needs {mine} and {other} in the repeats"))
+            continue
+        ratio = a / b
+        met = ratio >= want if at_least else ratio <= want
+        out.append(_verdict(target, met, f"medians {mine} {a:g} vs {other} {b:g}: {ratio:.2f}x "
+                                         f"({'need' if not met else 'target'} {'>=' if at_least else '<='} {want:g}x)"))
+    row = _find(rows, "flash_ws-sse-browser", "outage")
+    target = f"flash_ws-sse-browser outage: fault end to next update within {SSE_OUTAGE_MS:g} ms"
+    reconnect = row["reconnect_ms"] if row else None
+    if reconnect is None or reconnect.get("p50") is None:
+        out.append(_verdict(target, None, "not evaluated: no flash_ws-sse-browser outage row with a recovery"))
+    else:
+        out.append(_verdict(target, reconnect["p50"] <= SSE_OUTAGE_MS, f"{reconnect['p50']:g} ms"))
+    return out
+
+
 # --- the table ----------------------------------------------------------------------------------------
 
 COLUMNS = [

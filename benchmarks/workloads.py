@@ -36,6 +36,8 @@ class Sizing:
     grace_s: float = 8.0  # how long after its producers stop a phase may take to deliver
     idle_cut_s: float = 3.0  # contenders without resume: give up after this much silence once producers stop
     quick: bool = False
+    repeat_paced_s: float = 2.0  # the paced phase of each repeated clean round (benchmarks/repeats.py)
+    repeat_cpu_s: float = 1.5  # its phase at 1,000 updates/s that measures server CPU per update
 
     @classmethod
     def choose(cls, quick: bool, duration_s: float | None = None, rate: float = 100.0) -> Sizing:
@@ -43,7 +45,8 @@ class Sizing:
             duration = duration_s or QUICK_DURATION_S
             outage = 2.0
             return cls(duration, max(duration, 2.5), max(duration, outage + 1.0), outage,
-                       min(max(duration / 3, 0.5), 2.0), rate, grace_s=2.0, idle_cut_s=0.75, quick=True)
+                       min(max(duration / 3, 0.5), 2.0), rate, grace_s=2.0, idle_cut_s=0.75, quick=True,
+                       repeat_paced_s=1.0, repeat_cpu_s=1.0)
         duration = duration_s or DEFAULT_DURATION_S
         outage = OUTAGE_DURATION_S
         return cls(duration, max(duration, 12.0), max(duration, outage + 6.0), outage,
@@ -60,7 +63,7 @@ class Sizing:
         return {"duration_s": self.duration_s, "lossy_paced_s": self.lossy_s, "outage_paced_s": self.outage_paced_s,
                 "outage_s": self.outage_s, "burst_s": self.burst_s, "rate": self.rate,
                 "burst_limit": self.burst_limit, "grace_s": self.grace_s, "idle_cut_s": self.idle_cut_s,
-                "quick": self.quick}
+                "quick": self.quick, "repeat_paced_s": self.repeat_paced_s, "repeat_cpu_s": self.repeat_cpu_s}
 
 
 @dataclass(frozen=True)

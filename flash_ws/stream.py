@@ -7,6 +7,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from dash._utils import to_json
+from plotly.io import json as plotly_json
+
+try:
+    import orjson
+except ImportError:  # Dash then encodes with the json module: so do we
+    orjson = None
+
+# What Dash's encoder (plotly's orjson engine) passes orjson, and the characters it escapes after.
+_ORJSON_OPTIONS = 0 if orjson is None else orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+_HTML_UNSAFE = (("<", "\\u003c"), (">", "\\u003e"), ("/", "\\u002f"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029"))
 
 ComponentId = str | dict
 Pair = tuple[ComponentId, dict]
@@ -19,8 +29,22 @@ class StreamProps:
     pairs: tuple[Pair, ...]
 
     def to_json(self) -> str:
-        """The pairs as JSON, serialised the way Dash serialises callback outputs."""
-        return to_json([[cid, props] for cid, props in self.pairs])
+        """The pairs as JSON, exactly as Dash serialises callback outputs (``dash._utils.to_json``).
+
+        Plain JSON values take a short cut, when Dash's encoder is orjson: orjson with Dash's
+        options and escapes, without plotly's per-call module look-ups; anything else (a component,
+        a figure, a value orjson refuses) goes through Dash's encoder."""
+        pairs = [[cid, props] for cid, props in self.pairs]
+        if orjson is not None and plotly_json.config.default_engine in ("auto", "orjson"):
+            try:
+                text = orjson.dumps(pairs, option=_ORJSON_OPTIONS).decode()
+            except TypeError:
+                return to_json(pairs)
+            for unsafe, escaped in _HTML_UNSAFE:
+                if unsafe in text:
+                    text = text.replace(unsafe, escaped)
+            return text
+        return to_json(pairs)
 
 
 def _check_pair(pair: Any) -> Pair:

@@ -226,7 +226,7 @@ def test_the_table_has_a_line_per_row_and_shows_why_a_row_failed():
 def test_quick_run_writes_every_row_and_flash_ws_loses_nothing(tmp_path):
     json_path, html_path = tmp_path / "results.json", tmp_path / "report.html"
     command = [sys.executable, "-m", "benchmarks.flaky_net", "--quick", "--profile", "clean,lossy",
-               "--contender", "flash_ws-ws,flash-sse-model", "--duration", "2", "--json", str(json_path),
+               "--contender", "flash_ws-ws,flash-sse-model", "--duration", "2", "--repeats", "2", "--json", str(json_path),
                "--html", str(html_path)]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=140 * SCALE)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -255,12 +255,21 @@ def test_quick_run_writes_every_row_and_flash_ws_loses_nothing(tmp_path):
     assert page.count("plotly.js v") == 1  # embedded once: the report works offline
     assert page.count("Plotly.newPlot") == 4 and "<script src=" not in page
     assert "| flash_ws-ws | clean |" in done.stdout
+    repeats = results["repeats"]
+    assert repeats["rounds"] == 2 and set(repeats["summary"]) == {"flash_ws-ws", "flash-sse-model"}
+    for figures in repeats["summary"].values():  # the model may deliver nothing in a short burst
+        burst = figures["updates_per_s"]
+        assert burst is None or burst["min"] <= burst["median"] <= burst["max"]
+    assert repeats["summary"]["flash_ws-ws"]["updates_per_s"]["n"] == 2
+    assert repeats["summary"]["flash_ws-ws"]["cpu_us_per_update"]["median"] > 0
+    assert "interleaved rounds: median (min–max)" in done.stdout
 
 
 def test_browser_rows_run_the_real_js_client_and_lose_nothing(tmp_path):
     json_path = tmp_path / "results.json"
     command = [sys.executable, "-m", "benchmarks.flaky_net", "--quick", "--browser", "--profile", "lossy",
-               "--contender", "flash_ws-ws-browser,flash_ws-sse-browser", "--duration", "2", "--json", str(json_path)]
+               "--contender", "flash_ws-ws-browser,flash_ws-sse-browser", "--duration", "2", "--repeats", "0",
+               "--json", str(json_path)]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=180 * SCALE)
     assert done.returncode == 0, done.stderr[-3000:]
     rows = json.loads(json_path.read_text())["rows"]
@@ -277,3 +286,33 @@ def test_browser_rows_run_only_on_demand():
 
     assert not any(name.endswith("-browser") for name in parse_args([]).contenders)
     assert {"flash_ws-ws-browser", "flash_ws-sse-browser"} <= set(parse_args(["--browser"]).contenders)
+
+
+def test_browser_floors_record_every_update_of_a_bare_page(tmp_path):
+    json_path = tmp_path / "results.json"
+    command = [sys.executable, "-m", "benchmarks.flaky_net", "--quick", "--browser", "--profile", "clean", "--repeats", "0",
+               "--contender", "raw-websockets-browser-batched,raw-sse-browser", "--duration", "1", "--json", str(json_path)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=180 * SCALE)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = json.loads(json_path.read_text())["rows"]
+    assert [(row["contender"], row["transport"]) for row in rows] == [
+        ("raw-websockets-browser-batched", "browser websocket (bare)"), ("raw-sse-browser", "browser sse (bare)")]
+    for row in rows:
+        paced = row["phases"][0]
+        assert paced["phase"] == "paced" and paced["delivered"] == paced["produced"] > 0, row["phases"]
+        assert row["latency_ms"]["p50"] > 0 and (row["duplicated"], row["reordered"]) == (0, 0)
+
+
+def test_floors_run_in_clean_only_unless_named():
+    from benchmarks.contenders import CONTENDERS
+
+    floors = [name for name in CONTENDERS if name.startswith("raw-") and name.endswith(("-browser", "-batched"))]
+    assert floors == ["raw-websockets-browser", "raw-websockets-browser-batched", "raw-sse-browser", "raw-sse-browser-batched"]
+    assert all(CONTENDERS[name].profiles == ("clean",) for name in floors)
+
+
+def test_spread_is_median_min_max_of_what_was_measured():
+    from benchmarks.repeats import spread
+
+    assert spread([3.0, None, 1.0, 10.0]) == {"median": 3.0, "min": 1.0, "max": 10.0, "n": 3}
+    assert spread([None]) is None

@@ -47,3 +47,27 @@ def test_a_list_of_results_is_one_batch_and_anything_else_is_not_a_result():
     joined = combine([stream_props("a", {"x": 1}), stream_props("b", {"y": 2})])
     assert isinstance(joined, StreamProps) and [p[0] for p in joined.pairs] == ["a", "b"]
     assert combine({"children": 1}) is None and combine([]) is None and combine("a") is None
+
+
+PLAIN_VALUES = [
+    {"children": "<script>alert('x')</script> / \u2028\u2029 é 😀"},
+    {"extendData": [{"x": [[1, 2]], "y": [[0.1, 1e-300, 12345678901234567890]]}, [0]]},
+    {"data": {1: "non-string key", "nested": [None, True, False, -0.0, 3.14159]}},
+    {"value": ""},
+]
+
+
+@pytest.mark.parametrize("props", PLAIN_VALUES)
+def test_plain_json_takes_the_short_cut_with_dashs_exact_output(props):
+    from dash._utils import to_json
+
+    result = stream_props({"type": "out", "index": 3}, props)
+    assert result.to_json() == to_json([[{"type": "out", "index": 3}, props]])
+
+
+def test_numpy_arrays_and_components_encode_as_dash_does():
+    import numpy as np
+    from dash._utils import to_json
+
+    for props in ({"figure": {"data": [{"y": np.arange(5)}]}}, {"children": html.B("x")}):
+        assert stream_props("out", props).to_json() == to_json([["out", props]])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from benchmarks.contenders.base import Contender, ContenderUnavailable, Driver, Recorder, StreamSpec
 from benchmarks.servers import NoServer, ServerProcess, dash45_python, hypercorn, python_module
 
@@ -22,6 +24,20 @@ def _browser(transport: str):
         return BrowserDriver(transport)
 
     return make
+
+
+def _floor(transport: str):
+    def make() -> Driver:
+        from benchmarks.contenders.browser_driver import FloorBrowserDriver
+
+        return FloorBrowserDriver(transport)
+
+    return make
+
+
+def _floor_server(name: str, transport: str, batch: int):
+    return lambda: ServerProcess(name, [sys.executable, "-m", "benchmarks.contenders.raw_browser", "--port", "{port}",
+                                        "--transport", transport, "--batch", str(batch)])
 
 
 def _dash() -> Driver:
@@ -96,6 +112,11 @@ CONTENDERS: dict[str, Contender] = {c.name: c for c in [
               "in Chromium", _dash_api_server("flash_ws-dash-api", "flash"), _dash_page("flash"), True),
     Contender("raw-websockets", "a bare websockets server, one message per update: the floor",
               lambda: python_module("raw-websockets", "benchmarks.contenders.raw_ws"), _raw, False),
+    *(Contender(f"raw-{transport}-browser{suffix}", f"the browser floor: a bare {transport} server and a bare page, "
+                f"{policy}, in headless Chromium (--browser)", _floor_server(f"raw-{transport}-browser{suffix}", kind, batch),
+                _floor(kind), False, profiles=("clean",))
+      for transport, kind in (("websockets", "websocket"), ("sse", "sse"))
+      for suffix, batch, policy in (("", 1, "one update per message"), ("-batched", 64, "up to 64 updates per message"))),
 ]}
 
 __all__ = ["CONTENDERS", "Contender", "ContenderUnavailable", "Driver", "Recorder", "StreamSpec"]

@@ -90,3 +90,4 @@ class Contender:
     server: Callable[[], ServerProcess]
     driver: Callable[[], Driver]
     resumes: bool  # it resumes a dropped stream itself (else its driver starts the stream again)
+    profiles: tuple[str, ...] | None = None  # where it runs unless named with --contender (None: everywhere)

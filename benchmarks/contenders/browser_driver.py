@@ -19,7 +19,7 @@ import urllib.request
 from typing import Any
 
 from benchmarks.contenders.base import ContenderUnavailable, Driver, Recorder, StreamSpec
-from benchmarks.contenders.streams import STATUS_PATH
+from benchmarks.contenders.streams import STATUS_PATH, STREAM_NAMES
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
@@ -39,6 +39,9 @@ START = """([name, params]) => {
 
 
 class BrowserDriver(Driver):
+    record_script = RECORD_POINTS
+    start_script = START
+
     def __init__(self, transport: str) -> None:
         super().__init__()
         self.requested = transport
@@ -59,31 +62,41 @@ class BrowserDriver(Driver):
         self._browser = await self._playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         self._page = await self._browser.new_page()
         self._page.on("console", lambda message: self._info.append(message.text))
-        query = "?flash_ws_transport=sse" if self.requested == "sse" else ""
         try:
-            await self._page.goto(self._base_url + "/" + query, timeout=20_000)
-            await self._page.wait_for_function("() => window.flash_ws && window.flash_ws.constructor.name === 'FlashClient'"
-                                               " && window.dash_clientside && window.dash_clientside.set_props", timeout=20_000)
-            for _ in range(200):
-                if any(text.startswith("flash_ws: connected over") for text in self._info):
-                    break
-                await asyncio.sleep(0.05)
-            else:
-                raise ContenderUnavailable("the page's flash_ws client did not connect")
+            await self._page.goto(self._base_url + "/" + self.query(), timeout=20_000)
+            await self.wait_ready()
         except Exception as exc:
             if isinstance(exc, ContenderUnavailable):
                 raise
             raise ContenderUnavailable(f"the page did not load: {exc}") from exc
-        await self._page.evaluate(RECORD_POINTS)
+        await self._page.evaluate(self.record_script)
+        self.transport = self.describe()
+
+    def query(self) -> str:
+        return "?flash_ws_transport=sse" if self.requested == "sse" else ""
+
+    async def wait_ready(self) -> None:
+        """Until the client is connected and Dash has rendered the layout (the chart buttons, which
+        the streams are started by clicking; set_props before that finds no component)."""
+        await self._page.wait_for_function("() => window.flash_ws && window.flash_ws.constructor.name === 'FlashClient'"
+                                           " && window.dash_clientside && window.dash_clientside.set_props"
+                                           f" && document.getElementById('chart-{STREAM_NAMES[-1]}') !== null",
+                                           timeout=20_000)
+        for _ in range(200):
+            if any(text.startswith("flash_ws: connected over") for text in self._info):
+                return
+            await asyncio.sleep(0.05)
+        raise ContenderUnavailable("the page's flash_ws client did not connect")
+
+    def describe(self) -> str:
         connected = next(text for text in self._info if text.startswith("flash_ws: connected over"))
-        self.transport = "browser " + ("sse" if " sse" in connected else "websocket")
-        if "websocket failed" in connected:
-            self.transport += " (fallback)"
+        transport = "browser " + ("sse" if " sse" in connected else "websocket")
+        return transport + (" (fallback)" if "websocket failed" in connected else "")
 
     async def run(self, streams: list[StreamSpec], recorder: Recorder) -> None:
         keys = {spec.component: spec.key for spec in streams}
         for spec in streams:
-            await self._page.evaluate(START, [spec.name, spec.params.to_json()])
+            await self._page.evaluate(self.start_script, [spec.name, spec.params.to_json()])
         received = {spec.key: 0 for spec in streams}
         while True:
             arrivals = await self._page.evaluate("() => window.__arrivals.splice(0)")
@@ -113,11 +126,34 @@ class BrowserDriver(Driver):
                 done.append(key)
         return done
 
+    def count_connections(self) -> int:
+        return sum(1 for text in self._info if text.startswith("flash_ws: connected over"))
+
     async def close(self) -> None:
         if self._page is not None:
-            self.connections = sum(1 for text in self._info if text.startswith("flash_ws: connected over"))
+            self.connections = self.count_connections()
             await self._page.close()
         if self._browser is not None:
             await self._browser.close()
         if self._playwright is not None:
             await self._playwright.stop()
+
+
+class FloorBrowserDriver(BrowserDriver):
+    """The browser floors (raw_browser.py): the bare page of a bare server, same arrivals, same
+    finish rule. ``window.__start`` sends the stream's start over the page's one connection."""
+
+    record_script = "() => { window.__arrivals.length = 0; }"
+    start_script = "([name, params]) => window.__start(name, params)"
+
+    def query(self) -> str:
+        return ""
+
+    async def wait_ready(self) -> None:
+        await self._page.wait_for_function("() => window.__ready === true", timeout=20_000)
+
+    def describe(self) -> str:
+        return f"browser {self.requested} (bare)"
+
+    def count_connections(self) -> int:
+        return 1

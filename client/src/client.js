@@ -12,6 +12,8 @@ import {TransportChoice} from './transport_choice.js';
 
 /** With auto, WebSocket reconnections in a row that fail to open before the page moves to SSE. */
 const FALLBACK_AFTER_FAILED_RECONNECTS = 3;
+/** After a dead path, event stream attempts given sse_open_timeout_ms to open; later ones wait for the watchdog. */
+const MAX_QUICK_ATTEMPTS = 10;
 
 /** @typedef {import('./apply.js').Batch} Batch */
 /** @typedef {import('./codec.js').Frame} Frame */
@@ -28,6 +30,8 @@ const FALLBACK_AFTER_FAILED_RECONNECTS = 3;
  * @property {'auto' | 'websocket' | 'sse'} [transport] auto (the default): WebSocket, else SSE + POST
  * @property {number} [ws_timeout_ms] auto: how long the WebSocket has for its first welcome
  * @property {number} [ws_retry_after_ms] auto: how long a tab sticks to SSE after a WebSocket failed
+ * @property {number} [sse_open_timeout_ms] how long an event stream attempt has to open (the server
+ *   answers at once) before the next attempt replaces it
  * @property {Record<string, {name: string, reset: Batch}>} callbacks
  * @property {Record<string, GroupAction[]>} groups
  * @property {number} [ack_interval_ms]
@@ -58,6 +62,9 @@ export class FlashClient {
   /** @type {Transport | null} */ #transport = null;
   #welcomed = false;
   #trialTimer = null; // the WebSocket on trial must be welcomed before it fires
+  #openTimer = null; // after a dead path, an event stream attempt must open before it fires
+  #silentCloses = 0; // connections and attempts in a row closed for silence (a dead path)
+  #sseOpenTimeoutMs;
   #attempt = 0; // reconnection attempts since the last welcome
   #reconnectTimer = null;
   #ackTimer = null;
@@ -116,6 +123,7 @@ export class FlashClient {
       console,
     });
     this.#wsTimeoutMs = config.ws_timeout_ms ?? 2000;
+    this.#sseOpenTimeoutMs = config.sse_open_timeout_ms ?? 1000;
     this.#now = now;
     this.#setTimeout = setTimeout;
     this.#clearTimeout = clearTimeout;
@@ -215,6 +223,9 @@ export class FlashClient {
     let opened = false;
     transport.onopen = () => {
       opened = true;
+      this.#silentCloses = 0;
+      this.#clearTimer(this.#openTimer);
+      this.#openTimer = null;
       this.#heardFromServer();
     };
     transport.onmessage = (text) => {
@@ -224,6 +235,10 @@ export class FlashClient {
     transport.onclose = (reason, detail) => this.#closed(reason, detail, opened);
     if (this.#choice.onTrial) {
       this.#trialTimer = this.#setTimeout(() => transport.close(CloseReason.WELCOME_TIMEOUT), this.#wsTimeoutMs);
+    } else if (this.#choice.name === 'sse' && this.#silentCloses > 0 && this.#silentCloses <= MAX_QUICK_ATTEMPTS) {
+      // After a dead path the browser may hand the event stream a pooled connection that died with
+      // it: an attempt the server has not answered soon (it answers at once) is replaced.
+      this.#openTimer = this.#setTimeout(() => transport.close(CloseReason.OPEN_TIMEOUT), this.#sseOpenTimeoutMs);
     }
     this.#heardFromServer(); // a connection attempt that never answers (a dead path) is dead too
     transport.open(this.#session.hello());
@@ -307,9 +322,10 @@ export class FlashClient {
     this.#welcomed = false;
     this.#session.onDisconnect();
     this.#setAckTimer(null);
-    for (const timer of [this.#watchdog, this.#trialTimer]) this.#clearTimer(timer);
+    for (const timer of [this.#watchdog, this.#trialTimer, this.#openTimer]) this.#clearTimer(timer);
     this.#watchdog = null;
     this.#trialTimer = null;
+    this.#openTimer = null;
     if (this.#state !== ClientState.RUNNING) return; // closed on purpose
     const action = detail.action ?? CloseAction.RESUME; // a close of this side's own: resume
     if (action === CloseAction.GIVE_UP) {
@@ -339,7 +355,10 @@ export class FlashClient {
     // at once only after a welcome: a server that closes every new connection so gets the backoff
     const now = action === CloseAction.RESUME_NOW && wasWelcomed;
     if (now) this.#attempt = 0;
-    const delay = now ? 0 : backoffDelay(this.#attempt++, {}, this.#random);
+    // an attempt abandoned for silence has waited already: the backoff does not grow with it
+    const silent = reason === CloseReason.OPEN_TIMEOUT || (reason === CloseReason.HEARTBEAT_TIMEOUT && !opened);
+    this.#silentCloses = silent || reason === CloseReason.HEARTBEAT_TIMEOUT ? this.#silentCloses + 1 : 0;
+    const delay = now ? 0 : backoffDelay(silent ? 0 : this.#attempt++, {}, this.#random);
     this.#reconnectTimer = this.#setTimeout(() => this.#open(), delay);
   }
 

@@ -246,6 +246,30 @@ describe('reconnection', () => {
     assert.equal(WebSocket.instances.length, 3, 'and another one is made');
   });
 
+  test('after a dead path, event stream attempts not answered within 1 s are replaced at once (ten at most)', () => {
+    const {client, clock, EventSource} = setup({transport: 'sse'});
+    client.connect();
+    EventSource.last.serverOpens();
+    clock.advance(1500);
+    assert.equal(EventSource.last.closed, false, 'a first attempt is not hurried');
+    EventSource.last.serverSends([welcome()]);
+    clock.advance(25_000); // the server goes silent: the watchdog declares the path dead
+    const attempts = [];
+    for (let i = 0; i < 10; i += 1) {
+      clock.advance(100);
+      const source = EventSource.last;
+      clock.advance(999);
+      assert.equal(source.closed, false, 'still waiting for the attempt');
+      clock.advance(1);
+      attempts.push(source.closed);
+    }
+    assert.deepEqual(attempts, Array(10).fill(true), 'each abandoned after 1 s, the next within 100 ms');
+    clock.advance(100);
+    const patient = EventSource.last;
+    clock.advance(1500);
+    assert.equal(patient.closed, false, 'past ten, attempts wait for the watchdog (a slow server is not hammered)');
+  });
+
   test('wake() reconnects at once when waiting for a backoff, and replaces a silent connection', () => {
     const {client, ws, clock, WebSocket} = running();
     ws.serverCloses(1006, '', false);

@@ -147,7 +147,7 @@ def decode_message(text: str | bytes, sender: Sender, max_bytes: int = DEFAULT_M
 def encode_frame(frame: Frame) -> str:
     """Encode one frame as JSON text; RawJson members are inserted verbatim."""
     if isinstance(frame, Update) and isinstance(frame.props, RawJson):
-        return f'{{"t":"update","seq":{frame.seq},"run":{frame.run},"props":{frame.props.text}}}'
+        return encode_update(frame.seq, frame.run, frame.props.text)
     obj: dict[str, Any] = {"t": _TYPE_OF[type(frame)]}
     for field in fields(frame):
         value = getattr(frame, field.name)
@@ -155,6 +155,11 @@ def encode_frame(frame: Frame) -> str:
             continue
         obj[field.name] = value.__dict__ if isinstance(value, ErrorInfo) else value
     return _dumps(obj)
+
+
+def encode_update(seq: int, run: int, props_json: str) -> str:
+    """An update frame whose props are JSON text already (what ``encode_frame`` makes of it)."""
+    return f'{{"t":"update","seq":{seq},"run":{run},"props":{props_json}}}'
 
 
 def join_frames(encoded: Iterable[str]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterator
+from itertools import islice
 
 
 def utf8_size(text: str) -> int:
@@ -108,9 +109,8 @@ class ReplayBuffer:
     def after(self, seq: int) -> Iterator[str]:
         """The encoded frames with a sequence number above ``seq``, in order."""
         skip = max(0, seq + 1 - self.first_seq)
-        for index, (_, text, _size) in enumerate(self._frames):
-            if index >= skip:
-                yield text
+        for _, text, _size in islice(self._frames, skip, None):
+            yield text
 
     def can_replay_from(self, seq: int) -> bool:
         """True when every frame after ``seq`` is still held."""

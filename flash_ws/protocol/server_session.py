@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Container
 from dataclasses import dataclass, field
 
-from .codec import DEFAULT_MAX_BYTES, DEFAULT_MAX_NESTING, decode_message, encode_frame, join_frames
+from .codec import DEFAULT_MAX_BYTES, DEFAULT_MAX_NESTING, decode_message, encode_frame, encode_update, join_frames
 from .errors import ProtocolError
 from .excerpt import clipped, excerpt
 from .frames import (
@@ -31,7 +31,6 @@ from .frames import (
     Hello,
     Ping,
     Pong,
-    RawJson,
     Start,
     Update,
     Welcome,
@@ -284,7 +283,8 @@ class ServerSession:
         """
         if run not in self._runs:
             return False
-        self._sequence(Update(0, run, RawJson(props_json)))
+        seq = self.replay.last_seq + 1
+        self.replay.append(seq, encode_update(seq, run, props_json))
         return True
 
     def end_run(self, run: int, reason: EndReason, error: ErrorInfo | None = None) -> bool:

@@ -72,7 +72,8 @@ class AsyncioStreamRunner:
 
     async def _drive(self, live: LiveSession, run: int, callback: EventCallback, args: list[Any]) -> None:
         """Run the generator to its end (the service checked the argument count)."""
-        steps = _async_steps(callback, args) if callback.is_async else _thread_steps(callback, args)
+        # an async generator is iterated as it is: no layer between its yield and the session
+        steps = callback.func(*args) if callback.is_async else _thread_steps(callback, args)
         latest = LatestValues(live, run) if callback.backpressure == "latest" else None
         try:
             async for item in steps:
@@ -100,15 +101,6 @@ class AsyncioStreamRunner:
             if latest is not None:
                 latest.discard()
             await steps.aclose()
-
-
-async def _async_steps(callback: EventCallback, args: list[Any]):
-    gen = callback.func(*args)
-    try:
-        async for item in gen:
-            yield item
-    finally:
-        await gen.aclose()
 
 
 async def _thread_steps(callback: EventCallback, args: list[Any]):

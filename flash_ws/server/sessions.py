@@ -86,6 +86,13 @@ class Connection:
         self.closing: SessionStoreError | None = None  # set when the store ends this connection
         self.wakeup = asyncio.Event()
         self.last_heard = time.monotonic()  # when the client was last heard from (heartbeats)
+        self.behind = False  # output came as soon as the last messages were written: gather the next
+
+    async def written(self) -> None:
+        """The writer wrote what it took: let producers run one loop turn; output that came
+        meanwhile means the page is behind, and the next messages gather (see take_messages)."""
+        await asyncio.sleep(0)
+        self.behind = self.wakeup.is_set()
 
     def __repr__(self) -> str:
         return f"<Connection {self.description}>"
@@ -141,19 +148,24 @@ class LiveSession:
         else:
             self._room.clear()
 
-    async def gather_output(self, max_ticks: int = 16) -> None:
-        """Let the loop run while producers keep adding frames (up to ``max_ticks`` turns), so a
-        burst leaves as a few large messages instead of one per frame; a lone frame waits one turn."""
+    async def gather_output(self, max_ticks: int = 4096) -> None:
+        """Let the loop run while producers keep adding frames, until a turn adds none or a message's
+        worth (``max_output_message_bytes``) is waiting: a burst leaves as a few large messages."""
+        replay, cap = self.core.replay, self.core.limits.max_output_message_bytes
+        start = replay.bytes
         for _ in range(max_ticks):
-            before = self.core.replay.last_seq
+            before = replay.last_seq
             await asyncio.sleep(0)
-            if self.core.replay.last_seq == before:
+            if replay.last_seq == before or replay.bytes - start >= cap:
                 return
 
     async def take_messages(self, connection: Connection) -> list[str]:
-        """After ``connection`` was woken: gather what producers are adding, then take every message
-        ready for it (none once it has been replaced). Both transports' writers use this."""
-        await self.gather_output()
+        """After ``connection`` was woken: take every message ready for it (none once it has been
+        replaced). While the page is behind (``connection.behind``: output came as soon as the
+        last messages were written), first gather what producers are adding; otherwise send at once.
+        Both transports' writers use this."""
+        if connection.behind:
+            await self.gather_output()
         connection.wakeup.clear()
         if connection.closing is not None:
             raise connection.closing

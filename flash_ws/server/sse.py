@@ -91,9 +91,11 @@ async def _events(service: FlashWsService, live: LiveSession, connection: Connec
             except SessionStoreError as exc:
                 log.warning("flash_ws: closing %s: %s", connection, exc)
                 return  # the page reconnects, resuming or starting afresh
-            for message in messages:
-                yield f"data: {message}\n\n".encode()
-                observe.message_sent(connection, message)
+            if messages:  # one write for the whole wake-up
+                yield "".join(f"data: {message}\n\n" for message in messages).encode()
+                for message in messages:
+                    observe.message_sent(connection, message)
+            await connection.written()
     finally:
         if watchdog.done() and not watchdog.cancelled() and watchdog.result() == "dead":
             observe.heartbeat_timeout(connection)

@@ -129,10 +129,12 @@ async def _read(ws: Any, service: FlashWsService, admission: Admission, live: Li
 
 
 async def _write(ws: Any, live: LiveSession, connection: Connection) -> None:
-    """The one writer of this connection: everything ready together goes out in one message."""
+    """The one writer of this connection: everything ready together goes out in one message; a
+    frame goes out at once when the page keeps up, frames gather while it is behind."""
     while not connection.replaced:
         await connection.wakeup.wait()
         for message in await live.take_messages(connection):
             await ws.send(message)
             observe.message_sent(connection, message)
+        await connection.written()
     await ws.close(CloseCode.REPLACED, "replaced by a newer connection of the same session")

@@ -1,0 +1,113 @@
+"""Repeated clean measurements for a verdict that holds still: rounds of short phases, contenders
+interleaved (A B C, A B C, ...) so that drift of a shared machine hits all of them alike.
+
+Each round runs, for every contender, on a fresh page behind a clean proxy: a paced stream at the
+row's rate (p50 latency), a burst (updates/s), and a paced stream at ``CPU_RATE`` updates/s during
+which the serving process's CPU time is read (server CPU seconds per update delivered). The summary
+of each figure is its median with min and max; the verdicts compare medians.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import replace
+from statistics import median
+from typing import Any
+
+from benchmarks.contenders import Contender
+from benchmarks.contenders.base import StreamSpec
+from benchmarks.contenders.streams import StreamParams
+from benchmarks.flaky_proxy import FlakyProxy
+from benchmarks.flaky_proxy import profile as profile_faults
+from benchmarks.servers import ServerProcess
+from benchmarks.stats import percentile
+from benchmarks.suite import RowContext, _close, _open, run_phase
+from benchmarks.workloads import Phase, Sizing
+
+CPU_RATE = 1000.0  # updates/s of the phase that measures server CPU per update
+FIGURES = ("p50_ms", "updates_per_s", "cpu_us_per_update")
+
+
+def _phases(sizing: Sizing) -> list[Phase]:
+    def spec(name: str, kind: str, seconds: float, rate: float) -> StreamSpec:
+        return StreamSpec(name, StreamParams(uuid.uuid4().hex[:16], kind, seconds, rate, sizing.burst_limit))
+
+    paced_s = sizing.repeat_paced_s
+    return [Phase("paced", paced_s, (spec("paced", "paced", paced_s, sizing.rate),)),
+            Phase("burst", sizing.burst_s, (spec("burst", "burst", sizing.burst_s, sizing.rate),)),
+            Phase("cpu", sizing.repeat_cpu_s, (spec("paced", "paced", sizing.repeat_cpu_s, CPU_RATE),))]
+
+
+async def measure_once(contender: Contender, server: ServerProcess, sizing: Sizing, seed: int) -> dict[str, float | None]:
+    """One round of one contender: its p50 (ms), burst (updates/s) and CPU per update (µs)."""
+    proxy = FlakyProxy(server.port, profile_faults("clean"), seed)
+    await proxy.start()
+    quick = replace(sizing, grace_s=min(sizing.grace_s, 4.0))
+    ctx = RowContext(contender, server, "clean", quick, seed)
+    ctx.traffic = lambda: proxy.counters.bytes_down
+    ctx.live = lambda: proxy.live_connections
+    figures: dict[str, float | None] = dict.fromkeys(FIGURES)
+    try:
+        for phase in _phases(sizing):
+            driver = contender.driver()
+            if await _open(driver, proxy.url) is not None:
+                continue
+            meter = server.meter()
+            meter.reset()
+            try:
+                outcome = await run_phase(driver, phase, ctx)
+            finally:
+                await _close(driver, ctx)
+            cpu = meter.read().cpu_s
+            if phase.name == "paced":
+                figures["p50_ms"] = percentile(outcome.latencies_ms(), 50)
+            elif phase.name == "burst":
+                figures["updates_per_s"] = outcome.updates_per_s()
+            elif cpu is not None and outcome.sequences().distinct:
+                figures["cpu_us_per_update"] = cpu / outcome.sequences().distinct * 1e6
+    finally:
+        await proxy.stop()
+    return figures
+
+
+def spread(values: list[float | None]) -> dict[str, float] | None:
+    """Median, min and max of the values measured (None when none was)."""
+    measured = [value for value in values if value is not None]
+    if not measured:
+        return None
+    return {"median": round(median(measured), 3), "min": round(min(measured), 3), "max": round(max(measured), 3),
+            "n": len(measured)}
+
+
+async def run_repeats(contenders: list[Contender], servers: dict[str, ServerProcess], sizing: Sizing, seed: int,
+                      rounds: int, progress: Any) -> dict[str, Any]:
+    """``rounds`` rounds over ``contenders`` in the same order each time; the samples and their spread."""
+    samples: dict[str, dict[str, list[float | None]]] = {c.name: {f: [] for f in FIGURES} for c in contenders}
+    started = time.monotonic()
+    for number in range(rounds):
+        progress.say(f"repeat {number + 1}/{rounds}: " + ", ".join(c.name for c in contenders))
+        for contender in contenders:
+            figures = await measure_once(contender, servers[contender.name], sizing, seed + number)
+            for name, value in figures.items():
+                samples[contender.name][name].append(value)
+    return {"rounds": rounds, "elapsed_s": round(time.monotonic() - started, 1), "cpu_rate": CPU_RATE,
+            "samples": samples,
+            "summary": {name: {f: spread(values) for f, values in figures.items()} for name, figures in samples.items()}}
+
+
+def markdown_repeats(repeats: dict[str, Any]) -> str:
+    """The spread table: median (min-max) of each figure per contender."""
+    def cell(value: dict[str, float] | None) -> str:
+        if value is None:
+            return "–"
+        shown = [f"{v:,.0f}" if v >= 100 else f"{v:.3g}" for v in (value["median"], value["min"], value["max"])]
+        return f"{shown[0]} ({shown[1]}–{shown[2]})"
+
+    lines = [f"Clean, {repeats['rounds']} interleaved rounds: median (min–max)", "",
+             f"| contender | p50 ms at the paced rate | burst updates/s | server CPU µs per update at {repeats['cpu_rate']:g}/s |",
+             "|---|--:|--:|--:|"]
+    for name, figures in repeats["summary"].items():
+        lines.append(f"| {name} | {cell(figures['p50_ms'])} | {cell(figures['updates_per_s'])} | "
+                     f"{cell(figures['cpu_us_per_update'])} |")
+    return "\n".join(lines)
