@@ -10,6 +10,9 @@ import {ClientSession} from './session.js';
 import {CloseReason} from './transport.js';
 import {TransportChoice} from './transport_choice.js';
 
+/** `end` error codes that mean the run's worker stopped: reported as lost runs (flash_ws:lost). */
+const LOST_WITH_A_WORKER = new Set(['worker_lost', 'worker_shutdown']);
+
 /** With auto, WebSocket reconnections in a row that fail to open before the page moves to SSE. */
 const FALLBACK_AFTER_FAILED_RECONNECTS = 3;
 /** After a dead path, event stream attempts given sse_open_timeout_ms to open; later ones wait for the watchdog. */
@@ -73,7 +76,7 @@ export class FlashClient {
   #watchdog = null;
   #lastHeard = 0;
   #failedReconnects = 0; // WebSocket attempts in a row that never opened
-  /** @type {(lost: {cb: string, name: string}) => void} */ #onLost;
+  /** @type {(lost: {cb: string, name: string, reason?: string}) => void} */ #onLost;
 
   /**
    * @param {object} options
@@ -291,6 +294,10 @@ export class FlashClient {
         case 'end':
           if (effect.reset) batches.push(this.#resetOf(effect.cb));
           this.#reportEnd(effect);
+          if (effect.reset && LOST_WITH_A_WORKER.has(effect.error?.code)) {
+            // the run's worker stopped (a restart, a crash): the page hears of it like a lost session
+            this.#onLost({cb: effect.cb, name: this.#nameOf(effect.cb), reason: effect.error.code});
+          }
           break;
         case 'error': {
           const about = effect.cb === undefined ? '' : ` (${this.#nameOf(effect.cb)})`;

@@ -220,6 +220,20 @@ describe('reconnection', () => {
     assert.deepEqual(WebSocket.last.frames().map((frame) => frame.t), ['hello']);
   });
 
+  test('a run ended because its worker stopped is reset and reported as lost, with the reason', () => {
+    const {ws, applied, lost} = running();
+    ws.serverSends([{t: 'end', seq: 1, run: 1, reason: 'error', error: {code: 'worker_shutdown', message: 'the worker stopped'}}]);
+    assert.deepEqual(applied, RESET);
+    assert.deepEqual(lost, [{cb: 'load', name: 'app.load', reason: 'worker_shutdown'}]);
+  });
+
+  test('a run that failed in the callback is reset but not reported as lost', () => {
+    const {ws, applied, lost} = running();
+    ws.serverSends([{t: 'end', seq: 1, run: 1, reason: 'error', error: {code: 'callback_error', message: 'x'}}]);
+    assert.deepEqual(applied, RESET);
+    assert.deepEqual(lost, []);
+  });
+
   test('a server silent past its heartbeat is declared dead; any message keeps the connection', () => {
     const {ws, clock, WebSocket, console} = running();
     clock.advance(24_000);

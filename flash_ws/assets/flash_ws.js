@@ -1178,6 +1178,9 @@ function seconds(ms) {
 // in "auto" mode, over SSE + POST when the WebSocket fails.
 
 
+/** `end` error codes that mean the run's worker stopped: reported as lost runs (flash_ws:lost). */
+const LOST_WITH_A_WORKER = new Set(['worker_lost', 'worker_shutdown']);
+
 /** With auto, WebSocket reconnections in a row that fail to open before the page moves to SSE. */
 const FALLBACK_AFTER_FAILED_RECONNECTS = 3;
 /** After a dead path, event stream attempts given sse_open_timeout_ms to open; later ones wait for the watchdog. */
@@ -1241,7 +1244,7 @@ class FlashClient {
   #watchdog = null;
   #lastHeard = 0;
   #failedReconnects = 0; // WebSocket attempts in a row that never opened
-  /** @type {(lost: {cb: string, name: string}) => void} */ #onLost;
+  /** @type {(lost: {cb: string, name: string, reason?: string}) => void} */ #onLost;
 
   /**
    * @param {object} options
@@ -1459,6 +1462,10 @@ class FlashClient {
         case 'end':
           if (effect.reset) batches.push(this.#resetOf(effect.cb));
           this.#reportEnd(effect);
+          if (effect.reset && LOST_WITH_A_WORKER.has(effect.error?.code)) {
+            // the run's worker stopped (a restart, a crash): the page hears of it like a lost session
+            this.#onLost({cb: effect.cb, name: this.#nameOf(effect.cb), reason: effect.error.code});
+          }
           break;
         case 'error': {
           const about = effect.cb === undefined ? '' : ` (${this.#nameOf(effect.cb)})`;
