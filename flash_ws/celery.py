@@ -91,7 +91,8 @@ def _stream_url(app: Any, redis_url: str | None = None) -> str:
     if isinstance(url, str) and ";" in url:  # a failover list: the first broker
         url = url.split(";", 1)[0].strip()
     if not isinstance(url, str) or not url.startswith(_REDIS_SCHEMES):
-        raise ValueError(f"flash_ws.celery streams through Redis, but the broker URL of Celery app {app.main!r} is {url!r}: "
+        scheme = url.split("://", 1)[0] if isinstance(url, str) else type(url).__name__  # never the URL's credentials
+        raise ValueError(f"flash_ws.celery streams through Redis, but the broker of Celery app {app.main!r} is {scheme!r}: "
                          f"set app.conf.{STREAM_URL_SETTING} = 'redis://host:6379/0' (or pass redis_url=)")
     return url
 

@@ -407,3 +407,13 @@ async def test_a_task_whose_worker_process_dies_ends_the_run_with_an_error(serve
     assert end.error.message == CALLBACK_ERROR_MESSAGE, end.error
     assert f"TaskFailed: Celery task {TASK_NAME}[{task_id}] failed: WorkerLostError" in server.output()
     assert shown(rest, "status", "children")[-1].startswith("Failed: Celery task")
+
+
+def test_a_broker_that_is_not_redis_is_refused_without_its_credentials():
+    from celery import Celery
+
+    from flash_ws.celery import _stream_url
+
+    with pytest.raises(ValueError, match="is 'amqp'") as refused:
+        _stream_url(Celery("shop", broker="amqp://shop:S3cretPw@rabbit.internal//"))
+    assert "S3cretPw" not in str(refused.value) and "rabbit.internal" not in str(refused.value)
