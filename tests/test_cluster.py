@@ -188,7 +188,7 @@ def ticks(page: PageWatch) -> int:
 
 
 def test_sse_fallback_spreads_over_workers_and_runs_eight_streams(shared, pages):
-    page = pages(shared.stock.url)
+    page = pages(shared.stock.url, "/?flash_ws_share=none")  # one tab's own stream and POSTs (shared ones: test_browser_tabs)
     assert "connected over sse" in page.flash_ws_console("info")[0], page.console  # the upgrade was refused
     tokens = session_tokens(page)
     for i in range(8):

@@ -22,7 +22,7 @@ from quart import Response
 
 from ..protocol import PROTOCOL_VERSION, Hello
 from ..protocol.close_codes import CloseCode
-from . import heartbeat
+from . import heartbeat, observe
 from .admission import Admission
 from .service import FlashWsService
 from .sessions import Connection, LiveSession, SessionStoreError, StoreUnavailable, TooManySessions
@@ -148,6 +148,7 @@ async def _events(service: FlashWsService, lanes: list[_Lane], refusals: list[by
                     try:
                         for message in await lane.live.take_messages(lane.connection):
                             chunk += lane_event(lane.number, message)
+                            observe.message_sent(lane.connection, message)
                     except SessionStoreError as exc:
                         ended = (close_code_for(exc), str(exc))
                 if lane.connection.replaced:
