@@ -45,7 +45,9 @@ class PageWatch:
         return self.page.evaluate(f"document.querySelector('#{graph_id} .js-plotly-plot').data[0].y")
 
     def record_texts(self, component_id: str) -> None:
-        """Keep every text the element shows, in window.__seen[component_id]."""
+        """Keep every text the element shows, in window.__seen[component_id] (once the element is
+        on the page: some components, dcc.Markdown among them, render after their chunk loads)."""
+        self.page.wait_for_selector(f'[id="{component_id}"]', state="attached", timeout=TIMEOUT * 1000)
         self.page.evaluate("""id => {
             window.__seen = window.__seen || {};
             const seen = window.__seen[id] = [];

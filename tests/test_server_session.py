@@ -530,6 +530,16 @@ def test_has_room_is_false_while_the_replay_buffer_is_over_its_bound() -> None:
     assert session.replay.bytes == 0
 
 
+def test_a_session_closed_with_frames_not_yet_sent_has_no_output_left() -> None:
+    session = new_session()
+    send(session, Start(1, "a", []))
+    for k in range(3):
+        session.emit_update(1, props(k))
+    session.close()  # e.g. a misbehaving page: its writer may still be waiting for its turn
+    assert not session.has_output()
+    assert session.take_output() is None  # before: an empty message, again and again
+
+
 # ----- shared with other workers (the Redis store)
 
 

@@ -151,8 +151,10 @@ class ServerSession:
         self._misbehaved = self._ping = self._pong = None
 
     def close(self) -> None:
-        """The session is over: give its replay memory back to the process budget."""
+        """The session is over: give its replay memory back to the process budget; frames not
+        sent yet are dropped with it (nothing is left to take)."""
         self.replay.close()
+        self.sent_seq = max(self.sent_seq, self.replay.last_seq)
 
     # ----- input
 
@@ -336,7 +338,7 @@ class ServerSession:
             parts.append(text)
             size += utf8_size(text)
             self.sent_seq += 1
-        return join_frames(parts)
+        return join_frames(parts) if parts else None  # None too once close() dropped the frames
 
     def ping(self, ping_id: int) -> None:
         """Queue a server ping (it replaces one not sent yet)."""
