@@ -75,6 +75,7 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}/_flash_ws/ws"
         self.log = Path(os.environ.get("TMPDIR", "/tmp")) / f"flash_ws_server_{self.port}.log"
+        self._log_start = self.log.stat().st_size if self.log.exists() else 0  # an earlier server's lines
         self._start()
 
     def _start(self) -> None:
@@ -90,7 +91,7 @@ class LiveServer:
 
     def _ready(self) -> bool:
         if self.proc.poll() is not None:
-            raise RuntimeError(f"server exited: {self.log.read_text()[-2000:]}")
+            raise RuntimeError(f"server exited: {self.output()[-2000:]}")
         try:
             with urllib.request.urlopen(self.url + self.env.get("FLASH_WS_TEST_PREFIX", "/") + "_dash-layout", timeout=2) as response:
                 return response.status == 200
@@ -104,7 +105,10 @@ class LiveServer:
             return json.loads(response.read())
 
     def output(self) -> str:
-        return self.log.read_text(errors="replace")
+        """What this server (and its restarts) printed: not an earlier server's lines on the same port."""
+        with self.log.open("rb") as log:
+            log.seek(self._log_start)
+            return log.read().decode(errors="replace")
 
     def stop(self) -> None:
         stop_process(self.proc)
