@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from types import ModuleType
+from typing import Any, cast
 
 from dash._utils import to_json
 from plotly.io import json as plotly_json
 
+
+orjson: ModuleType | None
 try:
     import orjson
 except ImportError:  # Dash then encodes with the json module: so do we
@@ -75,7 +78,7 @@ def stream_props(
             raise TypeError("stream_props takes either (component_id, props), a list of pairs, or batch=, not several")
         pairs = list(batch)
     elif props is not None:
-        pairs = [(component_id, props)]
+        pairs = [(cast(ComponentId, component_id), props)]
     elif isinstance(component_id, list):
         pairs = component_id
     else:

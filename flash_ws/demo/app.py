@@ -66,12 +66,12 @@ def progressive_layout() -> html.Div:
             c.button("Cancel", c.CANCEL_BTN, c.HIDDEN_DANGER_BUTTON),
             html.Label("Chunk size", htmlFor=c.CHUNK_SIZE, style={"color": c.MUTED, "marginLeft": "12px"}),
             chunk_size,
-            html.Progress(id=c.PROGRESS_BAR, value=0, max=1, style={"width": "180px"}),
+            html.Progress(id=c.PROGRESS_BAR, value="0", max="1", style={"width": "180px"}),
             html.Span(id=c.PROGRESS_TEXT, style={"color": c.MUTED, "fontVariantNumeric": "tabular-nums"}),
         ],
         style=c.ROW_STYLE,
     )
-    table = dash_table.DataTable(
+    table = dash_table.DataTable(  # type: ignore[attr-defined]  # generated at import
         id=c.TABLE, data=[], columns=[], page_size=12, sort_action="native", filter_action="native",
         style_table={"overflowX": "auto"},
         style_cell={"fontFamily": c.FONT, "fontSize": "13px", "padding": "6px 10px", "textAlign": "left"},
@@ -115,6 +115,7 @@ async def load_data(n_clicks: int, chunk_size: int) -> AsyncIterator[StreamProps
 
     loaded = 0
     async for records, columns, total in gapminder_chunks(chunk_size):
+        update: dict[str, Any]
         if loaded == 0:
             update = {"columns": [{"name": col, "id": col} for col in columns], "data": records}
         else:

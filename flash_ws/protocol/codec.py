@@ -106,7 +106,8 @@ def _decode_frame(index: int, obj: Any, sender: Sender) -> Frame:
                                          f"got {len(values['cb'])}")
     if cls is End and values.get("error") is not None:
         values["error"] = ErrorInfo(values["error"]["code"], values["error"]["message"])
-    return cls(**values)
+    frame: Frame = cls(**values)
+    return frame
 
 
 def nesting_depth(value: Any, limit: int) -> int:
@@ -173,7 +174,8 @@ def encode_message(frames: Iterable[Frame]) -> str:
 
 def frame_to_dict(frame: Frame) -> dict[str, Any]:
     """The JSON object of a frame (as in tests/vectors)."""
-    return json.loads(encode_frame(frame))
+    obj: dict[str, Any] = json.loads(encode_frame(frame))
+    return obj
 
 
 def encode_json(value: Any) -> str:

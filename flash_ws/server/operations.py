@@ -58,7 +58,8 @@ def install(app: Any, settings: OpsSettings, routes: str) -> Drain:
         metrics.enable()
 
         async def serve_metrics() -> Any:
-            why = metrics_refusal(request.remote_addr, request.headers, settings.metrics_allowed, settings.metrics_token)
+            why = metrics_refusal(request.remote_addr, request.headers,  # type: ignore[arg-type]  # a Mapping at run time
+                                   settings.metrics_allowed, settings.metrics_token)
             if why:
                 response = jsonify({"code": "forbidden", "message": why})
                 response.status_code = 403
