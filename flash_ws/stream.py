@@ -10,7 +10,6 @@ from typing import Any, cast
 from dash._utils import to_json
 from plotly.io import json as plotly_json
 
-
 orjson: ModuleType | None
 try:
     import orjson

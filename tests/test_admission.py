@@ -82,7 +82,8 @@ async def test_without_the_login_cookie_no_transport_starts_anything(login_app):
 
 
 async def test_with_the_login_cookie_the_websocket_streams(login_app):
-    ws, frames, _ = await open_page(login_app, "login=alice", [{"t": "start", "run": 1, "cb": "tests.apps.login.admin_report", "args": [3]}])
+    start = {"t": "start", "run": 1, "cb": "tests.apps.login.admin_report", "args": [3]}
+    ws, frames, _ = await open_page(login_app, "login=alice", [start])
     while len(frames) < 3:
         frames += json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
     assert [f["t"] for f in frames] == ["welcome", "update", "end"]
@@ -126,7 +127,8 @@ async def test_post_runs_the_connect_hooks(serve):
 
 
 async def test_a_stolen_token_does_not_take_the_session_over(login_app):
-    ws, (welcome, *first), cookie = await open_page(login_app, "login=bob", [{"t": "start", "run": 1, "cb": "tests.apps.login.ticker", "args": [0]}])
+    start = {"t": "start", "run": 1, "cb": "tests.apps.login.ticker", "args": [0]}
+    ws, (welcome, *first), cookie = await open_page(login_app, "login=bob", [start])
     token = welcome["session"]
     seen: list[int] = [pair[1]["children"] for frame in first if frame["t"] == "update" for pair in frame["props"]]
 
@@ -214,7 +216,7 @@ async def test_deeply_nested_messages_are_refused_clearly(serve):
     code, reason = await close_code(ws)
     assert code == 4000 and "deeply" in reason
     ws, (welcome, *_), cookie = await open_page(server, "")
-    await ws.send(json.dumps([{"t": "start", "run": 1, "cb": "tests.apps.basic.count", "args": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}]))
+    await ws.send(json.dumps([{"t": "start", "run": 1, "cb": "tests.apps.basic.count", "args": [json.loads("[" * 34 + "1" + "]" * 34)]}]))
     error = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))[0]
     assert (error["t"], error["code"]) == ("error", "bad_frame") and "nest deeper than 32" in error["message"]
     await ws.send(deep)

@@ -22,7 +22,7 @@ def _words(text: str) -> str:
 def _grows_in_order(seen: list[str]) -> bool:
     """Each text shown starts with the words of the one before (tokens are only appended)."""
     words = [_words(text) for text in seen]
-    return len(seen) > 10 and all(later.startswith(earlier) for earlier, later in zip(words, words[1:]))
+    return len(seen) > 10 and all(later.startswith(earlier) for earlier, later in zip(words, words[1:], strict=False))
 
 
 def _answer_text(page, side_ids) -> str:
