@@ -19,11 +19,23 @@ MAX_ID_LENGTH = 256  # the codec caps a start frame's callback id
 
 @dataclass(frozen=True, kw_only=True)
 class CallbackOptions:
-    """How a run of an event callback is cancelled, reset and reported: the keywords of
-    ``event_callback`` and ``Flash.event_callback`` (see ``event_callback`` for their meaning)."""
+    """How a run of an event callback starts, is cancelled, reset and reported: the keywords of
+    ``event_callback`` and ``Flash.event_callback``.
 
-    cancel: Sequence[tuple[Input, Any]] = ()  # (Input, keep_value) pairs
-    reset_props: Sequence[tuple[Any, dict]] = ()  # (component id, props) pairs
+    - ``cancel``: ``(Input, keep_value)`` pairs: while a run is active, a change of the input to a
+      value other than ``keep_value`` cancels it;
+    - ``reset_props``: ``(id, props)`` pairs applied when a run is cancelled or fails;
+    - ``on_error(exception)`` may return ``stream_props`` to show the error;
+    - ``prevent_initial_call``: no run when the page first renders the Inputs (the default);
+    - ``backpressure``: when the page falls behind (its replay buffer is full), ``"wait"`` (the
+      default) makes the next ``yield`` wait for room, so every update arrives; ``"latest"`` never
+      waits and keeps only the latest value of each component property meanwhile (for endless
+      streams of whole values, e.g. a figure or a text; not for ``extendData``, whose skipped
+      points would be lost).
+    """
+
+    cancel: Sequence[tuple[Input, Any]] = ()
+    reset_props: Sequence[tuple[Any, dict]] = ()
     on_error: OnError | None = None
     prevent_initial_call: bool = True
     backpressure: str = "wait"  # one of BACKPRESSURE_MODES
@@ -159,18 +171,8 @@ def event_callback(*dependencies: Any, **options: Any) -> Callable[[Callable[...
     """Register a generator as an event callback that streams ``stream_props`` to the page.
 
     ``dependencies`` are ``Input`` then ``State`` objects; the generator receives their values in
-    that order. ``options`` (the fields of ``CallbackOptions``):
-
-    - ``cancel``: ``(Input, keep_value)`` pairs: while a run is active, a change of the input to a
-      value other than ``keep_value`` cancels it;
-    - ``reset_props``: ``(id, props)`` pairs applied when a run is cancelled or fails;
-    - ``on_error(exception)`` may return ``stream_props`` to show the error;
-    - ``prevent_initial_call`` (True): whether the page's initial call of the inputs starts no run;
-    - ``backpressure``: when the page falls behind (its replay buffer is full), ``"wait"`` (the
-      default) makes the next ``yield`` wait for room, so every update arrives; ``"latest"`` never
-      waits and keeps only the latest value of each component property meanwhile (for endless
-      streams of whole values, e.g. a figure or a text; not for ``extendData``, whose skipped
-      points would be lost).
+    that order. ``options`` are the fields of ``CallbackOptions``: ``cancel``, ``reset_props``,
+    ``on_error``, ``prevent_initial_call``, ``backpressure``.
     """
     given = CallbackOptions(**options)  # an unknown keyword is refused here
 
