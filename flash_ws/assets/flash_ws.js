@@ -1807,9 +1807,10 @@ function panelRows(h, stats, client) {
 //
 // No API tells: this reads React internals. The graph's DOM element carries a `__reactFiber$<random>`
 // key; up that fiber's `return` chain, the component whose `stateNode.state` holds `extendData` and
-// `prependData` arrays is dcc.Graph's. Checked against Dash 4.4.1 and 4.5.0rc2, each with its
-// default React (18.3.1). tests/test_graph_busy_browser.py fails, naming what it could not find,
-// when a Dash or React release moves them; until fixed, extendData may then be drawn twice.
+// `prependData` arrays is dcc.Graph's. Checked against Dash 4.4.1 and 4.5.0rc2 with their default
+// React 18.3.1, and 4.5.0rc2 with React 19.2.4 (REACT_VERSION=19.2.4). tests/test_graph_busy_browser.py
+// fails, naming what it could not find, when a Dash or React release moves them; until fixed,
+// extendData may then be drawn twice.
 
 const QUEUED_PROPS = new Set(['extendData', 'prependData']);
 
