@@ -11,7 +11,7 @@ import dash
 from quart import request, websocket
 
 from . import logs
-from .callbacks import GLOBAL_EVENT_CALLBACKS, EventCallbackRegistry, OnError
+from .callbacks import GLOBAL_EVENT_CALLBACKS, CallbackOptions, EventCallbackRegistry
 from .dash_callbacks import add_stream, take_from_dash
 from .devtools import add_devtools_view
 from .page_config import TriggerGroup, build_groups, page_config
@@ -180,21 +180,13 @@ class Flash(dash.Dash):
     async def _serve_posts(self) -> Any:
         return await receive_posts(request, self.flash_ws, self.flash_ws_admission)
 
-    def event_callback(
-        self,
-        *dependencies: Any,
-        cancel: Sequence[tuple[dash.Input, Any]] = (),
-        reset_props: Sequence[tuple[Any, dict]] = (),
-        on_error: OnError | None = None,
-        prevent_initial_call: bool = True,
-        backpressure: str = "wait",
-    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        """Register an event callback on this app (see ``flash_ws.event_callback``)."""
+    def event_callback(self, *dependencies: Any, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Register an event callback on this app (see ``flash_ws.event_callback``; ``options`` are
+        the fields of ``flash_ws.callbacks.CallbackOptions``)."""
+        given = CallbackOptions(**options)  # an unknown keyword is refused here
 
         def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
-            self.event_callbacks.add(func, dependencies, cancel=cancel, reset_props=reset_props,
-                                     on_error=on_error, prevent_initial_call=prevent_initial_call,
-                                     backpressure=backpressure)
+            self.event_callbacks.register(func, dependencies, given)
             return func
 
         return decorator

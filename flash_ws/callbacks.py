@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from dash.dependencies import Input, Output, State
@@ -17,19 +17,55 @@ BACKPRESSURE_MODES = ("wait", "latest")
 MAX_ID_LENGTH = 256  # the codec caps a start frame's callback id
 
 
-@dataclass(frozen=True)
-class EventCallback:
-    """One decorated generator and what triggers, cancels and resets it."""
+@dataclass(frozen=True, kw_only=True)
+class CallbackOptions:
+    """How a run of an event callback starts, is cancelled, reset and reported: the keywords of
+    ``event_callback`` and ``Flash.event_callback``.
+
+    - ``cancel``: ``(Input, keep_value)`` pairs: while a run is active, a change of the input to a
+      value other than ``keep_value`` cancels it;
+    - ``reset_props``: ``(id, props)`` pairs applied when a run is cancelled or fails;
+    - ``on_error(exception)`` may return ``stream_props`` to show the error;
+    - ``prevent_initial_call``: no run when the page first renders the Inputs (the default);
+    - ``backpressure``: when the page falls behind (its replay buffer is full), ``"wait"`` (the
+      default) makes the next ``yield`` wait for room, so every update arrives; ``"latest"`` never
+      waits and keeps only the latest value of each component property meanwhile (for endless
+      streams of whole values, e.g. a figure or a text; not for ``extendData``, whose skipped
+      points would be lost).
+    """
+
+    cancel: Sequence[tuple[Input, Any]] = ()
+    reset_props: Sequence[tuple[Any, dict]] = ()
+    on_error: OnError | None = None
+    prevent_initial_call: bool = True
+    backpressure: str = "wait"  # one of BACKPRESSURE_MODES
+
+    def checked(self, where: str) -> CallbackOptions:
+        """These options with their pairs as tuples; TypeError or ValueError names ``where`` and the mistake."""
+        cancel = []
+        for entry in self.cancel:
+            if not (isinstance(entry, (tuple, list)) and len(entry) == 2 and isinstance(entry[0], Input)):
+                raise TypeError(f"{where}: cancel entries are (Input(id, prop), keep_value) pairs, got {entry!r}")
+            cancel.append((entry[0], entry[1]))
+        try:
+            resets = tuple(_check_pair(p) for p in self.reset_props)
+        except TypeError as exc:
+            raise TypeError(f"{where}: reset_props: {exc}") from None
+        if self.on_error is not None and not callable(self.on_error):
+            raise TypeError(f"{where}: on_error must be callable, got {self.on_error!r}")
+        if self.backpressure not in BACKPRESSURE_MODES:
+            raise ValueError(f"{where}: backpressure must be one of {', '.join(BACKPRESSURE_MODES)}, got {self.backpressure!r}")
+        return replace(self, cancel=tuple(cancel), reset_props=resets, prevent_initial_call=bool(self.prevent_initial_call))
+
+
+@dataclass(frozen=True, kw_only=True)
+class EventCallback(CallbackOptions):
+    """One decorated generator, what triggers it, and its (checked) options."""
 
     cb_id: str
     func: Callable[..., Any]
     inputs: tuple[Input, ...]
     states: tuple[State, ...]
-    cancel: tuple[tuple[Input, Any], ...]
-    reset_props: tuple[tuple[Any, dict], ...]
-    on_error: OnError | None
-    prevent_initial_call: bool
-    backpressure: str = "wait"
     context_arg: bool = False  # the page also sends its trigger context (Dash-style callbacks, page_config.py)
 
     @property
@@ -52,7 +88,7 @@ class EventCallback:
                 f"({len(self.inputs)} Input, {len(self.states)} State)")
 
     def reset_stream(self) -> StreamProps:
-        return StreamProps(self.reset_props)
+        return StreamProps(tuple(self.reset_props))
 
 
 class EventCallbackRegistry:
@@ -76,7 +112,23 @@ class EventCallbackRegistry:
     def get(self, cb_id: str) -> EventCallback | None:
         return self._callbacks.get(cb_id)
 
-    def add(self, func: Callable[..., Any], dependencies: Sequence[Any], **options: Any) -> EventCallback:
+    def add(self, func: Callable[..., Any], dependencies: Sequence[Any], *, context_arg: bool = False,
+            **options: Any) -> EventCallback:
+        """Register ``func``; ``options`` are the fields of ``CallbackOptions``."""
+        return self.register(func, dependencies, CallbackOptions(**options), context_arg)
+
+    def register(self, func: Callable[..., Any], dependencies: Sequence[Any], options: CallbackOptions,
+                 context_arg: bool = False) -> EventCallback:
+        """Register ``func`` with ``options``; TypeError or ValueError says what is wrong with them."""
+        return self._keep(_build(self._free_id(func), func, dependencies, options, context_arg))
+
+    def move_into(self, other: EventCallbackRegistry) -> None:
+        """Hand every callback to ``other`` (an app's registry), keeping ids unique there."""
+        for callback in self._callbacks.values():
+            other._keep(replace(callback, cb_id=other._free_id(callback.func)))
+        self._callbacks.clear()
+
+    def _free_id(self, func: Callable[..., Any]) -> str:
         base = f"{func.__module__}.{func.__qualname__}"
         if len(base) > MAX_ID_LENGTH - 8:
             base = base[:MAX_ID_LENGTH - 30] + "~" + hashlib.sha256(base.encode()).hexdigest()[:16]
@@ -84,34 +136,18 @@ class EventCallbackRegistry:
         while cb_id in self._callbacks:
             n += 1
             cb_id = f"{base}#{n}"
-        callback = _build(cb_id, func, dependencies, **options)
-        self._callbacks[cb_id] = callback
-        return callback
+        return cb_id
 
-    def move_into(self, other: EventCallbackRegistry) -> None:
-        """Hand every callback to ``other`` (an app's registry), keeping ids unique there."""
-        for callback in self._callbacks.values():
-            other.add(callback.func, (*callback.inputs, *callback.states), cancel=callback.cancel,
-                      reset_props=callback.reset_props, on_error=callback.on_error,
-                      prevent_initial_call=callback.prevent_initial_call, backpressure=callback.backpressure,
-                      context_arg=callback.context_arg)
-        self._callbacks.clear()
+    def _keep(self, callback: EventCallback) -> EventCallback:
+        self._callbacks[callback.cb_id] = callback
+        return callback
 
 
 GLOBAL_EVENT_CALLBACKS = EventCallbackRegistry()
 
 
-def _build(
-    cb_id: str,
-    func: Callable[..., Any],
-    dependencies: Sequence[Any],
-    cancel: Sequence[tuple[Input, Any]] = (),
-    reset_props: Sequence[tuple[Any, dict]] = (),
-    on_error: OnError | None = None,
-    prevent_initial_call: bool = True,
-    backpressure: str = "wait",
-    context_arg: bool = False,
-) -> EventCallback:
+def _build(cb_id: str, func: Callable[..., Any], dependencies: Sequence[Any], options: CallbackOptions,
+           context_arg: bool) -> EventCallback:
     where = f"event callback {func.__module__}.{func.__qualname__}"
     if not (inspect.isasyncgenfunction(func) or inspect.isgeneratorfunction(func)):
         raise TypeError(f"{where} must be a generator (async def with yield, or def with yield) that yields stream_props(...)")
@@ -126,49 +162,22 @@ def _build(
         raise TypeError(f"{where} needs at least one Input")
     if any(isinstance(d, Input) for d in dependencies[len(inputs):]):
         raise TypeError(f"{where}: list every Input before the States")
-    cancel_pairs = []
-    for entry in cancel:
-        if not (isinstance(entry, (tuple, list)) and len(entry) == 2 and isinstance(entry[0], Input)):
-            raise TypeError(f"{where}: cancel entries are (Input(id, prop), keep_value) pairs, got {entry!r}")
-        cancel_pairs.append((entry[0], entry[1]))
-    try:
-        resets = tuple(_check_pair(p) for p in reset_props)
-    except TypeError as exc:
-        raise TypeError(f"{where}: reset_props: {exc}") from None
-    if on_error is not None and not callable(on_error):
-        raise TypeError(f"{where}: on_error must be callable, got {on_error!r}")
-    if backpressure not in BACKPRESSURE_MODES:
-        raise ValueError(f"{where}: backpressure must be one of {', '.join(BACKPRESSURE_MODES)}, got {backpressure!r}")
-    return EventCallback(cb_id, func, inputs, states, tuple(cancel_pairs), resets, on_error, bool(prevent_initial_call),
-                         backpressure, bool(context_arg))
+    checked = options.checked(where)
+    return EventCallback(cb_id=cb_id, func=func, inputs=inputs, states=states, context_arg=bool(context_arg),
+                         **{f.name: getattr(checked, f.name) for f in fields(CallbackOptions)})
 
 
-def event_callback(
-    *dependencies: Any,
-    cancel: Sequence[tuple[Input, Any]] = (),
-    reset_props: Sequence[tuple[Any, dict]] = (),
-    on_error: OnError | None = None,
-    prevent_initial_call: bool = True,
-    backpressure: str = "wait",
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def event_callback(*dependencies: Any, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a generator as an event callback that streams ``stream_props`` to the page.
 
     ``dependencies`` are ``Input`` then ``State`` objects; the generator receives their values in
-    that order. While a run is active, a change of a ``cancel`` input to a value other than its
-    ``keep_value`` cancels it; ``reset_props`` are applied when a run is cancelled or fails.
-    ``on_error(exception)`` may return ``stream_props`` to show the error.
-
-    ``backpressure``: when the page falls behind (its replay buffer is full), ``"wait"`` (the
-    default) makes the next ``yield`` wait for room, so every update arrives; ``"latest"`` never
-    waits and keeps only the latest value of each component property meanwhile (for endless
-    streams of whole values, e.g. a figure or a text; not for ``extendData``, whose skipped
-    points would be lost).
+    that order. ``options`` are the fields of ``CallbackOptions``: ``cancel``, ``reset_props``,
+    ``on_error``, ``prevent_initial_call``, ``backpressure``.
     """
+    given = CallbackOptions(**options)  # an unknown keyword is refused here
 
     def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
-        GLOBAL_EVENT_CALLBACKS.add(func, dependencies, cancel=cancel, reset_props=reset_props,
-                                   on_error=on_error, prevent_initial_call=prevent_initial_call,
-                                   backpressure=backpressure)
+        GLOBAL_EVENT_CALLBACKS.register(func, dependencies, given)
         return func
 
     return decorator

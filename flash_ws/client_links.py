@@ -19,9 +19,10 @@ from urllib.parse import urlencode, urlsplit
 import websockets
 
 from .protocol.close_codes import CloseAction, CloseCode, http_action, websocket_action
+from .protocol.errors import FlashWsError
 
 
-class LinkClosed(ConnectionError):
+class LinkClosed(FlashWsError, ConnectionError):
     """The connection under a link is gone; ``action`` says what the client does next: resume
     (the default), resume_now, replaced (resume, quietly) or give_up."""
 
@@ -57,7 +58,7 @@ class CookieJar:
         return {"Cookie": "; ".join(f"{name}={value}" for name, value in self.values.items())}
 
 
-class PostRefused(ValueError):
+class PostRefused(FlashWsError, ValueError):
     """The server answered a POST with a 4xx: ``code`` and ``message`` say why."""
 
     def __init__(self, status: int, code: str, message: str) -> None:

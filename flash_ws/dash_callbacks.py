@@ -19,16 +19,12 @@ from dash._grouping import flatten_grouping, grouping_len, make_grouping_by_inde
 from dash.dependencies import Input, Output, State, handle_grouped_callback_args
 
 from .callbacks import GLOBAL_EVENT_CALLBACKS, EventCallbackRegistry
-from .dash_streaming import DashStream, as_event_callback, parse_component_id, running_props
+from .dash_streaming import DashStream, as_event_callback, parse_component_id
 
 
 def add_stream(registry: EventCallbackRegistry, stream: DashStream) -> None:
     """Register a Dash-style stream as an event callback (its id is module.qualname of the function)."""
-    off = running_props(stream, 2)
-    registry.add(as_event_callback(stream), (*stream.inputs, *stream.states),
-                 cancel=[(cancel_input, None) for cancel_input in stream.cancel],
-                 reset_props=off.pairs if off is not None else (),
-                 prevent_initial_call=stream.prevent_initial_call, context_arg=True)
+    registry.register(as_event_callback(stream), (*stream.inputs, *stream.states), stream.options(), context_arg=True)
 
 
 def callback(*args: Any, running: Any = None, cancel: Any = None, on_error: Callable[[Exception], Any] | None = None,

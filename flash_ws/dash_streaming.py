@@ -26,6 +26,7 @@ from dash._validate import validate_and_group_input_args
 from dash.dependencies import ALL, ALLSMALLER, MATCH, Input, Output, State, Wildcard
 from dash.exceptions import PreventUpdate
 
+from .callbacks import CallbackOptions
 from .stream import StreamProps
 
 WILDCARDS = {"MATCH": MATCH, "ALL": ALL, "ALLSMALLER": ALLSMALLER}
@@ -49,6 +50,14 @@ class DashStream:
     @property
     def name(self) -> str:
         return f"{self.func.__module__}.{self.func.__qualname__}"
+
+    def options(self) -> CallbackOptions:
+        """Its options as an event callback: a change of a ``cancel`` Input cancels a run, and the
+        ``running=`` values after a run are its reset. ``on_error`` stays with the stream
+        (``as_event_callback`` calls it: its value has the shape of the Outputs)."""
+        off = running_props(self, 2)
+        return CallbackOptions(cancel=tuple((cancel_input, None) for cancel_input in self.cancel),
+                               reset_props=off.pairs if off is not None else (), prevent_initial_call=self.prevent_initial_call)
 
     def check(self) -> None:
         """Refuse what flash_ws cannot stream, naming the callback and the dependency."""
@@ -92,7 +101,7 @@ class RunContext:
         triggered = [str(t) for t in page.get("t") or [] if isinstance(t, str)]
         by_prop = {_prop_id(entry): entry.get("value") for entry in _flat(inputs_list)}
         self.match: dict[str, Any] = {}
-        for declared, entry in zip(stream.inputs + stream.states, inputs_list + states_list):
+        for declared, entry in zip(stream.inputs + stream.states, inputs_list + states_list, strict=False):
             if isinstance(declared.component_id, dict) and isinstance(entry, dict) and isinstance(entry.get("id"), dict):
                 for key, value in declared.component_id.items():
                     if isinstance(value, Wildcard) and value.value == "MATCH" and key in entry["id"]:
@@ -101,7 +110,7 @@ class RunContext:
         self.dash_context = AttributeDict(
             updated_props={}, triggered_inputs=[{"prop_id": t, "value": by_prop.get(t)} for t in triggered],
             inputs_list=inputs_list, states_list=states_list,
-            outputs_list=[{"id": cid, "property": o.component_property} for cid, o in zip(self.outputs, stream.outputs)],
+            outputs_list=[{"id": cid, "property": o.component_property} for cid, o in zip(self.outputs, stream.outputs, strict=False)],
         )
 
     def concrete(self, component_id: Any) -> Any:
@@ -133,11 +142,11 @@ def _with_values(described: Any, declared: Sequence[Any], values: Sequence[Any])
     """Dash's ``inputs_list`` entries: the ids the page sent (concrete for wildcards) with the values."""
     described = described if isinstance(described, list) and len(described) == len(declared) else [None] * len(declared)
     out: list = []
-    for dep, ids, value in zip(declared, described, values):
+    for dep, ids, value in zip(declared, described, values, strict=False):
         if isinstance(ids, list):  # an ALL / ALLSMALLER dependency: one entry per matching component
             seq = value if isinstance(value, list) else []
             out.append([{"id": i.get("id"), "property": dep.component_property, "value": v}
-                        for i, v in zip(ids, seq) if isinstance(i, dict)])
+                        for i, v in zip(ids, seq, strict=False) if isinstance(i, dict)])
         else:
             cid = ids.get("id") if isinstance(ids, dict) else dep.component_id
             out.append({"id": cid, "property": dep.component_property, "value": value})
@@ -153,7 +162,7 @@ def updates_of(stream: DashStream, run: RunContext, value: Any, *, check_shape: 
             _check_shape(stream, value)
         flat = flatten_grouping(value, stream.grouping)
     by_component: dict[str, tuple[Any, dict]] = {}
-    for output, cid, item in zip(stream.outputs, run.outputs, flat):
+    for output, cid, item in zip(stream.outputs, run.outputs, flat, strict=False):
         if not NoUpdate.is_no_update(item):
             _merge(by_component, cid, {output.component_property: item})
     for cid, props in run.take_set_props():

@@ -20,7 +20,36 @@ from .callbacks import EventCallback
 from .server.settings import Settings
 
 
-CONTEXT = object()  # placeholder for the index of the trigger context in a start action's args
+@dataclass(frozen=True)
+class StartAction:
+    """Start ``cb`` with the group's values at ``args`` (indices into the group's Inputs then
+    States), then the page's trigger context when ``context``; ``initial``: on the initial call too."""
+
+    cb: str
+    args: tuple[int, ...]
+    initial: bool
+    context: bool = False
+
+    def config(self, context_index: int) -> dict[str, Any]:
+        """The action as the page reads it (the context comes after every State of the group)."""
+        args = [*self.args, context_index] if self.context else list(self.args)
+        return {"kind": "start", "cb": self.cb, "args": args, "initial": self.initial}
+
+
+@dataclass(frozen=True)
+class CancelAction:
+    """Cancel ``cb``'s active run when the group's value at ``arg`` changes to anything but ``keep``
+    (a JSON value)."""
+
+    cb: str
+    keep: Any
+    arg: int = 0
+
+    def config(self, context_index: int) -> dict[str, Any]:
+        return {"kind": "cancel", "cb": self.cb, "arg": self.arg, "keep": self.keep}
+
+
+GroupAction = StartAction | CancelAction
 
 
 @dataclass
@@ -28,7 +57,7 @@ class TriggerGroup:
     key: str
     inputs: list[Input]
     states: list[State] = field(default_factory=list)
-    actions: list[dict[str, Any]] = field(default_factory=list)
+    actions: list[GroupAction] = field(default_factory=list)
     sends_context: bool = False  # the page appends its trigger context after the States
 
     def state_index(self, state: State) -> int:
@@ -40,7 +69,12 @@ class TriggerGroup:
 
     @property
     def prevent_initial_call(self) -> bool:
-        return not any(a.get("initial") for a in self.actions)
+        return not any(isinstance(a, StartAction) and a.initial for a in self.actions)
+
+    def config(self) -> list[dict[str, Any]]:
+        """The group's actions as the page config carries them (docs/protocol.md, "Page config")."""
+        context_index = len(self.inputs) + len(self.states)
+        return [action.config(context_index) for action in self.actions]
 
     def clientside_function(self) -> str:
         values = "Array.prototype.slice.call(arguments)"
@@ -68,20 +102,12 @@ def build_groups(callbacks: Iterable[EventCallback]) -> list[TriggerGroup]:
     callbacks = list(callbacks)
     for cb in callbacks:
         group = _group_for(groups, cb.inputs)
-        args: list[Any] = list(range(len(cb.inputs))) + [group.state_index(s) for s in cb.states]
-        if cb.context_arg:
-            group.sends_context = True
-            args.append(CONTEXT)
-        group.actions.append({"kind": "start", "cb": cb.cb_id, "args": args, "initial": not cb.prevent_initial_call})
+        args = (*range(len(cb.inputs)), *(group.state_index(s) for s in cb.states))
+        group.sends_context |= cb.context_arg
+        group.actions.append(StartAction(cb.cb_id, args, not cb.prevent_initial_call, cb.context_arg))
     for cb in callbacks:
         for cancel_input, keep in cb.cancel:
-            group = _group_for(groups, [cancel_input])
-            group.actions.append({"kind": "cancel", "cb": cb.cb_id, "arg": 0, "keep": json.loads(to_json(keep))})
-    for group in groups.values():  # the context comes after every State of the group
-        context_index = len(group.inputs) + len(group.states)
-        for action in group.actions:
-            if action["kind"] == "start":
-                action["args"] = [context_index if a is CONTEXT else a for a in action["args"]]
+            _group_for(groups, [cancel_input]).actions.append(CancelAction(cb.cb_id, json.loads(to_json(keep))))
     return list(groups.values())
 
 
@@ -95,7 +121,7 @@ def page_config(callbacks: Iterable[EventCallback], groups: Iterable[TriggerGrou
         "post_url": base_url + "post",
         "transport": settings.transport,
         "callbacks": {cb.cb_id: {"name": cb.name, "reset": json.loads(cb.reset_stream().to_json())} for cb in callbacks},
-        "groups": {g.key: g.actions for g in groups},
+        "groups": {g.key: g.config() for g in groups},
         "ack_interval_ms": settings.ack_interval_ms,
         "ack_every": settings.ack_every,
         "heartbeat_ms": int(settings.heartbeat_interval * 1000),

@@ -412,8 +412,8 @@ async def test_a_task_whose_worker_process_dies_ends_the_run_with_an_error(serve
 def test_a_broker_that_is_not_redis_is_refused_without_its_credentials():
     from celery import Celery
 
-    from flash_ws.celery import _stream_url
+    from flash_ws.celery.redis_stream import stream_url
 
     with pytest.raises(ValueError, match="is 'amqp'") as refused:
-        _stream_url(Celery("shop", broker="amqp://shop:S3cretPw@rabbit.internal//"))
+        stream_url(Celery("shop", broker="amqp://shop:S3cretPw@rabbit.internal//"))
     assert "S3cretPw" not in str(refused.value) and "rabbit.internal" not in str(refused.value)

@@ -3,9 +3,12 @@ clientside callbacks with the same Inputs the same id)."""
 
 from __future__ import annotations
 
-from dash import Input, State
+from dash import Input, Output, State
+from dash._utils import to_json
 
 from flash_ws.callbacks import EventCallbackRegistry
+from flash_ws.dash_callbacks import add_stream
+from flash_ws.dash_streaming import DashStream
 from flash_ws.page_config import build_groups, page_config
 from flash_ws.server.settings import Settings
 
@@ -31,11 +34,11 @@ def test_callbacks_sharing_inputs_share_a_group_with_the_union_of_their_states()
     assert set(groups) == {("go.n_clicks",), ("stop.n_clicks",)}
     go = groups[("go.n_clicks",)]
     assert [str(s) for s in go.states] == ["v.value", "w.value"]
-    assert [(a["cb"].split(".")[-1], a["args"], a["initial"]) for a in go.actions] == [("one", [0, 1], False), ("two", [0, 2], True)]
+    assert [(a["cb"].split(".")[-1], a["args"], a["initial"]) for a in go.config()] == [("one", [0, 1], False), ("two", [0, 2], True)]
     assert go.prevent_initial_call is False  # one action runs on the initial call
     stop = groups[("stop.n_clicks",)]
-    assert [(a["kind"], a["cb"].split(".")[-1]) for a in stop.actions] == [("start", "three"), ("cancel", "one")]
-    assert stop.actions[1]["keep"] == 0 and stop.prevent_initial_call is True
+    assert [(a["kind"], a["cb"].split(".")[-1]) for a in stop.config()] == [("start", "three"), ("cancel", "one")]
+    assert stop.config()[1]["keep"] == 0 and stop.prevent_initial_call is True
     assert go.key != stop.key and go.key in go.clientside_function()
 
 
@@ -46,3 +49,26 @@ def test_page_config_carries_urls_resets_and_settings():
     assert (config["ws_url"], config["sse_url"], config["post_url"]) == ("/app/_flash_ws/ws", "/app/_flash_ws/sse", "/app/_flash_ws/post")
     assert config["callbacks"][cb.cb_id] == {"name": cb.name, "reset": [["go", {"disabled": False}]]}
     assert config["transport"] == "sse" and config["heartbeat_ms"] == 15000
+
+
+async def four(n, s):
+    yield n
+
+
+def test_the_groups_json_is_what_the_page_reads_byte_for_byte():
+    """Starts (with the trigger context after every State of the group), cancels with their keep
+    values, in the order and spelling client/src/client.js reads."""
+    registry = EventCallbackRegistry()
+    registry.add(one, [Input("go", "n_clicks"), State("v", "value")], cancel=[(Input("halt", "value"), {"a": [1, None]})])
+    registry.add(two, [Input("go", "n_clicks"), State("w", "value")], prevent_initial_call=False)
+    add_stream(registry, DashStream(four, (Output("out", "children"),), None, (Input("go", "n_clicks"),),
+                                    (State("s", "value"),), [0, 1], cancel=(Input("halt", "value"),)))
+    config = page_config(registry, build_groups(registry), "/_flash_ws/", Settings())
+    cb = __name__ + "."
+    assert to_json(config["groups"]) == (
+        '{"gdf26169c0329":[{"kind":"start","cb":"' + cb + 'one","args":[0,1],"initial":false},'
+        '{"kind":"start","cb":"' + cb + 'two","args":[0,2],"initial":true},'
+        '{"kind":"start","cb":"' + cb + 'four","args":[0,3,4],"initial":true}],'
+        '"gf748df674cef":[{"kind":"cancel","cb":"' + cb + 'one","arg":0,"keep":{"a":[1,null]}},'
+        '{"kind":"cancel","cb":"' + cb + 'four","arg":0,"keep":null}]}'
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from flash_ws.protocol.errors import StateError
 from flash_ws.protocol.replay import ByteBudget, ReplayBuffer
 
 
@@ -28,9 +29,9 @@ def test_an_empty_buffer() -> None:
 def test_append_takes_the_next_seq_only() -> None:
     buffer = filled(2)
 
-    with pytest.raises(ValueError, match="expected seq 3, got 5"):
+    with pytest.raises(StateError, match="expected seq 3, got 5"):
         buffer.append(5, "x")
-    with pytest.raises(ValueError, match="expected seq 3, got 2"):
+    with pytest.raises(StateError, match="expected seq 3, got 2"):
         buffer.append(2, "x")
     assert (len(buffer), buffer.last_seq) == (2, 2)
 
@@ -39,7 +40,7 @@ def test_append_takes_the_next_seq_only() -> None:
 
 
 def test_the_first_seq_must_be_one() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(StateError):
         ReplayBuffer(100).append(0, "x")
 
 
@@ -147,7 +148,7 @@ def test_a_byte_budget_counts_what_is_taken_and_given_back() -> None:
     assert not budget.has_room()
     budget.give_back(1)
     assert budget.has_room() and budget.used == 99
-    with pytest.raises(ValueError, match="giving back 100 bytes, but only 99 are taken"):
+    with pytest.raises(StateError, match="giving back 100 bytes, but only 99 are taken"):
         budget.give_back(100)
     with pytest.raises(ValueError, match="must be positive, got 0"):
         ByteBudget(0)

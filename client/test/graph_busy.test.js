@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import {test} from 'node:test';
 
 import {PropsApplier} from '../src/apply.js';
-import {domId, graphBusyCheck} from '../src/graph_busy.js';
+import {domId, graphBusyCheck, graphQueue} from '../src/graph_busy.js';
 import {FakeDefer} from '../test-support/fakes.js';
 
 test('domId is Dash\'s string form of an id: dict ids as JSON with sorted keys', () => {
@@ -59,4 +59,11 @@ test('the applier stops waiting for a busy component after maxBusyWaits polls', 
   applier.apply([[['g', {extendData: {y: [[1]]}}]], [['g', {extendData: {y: [[2], [3]]}}]]]);
   deferred.runAll();
   assert.equal(calls.length, 2, 'two flushes: the values do not merge (different trace counts)');
+});
+
+test('graphQueue says what it could not find when it cannot read a graph', () => {
+  assert.deepEqual(graphQueue(documentWithGraph('chart', {extendData: [1, 2], prependData: [3]}), 'chart'), {queued: 3});
+  assert.match(graphQueue(documentWithGraph('chart', {}), 'elsewhere').missing, /no element with id elsewhere/);
+  assert.match(graphQueue({getElementById: () => ({})}, 'chart').missing, /no __reactFiber\$ key/);
+  assert.match(graphQueue(documentWithGraph('chart', {figure: {}}), 'chart').missing, /no state with extendData/);
 });

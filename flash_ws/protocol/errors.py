@@ -1,9 +1,12 @@
-"""Exceptions of the protocol core.
+"""Exceptions of the protocol core: the root of every flash_ws error, and the protocol's own.
 
     FlashWsError
     ├── ProtocolError        the peer sent something we refuse (remote error): carries a wire ``code``
     │   └── FrameTooLarge    a message over the size limit
-    └── StateError           our own code broke an invariant (local error, a bug)
+    └── StateError           a call the current state does not allow (local error, a bug in the caller)
+
+The whole tree, with the errors of the server, the client and flash_ws.celery, is drawn in
+``flash_ws/errors.py``.
 """
 
 from __future__ import annotations
@@ -34,4 +37,5 @@ class FrameTooLarge(ProtocolError):
 
 
 class StateError(FlashWsError):
-    """An operation that the current state does not allow: a bug in the caller."""
+    """A call that the current state does not allow (e.g. a frame appended out of sequence): a bug
+    in the caller, never something a peer can cause."""

@@ -110,18 +110,3 @@ class Error:
 ClientFrame = Hello | Start | Cancel | Ack | Bye | Ping | Pong
 ServerFrame = Welcome | Update | End | Error | Ping | Pong
 Frame = ClientFrame | ServerFrame
-SequencedFrame = Update | End
-
-TYPE_NAMES: dict[type, str] = {
-    Hello: "hello",
-    Start: "start",
-    Cancel: "cancel",
-    Ack: "ack",
-    Bye: "bye",
-    Ping: "ping",
-    Pong: "pong",
-    Welcome: "welcome",
-    Update: "update",
-    End: "end",
-    Error: "error",
-}

@@ -7,6 +7,8 @@ from collections import deque
 from collections.abc import Iterator
 from itertools import islice
 
+from .errors import StateError
+
 
 def utf8_size(text: str) -> int:
     """Bytes of ``text`` in UTF-8 (without encoding it when it is ASCII, the common case)."""
@@ -35,7 +37,7 @@ class ByteBudget:
 
     def give_back(self, size: int) -> None:
         if size > self.used:
-            raise ValueError(f"giving back {size} bytes, but only {self.used} are taken")
+            raise StateError(f"giving back {size} bytes, but only {self.used} are taken")
         self.used -= size
 
     def __repr__(self) -> str:
@@ -78,7 +80,7 @@ class ReplayBuffer:
 
     def append(self, seq: int, text: str) -> None:
         if seq != self.last_seq + 1:
-            raise ValueError(f"expected seq {self.last_seq + 1}, got {seq}")
+            raise StateError(f"expected seq {self.last_seq + 1}, got {seq}")
         size = utf8_size(text)
         self._frames.append((seq, text, size))
         self._bytes += size

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from ..callbacks import EventCallback
 from ..protocol import ErrorInfo
+from ..protocol.errors import FlashWsError
 from ..stream import StreamProps, combine
 from . import observe
 from .log import session_name
@@ -30,7 +31,7 @@ _DONE = object()
 CALLBACK_ERROR_MESSAGE = "the callback raised an exception; see the server log"
 
 
-class BadYield(Exception):
+class BadYield(FlashWsError):
     """A generator yielded something that is not a stream_props result."""
 
 
@@ -208,4 +209,4 @@ async def _fail(live: LiveSession, run: int, callback: EventCallback, exc: Excep
     _end(live, run, "error", error)
 
 
-__all__ = ["AsyncioStreamRunner", "StreamRunner", "BadYield", "StreamProps"]
+__all__ = ["AsyncioStreamRunner", "StreamRunner", "BadYield"]

@@ -15,10 +15,11 @@ from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from ..protocol import ByteBudget, Hello, Limits, ServerSession
+from ..protocol.errors import FlashWsError
 from ..protocol.tokens import new_token, same_secret, session_id
 
 
-class SessionStoreError(Exception):
+class SessionStoreError(FlashWsError):
     """The session store cannot serve a session right now; the message says why."""
 
 

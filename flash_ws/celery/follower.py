@@ -1,73 +1,29 @@
-"""Stream a Celery task's progress and partial results through an event callback.
-
-The task side appends every item it reports to a Redis Stream keyed by its task id; the callback
-side reads that stream in order (``XREAD BLOCK``) and yields each item as it arrives, so no item is
-skipped, duplicated or reordered (unlike polling ``update_state`` meta, which only keeps the
-latest value). Closing the callback (the page cancels it, starts it again or goes away) revokes
-the task when the follower submitted it (``follow(task.s(...))``); a task submitted elsewhere and
-followed by its ``AsyncResult`` is revoked only when asked (``follow(result, revoke=True)``).
-
-Worker side::
-
-    from celery import Celery
-    from flash_ws.celery import StreamingTask
-
-    celery_app = Celery("tasks", broker="redis://127.0.0.1:6379/0", backend="redis://127.0.0.1:6379/0")
-
-    @celery_app.task(bind=True, base=StreamingTask)
-    def crunch(self, chunks):
-        for i in range(chunks):
-            rows = work_on(i)
-            self.report({"done": i + 1, "total": chunks, "rows": rows})   # JSON-serialisable
-        return {"chunks": chunks}
-
-Dash side::
-
-    from flash_ws.celery import follow
-
-    @event_callback(Input("start", "n_clicks"), cancel=[(Input("stop", "n_clicks"), 0)])
-    async def run(n_clicks):
-        async with follow(crunch.s(20)) as items:     # submits the task, revokes it on close
-            async for item in items:
-                yield stream_props("progress", {"value": item["done"], "max": item["total"]})
-
-Items must be JSON-serialisable (``json.dumps``): they travel through Redis as JSON, so tuples
-come back as lists and dict keys as strings. The stream lives in the Redis of the Celery broker
-(``broker_url``) unless the app sets ``flash_ws_stream_url``; it needs Redis 6.2 or later. A result
-backend is strongly advised: without one, a task whose worker dies is only noticed through
-``idle_timeout``.
-
-Install with ``pip install "flash_ws[celery]"``.
-"""
+"""The event callback side of flash_ws.celery: ``follow`` reads a task's Redis Stream in order."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
-import os
 import time
 from collections.abc import AsyncGenerator, Coroutine
 from typing import Any
 
-import redis
 import redis.asyncio as aioredis
-from celery import Task, states
+from celery import states
 from celery.backends.base import DisabledBackend
 from celery.canvas import Signature
 from celery.result import AsyncResult
 
-__all__ = ["STREAM_PREFIX", "StreamingTask", "TaskFailed", "TaskStream", "follow", "stream_key", "submit_and_follow"]
+from ..protocol.errors import FlashWsError
+from .redis_stream import describe, stream_key, stream_url
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("flash_ws.celery")
 
-STREAM_PREFIX = "flash_ws:celery:"
-STREAM_URL_SETTING = "flash_ws_stream_url"
-_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 _READ_COUNT = 256
 
 
-class TaskFailed(Exception):
+class TaskFailed(FlashWsError):
     """The followed task failed, was revoked by someone else, or its worker died.
 
     ``str(exc)`` names the task and the error, e.g.
@@ -79,95 +35,6 @@ class TaskFailed(Exception):
         what = "was revoked" if state == states.REVOKED else "failed"
         super().__init__(f"Celery task {task_name or '?'}[{task_id}] {what}" + (f": {error}" if error else ""))
 
-
-def stream_key(task_id: str) -> str:
-    """The Redis key of the stream that carries the items of task ``task_id``."""
-    return STREAM_PREFIX + task_id
-
-
-def _stream_url(app: Any, redis_url: str | None = None) -> str:
-    """``redis_url``, else the app's ``flash_ws_stream_url`` setting, else its broker URL (if Redis)."""
-    url = redis_url or app.conf.get(STREAM_URL_SETTING) or app.conf.broker_url
-    if isinstance(url, str) and ";" in url:  # a failover list: the first broker
-        url = url.split(";", 1)[0].strip()
-    if not isinstance(url, str) or not url.startswith(_REDIS_SCHEMES):
-        scheme = url.split("://", 1)[0] if isinstance(url, str) else type(url).__name__  # never the URL's credentials
-        raise ValueError(f"flash_ws.celery streams through Redis, but the broker of Celery app {app.main!r} is {scheme!r}: "
-                         f"set app.conf.{STREAM_URL_SETTING} = 'redis://host:6379/0' (or pass redis_url=)")
-    return url
-
-
-# --- the task side -----------------------------------------------------------------------------
-
-_clients: dict[tuple[int, str], redis.Redis] = {}
-
-
-def _client(url: str) -> redis.Redis:
-    """One synchronous client per process and URL (prefork children each get their own)."""
-    key = (os.getpid(), url)
-    client = _clients.get(key)
-    if client is None:
-        client = _clients[key] = redis.Redis.from_url(url)
-    return client
-
-
-class StreamingTask(Task):
-    """Base class for tasks that report items to a follower: ``@app.task(bind=True, base=StreamingTask)``.
-
-    The stream is opened when the task starts and closed with an end marker (its final state, the
-    error of a failure, the return value when it is JSON-serialisable) when it returns or raises.
-    ``stream_ttl`` (seconds, refreshed at each report) bounds how long an unread stream stays in Redis.
-    """
-
-    stream_ttl: int = 3600
-
-    def report(self, item: Any) -> bool:
-        """Append ``item`` (JSON-serialisable) to this run's stream, after every item reported before.
-
-        Returns False when nobody follows the task any more (the follower was closed and deleted
-        the stream): a task may stop early then. Call it from inside the running task only.
-        """
-        task_id = self.request.id
-        if task_id is None:
-            raise RuntimeError(f"{self.name}.report() is for a task running on a worker (self.request.id is None)")
-        try:
-            data = json.dumps(item, separators=(",", ":"))
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"{self.name}.report() takes JSON-serialisable items: {exc}") from None
-        return self._append(task_id, {"kind": "item", "data": data}, create=False)
-
-    def before_start(self, task_id: str, args: Any, kwargs: Any) -> None:
-        """Open the stream (reports never create it, so none lands after the follower deleted it)."""
-        self._append(task_id, {"kind": "start", "task": self.name}, create=True)
-
-    def after_return(self, status: str, retval: Any, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
-        """Write the end marker: the final state, and the error or the return value."""
-        fields = {"kind": "end", "task": self.name, "state": status}
-        if status == states.FAILURE:
-            fields["error"] = _describe(retval)
-        else:
-            try:
-                fields["result"] = json.dumps(retval, separators=(",", ":"))
-            except (TypeError, ValueError):
-                pass  # the follower's return_value stays None
-        self._append(task_id, fields, create=False)
-
-    def _append(self, task_id: str, fields: dict[str, str], create: bool) -> bool:
-        key = stream_key(task_id)
-        pipe = _client(_stream_url(self.app)).pipeline(transaction=True)
-        pipe.xadd(key, fields, nomkstream=not create)
-        pipe.expire(key, self.stream_ttl)
-        entry_id, _ = pipe.execute()
-        return entry_id is not None
-
-
-def _describe(exc: Any) -> str:
-    if isinstance(exc, BaseException):
-        return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    return str(exc)
-
-
-# --- the callback side -------------------------------------------------------------------------
 
 class TaskStream:
     """The items a Celery task reports, in order: an async iterator and an async context manager.
@@ -197,7 +64,7 @@ class TaskStream:
             raise TypeError(f"follow() takes an AsyncResult or a task signature (task.s(...)), got {target!r}")
         if poll_interval <= 0:
             raise ValueError(f"poll_interval must be positive, got {poll_interval!r}")
-        self.redis_url = _stream_url(app, redis_url)
+        self.redis_url = stream_url(app, redis_url)
         self.poll_interval = poll_interval
         self.idle_timeout = idle_timeout
         self.revoke_on_close = revoke if revoke is not None else self._signature is not None
@@ -322,7 +189,7 @@ class TaskStream:
             self.task_name = await asyncio.to_thread(lambda: result.name)  # known with result_extended
         if state == states.FAILURE:
             error = await asyncio.to_thread(lambda: result.result)
-            raise TaskFailed(self.task_name, result.id, state, _describe(error))
+            raise TaskFailed(self.task_name, result.id, state, describe(error))
         raise TaskFailed(self.task_name, result.id, state or "UNKNOWN", "")
 
     async def _cleanup(self, client: aioredis.Redis | None = None) -> None:
@@ -411,8 +278,3 @@ def follow(target: AsyncResult | Signature, *, redis_url: str | None = None, pol
     """
     return TaskStream(target, redis_url=redis_url, poll_interval=poll_interval, idle_timeout=idle_timeout,
                       revoke=revoke)
-
-
-def submit_and_follow(task: Task, *args: Any, **kwargs: Any) -> TaskStream:
-    """``follow(task.s(*args, **kwargs))``: submit ``task`` with these arguments and follow its items."""
-    return follow(task.s(*args, **kwargs))
