@@ -15,16 +15,19 @@ import sys
 
 import pytest
 
-from benchmarks.scale import _shares, conclusion, established, redis_supported
+from benchmarks.metering import established
+from benchmarks.scale import redis_supported
+from benchmarks.scale_report import conclusion
+from benchmarks.scale_stack import shares
 from tests.conftest import ROOT
 
 SESSIONS, STREAMS, DURATION, RATE = 20, 2, 3, 2
 
 
 def test_sessions_are_shared_out_evenly():
-    assert _shares(10, 4) == [3, 3, 2, 2]
-    assert _shares(3, 3) == [1, 1, 1]
-    assert sum(_shares(1000, 3)) == 1000
+    assert shares(10, 4) == [3, 3, 2, 2]
+    assert shares(3, 3) == [1, 1, 1]
+    assert sum(shares(1000, 3)) == 1000
 
 
 def _level(sessions: int, holds: bool, correct: bool = True) -> dict:
