@@ -22,7 +22,7 @@ from benchmarks.flaky_proxy import FlakyProxy
 from benchmarks.flaky_proxy import profile as profile_faults
 from benchmarks.servers import ServerProcess
 from benchmarks.stats import percentile
-from benchmarks.suite import RowContext, _close, _open, run_phase
+from benchmarks.suite import RowContext, close_driver, open_driver, run_phase
 from benchmarks.workloads import Phase, Sizing
 
 CPU_RATE = 1000.0  # updates/s of the phase that measures server CPU per update
@@ -51,14 +51,14 @@ async def measure_once(contender: Contender, server: ServerProcess, sizing: Sizi
     try:
         for phase in _phases(sizing):
             driver = contender.driver()
-            if await _open(driver, proxy.url) is not None:
+            if await open_driver(driver, proxy.url) is not None:
                 continue
             meter = server.meter()
             meter.reset()
             try:
                 outcome = await run_phase(driver, phase, ctx)
             finally:
-                await _close(driver, ctx)
+                await close_driver(driver, ctx)
             cpu = meter.read().cpu_s
             if phase.name == "paced":
                 figures["p50_ms"] = percentile(outcome.latencies_ms(), 50)

@@ -22,10 +22,10 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from pathlib import Path
 
 from quart import jsonify
 
+from benchmarks.metering import status_kib
 from flash_ws import Flash, Input, State, dcc, html, stream_props
 
 MAX_STREAMS = 8
@@ -67,13 +67,6 @@ for _index in range(MAX_STREAMS):
     app.event_callback(Input(f"go-s{_index}", "n_clicks"), State("params", "data"))(_make_stream(_index))
 
 
-def _rss_kib() -> int | None:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return None
-
-
 @server.route(STATUS_PATH)
 async def status():
     service = app.flash_ws
@@ -85,5 +78,5 @@ async def status():
         runs = len(service.runner)  # type: ignore[arg-type]
     except TypeError:
         runs = None
-    return jsonify({"pid": os.getpid(), "rss_kib": _rss_kib(), "sessions": sessions, "runs": runs,
+    return jsonify({"pid": os.getpid(), "rss_kib": status_kib(os.getpid(), "VmRSS"), "sessions": sessions, "runs": runs,
                     "store": type(service.store).__name__, "tasks": len(asyncio.all_tasks())})

@@ -144,8 +144,8 @@ def _faults_for(profile_name: str):
     return dataclasses.replace(faults, outage=None) if faults.outage is not None else faults
 
 
-async def _open(driver: Driver, url: str) -> str | None:
-    """Open ``driver``; the reason it cannot run, or None."""
+async def open_driver(driver: Driver, url: str) -> str | None:
+    """Open ``driver`` on ``url`` within ``OPEN_TIMEOUT_S``; the reason it cannot run, or None."""
     try:
         await asyncio.wait_for(driver.open(url), OPEN_TIMEOUT_S)
     except ContenderUnavailable as exc:
@@ -155,7 +155,8 @@ async def _open(driver: Driver, url: str) -> str | None:
     return None
 
 
-async def _close(driver: Driver, ctx: RowContext) -> None:
+async def close_driver(driver: Driver, ctx: RowContext) -> None:
+    """Close ``driver`` within 10 s; a failure is a note of the row, never an exception."""
     try:
         await asyncio.wait_for(driver.close(), 10)
     except (TimeoutError, Exception) as exc:
@@ -185,7 +186,7 @@ async def run_row(ctx: RowContext) -> dict[str, Any]:
         for phase in phases(ctx.profile, ctx.sizing):
             driver = ctx.contender.driver()
             drivers.append(driver)
-            error = await _open(driver, proxy.url)
+            error = await open_driver(driver, proxy.url)
             if error is not None:
                 if outcomes:  # it ran before: this phase could not connect (a fault), the next may
                     ctx.notes.append(f"{phase.name}: {error}")
@@ -203,7 +204,7 @@ async def run_row(ctx: RowContext) -> dict[str, Any]:
             finally:
                 if timer is not None:
                     timer.cancel()
-                await _close(driver, ctx)
+                await close_driver(driver, ctx)
             outcomes.append(outcome)
             ctx.progress("✓" if not outcome.cut and outcome.error is None else "✗")
     except Exception as exc:  # a bug or a crash: recorded, never fatal to the run

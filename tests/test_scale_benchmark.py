@@ -15,16 +15,19 @@ import sys
 
 import pytest
 
-from benchmarks.scale import _shares, conclusion, established, redis_supported
+from benchmarks.metering import established
+from benchmarks.scale import redis_supported
+from benchmarks.scale_report import MemoryReadings, conclusion, verdict
+from benchmarks.scale_stack import shares
 from tests.conftest import ROOT
 
 SESSIONS, STREAMS, DURATION, RATE = 20, 2, 3, 2
 
 
 def test_sessions_are_shared_out_evenly():
-    assert _shares(10, 4) == [3, 3, 2, 2]
-    assert _shares(3, 3) == [1, 1, 1]
-    assert sum(_shares(1000, 3)) == 1000
+    assert shares(10, 4) == [3, 3, 2, 2]
+    assert shares(3, 3) == [1, 1, 1]
+    assert sum(shares(1000, 3)) == 1000
 
 
 def _level(sessions: int, holds: bool, correct: bool = True) -> dict:
@@ -36,6 +39,31 @@ def test_conclusion_names_the_largest_level_that_held():
     text = conclusion([_level(250, True), _level(500, True), _level(1000, False)], 1000)
     assert "not met" in text and "500 sessions" in text
     assert "correctness failed" in conclusion([_level(250, False, correct=False)], 1000)
+
+
+def test_memory_per_session_is_rss_growth_over_the_connections_held():
+    readings = MemoryReadings(base={0: 1000, 1: 2000}, idle={0: 1500, 1: 2300}, peak={0: 1900, 1: 2900},
+                              conns={0: 10, 1: 5}, statuses={0: {"sessions": 10}, 1: {"sessions": 5}},
+                              active_statuses={0: {"runs": 40}, 1: {"runs": 20}},
+                              others={"baseline": {"redis": 1024}, "idle": {"redis": 2048}, "active_peak": {"redis": 3072}})
+    figures = readings.figures()
+    assert figures["workers"]["worker0"]["kib_per_idle_session"] == 50.0  # (1500 - 1000) / 10
+    assert figures["workers"]["worker1"]["kib_per_active_session"] == 180.0  # (2900 - 2000) / 5
+    assert figures["connections"] == 15 and figures["kib_per_idle_session"] == round(800 / 15, 1)
+    assert figures["others_rss_mb"] == {"redis": {"baseline": 1.0, "idle": 2.0, "active_peak": 3.0}}
+
+
+def test_a_level_holds_only_when_correct_and_under_the_p99_limit():
+    def level(p99: float, lost: int = 0, connected: int = 20) -> dict:
+        run = {"lost": lost, "duplicated": 0, "reordered": 0, "runs": 40, "ends": {"done": 40}, "latency_ms": {"p99": p99}}
+        return {"error": None, "run": run, "ramp": {"sessions": connected, "failed": 20 - connected}}
+
+    assert verdict(20, level(50.0)) == {"correct": True, "holds": True, "why": ""}
+    slow = verdict(20, level(1500.0))
+    assert slow["correct"] and not slow["holds"] and "p99 1500.0 ms" in slow["why"]
+    assert verdict(20, level(50.0, lost=3))["why"] == "lost 3, duplicated 0, reordered 0"
+    assert "2 sessions failed to connect" in verdict(20, level(50.0, connected=18))["why"]
+    assert verdict(20, {"error": "RuntimeError: boom"})["why"] == "RuntimeError: boom"
 
 
 def test_established_counts_a_listening_port_s_connections():

@@ -1,0 +1,152 @@
+"""The processes of one ``scale`` level: redis-server, the workers, nginx and the load processes,
+started in that order and stopped together."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks.processes import ROOT, program
+from benchmarks.redis_nginx import Nginx, RedisServer
+from benchmarks.scale_app import STATUS_PATH
+from benchmarks.servers import ServerProcess, hypercorn_command
+
+
+class Worker(ServerProcess):
+    """One hypercorn process serving ``benchmarks.scale_app:server`` on its own port. It gets no
+    ``FLASH_WS_REDIS_URL`` but the one in ``env``; ``pid`` is the process that serves, from its status."""
+
+    def __init__(self, index: int, env: dict[str, str], workdir: Path) -> None:
+        super().__init__(f"worker{index}", hypercorn_command("benchmarks.scale_app:server", "--backlog", "4096"), env,
+                         unset=("FLASH_WS_REDIS_URL",), log=workdir / f"worker{index}.log", ready_path=STATUS_PATH)
+        self.index = index
+        self.pid: int | None = None
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        super().wait_ready(timeout)
+        self.pid = self.holdings()["pid"]
+
+    def holdings(self) -> dict[str, Any]:
+        """The worker's own account: pid, RSS, sessions in its store, runs, store class."""
+        return self.get(STATUS_PATH)
+
+    @property
+    def pids(self) -> list[int]:
+        return [self.pid] if self.pid else []
+
+
+class LoadClient:
+    """One ``benchmarks.scale_load`` process, driven over its stdin / stdout."""
+
+    def __init__(self, index: int, proc: asyncio.subprocess.Process) -> None:
+        self.index = index
+        self.proc = proc
+
+    @classmethod
+    async def start(cls, index: int, urls: list[str], workdir: Path) -> LoadClient:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "benchmarks.scale_load", "--urls", ",".join(urls), cwd=ROOT,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=(workdir / f"load{index}.log").open("wb"), limit=1 << 28)
+        client = cls(index, proc)
+        await client.expect("ready", 60)
+        return client
+
+    @property
+    def pids(self) -> list[int]:
+        return [self.proc.pid]
+
+    async def send(self, command: dict[str, Any]) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write((json.dumps(command) + "\n").encode())
+        await self.proc.stdin.drain()
+
+    async def expect(self, event: str, timeout: float) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        line = await asyncio.wait_for(self.proc.stdout.readline(), timeout)
+        if not line:
+            raise RuntimeError(f"load process {self.index} exited (code {await self.proc.wait()})")
+        message = json.loads(line)
+        if message.get("event") == "error":
+            raise RuntimeError(f"load process {self.index} failed at {message['cmd']}: {message['error']}")
+        if message.get("event") != event:
+            raise RuntimeError(f"load process {self.index}: expected {event!r}, got {message.get('event')!r}")
+        return message
+
+    async def kill(self) -> None:
+        if self.proc.returncode is None:
+            self.proc.kill()
+        await self.proc.wait()
+
+
+def shares(total: int, parts: int) -> list[int]:
+    """``total`` split into ``parts`` whole shares, the larger ones first."""
+    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
+
+
+@dataclass
+class Stack:
+    """Everything one level runs, its files in ``workdir``."""
+
+    workdir: Path
+    redis: RedisServer | None = None
+    workers: list[Worker] = field(default_factory=list)
+    nginx: Nginx | None = None
+    loads: list[LoadClient] = field(default_factory=list)
+
+    async def start(self, *, redis: bool, workers: int, lb: str, nginx_processes: int, clients: int) -> None:
+        """redis-server (with ``redis``), the workers, nginx (with ``lb == "nginx"``; else the load
+        processes alternate between the workers' ports) and ``clients`` load processes."""
+        env = {"PYTHONUNBUFFERED": "1"}
+        if redis:
+            binary = program("redis-server", "the Redis mode needs redis-server (Debian: apt-get install "
+                                             "redis-server), or --no-redis")
+            self.redis = await asyncio.to_thread(RedisServer, binary, self.workdir, 20_000)
+            env["FLASH_WS_REDIS_URL"] = self.redis.url
+        self.workers = [Worker(i, env, self.workdir) for i in range(workers)]
+        for worker in self.workers:
+            worker.start()
+        for worker in self.workers:
+            await asyncio.to_thread(worker.wait_ready)
+        if lb == "nginx":
+            binary = program("nginx", "--lb nginx needs nginx (Debian: apt-get install nginx), or --lb direct",
+                             also=("/usr/sbin/nginx",))
+            self.nginx = await asyncio.to_thread(Nginx, binary, [w.port for w in self.workers], self.workdir,
+                                                 STATUS_PATH, nginx_processes)
+            urls = [self.nginx.url]
+        else:
+            urls = [w.url for w in self.workers]
+        self.loads = list(await asyncio.gather(*(LoadClient.start(i, urls, self.workdir) for i in range(clients))))
+
+    def cpu_groups(self) -> dict[str, list[int]]:
+        """The processes whose CPU the level reports, by name: each worker, redis, nginx, the load
+        processes together, and this process."""
+        groups = {f"worker{w.index}": w.pids for w in self.workers}
+        if self.redis:
+            groups["redis"] = self.redis.pids
+        if self.nginx:
+            groups["nginx"] = self.nginx.pids
+        groups["clients"] = [pid for load in self.loads for pid in load.pids]
+        groups["orchestrator"] = [os.getpid()]
+        return groups
+
+    async def command(self, command: dict[str, Any] | list[dict[str, Any]], event: str, timeout: float,
+                      loads: list[LoadClient] | None = None) -> list[dict[str, Any]]:
+        """Send ``command`` to every load process (or each its own, from a list), then wait for each one's ``event``."""
+        loads = self.loads if loads is None else loads
+        commands = command if isinstance(command, list) else [command] * len(loads)
+        for load, each in zip(loads, commands, strict=True):
+            await load.send(each)
+        return list(await asyncio.gather(*(load.expect(event, timeout) for load in loads)))
+
+    async def stop(self) -> None:
+        for load in self.loads:
+            await load.kill()
+        for part in (self.nginx, *self.workers, self.redis):
+            if part is not None:
+                await asyncio.to_thread(part.stop)
