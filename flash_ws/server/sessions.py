@@ -361,7 +361,7 @@ class InProcessSessionStore:
         live.connection = None
         found = self._sessions.get(live.sid)
         if found is not None and found is live:
-            expire_later(found, self._grace, lambda: self._sessions.get(found.sid) is found and self.close(found))
+            expire_later(found, self._grace, lambda: self.close(found))  # unless closed or resumed meanwhile
 
     def close(self, live: SessionHandle) -> None:
         found = self._sessions.get(live.sid)
