@@ -14,8 +14,9 @@ import redis
 from flash_ws.client import FlashWsClient
 from flash_ws.protocol import Hello, Limits, encode_message
 from flash_ws.server import redis_keys as keys
+from flash_ws.server.redis_outage import masked_url
 from flash_ws.server.redis_remote import RemoteSession
-from flash_ws.server.redis_store import RedisSessionStore, masked_url
+from flash_ws.server.redis_store import RedisSessionStore
 from flash_ws.server.sessions import StoreUnavailable
 from tests.conftest import TIMEOUT, eventually, free_port
 

@@ -17,6 +17,7 @@ from flash_ws.protocol import (
     StartRun,
     decode_message,
     encode_message,
+    join_frames,
 )
 from flash_ws.protocol.frames import Ack, Bye, Cancel, End, Error, Frame, Ping, Pong, Start, Update, Welcome
 
@@ -554,6 +555,30 @@ def test_take_output_holds_back_frames_above_upto() -> None:
     session.ping(7)
     assert decode_message(session.take_output(upto=2), "server") == [Ping(7)]  # control frames are never held
     assert [f.seq for f in frames(session)] == [3, 4, 5]
+
+
+def test_has_output_upto_ignores_frames_held_back() -> None:
+    session = new_session()
+    send(session, Start(1, "a", []))
+    session.emit_update(1, props(0))
+    assert session.has_output() and not session.has_output(upto=0)
+    session.ping(1)
+    assert session.has_output(upto=0)  # control frames are never held
+
+
+def test_a_connection_held_elsewhere_gets_its_welcome_from_the_session_and_nothing_queued_before() -> None:
+    session = new_session()
+    send(session, Start(1, "a", []))
+    for k in range(3):
+        session.emit_update(1, props(k))
+    session.ping(9)  # queued for the previous connection: dropped
+    welcome = session.attach_elsewhere(1, sent_seq=2)
+    assert decode_message(join_frames([welcome]), "server") == [Welcome("tok", "ep", True, 2, 1)]
+    assert session.replay.first_seq == 2  # acknowledged up to the resume point
+    assert [f.seq for f in frames(session)] == [3]  # 1..2 reach the page from the shared store
+    session.emit_update(1, props(3))
+    session.sent_elsewhere(4)
+    assert not session.has_output()
 
 
 def test_restore_rebuilds_a_session_and_lose_runs_ends_what_nobody_drives() -> None:

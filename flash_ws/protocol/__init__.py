@@ -6,10 +6,11 @@ Nothing here imports asyncio, quart or dash (a test checks it).
 from .backoff import backoff_delay, backoff_delays
 from .client_session import Apply, ClientSession, Gap, RunEnded, ServerError, SessionLost
 from .codec import decode_message, encode_frame, encode_json, encode_message, join_frames
+from .commands import CancelRun, Command, Misbehaved, PageLeft, Refused, StartRun
 from .errors import FlashWsError, FrameTooLarge, ProtocolError, StateError
 from .frames import PROTOCOL_VERSION, ErrorInfo, Hello
 from .replay import ByteBudget
-from .server_session import CancelRun, Command, Limits, Misbehaved, PageLeft, Refused, ServerSession, StartRun
+from .server_session import Limits, ServerSession
 
 __all__ = [
     "PROTOCOL_VERSION", "Apply", "ByteBudget", "CancelRun", "ClientSession", "Command", "ErrorInfo", "FlashWsError",

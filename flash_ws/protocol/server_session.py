@@ -17,24 +17,10 @@ from collections.abc import Container
 from dataclasses import dataclass, field
 
 from .codec import DEFAULT_MAX_BYTES, DEFAULT_MAX_NESTING, decode_message, encode_frame, encode_update, join_frames
+from .commands import CancelRun, Command, Misbehaved, PageLeft, Refused, StartRun
 from .errors import ProtocolError
 from .excerpt import clipped, excerpt
-from .frames import (
-    Ack,
-    Bye,
-    Cancel,
-    End,
-    EndReason,
-    Error,
-    ErrorInfo,
-    Frame,
-    Hello,
-    Ping,
-    Pong,
-    Start,
-    Update,
-    Welcome,
-)
+from .frames import Ack, Bye, Cancel, End, EndReason, Error, ErrorInfo, Frame, Hello, Ping, Pong, Start, Update, Welcome
 from .replay import ByteBudget, ReplayBuffer, utf8_size
 
 
@@ -57,49 +43,6 @@ class Limits:
         for name in ("max_refused_frames", "max_queued_errors"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
-
-
-@dataclass(frozen=True)
-class StartRun:
-    """Command: run callback ``cb`` with ``args`` as run ``run``."""
-
-    run: int
-    cb: str
-    args: list
-
-
-@dataclass(frozen=True)
-class CancelRun:
-    """Command: stop run ``run`` (its generator must be closed); ``reason`` is cancelled or replaced."""
-
-    run: int
-    reason: EndReason
-
-
-@dataclass(frozen=True)
-class Refused:
-    """Something the client sent was refused; an error or end frame already tells the client."""
-
-    code: str
-    message: str
-    run: int | None = None
-    cb: str | None = None
-
-
-@dataclass(frozen=True)
-class PageLeft:
-    """Command: the page said bye; close the session now."""
-
-
-@dataclass(frozen=True)
-class Misbehaved:
-    """Command: the client sent more than ``max_refused_frames`` refused frames on this connection.
-    Close the session; the WebSocket closes with 1008 (CloseCode.POLICY), a POST answers 403 ``policy``."""
-
-    reason: str
-
-
-Command = StartRun | CancelRun | Refused | PageLeft | Misbehaved
 
 
 @dataclass
@@ -146,9 +89,25 @@ class ServerSession:
         start = hello.seq if resumed else 0
         self.replay.ack(start)
         self.sent_seq = start
-        self._control = [encode_frame(Welcome(self.token, self.epoch, resumed, self.replay.last_seq, self._highest_run))]
+        self._control = [self._welcome(resumed, self.replay.last_seq)]
         self._queued_errors = self.refused_frames = self.dropped_errors = 0
         self._misbehaved = self._ping = self._pong = None
+
+    def attach_elsewhere(self, seq: int, sent_seq: int) -> str:
+        """A connection held by another process resumed after ``seq``: the frames up to ``sent_seq``
+        reach it from a shared store, not from ``take_output``. Control frames queued for the previous
+        connection are dropped; returns the welcome (encoded) that the other process sends first."""
+        self.replay.ack(seq)
+        self.sent_seq = sent_seq
+        self.take_control()
+        return self._welcome(True, sent_seq)
+
+    def sent_elsewhere(self, seq: int) -> None:
+        """The frames up to ``seq`` reached the page through another process (see ``attach_elsewhere``)."""
+        self.sent_seq = max(self.sent_seq, seq)
+
+    def _welcome(self, resumed: bool, last_seq: int) -> str:
+        return encode_frame(Welcome(self.token, self.epoch, resumed, last_seq, self._highest_run))
 
     def close(self) -> None:
         """The session is over: give its replay memory back to the process budget; frames not
@@ -311,8 +270,10 @@ class ServerSession:
     def has_control(self) -> bool:
         return bool(self._control) or self._ping is not None or self._pong is not None
 
-    def has_output(self) -> bool:
-        return self.has_control() or self.sent_seq < self.replay.last_seq
+    def has_output(self, upto: int | None = None) -> bool:
+        """Whether ``take_output(upto)`` has something to give."""
+        limit = self.replay.last_seq if upto is None else min(upto, self.replay.last_seq)
+        return self.has_control() or self.sent_seq < limit
 
     def queued_control_bytes(self) -> int:
         """Bytes of control frames waiting for the writer (bounded: see the module's docstring)."""

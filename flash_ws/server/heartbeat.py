@@ -7,10 +7,10 @@ import asyncio
 import itertools
 import time
 
-from .sessions import Connection, LiveSession
+from .sessions import Connection, SessionHandle
 
 
-async def watch(live: LiveSession, connection: Connection, interval: float, timeout: float) -> str:
+async def watch(live: SessionHandle, connection: Connection, interval: float, timeout: float) -> str:
     """Ping through ``connection`` until it is replaced (returns "replaced") or silent too long ("dead")."""
     ids = itertools.count(1)
     while not connection.replaced:

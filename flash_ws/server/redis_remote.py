@@ -4,21 +4,36 @@ The owner runs the session's streams and stores every sequenced frame in Redis; 
 the page's connection reads them from there (``RemoteSession.take_messages``) when the owner's inbox
 message says there is more, and forwards what the page sends to the owner's inbox: re-encoded from
 the frames it decoded (so unknown members and padding never reach Redis); a malformed message is
-refused here, never forwarded.
+refused here, never forwarded. ``RemoteHandles`` keeps this worker's handles and takes the owners'
+messages for them.
 """
 
 from __future__ import annotations
 
 import secrets
-from typing import TYPE_CHECKING
+import time
+from collections.abc import Iterator
+from typing import Protocol
 
-from ..protocol import Command, PageLeft, ProtocolError, Refused, decode_message, encode_frame, encode_message, join_frames
-from ..protocol.frames import Bye, Error, Ping
+from ..protocol import Command, Limits, PageLeft, ProtocolError, Refused, decode_message, encode_frame, encode_message, join_frames
+from ..protocol.frames import Bye, Error, Frame, Ping
 from ..protocol.replay import utf8_size
-from .sessions import Connection, SessionGone
+from .redis_bus import Control, Handlers, Heard, Reconnect, Replaced, Wake, Welcomed
+from .sessions import Connection, RunHere, SessionGone, SessionMoved
 
-if TYPE_CHECKING:
-    from .redis_store import RedisSessionStore
+
+class Owners(Protocol):
+    """Where a handle reads its session's frames and sends what its page says (the Redis store)."""
+
+    limits: Limits
+
+    async def read_frames(self, sid: str, after: int) -> list[tuple[int, str]]:
+        """The stored frames of session ``sid`` after ``after``, as (seq, encoded frame)."""
+        ...
+
+    async def forward(self, remote: RemoteSession, message: str) -> None:
+        """Pass ``message`` (from the page of ``remote``) to the session's owner."""
+        ...
 
 
 class RemoteConnection(Connection):
@@ -30,15 +45,11 @@ class RemoteConnection(Connection):
 
 
 class RemoteSession:
-    """On the worker holding the connection: a handle on a session owned by ``owner``.
+    """On the worker holding the connection: a handle on a session owned by ``owner`` (a
+    ``SessionHandle``: what the page sends is forwarded there). A handle without connection serves
+    one POST."""
 
-    Adapters use it like a ``LiveSession``: ``bind``, ``take_messages``, ``ping``; the service
-    forwards what the page sends with ``forward``. A handle without connection serves one POST.
-    """
-
-    remote = True
-
-    def __init__(self, store: RedisSessionStore, sid: str, token: str, owner: str, sent_seq: int) -> None:
+    def __init__(self, store: Owners, sid: str, token: str, owner: str, sent_seq: int) -> None:
         self.store, self.sid, self.token, self.owner = store, sid, token, owner
         self.sent_seq = sent_seq
         self.conn_id = secrets.token_hex(6)
@@ -82,6 +93,10 @@ class RemoteSession:
             messages.append(join_frames(parts))
         return messages
 
+    async def deliver(self, text: str | bytes, frames: list[Frame] | None, run_here: RunHere) -> list[Command]:
+        """The session runs on its owner: ``forward`` the page's message there."""
+        return await self.forward(text)
+
     async def forward(self, text: str | bytes) -> list[Command]:
         """Check what the page sent, then pass it on to the owner (which answers through Redis)."""
         try:
@@ -97,3 +112,65 @@ class RemoteSession:
 
     def __repr__(self) -> str:
         return f"<RemoteSession {self.sid} owned by {self.owner}>"
+
+
+class RemoteHandles:
+    """This worker's handles on sessions owned elsewhere, by sid; the owners' messages about those
+    sessions (``handlers``) wake, feed or end the handles' connections."""
+
+    def __init__(self) -> None:
+        self._by_sid: dict[str, set[RemoteSession]] = {}
+
+    def add(self, remote: RemoteSession) -> None:
+        self._by_sid.setdefault(remote.sid, set()).add(remote)
+
+    def drop(self, remote: RemoteSession) -> None:
+        handles = self._by_sid.get(remote.sid)
+        if handles is not None:
+            handles.discard(remote)
+            if not handles:
+                del self._by_sid[remote.sid]
+
+    def wake(self, sid: str) -> None:
+        """Make the writers of ``sid``'s connections here read what is stored."""
+        for remote in self._by_sid.get(sid, ()):
+            remote.notify()
+
+    def handlers(self) -> Handlers:
+        return {Wake: self._wake, Heard: self._heard, Control: self._control, Welcomed: self._welcomed,
+                Replaced: self._replaced, Reconnect: self._reconnect}
+
+    def _connected(self, sid: str, conn_id: str | None = None) -> Iterator[tuple[RemoteSession, Connection]]:
+        """The handles of ``sid`` with a connection (only connection ``conn_id``'s, when given)."""
+        for remote in list(self._by_sid.get(sid, ())):
+            if remote.connection is not None and conn_id in (None, remote.conn_id):
+                yield remote, remote.connection
+
+    def _wake(self, message: Wake) -> None:
+        for _remote, connection in self._connected(message.sid):
+            connection.wakeup.set()
+
+    def _heard(self, message: Heard) -> None:
+        for _remote, connection in self._connected(message.sid):
+            connection.last_heard = time.monotonic()
+
+    def _control(self, message: Control) -> None:
+        for remote, connection in self._connected(message.sid, message.conn_id):
+            remote.control.append(message.frame)
+            connection.wakeup.set()
+
+    def _welcomed(self, message: Welcomed) -> None:
+        for remote, connection in self._connected(message.sid, message.conn_id):
+            remote.control.insert(0, message.frame)
+            remote.welcomed = True
+            connection.wakeup.set()
+
+    def _replaced(self, message: Replaced) -> None:
+        for _remote, connection in self._connected(message.sid, message.conn_id):
+            connection.replaced = True
+            connection.wakeup.set()
+
+    def _reconnect(self, message: Reconnect) -> None:
+        for _remote, connection in self._connected(message.sid):
+            connection.closing = SessionMoved(message.why)
+            connection.wakeup.set()

@@ -83,7 +83,7 @@ class AsyncioStreamRunner:
                     latest.offer(stream)
                 elif not await _emit(live, run, stream):
                     return
-                if not live.core.is_active(run):
+                if not live.is_active(run):
                     return
             if latest is not None:
                 await latest.drain()
@@ -141,9 +141,8 @@ async def _emit(live: LiveSession, run: int, stream: StreamProps) -> bool:
     """Queue one update once the page has room for it (backpressure); False when the run ended."""
     payload = stream.to_json()
     await observe.backpressure(live.wait_for_room())
-    queued = live.core.emit_update(run, payload)
+    queued = live.emit(run, payload)
     observe.yielded(live)
-    live.notify()
     return queued
 
 
@@ -157,10 +156,9 @@ class LatestValues:
         self._flusher: asyncio.Task[None] | None = None
 
     def offer(self, stream: StreamProps) -> None:
-        if not self._pending and self.live.core.has_room():
-            self.live.core.emit_update(self.run, stream.to_json())
+        if not self._pending and self.live.has_room():
+            self.live.emit(self.run, stream.to_json())
             observe.yielded(self.live)
-            self.live.notify()
             return
         for cid, props in stream.pairs:
             key = json.dumps(cid, sort_keys=True)
@@ -172,9 +170,8 @@ class LatestValues:
     async def _flush(self) -> None:
         await self.live.wait_for_room()
         pending, self._pending, self._flusher = self._pending, {}, None
-        self.live.core.emit_update(self.run, StreamProps(tuple(pending.values())).to_json())
+        self.live.emit(self.run, StreamProps(tuple(pending.values())).to_json())
         observe.yielded(self.live)
-        self.live.notify()
 
     async def drain(self) -> None:
         """Wait until what is held has been queued (before the run's end)."""
@@ -187,9 +184,8 @@ class LatestValues:
 
 
 def _end(live: LiveSession, run: int, reason: Any, error: ErrorInfo | None = None) -> None:
-    observe.run_ended(live.core.callback_of(run), error.code if error else reason)
-    live.core.end_run(run, reason, error)
-    live.notify()
+    observe.run_ended(live.callback_of(run), error.code if error else reason)
+    live.end(run, reason, error)
 
 
 async def _fail(live: LiveSession, run: int, callback: EventCallback, exc: Exception, error: ErrorInfo) -> None:
@@ -203,7 +199,7 @@ async def _fail(live: LiveSession, run: int, callback: EventCallback, exc: Excep
             if shown is not None and stream is None:
                 raise BadYield(f"on_error of {callback.name} returned {type(shown).__name__}, not stream_props")
             if stream is not None:
-                live.core.emit_update(run, stream.to_json())
+                live.emit(run, stream.to_json())
         except Exception:
             log.exception("flash_ws: on_error of %s raised (run %d of session %s)", callback.name, run, session_name(live.token))
     _end(live, run, "error", error)

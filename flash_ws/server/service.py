@@ -12,7 +12,7 @@ from . import observe
 from .draining import WorkerDraining
 from .log import RefusalLog, session_name
 from .runner import AsyncioStreamRunner, StreamRunner
-from .sessions import Connection, InProcessSessionStore, LiveSession, SessionStore
+from .sessions import Connection, InProcessSessionStore, LiveSession, SessionHandle, SessionStore
 from .settings import Settings
 
 log = logging.getLogger("flash_ws")
@@ -32,7 +32,7 @@ class FlashWsService:
         self.replay_budget = ByteBudget(settings.replay_memory_budget)
         self._refusals = RefusalLog()
         self.draining = False  # set by draining.Drain: no new sessions or runs
-        self.connections: dict[Connection, LiveSession] = {}  # this worker's attached connections
+        self.connections: dict[Connection, SessionHandle] = {}  # this worker's attached connections
         self.runner: StreamRunner = runner or AsyncioStreamRunner(debug=lambda: self.debug)
         self.store: SessionStore = store or self._default_store()
 
@@ -63,7 +63,7 @@ class FlashWsService:
         reason = "worker_shutdown" if self.draining else "page_left" if live.connection is not None else "expired"
         observe.session_ended(live.token, self.worker_id, reason)
 
-    async def attach(self, hello: Hello, connection: Connection, binding: str, address: str) -> LiveSession:
+    async def attach(self, hello: Hello, connection: Connection, binding: str, address: str) -> SessionHandle:
         """Open or resume the session ``hello`` names (for the browser of ``binding``, from the client
         ``address``) and bind ``connection`` to it.
 
@@ -79,7 +79,7 @@ class FlashWsService:
         log.debug("flash_ws: %s %s session %s", connection, "resumed" if resumed else "opened", session_name(live.token))
         return live
 
-    def detach(self, live: LiveSession, connection: Connection, page_left: bool) -> None:
+    def detach(self, live: SessionHandle, connection: Connection, page_left: bool) -> None:
         """``connection`` ended: close the session if the page left, else keep it to be resumed."""
         self._refusals.summarize(connection, live.token)
         if self.connections.pop(connection, None) is not None:
@@ -91,14 +91,12 @@ class FlashWsService:
         else:
             self.store.detach(live)
 
-    async def receive(self, live: LiveSession, text: str | bytes, frames: list[Frame] | None = None) -> list[Command]:
+    async def receive(self, live: SessionHandle, text: str | bytes, frames: list[Frame] | None = None) -> list[Command]:
         """Feed one client message to the session (or to its owner, when another worker owns it);
         ``frames``: the message, decoded already by the admission guard."""
         if live.connection is not None:
             live.connection.last_heard = time.monotonic()
-        if getattr(live, "remote", False):
-            return await live.forward(text)  # type: ignore[attr-defined]
-        return self.receive_local(live, text, frames)
+        return await live.deliver(text, frames, self.receive_local)
 
     def receive_local(self, live: LiveSession, text: str | bytes, frames: list[Frame] | None = None) -> list[Command]:
         """Feed one client message to a session of this process and run the resulting commands."""
@@ -120,7 +118,7 @@ class FlashWsService:
                     live.connection.wakeup.set()
                 return commands  # a Misbehaved connection is closed by its transport (1008, 403 policy)
             if isinstance(command, StartRun) and self.draining:
-                live.core.end_run(command.run, "refused", ErrorInfo("worker_draining", "this worker is shutting down"))
+                live.end(command.run, "refused", ErrorInfo("worker_draining", "this worker is shutting down"))
             elif isinstance(command, StartRun):
                 callback = self.callbacks.get(command.cb)
                 assert callback is not None  # the session refuses unknown callbacks

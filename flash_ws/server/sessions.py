@@ -1,4 +1,5 @@
-"""Live sessions and where they are kept: the ``SessionStore`` interface and its in-process store.
+"""Live sessions and where they are kept: the ``SessionHandle`` a transport holds, the
+``SessionStore`` interface and its in-process store.
 
 A session outlives its transport connection: when the connection drops for another reason than
 the page leaving, the store keeps the session (and its running streams) for ``resume_grace``
@@ -11,11 +12,12 @@ import asyncio
 import secrets
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 from typing import Protocol
 
-from ..protocol import ByteBudget, Hello, Limits, ServerSession
+from ..protocol import ByteBudget, Command, ErrorInfo, Hello, Limits, ServerSession
 from ..protocol.errors import FlashWsError
+from ..protocol.frames import EndReason, Frame
 from ..protocol.tokens import new_token, same_secret, session_id
 
 
@@ -99,8 +101,46 @@ class Connection:
         return f"<Connection {self.description}>"
 
 
+RunHere = Callable[["LiveSession", str | bytes, list[Frame] | None], list[Command]]
+"""Runs what a page sent on a session of this process (the service's ``receive_local``)."""
+
+
+class SessionHandle(Protocol):
+    """What a transport holds once its connection is attached: a session of this process
+    (``LiveSession``) or a handle on one another worker owns (``redis_remote.RemoteSession``).
+    Whatever queues output wakes the connection's writer by itself."""
+
+    connection: Connection | None
+
+    @property
+    def sid(self) -> str:
+        """The session's public id."""
+        ...
+
+    @property
+    def token(self) -> str: ...
+
+    def bind(self, connection: Connection) -> None:
+        """Make ``connection`` the one that writes; the previous one, if any, is replaced."""
+        ...
+
+    def ping(self, ping_id: int) -> None:
+        """Queue a heartbeat ping for the connection."""
+        ...
+
+    async def take_messages(self, connection: Connection) -> list[str]:
+        """After ``connection`` was woken: every message ready for it."""
+        ...
+
+    async def deliver(self, text: str | bytes, frames: list[Frame] | None, run_here: RunHere) -> list[Command]:
+        """Hand a message of the page (``frames``: decoded already, or None) to where the session
+        runs: ``run_here`` in this process, else the owner (what the page must be told comes back)."""
+        ...
+
+
 class LiveSession:
-    """A ServerSession plus the asyncio signals its writer and producers wait on."""
+    """A ServerSession plus the asyncio signals its writer and producers wait on; its producers
+    (the runner) queue output with ``emit`` and ``end``, which wake the writer."""
 
     def __init__(self, core: ServerSession, binding: str = "", address: str = "") -> None:
         self.core = core
@@ -134,11 +174,15 @@ class LiveSession:
         named = Hello(self.core.token, hello.seq, hello.v)
         if not self.core.can_resume(named):
             return False
+        self.cancel_expiry()
+        self.core.attach(named)
+        return True
+
+    def cancel_expiry(self) -> None:
+        """A connection came back, or the session closes: the grace period is over."""
         if self.expiry is not None:
             self.expiry.cancel()
             self.expiry = None
-        self.core.attach(named)
-        return True
 
     def notify(self) -> None:
         """Tell the writer there is output, and producers whether there is room."""
@@ -183,6 +227,31 @@ class LiveSession:
         self.core.ping(ping_id)
         self.notify()
 
+    async def deliver(self, text: str | bytes, frames: list[Frame] | None, run_here: RunHere) -> list[Command]:
+        return run_here(self, text, frames)
+
+    def emit(self, run: int, props_json: str) -> bool:
+        """Queue an update of ``run``; False (nothing queued) once the run has ended."""
+        queued = self.core.emit_update(run, props_json)
+        self.notify()
+        return queued
+
+    def end(self, run: int, reason: EndReason, error: ErrorInfo | None = None) -> bool:
+        """End run ``run``; False when it had already ended."""
+        ended = self.core.end_run(run, reason, error)
+        self.notify()
+        return ended
+
+    def is_active(self, run: int) -> bool:
+        return self.core.is_active(run)
+
+    def callback_of(self, run: int) -> str | None:
+        return self.core.callback_of(run)
+
+    def has_room(self) -> bool:
+        """False while the replay buffer is full (see ``wait_for_room``)."""
+        return self.core.has_room()
+
     async def wait_for_room(self) -> None:
         """Wait while the replay buffer is full (backpressure)."""
         while not self.core.has_room():
@@ -208,7 +277,7 @@ class SessionStore(Protocol):
     """Where sessions live. The in-process store is the default; the Redis store shares them
     between workers. Its methods raise ``SessionStoreError`` when the store cannot serve."""
 
-    async def open(self, hello: Hello, binding: str, address: str) -> tuple[LiveSession, bool]:
+    async def open(self, hello: Hello, binding: str, address: str) -> tuple[SessionHandle, bool]:
         """The session ``hello`` resumes (and True), or a new one (and False).
 
         ``hello.session`` is a whole token or a bare sid; it resumes only with the session's own
@@ -216,16 +285,16 @@ class SessionStore(Protocol):
         and leaves the named one alone. A new session from ``address`` may raise ``TooManySessions``."""
         ...
 
-    async def get(self, token: str, binding: str) -> LiveSession | None:
+    async def get(self, token: str, binding: str) -> SessionHandle | None:
         """The session of ``token`` (possibly a handle on one owned elsewhere) when ``binding`` is its
         own, else None."""
         ...
 
-    def detach(self, live: LiveSession) -> None:
+    def detach(self, live: SessionHandle) -> None:
         """The transport of ``live`` went away: keep it for the grace period, then close it."""
         ...
 
-    def close(self, live: LiveSession) -> None:
+    def close(self, live: SessionHandle) -> None:
         """Forget ``live`` now (the page left, or it expired) and stop its runs."""
         ...
 
@@ -247,7 +316,7 @@ class SessionStore(Protocol):
 class InProcessSessionStore:
     """Sessions in a dict of this process, keyed by sid; ``on_close`` stops the runs of a closed session."""
 
-    def __init__(self, callbacks: object, limits: Limits, resume_grace: float, on_close: Callable[[LiveSession], None],
+    def __init__(self, callbacks: Container[str], limits: Limits, resume_grace: float, on_close: Callable[[LiveSession], None],
                  max_sessions: int = 10_000, max_sessions_per_address: int = 256, budget: ByteBudget | None = None) -> None:
         self._callbacks = callbacks
         self._budget = budget  # replay memory shared by the sessions of this process
@@ -276,7 +345,7 @@ class InProcessSessionStore:
                 return live, True
             self.close(live)  # its own browser cannot resume it: its runs are lost
         self.caps.admit(address, len(self._sessions))
-        core = ServerSession(new_token(), secrets.token_hex(4), self._callbacks, self._limits, budget=self._budget)  # type: ignore[arg-type]
+        core = ServerSession(new_token(), secrets.token_hex(4), self._callbacks, self._limits, budget=self._budget)
         live = LiveSession(core, binding, address)
         core.attach(Hello(None, 0))
         self._sessions[live.sid] = live
@@ -289,14 +358,17 @@ class InProcessSessionStore:
             return None
         return live
 
-    def detach(self, live: LiveSession) -> None:
+    def detach(self, live: SessionHandle) -> None:
         live.connection = None
-        expire_later(live, self._grace, lambda: self._sessions.get(live.sid) is live and self.close(live))
+        found = self._sessions.get(live.sid)
+        if found is not None and found is live:
+            expire_later(found, self._grace, lambda: self.close(found))  # unless closed or resumed meanwhile
 
-    def close(self, live: LiveSession) -> None:
-        if live.expiry is not None:
-            live.expiry.cancel()
-            live.expiry = None
-        if self._sessions.pop(live.sid, None) is not None:
-            self.caps.closed(live.address)
-            self._on_close(live)
+    def close(self, live: SessionHandle) -> None:
+        found = self._sessions.get(live.sid)
+        if found is None or found is not live:
+            return
+        found.cancel_expiry()
+        del self._sessions[found.sid]
+        self.caps.closed(found.address)
+        self._on_close(found)

@@ -25,7 +25,7 @@ from ..protocol.close_codes import CloseCode
 from . import heartbeat, observe
 from .admission import Admission
 from .service import FlashWsService
-from .sessions import Connection, LiveSession, SessionStoreError, StoreUnavailable, TooManySessions
+from .sessions import Connection, SessionHandle, SessionStoreError, StoreUnavailable, TooManySessions
 from .sse import SSE_HEADERS, refusal
 
 _LANE = re.compile(r"(\d{1,6}):([A-Za-z0-9_-]{0,64}):(\d{1,18})")
@@ -69,7 +69,7 @@ class _LaneWakeup(asyncio.Event):
 @dataclass
 class _Lane:
     number: int
-    live: LiveSession
+    live: SessionHandle
     connection: Connection
     watchdog: asyncio.Task[str] | None = field(default=None)
 

@@ -19,7 +19,7 @@ from ..protocol import PROTOCOL_VERSION, Hello
 from . import heartbeat, observe
 from .admission import Admission
 from .service import FlashWsService
-from .sessions import Connection, LiveSession, SessionStoreError, StoreUnavailable, TooManySessions
+from .sessions import Connection, SessionHandle, SessionStoreError, StoreUnavailable, TooManySessions
 
 log = logging.getLogger("flash_ws")
 
@@ -73,7 +73,7 @@ async def open_event_stream(request: Any, service: FlashWsService, admission: Ad
     return response
 
 
-async def _events(service: FlashWsService, live: LiveSession, connection: Connection) -> AsyncIterator[bytes]:
+async def _events(service: FlashWsService, live: SessionHandle, connection: Connection) -> AsyncIterator[bytes]:
     """The stream's body: the session's messages as ``data:`` events; a comment when idle."""
     settings = service.settings
     watchdog = asyncio.get_running_loop().create_task(

@@ -12,7 +12,7 @@ from ..protocol.frames import Frame
 from . import heartbeat, observe
 from .admission import Admission, Refusal
 from .service import FlashWsService
-from .sessions import Connection, LiveSession, SessionStoreError, StoreUnavailable, TooManySessions
+from .sessions import Connection, SessionHandle, SessionStoreError, StoreUnavailable, TooManySessions
 
 log = logging.getLogger("flash_ws")
 HELLO_TIMEOUT = 10.0
@@ -59,7 +59,7 @@ async def serve_websocket(ws: Any, service: FlashWsService, admission: Admission
     await _serve(ws, service, admission, live, connection)
 
 
-async def _serve(ws: Any, service: FlashWsService, admission: Admission, live: LiveSession, connection: Connection) -> None:
+async def _serve(ws: Any, service: FlashWsService, admission: Admission, live: SessionHandle, connection: Connection) -> None:
     """Read, write and watch the connection until one of them ends it."""
     settings = service.settings
     loop = asyncio.get_running_loop()
@@ -105,7 +105,7 @@ def _close_for(exc: SessionStoreError) -> tuple[int, str]:
     return code, str(exc).encode()[:120].decode(errors="ignore")
 
 
-async def _read(ws: Any, service: FlashWsService, admission: Admission, live: LiveSession) -> None:
+async def _read(ws: Any, service: FlashWsService, admission: Admission, live: SessionHandle) -> None:
     """Feed client messages to the session until the page says bye, a hook refuses a frame or the
     page breaks a budget (too many refused frames).
 
@@ -128,7 +128,7 @@ async def _read(ws: Any, service: FlashWsService, admission: Admission, live: Li
             return
 
 
-async def _write(ws: Any, live: LiveSession, connection: Connection) -> None:
+async def _write(ws: Any, live: SessionHandle, connection: Connection) -> None:
     """The one writer of this connection: everything ready together goes out in one message; a
     frame goes out at once when the page keeps up, frames gather while it is behind."""
     while not connection.replaced:

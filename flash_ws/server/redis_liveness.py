@@ -1,0 +1,119 @@
+"""Liveness of workers: each refreshes its key ``flash_ws:w:W`` (TTL ``worker_ttl``) every third of
+the TTL; a worker whose key has been missing for half a TTL, as seen by a survivor, is reaped: one
+survivor (the one that sets ``flash_ws:reap:W`` first) takes over its sessions.
+
+Missing is counted from the first beat that found the key missing, never from the key's own
+expiry: after a Redis restart or stall every key is missing until its worker's next beat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from typing import Any, Protocol
+
+from redis.exceptions import RedisError
+
+from . import redis_keys as keys
+from .redis_outage import Outage
+from .sessions import StoreUnavailable
+
+log = logging.getLogger("flash_ws")
+
+
+class Survivor(Protocol):
+    """What liveness asks of the sessions this worker owns (the Redis store)."""
+
+    def owned(self) -> list[Any]:
+        """The sessions owned now."""
+        ...
+
+    async def restore(self, sessions: list[Any]) -> None:
+        """Redis forgot this worker's sessions (it restarted): store ``sessions`` again."""
+        ...
+
+    def refresh_idle(self) -> None:
+        """Store again the sessions whose keys have not been renewed for a while."""
+        ...
+
+    async def adopt(self, sid: str, dead: str) -> object:
+        """Take over session ``sid`` of the dead worker ``dead``."""
+        ...
+
+
+class Liveness:
+    """This worker's liveness beat and its watch on the other workers (``run``)."""
+
+    def __init__(self, redis: Any, worker: str, ttl: float, outage: Outage, survivor: Survivor) -> None:
+        self.redis, self.worker, self.ttl = redis, worker, ttl
+        self.outage = outage
+        self.survivor = survivor
+        self._missing: dict[str, float] = {}  # workers whose liveness key was missing, since when
+
+    async def run(self) -> None:
+        """Beat every ``ttl / 3`` (at once when Redis just came back), checking the other workers."""
+        while True:
+            try:
+                await self.beat()
+            except (RedisError, StoreUnavailable) as exc:
+                self.outage.failed(exc, "worker liveness not refreshed")
+            self.outage.back.clear()
+            try:
+                await asyncio.wait_for(self.outage.back.wait(), self.ttl / 3)
+            except TimeoutError:
+                pass
+
+    async def beat(self) -> None:
+        """Refresh this worker's keys, store again what Redis forgot, then check every other worker."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.set(keys.alive(self.worker), str(os.getpid()), px=int(self.ttl * 1000))
+        pipe.expire(keys.inbox(self.worker), keys.INBOX_TTL)
+        pipe.expire(keys.inbox_bytes(self.worker), keys.INBOX_TTL)
+        pipe.sadd(keys.WORKERS, self.worker)
+        pipe.exists(keys.owned(self.worker))
+        pipe.smembers(keys.WORKERS)
+        owned_before = self.survivor.owned()  # sessions opened meanwhile may not be in the set yet
+        *_, owned_exists, workers = await pipe.execute()
+        self.outage.recovered()
+        if owned_before and not owned_exists:  # Redis forgot this worker's sessions: it restarted
+            await self.survivor.restore(owned_before)
+        self.survivor.refresh_idle()
+        for worker in workers - {self.worker}:
+            await self.check(worker)
+
+    async def check(self, worker: str) -> None:
+        """Reap ``worker`` once its liveness key has been missing for half a ``ttl`` as seen from here."""
+        if await self.redis.exists(keys.alive(worker)):
+            self._missing.pop(worker, None)
+        elif self.is_dead(worker):
+            self._missing.pop(worker, None)
+            await self.reap(worker)
+        else:
+            self._missing.setdefault(worker, time.monotonic())
+
+    def is_dead(self, worker: str) -> bool:
+        """Whether ``worker``'s key has been missing for half a ``ttl`` (as last checked)."""
+        since = self._missing.get(worker)
+        return since is not None and time.monotonic() - since >= self.ttl / 2
+
+    async def reap(self, dead: str) -> None:
+        """Take over every session of ``dead`` (one survivor does it; the others skip)."""
+        if not await self.redis.set(keys.reap(dead), self.worker, nx=True, ex=60):
+            return
+        sids = await self.redis.smembers(keys.owned(dead))
+        log.warning("flash_ws: worker %s stopped refreshing its liveness key: taking over its %d session(s)", dead, len(sids))
+        for sid in sids:
+            await self.survivor.adopt(sid, dead)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.srem(keys.WORKERS, dead)
+        pipe.delete(keys.owned(dead), keys.inbox(dead), keys.inbox_bytes(dead))
+        await pipe.execute()
+
+    async def leave(self) -> None:
+        """This worker stops: delete its key, so survivors take its sessions over at once."""
+        try:
+            await self.redis.delete(keys.alive(self.worker))
+        except RedisError:
+            pass

@@ -1,0 +1,247 @@
+"""The owner side: sessions this worker owns (``OwnedSession``) and the ``Recorder`` that stores
+every sequenced frame they produce in Redis before any page sees it.
+
+The recorder stores a batch of sessions per loop turn (one pipeline): their new frames, their state
+(``redis_keys.APPEND``) and, for a page connected to another worker, its control frames and a
+``Wake``. What the page acknowledged is trimmed with the next output, or within a second. While
+Redis fails, output is held and retried. A session Redis forgot (it restarted) is stored again
+from memory and its page reconnects; a session another worker took over is given up here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from redis.exceptions import RedisError
+
+from ..protocol import ServerSession
+from . import redis_keys as keys
+from .redis_bus import Bus, Control, Reconnect, Replaced, Wake, Welcomed
+from .redis_outage import Outage
+from .redis_remote import RemoteConnection
+from .sessions import Connection, LiveSession, SessionMoved
+
+log = logging.getLogger("flash_ws")
+
+
+class OwnedSession(LiveSession):
+    """A session this worker owns: frames go to the page only once they are stored in Redis."""
+
+    def __init__(self, core: ServerSession, recorder: Recorder, binding: str, address: str = "") -> None:
+        super().__init__(core, binding, address)
+        self.recorder = recorder
+        self.stored_seq = core.replay.last_seq
+        self.trimmed_seq = core.replay.first_seq - 1  # frames up to it are trimmed in Redis too
+        self.trim_timer: asyncio.TimerHandle | None = None
+        self.refreshed_at = time.monotonic()  # when its keys' TTLs were last renewed
+        self.closed = False
+
+    def sendable_seq(self) -> int:
+        return self.stored_seq
+
+    def notify(self) -> None:
+        replay, remote = self.core.replay, isinstance(self.connection, RemoteConnection)
+        if replay.last_seq > self.stored_seq or (remote and self.core.has_control()):
+            self.recorder.mark_dirty(self)
+        elif replay.first_seq - 1 > self.trimmed_seq:
+            self.recorder.trim_soon(self)  # acknowledged frames: trimmed with the next output, or in a second
+        if self.connection is not None and not remote and self.core.has_output(self.stored_seq):
+            self.connection.wakeup.set()
+        if self.core.has_room():
+            self._room.set()
+        else:
+            self._room.clear()
+
+    def bind(self, connection: Connection) -> None:
+        previous = self.connection
+        super().bind(connection)
+        if isinstance(previous, RemoteConnection):
+            self.recorder.bus.send(previous.worker, Replaced(self.sid, previous.conn_id))
+        self.recorder.mark_dirty(self)  # the state in Redis names where the connection is
+
+    def connection_worker(self) -> str:
+        """The worker holding the page's connection ("" when none)."""
+        if self.connection is None:
+            return ""
+        return self.connection.worker if isinstance(self.connection, RemoteConnection) else self.recorder.worker
+
+    def attach_remote(self, worker: str, conn_id: str, seq: int) -> None:
+        """The page resumed on ``worker`` after frame ``seq``: serve it from Redis, welcome first."""
+        self.cancel_expiry()
+        self.bind(RemoteConnection(worker, conn_id))
+        welcome = self.core.attach_elsewhere(seq, self.stored_seq)
+        self.recorder.bus.send(worker, Welcomed(self.sid, conn_id, welcome))
+        self.notify()
+
+    def stored(self, seq: int) -> None:
+        """Frames up to ``seq`` are stored: they may go to the page (read from Redis when remote)."""
+        self.stored_seq = max(self.stored_seq, seq)
+        self.refreshed_at = time.monotonic()
+        if isinstance(self.connection, RemoteConnection):
+            self.core.sent_elsewhere(self.stored_seq)
+        self.notify()
+
+    def reconnect(self, why: str) -> None:
+        """Close the page's connection, wherever it is, so that it reconnects and resumes."""
+        connection = self.connection
+        if isinstance(connection, RemoteConnection):
+            self.recorder.bus.send(connection.worker, Reconnect(self.sid, why))
+        elif connection is not None:
+            connection.closing = SessionMoved(why)
+            connection.wakeup.set()
+
+
+class Recorder:
+    """Stores what owned sessions produce (``run``); ``on_taken`` gives up a session that another
+    worker owns now. Keys are kept ``key_ttl`` seconds, renewed whenever a session is stored."""
+
+    def __init__(self, redis: Any, bus: Bus, outage: Outage, key_ttl: int,
+                 on_taken: Callable[[OwnedSession], None]) -> None:
+        self.redis, self.bus, self.outage = redis, bus, outage
+        self.worker = bus.worker
+        self.key_ttl = key_ttl
+        self._on_taken = on_taken
+        self._append = redis.register_script(keys.APPEND)
+        self._restore = redis.register_script(keys.RESTORE)
+        self._dirty: dict[OwnedSession, None] = {}
+        self._dirty_event = asyncio.Event()
+        self._background: set[asyncio.Task[None]] = set()
+
+    def mark_dirty(self, live: OwnedSession) -> None:
+        """Store ``live`` with the next batch."""
+        if not live.closed:
+            self._dirty[live] = None
+            self._dirty_event.set()
+
+    def discard(self, live: OwnedSession) -> None:
+        """``live`` closed: nothing of it is stored any more."""
+        self._dirty.pop(live, None)
+
+    def trim_soon(self, live: OwnedSession, delay: float = 1.0) -> None:
+        """Trim what the page acknowledged within ``delay`` (sooner when output is stored meanwhile)."""
+        def due() -> None:
+            live.trim_timer = None
+            if live.core.replay.first_seq - 1 > live.trimmed_seq:
+                self.mark_dirty(live)
+
+        if live.trim_timer is None and not live.closed:
+            live.trim_timer = asyncio.get_running_loop().call_later(delay, due)
+
+    def refresh_idle(self, sessions: Iterable[OwnedSession]) -> None:
+        """Sessions with no output for a while: store them again so their keys' TTLs are renewed."""
+        stale = time.monotonic() - self.key_ttl / 4
+        for live in sessions:
+            if live.refreshed_at < stale:
+                self.mark_dirty(live)
+
+    async def run(self) -> None:
+        """Store what owned sessions produced, a batch per loop turn; on failure keep it and retry."""
+        delay = 0.05
+        while True:
+            await self._dirty_event.wait()
+            await asyncio.sleep(0)
+            self._dirty_event.clear()
+            batch, self._dirty = list(self._dirty), {}
+            try:
+                if await self._record(batch):
+                    self.outage.recovered()
+                delay = 0.05
+            except RedisError as exc:
+                self.outage.failed(exc, f"output of {len(batch)} session(s) held until it returns")
+                for live in batch:
+                    self.mark_dirty(live)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    async def _record(self, batch: list[OwnedSession]) -> bool:
+        """Store the batch's new frames; False when there was nothing to store."""
+        pipe = self.redis.pipeline(transaction=False)
+        plan: list[tuple[OwnedSession, int, int]] = []  # session, last seq sent along, index of its reply
+        for live in batch:
+            if live.closed:
+                continue
+            core = live.core
+            args: list[Any] = [self.worker, core.epoch, core.highest_run, json.dumps(core.active_run_callbacks()),
+                               core.replay.first_seq - 1, live.connection_worker(), self.key_ttl]
+            seq = live.stored_seq
+            for text in core.replay.after(live.stored_seq):
+                seq += 1
+                args += [seq, text]
+            await self._append(keys=[keys.meta(live.sid), keys.frames(live.sid)], args=args, client=pipe)
+            plan.append((live, seq, len(pipe) - 1))
+            live.trimmed_seq = core.replay.first_seq - 1
+            connection = live.connection
+            if isinstance(connection, RemoteConnection):
+                for control in core.take_control():
+                    await self.bus.queue(pipe, connection.worker, Control(live.sid, connection.conn_id, control))
+                if seq > live.stored_seq:
+                    await self.bus.queue(pipe, connection.worker, Wake(live.sid))
+        if not plan:
+            return False
+        results = await pipe.execute(raise_on_error=False)
+        restoring: list[OwnedSession] = []
+        for live, seq, index in plan:
+            result = results[index]
+            if isinstance(result, Exception):
+                raise result if isinstance(result, RedisError) else RedisError(str(result))
+            if live.closed:
+                continue  # closed meanwhile: its keys are being deleted, never put back
+            if result == -1:
+                restoring.append(live)
+            elif result == -2:
+                self._on_taken(live)
+            else:
+                live.stored(min(seq, int(result)))
+        if restoring:
+            await self.restore(restoring)
+        return True
+
+    async def restore(self, sessions: list[OwnedSession]) -> None:
+        """Redis forgot these sessions (it restarted): store them again from this worker's memory,
+        then make their pages reconnect, so they resume exactly and re-send what Redis lost."""
+        sessions = [live for live in sessions if not live.closed]
+        pipe = self.redis.pipeline(transaction=False)
+        for live in sessions:
+            core = live.core
+            args: list[Any] = [self.worker, core.epoch, core.replay.first_seq - 1, core.highest_run,
+                               json.dumps(core.active_run_callbacks()), live.connection_worker(), self.key_ttl,
+                               live.sid, live.token, live.binding]
+            seq = core.replay.first_seq - 1
+            for text in core.replay.after(seq):
+                if seq >= live.stored_seq:
+                    break
+                seq += 1
+                args += [seq, text]
+            await self._restore(keys=[keys.meta(live.sid), keys.frames(live.sid), keys.owned(self.worker)],
+                                args=args, client=pipe)
+        results = await pipe.execute()
+        restored = [live for live, result in zip(sessions, results, strict=True) if result == 1]
+        for live in restored:
+            if live.closed:  # closed while being restored: delete it again
+                self.forget(live.sid)
+        restored = [live for live in restored if not live.closed]
+        if restored:
+            log.warning("flash_ws: Redis had forgotten %d session(s) of this worker (it restarted): stored them again", len(restored))
+        for live in restored:
+            self.mark_dirty(live)
+            live.reconnect("the session store restarted: reconnect to resume")
+
+    def forget(self, sid: str) -> None:
+        """Delete the keys of a closed session (in the background; they expire anyway)."""
+        task = asyncio.get_running_loop().create_task(self._forget(sid))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _forget(self, sid: str) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.delete(keys.meta(sid), keys.frames(sid))
+        pipe.srem(keys.owned(self.worker), sid)
+        try:
+            await pipe.execute()
+        except RedisError as exc:
+            log.warning("flash_ws: could not delete session %s from Redis (%s); its keys expire by themselves", sid, exc)
