@@ -252,7 +252,7 @@ def as_event_callback(stream: DashStream) -> Callable[..., Any]:
             if off is not None:
                 yield off
     else:
-        def streaming(*args: Any) -> Any:  # type: ignore[misc]
+        def streaming(*args: Any) -> Any:
             run = RunContext(stream, args[:-1], args[-1])
             if on is not None:
                 yield on

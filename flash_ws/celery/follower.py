@@ -189,7 +189,7 @@ class TaskStream:
             self.task_name = await asyncio.to_thread(lambda: result.name)  # known with result_extended
         if state == states.FAILURE:
             error = await asyncio.to_thread(lambda: result.result)
-            raise TaskFailed(self.task_name, result.id, state, describe(error))
+            raise TaskFailed(self.task_name, result.id, states.FAILURE, describe(error))
         raise TaskFailed(self.task_name, result.id, state or "UNKNOWN", "")
 
     async def _cleanup(self, client: aioredis.Redis | None = None) -> None:

@@ -67,7 +67,7 @@ class StreamingTask(Task):
     def _append(self, task_id: str, fields: dict[str, str], create: bool) -> bool:
         key = stream_key(task_id)
         pipe = _client(stream_url(self.app)).pipeline(transaction=True)
-        pipe.xadd(key, fields, nomkstream=not create)
+        pipe.xadd(key, dict(fields), nomkstream=not create)  # type: ignore[arg-type]  # str keys and values are what Redis takes
         pipe.expire(key, self.stream_ttl)
         entry_id, _ = pipe.execute()
         return entry_id is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from .frames import EndReason
 
@@ -13,7 +14,7 @@ class StartRun:
 
     run: int
     cb: str
-    args: list
+    args: list[Any]
 
 
 @dataclass(frozen=True)

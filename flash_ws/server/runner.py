@@ -59,7 +59,12 @@ class AsyncioStreamRunner:
         task = asyncio.get_running_loop().create_task(self._drive(live, run, callback, args), name=f"flash_ws {callback.name} run {run}")
         self._tasks[key] = task
         observe.run_started(callback.name)
-        task.add_done_callback(lambda t: (self._tasks.pop(key, None), observe.run_stopped(callback.name, t.cancelled())))
+
+        def stopped(task: asyncio.Task[None]) -> None:
+            self._tasks.pop(key, None)
+            observe.run_stopped(callback.name, task.cancelled())
+
+        task.add_done_callback(stopped)
 
     def cancel(self, live: LiveSession, run: int) -> None:
         task = self._tasks.get((live.token, run))
