@@ -64,7 +64,8 @@ async def open_event_stream(request: Any, service: FlashWsService, admission: Ad
     try:
         live = await service.attach(hello, connection, admission.binding(request, key), request.remote_addr or "")
     except SessionStoreError as exc:
-        code = "store_unavailable" if isinstance(exc, StoreUnavailable) else "too_many_sessions" if isinstance(exc, TooManySessions) else "session_lost"
+        code = ("store_unavailable" if isinstance(exc, StoreUnavailable)
+                else "too_many_sessions" if isinstance(exc, TooManySessions) else "session_lost")
         return refusal(503, code, str(exc))
     response = Response(_events(service, live, connection), headers=SSE_HEADERS)
     if new_key:

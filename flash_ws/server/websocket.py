@@ -38,7 +38,8 @@ async def serve_websocket(ws: Any, service: FlashWsService, admission: Admission
         await ws.close(CloseCode.EXPECTED_HELLO, "expected a 'hello' frame first")
         return
     if frames[0].v != PROTOCOL_VERSION:
-        await ws.close(CloseCode.UNSUPPORTED_VERSION, f"protocol version {frames[0].v} not supported (this server speaks {PROTOCOL_VERSION})")
+        await ws.close(CloseCode.UNSUPPORTED_VERSION,
+                       f"protocol version {frames[0].v} not supported (this server speaks {PROTOCOL_VERSION})")
         return
     refused = await admission.admit_frames(ws, frames[1:])
     if refused:
