@@ -15,13 +15,13 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from .client_links import CookieJar, Link, LinkClosed, PostRefused, SseLink, WebSocketLink
+from .client_links import CookieJar, Link, LinkClosed, LinkFactory, PostRefused, SseLink, WebSocketLink
 from .protocol import Apply, ClientSession, ErrorInfo, Gap, RunEnded, ServerError, SessionLost, backoff_delay, encode_message
 from .protocol.close_codes import CloseAction
 from .protocol.frames import Bye, ClientFrame
 
 RunEffect = Apply | RunEnded
-LINKS = {"websocket": WebSocketLink, "sse": SseLink}
+LINKS: dict[str, LinkFactory] = {"websocket": WebSocketLink, "sse": SseLink}
 
 
 class RunHandle:
@@ -70,7 +70,7 @@ class FlashWsClient:
         if transport not in (*LINKS, "auto"):
             raise ValueError(f"transport must be websocket, sse or auto, got {transport!r}")
         self.transport = transport
-        self.link_class = LINKS["websocket" if transport == "auto" else transport]
+        self.link_class: LinkFactory = LINKS["websocket" if transport == "auto" else transport]
         self.ws_timeout = ws_timeout
         self.headers = headers or {}
         self.reconnect = reconnect
@@ -111,7 +111,7 @@ class FlashWsClient:
         await asyncio.wait_for(self._open_with(self.link_class), 10)
         return self
 
-    async def _open_with(self, link_class: type) -> None:
+    async def _open_with(self, link_class: LinkFactory) -> None:
         self.link_class = link_class
         link = await self._open_link()  # the first connection must work: errors surface here
         self._task = task = asyncio.get_running_loop().create_task(self._run(link))
@@ -137,9 +137,14 @@ class FlashWsClient:
         self.session.disconnected()
 
     async def _open_link(self) -> Link:
-        link = await self.link_class.open(self.base_url, self.origin, self.headers, self.cookies)
+        """A new link of ``link_class``, open and past its hello (closed again if opening fails)."""
+        link = self.link_class(self.base_url, self.origin, self.headers, self.cookies)
+        try:
+            await link.open(self.session.hello())
+        except BaseException:
+            await link.close()
+            raise
         self.connections += 1
-        await link.send(encode_message([self.session.hello()]))
         return link
 
     async def _run(self, link: Link | None) -> None:
