@@ -224,7 +224,7 @@ class SseLink:
     async def flush(self) -> None:
         """Wait until every queued message was posted; raise the first refusal since the last flush."""
         while self._sender is not None and not self._sender.done():
-            await self._sender
+            await asyncio.wait({self._sender})  # a sender cancelled by close() ends the wait, raising nothing
         if self.refused:
             refused, self.refused = self.refused[0], []
             raise refused
