@@ -191,24 +191,22 @@ class FlashWsClient:
                 handle.queue.put_nowait(handle.ended)
 
     async def _read(self, link: Link) -> None:
-        while True:
-            deadline = self.session.ack_deadline()
-            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
-            try:
-                text = await asyncio.wait_for(link.recv(), wait)
-            except TimeoutError:
-                ack = self.session.ack_due(time.monotonic())
-                if ack is not None:
-                    await link.send(encode_message([ack]))
-                continue
-            effects, replies = self.session.receive_message(text, time.monotonic())
-            welcomed_now = not self._welcomed.is_set() and self.session.connected
-            for effect in effects:
-                self._dispatch(effect)
-            if replies:  # after a welcome, what the old connection may have lost goes first
-                await link.send(encode_message(replies))
-            if welcomed_now:
-                self._welcome()
+        """Receive and apply messages; acks go out with the replies (by count) or from a timer."""
+        acks = _AckTimer(self.session, link)
+        try:
+            while True:
+                text = await link.recv()
+                effects, replies = self.session.receive_message(text, time.monotonic())
+                welcomed_now = not self._welcomed.is_set() and self.session.connected
+                for effect in effects:
+                    self._dispatch(effect)
+                if replies:  # after a welcome, what the old connection may have lost goes first
+                    await link.send(encode_message(replies))
+                if welcomed_now:
+                    self._welcome()
+                acks.arm()
+        finally:
+            acks.cancel()
 
     def _welcome(self) -> None:
         """The link was welcomed, and the welcome's replies (what it must send again) went out."""
@@ -281,6 +279,44 @@ class FlashWsClient:
             await self._link.close()
         if self._task is not None:
             self._task.cancel()
+
+
+class _AckTimer:
+    """Sends the ack that falls due by time (``ClientSession.ack_deadline``) while no message
+    comes, so that receiving never waits on a timeout."""
+
+    def __init__(self, session: ClientSession, link: Link) -> None:
+        self.session, self.link = session, link
+        self._timer: asyncio.TimerHandle | None = None
+        self._sending: set[asyncio.Task[None]] = set()
+
+    def arm(self) -> None:
+        """Set the timer for the next deadline, unless it is set already."""
+        deadline = self.session.ack_deadline()
+        if deadline is not None and self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(max(0.0, deadline - time.monotonic()), self._fire)
+
+    def _fire(self) -> None:
+        self._timer = None
+        ack = self.session.ack_due(time.monotonic())
+        if ack is None:  # acked by count meanwhile: wait for the next deadline
+            self.arm()
+            return
+        task = asyncio.get_running_loop().create_task(self._send(encode_message([ack])))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _send(self, text: str) -> None:
+        try:
+            await self.link.send(text)
+        except LinkClosed:
+            pass  # the reader sees the link closed
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        for task in list(self._sending):
+            task.cancel()
 
 
 class _Connecting:
