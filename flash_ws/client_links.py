@@ -212,7 +212,7 @@ class SseLink:
 
     async def _send_outbox(self) -> None:
         while self._outbox:
-            text = self._outbox.pop(0)
+            text = self._take_body()
             try:
                 await self._post_once(text)
             except PostRefused as exc:
@@ -220,6 +220,18 @@ class SseLink:
             except LinkClosed as exc:
                 self._messages.put_nowait(exc)  # the reader sees the link closed, and what to do about it
                 return
+
+    def _take_body(self) -> str:
+        """The next POST's body: the queued messages as one, their frames in order (as the browser's
+        concatMessages does: what gathered while a POST was out goes in one request); a message
+        that is not a JSON array goes alone, as it is."""
+        first = self._outbox.pop(0)
+        frames = [first[1:-1]]
+        while _is_array(first) and self._outbox and _is_array(self._outbox[0]):
+            frames.append(self._outbox.pop(0)[1:-1])
+        if len(frames) == 1:
+            return first
+        return "[" + ",".join(part for part in frames if part.strip()) + "]"
 
     async def flush(self) -> None:
         """Wait until every queued message was posted; raise the first refusal since the last flush."""
@@ -279,6 +291,10 @@ class SseLink:
                 task.cancel()
         if self._http is not None:
             await self._http.aclose()  # the event stream's connection too
+
+
+def _is_array(message: str) -> bool:
+    return message.startswith("[") and message.endswith("]")
 
 
 async def _body(response: httpx.Response) -> bytes:
