@@ -15,13 +15,13 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from .client_links import CookieJar, Link, LinkClosed, PostRefused, SseLink, WebSocketLink
+from .client_links import CookieJar, Link, LinkClosed, LinkFactory, PostRefused, SseLink, WebSocketLink
 from .protocol import Apply, ClientSession, ErrorInfo, Gap, RunEnded, ServerError, SessionLost, backoff_delay, encode_message
 from .protocol.close_codes import CloseAction
 from .protocol.frames import Bye, ClientFrame
 
 RunEffect = Apply | RunEnded
-LINKS = {"websocket": WebSocketLink, "sse": SseLink}
+LINKS: dict[str, LinkFactory] = {"websocket": WebSocketLink, "sse": SseLink}
 
 
 class RunHandle:
@@ -70,7 +70,7 @@ class FlashWsClient:
         if transport not in (*LINKS, "auto"):
             raise ValueError(f"transport must be websocket, sse or auto, got {transport!r}")
         self.transport = transport
-        self.link_class = LINKS["websocket" if transport == "auto" else transport]
+        self.link_class: LinkFactory = LINKS["websocket" if transport == "auto" else transport]
         self.ws_timeout = ws_timeout
         self.headers = headers or {}
         self.reconnect = reconnect
@@ -111,7 +111,7 @@ class FlashWsClient:
         await asyncio.wait_for(self._open_with(self.link_class), 10)
         return self
 
-    async def _open_with(self, link_class: type) -> None:
+    async def _open_with(self, link_class: LinkFactory) -> None:
         self.link_class = link_class
         link = await self._open_link()  # the first connection must work: errors surface here
         self._task = task = asyncio.get_running_loop().create_task(self._run(link))
@@ -137,9 +137,14 @@ class FlashWsClient:
         self.session.disconnected()
 
     async def _open_link(self) -> Link:
-        link = await self.link_class.open(self.base_url, self.origin, self.headers, self.cookies)
+        """A new link of ``link_class``, open and past its hello (closed again if opening fails)."""
+        link = self.link_class(self.base_url, self.origin, self.headers, self.cookies)
+        try:
+            await link.open(self.session.hello())
+        except BaseException:
+            await link.close()
+            raise
         self.connections += 1
-        await link.send(encode_message([self.session.hello()]))
         return link
 
     async def _run(self, link: Link | None) -> None:
@@ -186,24 +191,22 @@ class FlashWsClient:
                 handle.queue.put_nowait(handle.ended)
 
     async def _read(self, link: Link) -> None:
-        while True:
-            deadline = self.session.ack_deadline()
-            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
-            try:
-                text = await asyncio.wait_for(link.recv(), wait)
-            except TimeoutError:
-                ack = self.session.ack_due(time.monotonic())
-                if ack is not None:
-                    await link.send(encode_message([ack]))
-                continue
-            effects, replies = self.session.receive_message(text, time.monotonic())
-            welcomed_now = not self._welcomed.is_set() and self.session.connected
-            for effect in effects:
-                self._dispatch(effect)
-            if replies:  # after a welcome, what the old connection may have lost goes first
-                await link.send(encode_message(replies))
-            if welcomed_now:
-                self._welcome()
+        """Receive and apply messages; acks go out with the replies (by count) or from a timer."""
+        acks = _AckTimer(self.session, link)
+        try:
+            while True:
+                text = await link.recv()
+                effects, replies = self.session.receive_message(text, time.monotonic())
+                welcomed_now = not self._welcomed.is_set() and self.session.connected
+                for effect in effects:
+                    self._dispatch(effect)
+                if replies:  # after a welcome, what the old connection may have lost goes first
+                    await link.send(encode_message(replies))
+                if welcomed_now:
+                    self._welcome()
+                acks.arm()
+        finally:
+            acks.cancel()
 
     def _welcome(self) -> None:
         """The link was welcomed, and the welcome's replies (what it must send again) went out."""
@@ -276,6 +279,44 @@ class FlashWsClient:
             await self._link.close()
         if self._task is not None:
             self._task.cancel()
+
+
+class _AckTimer:
+    """Sends the ack that falls due by time (``ClientSession.ack_deadline``) while no message
+    comes, so that receiving never waits on a timeout."""
+
+    def __init__(self, session: ClientSession, link: Link) -> None:
+        self.session, self.link = session, link
+        self._timer: asyncio.TimerHandle | None = None
+        self._sending: set[asyncio.Task[None]] = set()
+
+    def arm(self) -> None:
+        """Set the timer for the next deadline, unless it is set already."""
+        deadline = self.session.ack_deadline()
+        if deadline is not None and self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(max(0.0, deadline - time.monotonic()), self._fire)
+
+    def _fire(self) -> None:
+        self._timer = None
+        ack = self.session.ack_due(time.monotonic())
+        if ack is None:  # acked by count meanwhile: wait for the next deadline
+            self.arm()
+            return
+        task = asyncio.get_running_loop().create_task(self._send(encode_message([ack])))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _send(self, text: str) -> None:
+        try:
+            await self.link.send(text)
+        except LinkClosed:
+            pass  # the reader sees the link closed
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        for task in list(self._sending):
+            task.cancel()
 
 
 class _Connecting:

@@ -1,10 +1,11 @@
 """Links of the Python reference client: a WebSocket, or an SSE stream plus POSTs.
 
-A link carries whole messages: ``send(text)``, ``recv() -> text``, ``close()``; it raises
-``LinkClosed`` when the connection is gone, with what the client does about it (the close-code
-table, flash_ws/protocol/close_codes.py). Links of one client share its ``CookieJar``, as the
-requests of one browser do. The SSE link speaks just enough HTTP/1.1 over asyncio streams (chunked
-responses, one POST connection kept alive) to need no extra dependency.
+A link is made with where to connect, then ``open(hello)`` connects and says hello; after that it
+carries whole messages: ``send(text)``, ``recv() -> text``, ``close()``. It raises ``LinkClosed``
+when the connection is gone, with what the client does about it (the close-code table,
+flash_ws/protocol/close_codes.py). Links of one client share its ``CookieJar``, as the requests of
+one browser do. The SSE link's HTTP is httpx's (keep-alive, streamed responses, timeouts): the
+``client`` extra.
 """
 
 from __future__ import annotations
@@ -12,14 +13,21 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterable
+from http.cookiejar import CookieJar as BlockingJar
+from http.cookiejar import DefaultCookiePolicy
 from http.cookies import CookieError, SimpleCookie
 from typing import Protocol
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
+import httpx
 import websockets
 
+from .protocol import encode_message
 from .protocol.close_codes import CloseAction, CloseCode, http_action, websocket_action
 from .protocol.errors import FlashWsError
+from .protocol.frames import Hello
+
+OPEN_TIMEOUT = 10.0  # seconds to connect, or to have a request answered
 
 
 class LinkClosed(FlashWsError, ConnectionError):
@@ -67,6 +75,10 @@ class PostRefused(FlashWsError, ValueError):
 
 
 class Link(Protocol):
+    """One connection of a client: ``open`` it with the hello, then send and receive messages."""
+
+    async def open(self, hello: Hello) -> None: ...
+
     async def send(self, text: str) -> None: ...
 
     async def recv(self) -> str: ...
@@ -81,29 +93,48 @@ def _closed_by(exc: websockets.ConnectionClosed) -> LinkClosed:
     return LinkClosed(str(exc), websocket_action(code))
 
 
-class WebSocketLink:
-    def __init__(self, ws: websockets.ClientConnection) -> None:
-        self.ws = ws
+class LinkFactory(Protocol):
+    """A link class: where to connect, with which headers and cookies."""
 
-    @classmethod
-    async def open(cls, base_url: str, origin: str, headers: dict[str, str] | None = None,
-                   cookies: CookieJar | None = None) -> WebSocketLink:
-        url = "ws" + base_url[len("http"):] + "ws"
-        cookies = cookies or CookieJar()
+    def __call__(self, base_url: str, origin: str, headers: dict[str, str] | None = None,
+                 cookies: CookieJar | None = None) -> Link: ...
+
+
+class WebSocketLink:
+    """Both directions over one WebSocket (``<base_url>ws``)."""
+
+    def __init__(self, base_url: str, origin: str, headers: dict[str, str] | None = None,
+                 cookies: CookieJar | None = None) -> None:
+        self.url = "ws" + base_url[len("http"):] + "ws"
+        self.origin = origin
+        self.headers = headers or {}
+        self.cookies = cookies or CookieJar()
+        self._ws: websockets.ClientConnection | None = None
+
+    @property
+    def ws(self) -> websockets.ClientConnection:
+        """The open connection."""
+        if self._ws is None:
+            raise LinkClosed(f"websocket to {self.url} is not open")
+        return self._ws
+
+    async def open(self, hello: Hello) -> None:
+        """Connect, keeping the handshake's cookies, and say hello."""
         try:
-            ws = await websockets.connect(url, origin=origin, max_size=None,  # type: ignore[arg-type]
-                                          additional_headers={**(headers or {}), **cookies.headers()},
-                                          ping_interval=None, open_timeout=10)
+            ws = await websockets.connect(self.url, origin=self.origin, max_size=None,  # type: ignore[arg-type]
+                                          additional_headers={**self.headers, **self.cookies.headers()},
+                                          ping_interval=None, open_timeout=OPEN_TIMEOUT)
         except websockets.InvalidStatus as exc:
-            cookies.keep(exc.response.headers.get_all("Set-Cookie"))
+            self.cookies.keep(exc.response.headers.get_all("Set-Cookie"))
             # a handshake answered with a status is refused as an event stream is ("sse" rows)
             action = http_action("sse", exc.response.status_code, None)
-            raise LinkClosed(f"websocket to {url} refused: {exc}", action) from exc
+            raise LinkClosed(f"websocket to {self.url} refused: {exc}", action) from exc
         except (TimeoutError, OSError, websockets.InvalidHandshake) as exc:
-            raise LinkClosed(f"websocket to {url} failed: {exc}") from exc
+            raise LinkClosed(f"websocket to {self.url} failed: {exc}") from exc
         if ws.response is not None:
-            cookies.keep(ws.response.headers.get_all("Set-Cookie"))
-        return cls(ws)
+            self.cookies.keep(ws.response.headers.get_all("Set-Cookie"))
+        self._ws = ws
+        await self.send(encode_message([hello]))
 
     async def send(self, text: str) -> None:
         try:
@@ -119,108 +150,60 @@ class WebSocketLink:
         return message if isinstance(message, str) else message.decode()
 
     async def close(self) -> None:
-        await self.ws.close()
+        if self._ws is not None:
+            await self._ws.close()
 
 
-class _Http:
-    """One HTTP/1.1 connection: request, then read the head and the (chunked) body. Requests
-    carry the cookies of ``cookies``; the cookies of every response are kept there."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, cookies: CookieJar) -> None:
-        self.reader, self.writer, self.cookies = reader, writer, cookies
-
-    @classmethod
-    async def connect(cls, host: str, port: int, cookies: CookieJar) -> _Http:
-        try:
-            reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 10)
-        except (TimeoutError, OSError) as exc:
-            raise LinkClosed(f"connection to {host}:{port} failed: {exc}") from exc
-        return cls(reader, writer, cookies)
-
-    async def request(self, method: str, target: str, headers: dict[str, str], body: bytes = b"") -> tuple[int, dict[str, str]]:
-        headers = {**headers, **self.cookies.headers()}
-        lines = [f"{method} {target} HTTP/1.1"] + [f"{k}: {v}" for k, v in headers.items()]
-        if body or method == "POST":
-            lines.append(f"Content-Length: {len(body)}")
-        self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
-        try:
-            await self.writer.drain()
-            status_line = await self.reader.readline()
-            if not status_line:
-                raise LinkClosed("connection closed before a response")
-            status = int(status_line.split()[1])
-            head: dict[str, str] = {}
-            set_cookies: list[str] = []
-            while (line := await self.reader.readline()) not in (b"\r\n", b"\n", b""):
-                name, _, value = line.decode("latin-1").partition(":")
-                head[name.strip().lower()] = value.strip()
-                if name.strip().lower() == "set-cookie":
-                    set_cookies.append(value.strip())
-        except (OSError, ValueError, IndexError) as exc:
-            raise LinkClosed(f"bad HTTP response: {exc}") from exc
-        self.cookies.keep(set_cookies)
-        return status, head
-
-    async def body_chunks(self, head: dict[str, str]):
-        """Yield the body as it arrives (chunked, or by Content-Length, or until close)."""
-        try:
-            if head.get("transfer-encoding", "").lower() == "chunked":
-                while True:
-                    size = int((await self.reader.readline()).split(b";")[0], 16)
-                    if size == 0:
-                        await self.reader.readline()
-                        return
-                    chunk = await self.reader.readexactly(size)
-                    await self.reader.readline()
-                    yield chunk
-            elif "content-length" in head:
-                yield await self.reader.readexactly(int(head["content-length"]))
-            else:
-                while chunk := await self.reader.read(65536):
-                    yield chunk
-        except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
-            raise LinkClosed(f"connection lost: {exc}") from exc
-
-    def close(self) -> None:
-        self.writer.close()
+def _http_client() -> httpx.AsyncClient:
+    """The HTTP client of one SSE link: HTTP/1.1 kept alive, no proxy from the environment, and
+    no cookies of its own (the link sends its ``CookieJar``'s, as before)."""
+    return httpx.AsyncClient(timeout=OPEN_TIMEOUT, trust_env=False,
+                             cookies=BlockingJar(DefaultCookiePolicy(allowed_domains=[])))
 
 
 class SseLink:
-    """Server → client over one EventSource-like GET; client → server by POST."""
+    """Server → client over one EventSource-like GET (``<base_url>sse?v=&sid=&seq=``); client →
+    server by POST (``<base_url>post``), one at a time, in order, on a connection kept alive."""
 
-    def __init__(self, base_url: str, origin: str, headers: dict[str, str], cookies: CookieJar) -> None:
-        parts = urlsplit(base_url)
-        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
-        self.path = parts.path
+    def __init__(self, base_url: str, origin: str, headers: dict[str, str] | None = None,
+                 cookies: CookieJar | None = None) -> None:
+        self.base_url = base_url
         self.origin = origin
-        self.headers = {"Host": f"{self.host}:{self.port}", **headers}
-        self.cookies = cookies
-        self.session: str | None = None
-        self._stream: _Http | None = None
-        self._post: _Http | None = None
+        self.headers = headers or {}
+        self.cookies = cookies or CookieJar()
+        self.session: str | None = None  # the token of the welcome: every POST names it
+        self._http: httpx.AsyncClient | None = None
         self._messages: asyncio.Queue[str | LinkClosed] = asyncio.Queue()
         self._reader: asyncio.Task[None] | None = None
         self._outbox: list[str] = []  # messages to POST, in order, one request at a time
         self._sender: asyncio.Task[None] | None = None
         self.refused: list[PostRefused] = []
 
-    @classmethod
-    async def open(cls, base_url: str, origin: str, headers: dict[str, str] | None = None,
-                   cookies: CookieJar | None = None) -> SseLink:
-        return cls(base_url, origin, headers or {}, cookies or CookieJar())
+    async def open(self, hello: Hello) -> None:
+        """Open the event stream: the hello is its query string (only the public part of the
+        session id goes in a URL; the cookie proves the rest)."""
+        sid = (hello.session or "").split(".", 1)[0]
+        query = urlencode({"v": hello.v, "sid": sid, "seq": hello.seq})
+        self._http = http = _http_client()
+        request = http.build_request("GET", f"{self.base_url}sse?{query}", timeout=httpx.Timeout(OPEN_TIMEOUT, read=None),
+                                     headers=self._headers({"Accept": "text/event-stream"}))
+        try:
+            response = await http.send(request, stream=True)
+        except httpx.TransportError as exc:
+            raise LinkClosed(f"event stream {request.url} failed: {exc!r}") from exc
+        self.cookies.keep(response.headers.get_list("set-cookie"))
+        if response.status_code != 200:
+            code, message = _refusal(await _body(response))
+            raise LinkClosed(f"event stream refused with {response.status_code} ({code}): {message}",
+                             http_action("sse", response.status_code, code))
+        self._reader = asyncio.get_running_loop().create_task(self._read(response))
+
+    def _headers(self, extra: dict[str, str]) -> dict[str, str]:
+        return {**self.headers, "Origin": self.origin, **extra, **self.cookies.headers()}
 
     async def send(self, text: str) -> None:
         """Queue a message; the POSTs go out in order in the background, so reading never waits
         for them (as in the browser)."""
-        try:
-            frames = json.loads(text)
-        except ValueError:
-            frames = None  # not ours to judge: the server answers it
-        if isinstance(frames, list) and frames and isinstance(frames[0], dict) and frames[0].get("t") == "hello":
-            await self._open_stream(frames[0])
-            if len(frames) > 1:
-                self._outbox.append(json.dumps(frames[1:]))
-            return
         self._outbox.append(text)
         self._start_sender()
 
@@ -230,7 +213,7 @@ class SseLink:
 
     async def _send_outbox(self) -> None:
         while self._outbox:
-            text = self._outbox.pop(0)
+            text = self._take_body()
             try:
                 await self._post_once(text)
             except PostRefused as exc:
@@ -239,60 +222,57 @@ class SseLink:
                 self._messages.put_nowait(exc)  # the reader sees the link closed, and what to do about it
                 return
 
+    def _take_body(self) -> str:
+        """The next POST's body: the queued messages as one, their frames in order (as the browser's
+        concatMessages does: what gathered while a POST was out goes in one request); a message
+        that is not a JSON array goes alone, as it is."""
+        first = self._outbox.pop(0)
+        frames = [first[1:-1]]
+        while _is_array(first) and self._outbox and _is_array(self._outbox[0]):
+            frames.append(self._outbox.pop(0)[1:-1])
+        if len(frames) == 1:
+            return first
+        return "[" + ",".join(part for part in frames if part.strip()) + "]"
+
     async def flush(self) -> None:
         """Wait until every queued message was posted; raise the first refusal since the last flush."""
         while self._sender is not None and not self._sender.done():
-            await self._sender
+            await asyncio.wait({self._sender})  # a sender cancelled by close() ends the wait, raising nothing
         if self.refused:
             refused, self.refused = self.refused[0], []
             raise refused
 
     async def _post_once(self, text: str) -> None:
+        assert self._http is not None
+        headers = self._headers({"Content-Type": "application/json", "X-Flash-Ws-Session": self.session or ""})
         for attempt in range(2):
-            if self._post is None:
-                self._post = await _Http.connect(self.host, self.port, self.cookies)
             try:
-                status, head = await self._post.request("POST", self.path + "post", {
-                    **self.headers, "Origin": self.origin, "Content-Type": "application/json",
-                    "X-Flash-Ws-Session": self.session or ""}, text.encode())
-                body = b"".join([c async for c in self._post.body_chunks(head)]) if status != 204 else b""
-            except LinkClosed:
-                self._post.close()
-                self._post = None
-                if attempt:
-                    raise
-                continue
-            code, message = _refusal(body)
-            action = http_action("post", status, code)
-            if action is CloseAction.ACCEPTED:
-                return
-            if action is CloseAction.REFUSED:
-                raise PostRefused(status, code or "?", message)
-            raise LinkClosed(f"POST answered {status} ({code}): {message}", action)
+                response = await self._http.post(f"{self.base_url}post", content=text.encode(), headers=headers)
+                break
+            except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) as exc:
+                if attempt:  # once more, on a new connection: the kept one may have been closed meanwhile
+                    raise LinkClosed(f"POST failed: {exc!r}") from exc
+            except httpx.TransportError as exc:
+                raise LinkClosed(f"POST failed: {exc!r}") from exc
+        self.cookies.keep(response.headers.get_list("set-cookie"))
+        code, message = _refusal(response.content)
+        action = http_action("post", response.status_code, code)
+        if action is CloseAction.ACCEPTED:
+            return
+        if action is CloseAction.REFUSED:
+            raise PostRefused(response.status_code, code or "?", message)
+        raise LinkClosed(f"POST answered {response.status_code} ({code}): {message}", action)
 
-    async def _open_stream(self, hello: dict) -> None:
-        sid = (hello.get("session") or "").split(".", 1)[0]  # only the public id goes in a URL
-        query = urlencode({"v": hello.get("v", 1), "sid": sid, "seq": hello.get("seq", 0)})
-        self._stream = await _Http.connect(self.host, self.port, self.cookies)
-        status, head = await self._stream.request("GET", f"{self.path}sse?{query}", {
-            **self.headers, "Origin": self.origin, "Accept": "text/event-stream"})
-        if status != 200:
-            body = b"".join([chunk async for chunk in self._stream.body_chunks(head)]) if "content-length" in head else b""
-            code, message = _refusal(body)
-            raise LinkClosed(f"event stream refused with {status} ({code}): {message}", http_action("sse", status, code))
-        self._reader = asyncio.get_running_loop().create_task(self._read(head))
-
-    async def _read(self, head: dict[str, str]) -> None:
-        assert self._stream is not None
+    async def _read(self, response: httpx.Response) -> None:
         buffer = b""
         try:
-            async for chunk in self._stream.body_chunks(head):
+            async for chunk in response.aiter_raw():
                 *events, buffer = (buffer + chunk).split(b"\n\n")  # the last part is incomplete
                 for event in events:
                     data = [line[5:].lstrip() for line in event.split(b"\n") if line.startswith(b"data:")]
                     if data:
                         self._messages.put_nowait(b"\n".join(data).decode())
-        except LinkClosed:
+        except (httpx.TransportError, httpx.StreamError):
             pass
         finally:
             self._messages.put_nowait(LinkClosed("event stream ended"))  # recv() raises it from here on
@@ -301,7 +281,7 @@ class SseLink:
         message = await self._messages.get()
         if isinstance(message, LinkClosed):
             raise message
-        if self.session is None:
+        if self.session is None:  # the first message of a stream is its welcome
             self.session = json.loads(message)[0].get("session")
             self._start_sender()
         return message
@@ -310,9 +290,20 @@ class SseLink:
         for task in (self._reader, self._sender):
             if task is not None:
                 task.cancel()
-        for http in (self._stream, self._post):
-            if http is not None:
-                http.close()
+        if self._http is not None:
+            await self._http.aclose()  # the event stream's connection too
+
+
+def _is_array(message: str) -> bool:
+    return message.startswith("[") and message.endswith("]")
+
+
+async def _body(response: httpx.Response) -> bytes:
+    """The body of a refused event stream (none when it does not come within the timeout)."""
+    try:
+        return await asyncio.wait_for(response.aread(), OPEN_TIMEOUT)
+    except (TimeoutError, httpx.TransportError):
+        return b""
 
 
 def _refusal(body: bytes) -> tuple[str | None, str]:

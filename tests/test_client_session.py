@@ -29,7 +29,7 @@ def welcomed(**options: Any) -> ClientSession:
 
 
 def applied(effects: list) -> list[tuple[int, int]]:
-    return [(e.run, e.props[0][1]["k"]) for e in effects if isinstance(e, Apply)]
+    return [(e.run, pair[1]["k"]) for e in effects if isinstance(e, Apply) for pair in e.props]
 
 
 # ----- runs
@@ -88,6 +88,17 @@ def test_updates_of_an_active_run_are_applied_in_order() -> None:
 
     assert applied(effects) == [(1, 0), (1, 1)]
     assert client.applied_seq == 2
+
+
+def test_updates_of_one_run_that_follow_one_another_come_as_one_apply() -> None:
+    client = welcomed()
+    client.start("a", [])
+    client.start("b", [])
+
+    effects, _ = client.receive_message(msg(update(1, 1, 0), update(2, 1, 1), update(3, 2, 0), update(4, 1, 2)), 0.0)
+
+    assert effects == [Apply(1, [["out", {"k": 0}], ["out", {"k": 1}]]), Apply(2, [["out", {"k": 0}]]),
+                       Apply(1, [["out", {"k": 2}]])]
 
 
 def test_duplicates_are_dropped() -> None:

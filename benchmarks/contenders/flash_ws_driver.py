@@ -33,7 +33,7 @@ class WatchedLink:
     """A link that a watchdog closes after ``limit`` seconds without a message from the server.
 
     The watchdog closes the underlying link rather than timing out ``recv``, so ``recv`` stays exactly
-    as safe to cancel as the link's own (the client cancels it at every ack deadline).
+    as safe to cancel as the link's own.
     """
 
     def __init__(self, link: Link, limit: float) -> None:

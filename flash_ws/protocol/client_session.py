@@ -14,7 +14,8 @@ from .frames import Ack, Cancel, ClientFrame, End, Error, ErrorInfo, Hello, Ping
 
 @dataclass(frozen=True)
 class Apply:
-    """Effect: apply these [id, props] pairs of ``run`` in one render."""
+    """Effect: apply these [id, props] pairs of ``run`` in one render (the updates of one run
+    that follow one another in a message come as one Apply)."""
 
     run: int
     props: list[Any]
@@ -120,7 +121,10 @@ class ClientSession:
                 self.applied_seq = frame.seq
                 if self._unacked_since is None:
                     self._unacked_since = now
-                effects.extend(self._sequenced(frame))
+                if isinstance(frame, Update):
+                    self._apply(frame, effects)
+                else:
+                    effects.extend(self._ended(frame))
             elif isinstance(frame, Error):
                 effects.append(ServerError(frame.code, frame.message))
             elif isinstance(frame, Ping):
@@ -168,11 +172,20 @@ class ClientSession:
         self.session, self.epoch, self.server_run = frame.session, frame.epoch, frame.run
         return effects, again
 
-    def _sequenced(self, frame: Update | End) -> list[Effect]:
-        if isinstance(frame, Update):
-            if frame.run in self.runs:
-                return [Apply(frame.run, frame.props)]  # type: ignore[arg-type]
-            return []
+    def _apply(self, frame: Update, effects: list[Effect]) -> None:
+        """Add the pairs of ``frame`` to the effects: to the last Apply when it is of the same
+        run (one render for a batch), else as a new one; none for a run no longer active here."""
+        if frame.run not in self.runs:
+            return
+        pairs = frame.props
+        assert isinstance(pairs, list)  # as decoded (RawJson is the server's)
+        last = effects[-1] if effects else None
+        if isinstance(last, Apply) and last.run == frame.run:
+            last.props.extend(pairs)
+        else:
+            effects.append(Apply(frame.run, list(pairs)))
+
+    def _ended(self, frame: End) -> list[Effect]:
         self.args.pop(frame.run, None)
         cancelled_here = self.cancelling.pop(frame.run, None)
         if cancelled_here is not None:  # its reset was applied when it was cancelled here

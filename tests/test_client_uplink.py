@@ -1,0 +1,130 @@
+"""What the reference client sends, and when, against scripted servers on loopback: acks by count
+as messages come and by time (``ack_interval``) when none comes; over SSE + POST, the messages
+that gathered while a POST was out go together in the next one."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from websockets.asyncio.server import ServerConnection, serve
+
+from flash_ws.client import FlashWsClient
+from tests.conftest import eventually
+
+WELCOME = [{"t": "welcome", "v": 1, "session": "tok", "epoch": "e", "resumed": False, "seq": 0, "run": 0}]
+
+
+def _updates(first: int, count: int, run: int) -> str:
+    return json.dumps([{"t": "update", "seq": seq, "run": run, "props": [["out", {"children": seq}]]}
+                       for seq in range(first, first + count)])
+
+
+class UpdatingServer:
+    """Welcomes the client, answers its first start with ``batches`` (messages of that many
+    updates), then only listens; ``received`` holds every frame the client sent."""
+
+    def __init__(self, batches: list[int]) -> None:
+        self.batches = batches
+        self.received: list[dict[str, Any]] = []
+        self.connections = 0
+
+    async def _serve(self, ws: ServerConnection) -> None:
+        self.connections += 1
+        async for message in ws:
+            for frame in json.loads(message):
+                self.received.append(frame)
+                if frame["t"] == "hello":
+                    await ws.send(json.dumps(WELCOME))
+                elif frame["t"] == "start":
+                    seq = 1
+                    for count in self.batches:
+                        await ws.send(_updates(seq, count, frame["run"]))
+                        seq += count
+
+    def acks(self) -> list[int]:
+        return [frame["seq"] for frame in self.received if frame["t"] == "ack"]
+
+    def serve(self):
+        return serve(self._serve, "127.0.0.1", 0)
+
+
+def _url(ws_server: Any) -> str:
+    return f"http://127.0.0.1:{ws_server.sockets[0].getsockname()[1]}/"
+
+
+async def test_a_lone_update_is_acked_once_its_interval_is_over() -> None:
+    server = UpdatingServer([1])
+    async with server.serve() as ws_server, FlashWsClient.connect(_url(ws_server), ack_interval=0.05) as client:
+        run = await client.start("app.cb", [])
+        await eventually(lambda: run.queue.qsize() == 1, what="the update")
+        await eventually(lambda: server.acks() == [1], what="the ack of the lone update")
+        assert server.connections == 1  # receiving went on: nothing was cut or reopened
+
+
+async def test_a_message_of_many_updates_is_acked_by_count_and_comes_as_one_apply() -> None:
+    server = UpdatingServer([100])
+    async with server.serve() as ws_server, FlashWsClient.connect(_url(ws_server), ack_interval=3600) as client:
+        run = await client.start("app.cb", [])
+        await eventually(lambda: server.acks() == [100], what="the ack of the whole message")
+        apply = run.queue.get_nowait()
+        assert [pair[1]["children"] for pair in apply.props] == list(range(1, 101))
+        assert run.queue.empty()
+
+
+class HeldPosts:
+    """An event stream that welcomes, and a POST route that records each body and answers the
+    first POST only once ``release`` is set (204 for every POST)."""
+
+    def __init__(self) -> None:
+        self.bodies: list[list[dict[str, Any]]] = []
+        self.release = asyncio.Event()
+        self.server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> str:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}/"
+
+    async def __aexit__(self, *exc: Any) -> None:
+        assert self.server is not None
+        self.server.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while line := await reader.readline():
+                headers: dict[str, str] = {}
+                while (header := await reader.readline()) not in (b"\r\n", b""):
+                    name, _, value = header.decode().partition(":")
+                    headers[name.strip().lower()] = value.strip()
+                body = await reader.readexactly(int(headers.get("content-length", "0")))
+                if line.startswith(b"GET"):
+                    event = f"data: {json.dumps(WELCOME)}\n\n".encode()
+                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                 + f"{len(event):x}\r\n".encode() + event + b"\r\n")
+                    await writer.drain()
+                    await reader.read()  # open until the client drops it
+                    return
+                self.bodies.append(json.loads(body))
+                if len(self.bodies) == 1:
+                    await self.release.wait()
+                writer.write(b"HTTP/1.1 204 No Content\r\n\r\n")
+                await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+
+async def test_messages_queued_while_a_post_is_out_go_in_the_next_post_in_order() -> None:
+    http = HeldPosts()
+    async with http as url, FlashWsClient.connect(url, transport="sse") as client:
+        await client.start("app.a", [])
+        await eventually(lambda: len(http.bodies) == 1, what="the first POST")
+        await client.start("app.b", [])
+        await client.cancel(1)
+        http.release.set()
+        await eventually(lambda: len(http.bodies) == 2, what="the second POST")
+
+        assert [[frame["t"] for frame in body] for body in http.bodies] == [["start"], ["start", "cancel"]]
+        assert (http.bodies[1][0]["cb"], http.bodies[1][1]["run"]) == ("app.b", 1)
