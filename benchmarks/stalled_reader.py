@@ -34,6 +34,7 @@ from benchmarks.suite import OPEN_TIMEOUT_S, warm_up
 
 DEFAULT_CONTENDERS = ("flash_ws-ws", "flash_ws-dash-api", "dash-stream", "dash-stream-ws")
 SAMPLE_S = 0.5
+READY_TIMEOUT_S = 180.0  # a server starting on a busy machine
 TAIL_S = 5.0  # "still growing" compares the end of the freeze with this long before it
 
 
@@ -42,6 +43,7 @@ class Sample:
     at_s: float  # since the freeze began
     rss_mb: float
     produced: int
+    running: bool  # the producer has not ended (it may be waiting for the page)
 
 
 @dataclass
@@ -53,6 +55,7 @@ class StallRow:
     delivered_before: int = 0  # bytes the page received before the freeze (the proxy's count)
     samples: list[Sample] = field(default_factory=list)
     cut_at_cap: bool = False
+    connections_during: int = 0  # connections the page opened while it read nothing (reconnection attempts)
 
     def growth_mb(self) -> float | None:
         """RSS at the end of the freeze minus RSS before it."""
@@ -98,8 +101,8 @@ def rss_mb(pid: int) -> float | None:
     return None if kib is None else round(kib / 1024, 1)
 
 
-async def _produced(server: ServerProcess, key: str) -> int:
-    return (await asyncio.to_thread(server.status, key))["produced"]
+async def _status(server: ServerProcess, key: str) -> dict[str, Any]:
+    return await asyncio.to_thread(server.status, key)
 
 
 async def _until(condition, timeout: float, what: str) -> None:
@@ -122,11 +125,11 @@ async def stall(contender: Contender, server: ServerProcess, seconds: float, war
     try:
         await asyncio.wait_for(driver.open(proxy.url), OPEN_TIMEOUT_S)
         running = asyncio.ensure_future(driver.run([spec], Recorder()))
-        await _until(lambda: _produced_more(server, key, 0), OPEN_TIMEOUT_S, "the stream did not start")
+        await _until(lambda: _started(server, key), OPEN_TIMEOUT_S, "the stream did not start")
         await asyncio.sleep(warm_s)
         pid = server.serving_pid
-        row.rss_before_mb, row.produced_before = rss_mb(pid), await _produced(server, key)
-        row.delivered_before = proxy.bytes_down
+        row.rss_before_mb, row.produced_before = rss_mb(pid), (await _status(server, key))["produced"]
+        row.delivered_before, opened_before = proxy.bytes_down, proxy.connections
         proxy.freeze()
         frozen_at = time.monotonic()
         while time.monotonic() - frozen_at < seconds:
@@ -135,7 +138,9 @@ async def stall(contender: Contender, server: ServerProcess, seconds: float, war
             if rss is None:
                 row.error = "the server process is gone"
                 break
-            row.samples.append(Sample(round(time.monotonic() - frozen_at, 2), rss, await _produced(server, key)))
+            status = await _status(server, key)
+            row.samples.append(Sample(round(time.monotonic() - frozen_at, 2), rss, status["produced"], status["running"]))
+            row.connections_during = proxy.connections - opened_before
             if row.rss_before_mb is not None and rss - row.rss_before_mb > cap_mb:
                 row.cut_at_cap = True
                 break
@@ -152,8 +157,8 @@ async def stall(contender: Contender, server: ServerProcess, seconds: float, war
     return row
 
 
-async def _produced_more(server: ServerProcess, key: str, than: int) -> bool:
-    return await _produced(server, key) > than
+async def _started(server: ServerProcess, key: str) -> bool:
+    return (await _status(server, key))["produced"] > 0
 
 
 async def run(names: list[str], seconds: float, warm_s: float, cap_mb: float) -> list[StallRow]:
@@ -168,7 +173,7 @@ async def run(names: list[str], seconds: float, warm_s: float, cap_mb: float) ->
         else:
             try:
                 server.start()
-                await asyncio.to_thread(server.wait_ready)
+                await asyncio.to_thread(server.wait_ready, READY_TIMEOUT_S)
                 await warm_up(contender, server)
                 rows.append(await stall(contender, server, seconds, warm_s, cap_mb))
             except RuntimeError as exc:  # the server did not start
@@ -176,7 +181,7 @@ async def run(names: list[str], seconds: float, warm_s: float, cap_mb: float) ->
             finally:
                 server.stop()
         row = rows[-1]
-        sys.stderr.write(f" {'error: ' + row.error if row.error else f'RSS +{row.growth_mb()} MB'}\n")
+        sys.stderr.write(f" {'error: ' + row.error if row.error else f'RSS {row.growth_mb():+} MB'}\n")
     return rows
 
 
@@ -185,18 +190,22 @@ def _fmt(value: float | None, spec: str = ",.0f") -> str:
 
 
 def markdown_table(rows: list[StallRow], seconds: float) -> str:
-    lines = ["| contender | RSS before MB | RSS growth MB (peak) | still growing at the end MB/s "
-             f"| updates produced in the {seconds:g} s | producer at the end upd/s |", "|---|--:|--:|--:|--:|--:|"]
+    lines = ["| contender | RSS before MB | RSS growth at the end MB (peak) | still growing at the end MB/s "
+             f"| updates produced in the {seconds:g} s | producer at the end | connections opened meanwhile |",
+             "|---|--:|--:|--:|--:|--:|--:|"]
     for row in rows:
         if row.error and not row.samples:
-            lines.append(f"| {row.contender} | cannot run: {row.error[:160]} | | | | |")
+            lines.append(f"| {row.contender} | cannot run: {row.error[:160]} | | | | | |")
             continue
-        growth = f"{_fmt(row.growth_mb(), ',.1f')} ({_fmt(row.peak_growth_mb(), ',.1f')})"
+        growth = f"{_fmt(row.growth_mb(), '+,.1f')} ({_fmt(row.peak_growth_mb(), '+,.1f')})"
         if row.cut_at_cap:
             growth += f", cut after {row.samples[-1].at_s:g} s"
-        produced = row.samples[-1].produced - row.produced_before
+        last = row.samples[-1]
+        produced = last.produced - row.produced_before
+        producer = f"{_fmt(row.tail_updates_per_s())} upd/s" if last.running else "ended"
         lines.append(f"| {row.contender} | {_fmt(row.rss_before_mb, ',.1f')} | {growth} "
-                     f"| {_fmt(row.tail_growth_mb_per_s(), ',.2f')} | {produced:,} | {_fmt(row.tail_updates_per_s())} |")
+                     f"| {_fmt(row.tail_growth_mb_per_s(), ',.2f')} | {produced:,} | {producer} "
+                     f"| {row.connections_during} |")
     return "\n".join(lines)
 
 
@@ -206,8 +215,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help=f"repeatable or comma-separated (default: {','.join(DEFAULT_CONTENDERS)})")
     parser.add_argument("--seconds", type=float, default=30.0, help="how long the page reads nothing (default 30)")
     parser.add_argument("--warm", type=float, default=2.0, help="seconds the stream runs before the freeze")
-    parser.add_argument("--cap", type=float, default=1500.0, metavar="MB",
-                        help="end a freeze early once RSS has grown this much (default 1500)")
+    parser.add_argument("--cap", type=float, default=1000.0, metavar="MB",
+                        help="end a freeze early once RSS has grown this much (default 1000)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the rows and samples as JSON")
     args = parser.parse_args(argv)
     asked = [n.strip() for value in args.contender or [",".join(DEFAULT_CONTENDERS)] for n in value.split(",") if n.strip()]
