@@ -138,12 +138,11 @@ async def stall(contender: Contender, server: ServerProcess, seconds: float, war
             if rss is None:
                 row.error = "the server process is gone"
                 break
-            try:
+            produced, running = row.samples[-1].produced if row.samples else row.produced_before, True
+            with contextlib.suppress(OSError):  # a busy server late on the side channel: the last count stands
                 status = await _status(server, key)
-            except OSError:  # a busy server did not answer the side channel in time: this sample has only RSS
-                status = {"produced": row.samples[-1].produced, "running": row.samples[-1].running} if row.samples else \
-                    {"produced": row.produced_before, "running": True}
-            row.samples.append(Sample(round(time.monotonic() - frozen_at, 2), rss, status["produced"], status["running"]))
+                produced, running = status["produced"], status["running"]
+            row.samples.append(Sample(round(time.monotonic() - frozen_at, 2), rss, produced, running))
             row.connections_during = proxy.connections - opened_before
             if row.rss_before_mb is not None and rss - row.rss_before_mb > cap_mb:
                 row.cut_at_cap = True
