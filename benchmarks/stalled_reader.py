@@ -138,7 +138,8 @@ async def stall(contender: Contender, server: ServerProcess, seconds: float, war
             if rss is None:
                 row.error = "the server process is gone"
                 break
-            produced, running = row.samples[-1].produced if row.samples else row.produced_before, True
+            last = row.samples[-1] if row.samples else Sample(0, rss, row.produced_before, True)
+            produced, running = last.produced, last.running
             with contextlib.suppress(OSError):  # a busy server late on the side channel: the last count stands
                 status = await _status(server, key)
                 produced, running = status["produced"], status["running"]
