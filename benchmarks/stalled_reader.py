@@ -121,10 +121,10 @@ async def stall(contender: Contender, server: ServerProcess, seconds: float, war
     driver = contender.driver()
     key = f"stall-{contender.name}"
     spec = StreamSpec("burst", StreamParams(key, "burst", duration=warm_s + seconds + 600, limit=10**12))
-    running: asyncio.Task[None] | None = None
+    streaming: asyncio.Task[None] | None = None
     try:
         await asyncio.wait_for(driver.open(proxy.url), OPEN_TIMEOUT_S)
-        running = asyncio.ensure_future(driver.run([spec], Recorder()))
+        streaming = asyncio.ensure_future(driver.run([spec], Recorder()))
         await _until(lambda: _started(server, key), OPEN_TIMEOUT_S, "the stream did not start")
         await asyncio.sleep(warm_s)
         pid = server.serving_pid
@@ -151,10 +151,10 @@ async def stall(contender: Contender, server: ServerProcess, seconds: float, war
     except (ContenderUnavailable, TimeoutError, OSError) as exc:
         row.error = str(exc) or type(exc).__name__
     finally:
-        if running is not None:
-            running.cancel()
+        if streaming is not None:
+            streaming.cancel()
             with contextlib.suppress(BaseException):
-                await running
+                await streaming
         with contextlib.suppress(BaseException):
             await asyncio.wait_for(driver.close(), 10)
         await proxy.stop()
