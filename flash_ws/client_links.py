@@ -4,8 +4,7 @@ A link is made with where to connect, then ``open(hello)`` connects and says hel
 carries whole messages: ``send(text)``, ``recv() -> text``, ``close()``. It raises ``LinkClosed``
 when the connection is gone, with what the client does about it (the close-code table,
 flash_ws/protocol/close_codes.py). Links of one client share its ``CookieJar``, as the requests of
-one browser do. The SSE link's HTTP is httpx's (keep-alive, streamed responses, timeouts): the
-``client`` extra.
+one browser do. The SSE link's HTTP is httpx's (keep-alive, streamed responses, timeouts).
 """
 
 from __future__ import annotations
