@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from types import ModuleType
+from importlib import import_module
 from typing import Any, cast
 
 from dash._utils import to_json
 from plotly.io import json as plotly_json
 
-orjson: ModuleType | None
+orjson: Any  # optional: the same module whether installed or not, for the type checker too
 try:
-    import orjson
+    orjson = import_module("orjson")
 except ImportError:  # Dash then encodes with the json module: so do we
     orjson = None
 
