@@ -29,7 +29,8 @@ from benchmarks.contenders import CONTENDERS, Contender, ContenderUnavailable, R
 from benchmarks.contenders.streams import StreamParams
 from benchmarks.flaky_net import versions
 from benchmarks.freezing_proxy import FreezingProxy
-from benchmarks.servers import NoServer, ServerProcess, status_kib
+from benchmarks.metering import status_kib
+from benchmarks.servers import NoServer, ServerProcess
 from benchmarks.suite import OPEN_TIMEOUT_S, warm_up
 
 DEFAULT_CONTENDERS = ("flash_ws-ws", "flash_ws-dash-api", "dash-stream", "dash-stream-ws")
