@@ -18,8 +18,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from benchmarks.contenders.streams import STATUS_PATH
 from benchmarks.metering import ProcessMeter
+from benchmarks.processes import BENCH_STATUS_PATH as STATUS_PATH
 from benchmarks.processes import LOOPBACK, ROOT, children, free_port, get_json, stop_process, wait_for
 
 

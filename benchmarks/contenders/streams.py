@@ -23,10 +23,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from benchmarks.processes import BENCH_STATUS_PATH
+
 KINDS = ("paced", "burst")
 # Concurrent streams use callbacks/components stream0 .. stream7.
 STREAM_NAMES = ("paced", "burst", *(f"stream{i}" for i in range(8)))
-STATUS_PATH = "/_bench/status"
+STATUS_PATH = BENCH_STATUS_PATH
 
 
 def component_id(name: str) -> str:
