@@ -42,7 +42,12 @@ class PageWatch:
                         f"#{component_id} to read {expected!r}", timeout)
 
     def chart_y(self, graph_id: str) -> list:
-        return self.page.evaluate(f"document.querySelector('#{graph_id} .js-plotly-plot').data[0].y")
+        """The y values of the graph's first trace; none while dcc.Graph has not drawn yet (its
+        chunk loads after the page)."""
+        return self.page.evaluate(f"""() => {{
+            const plot = document.querySelector('#{graph_id} .js-plotly-plot');
+            return plot && plot.data ? plot.data[0].y : [];
+        }}""")
 
     def record_texts(self, component_id: str) -> None:
         """Keep every text the element shows, in window.__seen[component_id] (once the element is
