@@ -12,6 +12,7 @@ from websockets.asyncio.server import ServerConnection, serve
 
 from flash_ws.client import FlashWsClient
 from tests.conftest import eventually
+from tests.fake_http import FakeHttp, open_event_stream
 
 WELCOME = [{"t": "welcome", "v": 1, "session": "tok", "epoch": "e", "resumed": False, "seq": 0, "run": 0}]
 
@@ -73,48 +74,25 @@ async def test_a_message_of_many_updates_is_acked_by_count_and_comes_as_one_appl
         assert run.queue.empty()
 
 
-class HeldPosts:
+class HeldPosts(FakeHttp):
     """An event stream that welcomes, and a POST route that records each body and answers the
     first POST only once ``release`` is set (204 for every POST)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.bodies: list[list[dict[str, Any]]] = []
         self.release = asyncio.Event()
-        self.server: asyncio.Server | None = None
 
-    async def __aenter__(self) -> str:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}/"
-
-    async def __aexit__(self, *exc: Any) -> None:
-        assert self.server is not None
-        self.server.close()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while line := await reader.readline():
-                headers: dict[str, str] = {}
-                while (header := await reader.readline()) not in (b"\r\n", b""):
-                    name, _, value = header.decode().partition(":")
-                    headers[name.strip().lower()] = value.strip()
-                body = await reader.readexactly(int(headers.get("content-length", "0")))
-                if line.startswith(b"GET"):
-                    event = f"data: {json.dumps(WELCOME)}\n\n".encode()
-                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
-                                 + f"{len(event):x}\r\n".encode() + event + b"\r\n")
-                    await writer.drain()
-                    await reader.read()  # open until the client drops it
-                    return
-                self.bodies.append(json.loads(body))
-                if len(self.bodies) == 1:
-                    await self.release.wait()
-                writer.write(b"HTTP/1.1 204 No Content\r\n\r\n")
-                await writer.drain()
-        except ConnectionError:
-            pass
-        finally:
-            writer.close()
-
+    async def answer(self, method: str, headers: dict[str, str], body: bytes,
+                     reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        if method == "GET":
+            return await open_event_stream(reader, writer, json.dumps(WELCOME))
+        self.bodies.append(json.loads(body))
+        if len(self.bodies) == 1:
+            await self.release.wait()
+        writer.write(b"HTTP/1.1 204 No Content\r\n\r\n")
+        await writer.drain()
+        return True
 
 async def test_messages_queued_while_a_post_is_out_go_in_the_next_post_in_order() -> None:
     http = HeldPosts()

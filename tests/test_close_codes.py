@@ -17,6 +17,7 @@ from flash_ws.client import FlashWsClient
 from flash_ws.client_links import LinkClosed, PostRefused
 from flash_ws.protocol.close_codes import CloseAction, CloseCode, http_action, websocket_action
 from tests.conftest import eventually
+from tests.fake_http import FakeHttp, open_event_stream
 
 TABLE = json.loads((Path(__file__).parent / "vectors" / "close_codes.json").read_text(encoding="utf-8"))
 COOKIE = "flash_ws_key=k1; HttpOnly; SameSite=Strict; Path=/_flash_ws/"
@@ -141,54 +142,30 @@ async def test_the_cookie_of_the_handshake_is_sent_on_the_next_one() -> None:
 # ----- a scripted HTTP server: the event stream and the POSTs
 
 
-class ScriptedHttp:
+class ScriptedHttp(FakeHttp):
     """Serves ``GET .../sse`` (a welcome, then an open stream) and answers each POST with the next
     of ``answers`` ((status, JSON body or None); 204 once they run out)."""
 
     def __init__(self, answers: list[tuple[int, dict[str, str] | None]]) -> None:
+        super().__init__()
         self.answers = answers
         self.requests: list[tuple[str, dict[str, str]]] = []  # (method, headers), in order
-        self.server: asyncio.Server | None = None
 
     @property
     def streams(self) -> int:
         return sum(method == "GET" for method, _ in self.requests)
 
-    async def __aenter__(self) -> str:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}/"
-
-    async def __aexit__(self, *exc: Any) -> None:
-        assert self.server is not None
-        self.server.close()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while line := await reader.readline():
-                method = line.decode().split(" ", 1)[0]
-                headers: dict[str, str] = {}
-                while (header := await reader.readline()) not in (b"\r\n", b""):
-                    name, _, value = header.decode().partition(":")
-                    headers[name.strip().lower()] = value.strip()
-                await reader.readexactly(int(headers.get("content-length", "0")))
-                self.requests.append((method, headers))
-                cookie = "" if "cookie" in headers else f"Set-Cookie: {COOKIE}\r\n"
-                if method == "GET":
-                    event = f"data: {_welcome(resumed=self.streams > 1, run=0)}\n\n".encode()
-                    writer.write(f"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n"
-                                 f"{cookie}\r\n{len(event):x}\r\n".encode() + event + b"\r\n")
-                    await writer.drain()
-                    await reader.read()  # open until the client drops it
-                    return
-                status, answer = self.answers.pop(0) if self.answers else (204, None)
-                body = json.dumps(answer).encode() if answer else b""
-                writer.write(f"HTTP/1.1 {status} Scripted\r\nContent-Length: {len(body)}\r\n{cookie}\r\n".encode() + body)
-                await writer.drain()
-        except ConnectionError:
-            pass
-        finally:
-            writer.close()
-
+    async def answer(self, method: str, headers: dict[str, str], body: bytes,
+                     reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        self.requests.append((method, headers))
+        cookie = "" if "cookie" in headers else f"Set-Cookie: {COOKIE}\r\n"
+        if method == "GET":
+            return await open_event_stream(reader, writer, _welcome(resumed=self.streams > 1, run=0), cookie)
+        status, answer = self.answers.pop(0) if self.answers else (204, None)
+        reply = json.dumps(answer).encode() if answer else b""
+        writer.write(f"HTTP/1.1 {status} Scripted\r\nContent-Length: {len(reply)}\r\n{cookie}\r\n".encode() + reply)
+        await writer.drain()
+        return True
 
 async def test_a_post_answered_404_without_unknown_session_is_a_refused_message_only() -> None:
     http = ScriptedHttp([(404, {"code": "not_found", "message": "no such route"})])
