@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -85,6 +86,9 @@ def _running_page(cluster: Cluster, url: str, pages) -> tuple[PageWatch, int]:
 
 
 def _page_on_each_worker(cluster: Cluster, url: str, pages) -> dict[int, PageWatch]:
+    """One running page per worker. A page makes a fixed number of requests (Dash 4.5 made it even),
+    so round-robin alone can land every page on one worker: after a repeat, one extra request through
+    nginx moves the rotation on by one."""
     found: dict[int, PageWatch] = {}
     for _ in range(12):
         page, owner = _running_page(cluster, url, pages)
@@ -94,6 +98,7 @@ def _page_on_each_worker(cluster: Cluster, url: str, pages) -> dict[int, PageWat
                 return found
         else:
             page.click("endless-start")  # re-trigger: still one run; keep the page, unused
+            urllib.request.urlopen(url + "/_flash_ws/health", timeout=TIMEOUT).close()
     raise AssertionError(f"twelve pages through round-robin nginx all landed on workers {sorted(found)}")
 
 
