@@ -15,10 +15,12 @@ from tests.conftest import TIMEOUT
 
 pytestmark = pytest.mark.browser
 APP = "tests.apps.lifecycle_app:server"
-# The server pings every 15 s and closes a connection silent for 15 + 10 s at its next ping: at
-# most 40 s after the page stopped. Stopped 41 s, the page has certainly been closed (4008), and it
-# wakes within the 30 s grace the session is kept after that close.
-FROZEN_FOR = 41.0
+# The server of these tests pings every 4 s (15 s by default) and closes a connection silent for
+# 4 + 3 s at its next ping: at most 11 s after the page stopped. Stopped 12 s, the page has
+# certainly been closed (4008), and it wakes within the 30 s grace the session is kept after that
+# close. The defaults behave the same, scaled: only the waiting is shorter.
+HEARTBEAT, HEARTBEAT_TIMEOUT = 4.0, 3.0
+FROZEN_FOR = 2 * HEARTBEAT + HEARTBEAT_TIMEOUT + 1
 POINTS_PER_SECOND = 10  # tests/apps/lifecycle_app.py
 
 
@@ -64,8 +66,9 @@ def _frozen(page: PageWatch, seconds: float) -> None:
         cdp.detach()
 
 
-def test_a_page_stopped_for_41_s_continues_the_same_run(browser, serve, transport):
-    server = serve(APP, FLASH_WS_TEST_TRANSPORT=transport)
+def test_a_page_stopped_longer_than_the_heartbeat_allows_continues_the_same_run(browser, serve, transport):
+    server = serve(APP, FLASH_WS_TEST_TRANSPORT=transport, FLASH_WS_TEST_HEARTBEAT=str(HEARTBEAT),
+                   FLASH_WS_TEST_HEARTBEAT_TIMEOUT=str(HEARTBEAT_TIMEOUT))
     page = open_page(browser, server.url)
     page.page.wait_for_selector("#chart .js-plotly-plot")
     page.click("endless-start")
