@@ -82,7 +82,7 @@ def _samples(events: list[dict[str, Any]], pid: int, tid: int) -> tuple[list[flo
         data = chunk["args"]["data"]
         for node in data.get("cpuProfile", {}).get("nodes", []):
             nodes[node["id"]] = node
-        for node_id, delta in zip(data.get("cpuProfile", {}).get("samples", []), data.get("timeDeltas", [])):
+        for node_id, delta in zip(data.get("cpuProfile", {}).get("samples", []), data.get("timeDeltas", []), strict=True):
             now += delta
             stamps.append((now, node_id))
     stamps.sort()
@@ -102,7 +102,7 @@ def _charge(node_id: int, nodes: dict[int, dict[str, Any]]) -> tuple[str | None,
             break
         node = nodes.get(node.get("parent", -1))
     if node is None:
-        return "bench JS", ""
+        return "bench JS", "(native)"
     url, name = frame.get("url", ""), frame["functionName"] or "(anonymous)"
     if "flash_ws" in url:
         return "flash_ws.js", name
