@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from itertools import pairwise
 
 import pytest
 
@@ -42,7 +43,7 @@ def _trace() -> list[dict[str, object]]:
     # 2250 idle, 3000 program
     at = [1000, 1100, 1200, 1300, 1400, 1500, 2000, 2150, 2250, 3000]
     ids = [3, 6, 5, 8, 3, 2, 3, 3, 7, 2]
-    deltas = [at[0] - 900] + [b - a for a, b in zip(at, at[1:])]
+    deltas = [at[0] - 900] + [b - a for a, b in pairwise(at)]
     return [
         {"name": "thread_name", "ph": "M", "pid": PID, "tid": MAIN, "args": {"name": "CrRendererMain"}},
         {"name": "thread_name", "ph": "M", "pid": PID, "tid": OTHER, "args": {"name": "CrRendererMain"}},
