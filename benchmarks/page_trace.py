@@ -1,6 +1,6 @@
 """``python -m benchmarks.page_trace``: where the page's main thread spends a burst, from a Chromium trace.
 
-    python -m benchmarks.page_trace                       # 20,000 updates to each page, ~1 min
+    python -m benchmarks.page_trace                       # 20,000 updates to each page, ~75 s
     python -m benchmarks.page_trace --updates 2000 --contender flash_ws-ws-browser --json trace.json --trace-dir traces/
 
 For each browser contender (by default the flash_ws WebSocket page and the raw-websockets floors,
@@ -8,7 +8,7 @@ one update per message and batched) this starts its benchmark server, warms it u
 page through a clean ``FlakyProxy``, traces one burst of ``--updates`` updates with Chromium's
 tracing (``Browser.start_tracing``) and sorts the page's main-thread time into buckets
 (``benchmarks.trace_buckets``). The driver, servers and recording are the benchmark's own; tracing
-slows the page, so updates/s here are below the benchmark's.
+records every task and message of the page, so its updates/s are figures under tracing.
 """
 
 from __future__ import annotations
@@ -22,10 +22,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from benchmarks.contenders import CONTENDERS
+from benchmarks.contenders import CONTENDERS, Contender
 from benchmarks.contenders.base import Recorder, StreamSpec
 from benchmarks.contenders.streams import StreamParams
 from benchmarks.flaky_proxy import FlakyProxy
+from benchmarks.servers import ServerProcess
 from benchmarks.suite import RowContext, close_driver, open_driver, warm_up
 from benchmarks.trace_buckets import BUCKETS, END_STAMP, PARSE_MARK, START_STAMP, PageTime, page_time
 from benchmarks.workloads import Sizing
@@ -57,9 +58,10 @@ async def trace_burst(name: str, updates: int, trace_dir: Path | None) -> dict[s
         server.stop()
 
 
-async def _traced(contender: Any, server: Any, url: str, updates: int, trace_dir: Path | None) -> dict[str, Any]:
+async def _traced(contender: Contender, server: ServerProcess, url: str, updates: int,
+                  trace_dir: Path | None) -> dict[str, Any]:
     ctx = RowContext(contender, server, "clean", Sizing.choose(False), seed=1)
-    driver = contender.driver()
+    driver: Any = contender.driver()  # a BrowserDriver
     error = await open_driver(driver, url)
     if error is not None:
         return {"contender": contender.name, "error": error}
@@ -88,14 +90,14 @@ async def _traced(contender: Any, server: Any, url: str, updates: int, trace_dir
                 delivered / elapsed if elapsed > 0 else None, ctx.notes)
 
 
-def _row(name: str, transport: str, time_: PageTime, produced: int, delivered: int, rate: float | None,
+def _row(name: str, transport: str, spent: PageTime, produced: int, delivered: int, rate: float | None,
          notes: list[str]) -> dict[str, Any]:
     return {"contender": name, "transport": transport, "produced": produced, "delivered": delivered,
-            "messages": time_.messages, "updates_per_s": round(rate, 1) if rate else None,
-            "busy_ms": round(time_.busy_ms, 2), "buckets_ms": {k: round(v, 2) for k, v in time_.buckets_ms.items()},
-            "us_per_update": round(time_.busy_ms * 1000 / delivered, 2) if delivered else None,
-            "flash_ws_functions_ms": {k: round(v, 2) for k, v in time_.top_functions("flash_ws.js", 8)},
-            "samples": time_.samples, "error": None, "notes": notes}
+            "messages": spent.messages, "updates_per_s": round(rate, 1) if rate else None,
+            "busy_ms": round(spent.busy_ms, 2), "buckets_ms": {k: round(v, 2) for k, v in spent.buckets_ms.items()},
+            "us_per_update": round(spent.busy_ms * 1000 / delivered, 2) if delivered else None,
+            "flash_ws_functions_ms": {k: round(v, 2) for k, v in spent.top_functions("flash_ws.js", 8)},
+            "samples": spent.samples, "error": None, "notes": notes}
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
