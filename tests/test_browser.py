@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser import PageWatch, open_page
-from tests.conftest import free_port, wait_until
+from tests.conftest import TIMEOUT, free_port, wait_until
 from tests.nginx import STOCK, Nginx
 
 pytestmark = pytest.mark.browser
@@ -166,5 +166,7 @@ def test_closing_the_page_cancels_its_runs(browser, server, mode):
     watch.click("long-start")
     watch.wait_until(lambda: watch.text("long-out").startswith("tick"), "the long stream to tick")
     watch.page.close()
+    # at once when the page's 'bye' arrives; else when the server notices the connection is gone
+    # (at worst its heartbeat: 15 + 10 s after the page's last message) plus the 1 s grace
     wait_until(lambda: server.get_json("/test/events").get("long finally", 0) == before + 1,
-               what="the run's finally after the page closed")
+               timeout=45 + TIMEOUT, what="the run's finally after the page closed")

@@ -92,8 +92,8 @@ def test_a_connection_replaced_by_a_newer_one_of_the_page_streams_on(browser, se
         ws.on("framereceived", lambda payload: _note(seen, payload, "welcome", "session"))
         ws.on("framesent", lambda payload: _note(seen, payload, "ack", "seq"))
 
-    sockets: list = []
-    page.page.on("websocket", lambda socket: (sockets.append(socket), watch(socket)))
+    sockets: list = []  # the page's flash_ws socket only (Dash 4.4.1 opens one of its own on every page)
+    page.page.on("websocket", lambda socket: (sockets.append(socket), watch(socket)) if "/_flash_ws/" in socket.url else None)
     page.page.reload()
     page.page.wait_for_selector("#chart .js-plotly-plot")
     page.click("endless-start")

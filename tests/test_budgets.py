@@ -277,7 +277,7 @@ async def test_a_client_flooding_pings_without_reading_costs_one_queued_pong(ser
                 highest_control = max(highest_control, state["sessions"][0]["control_bytes"])
         one_pong = len(f'{{"t":"pong","id":{PING_BATCHES * PINGS_PER_BATCH}}}')
         await eventually(lambda: server_state(server.url)["sessions"][0]["control_bytes"] == one_pong,
-                         what="the last ping's pong, alone, waiting for the blocked writer")
+                         3 * TIMEOUT, "the last ping's pong, alone, waiting for the blocked writer")  # a million to read
         growth = rss_bytes(pid) - rss_before
     finally:
         ws.close()
