@@ -156,7 +156,8 @@ async def test_sse_and_posts_spread_round_robin_over_workers(serve, redis_server
             # (read before closing: closing the client aborts the POSTs in flight, which nginx logs as 499)
             posts = [e for e in parse_access_log((proxy.root / "access.log").read_text()) if e.method == "POST"]
             assert {e.port for e in posts} == {w.port for w in workers}, "POSTs went to one worker only"
-            assert [e.status for e in posts] == [204] * len(posts)
+            statuses = [e.status for e in posts]  # 499: a POST in flight when drop() cut the link (resent)
+            assert set(statuses) <= {204, 499} and statuses.count(499) <= 1, statuses
     finally:
         proxy.stop()
 
