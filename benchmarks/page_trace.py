@@ -66,7 +66,7 @@ async def _traced(contender: Contender, server: ServerProcess, url: str, updates
     if error is not None:
         return {"contender": contender.name, "error": error}
     try:
-        browser, page = driver._browser, driver._page  # the BrowserDriver's own (no public handle)
+        browser, page = driver.browser, driver.page
         await page.evaluate(MARK_PARSE)
         spec = StreamSpec("burst", StreamParams(uuid.uuid4().hex[:16], "burst", BURST_LIMIT_S, limit=updates))
         recorder = Recorder()

@@ -51,6 +51,16 @@ class BrowserDriver(Driver):
         self._base_url = ""
         self._info: list[str] = []
 
+    @property
+    def browser(self) -> Any:
+        """The Playwright browser, once opened (the page trace starts Chromium's tracing on it)."""
+        return self._browser
+
+    @property
+    def page(self) -> Any:
+        """The Playwright page, once opened."""
+        return self._page
+
     async def open(self, base_url: str) -> None:
         from playwright.async_api import async_playwright
 
