@@ -16,7 +16,7 @@ from .dash_callbacks import add_stream, take_from_dash
 from .devtools import add_devtools_view
 from .page_config import TriggerGroup, build_groups, page_config
 from .protocol import Limits
-from .server import operations
+from .server import operations, ws_compression
 from .server.admission import Admission
 from .server.post import receive_post
 from .server.service import FlashWsService
@@ -75,6 +75,9 @@ class Flash(dash.Dash):
       and one uplink (a SharedWorker), so a browser uses at most two connections to the host over
       HTTP/1.1 whatever the number of tabs; ``max_shared_sessions`` (64): tabs one stream may carry;
       ``stall_warning`` (10 s): a request of the page unanswered this long is reported in its console.
+    - ``ws_compress_min_bytes`` (1,024): WebSocket messages shorter than this go out without
+      permessage-deflate (a small message fits one packet either way); 0 compresses every message.
+      Process wide: it applies to every WebSocket the process serves (the last ``Flash`` sets it).
     """
 
     def __init__(
@@ -109,11 +112,13 @@ class Flash(dash.Dash):
         shared_event_stream: bool = True,
         max_shared_sessions: int = 64,
         stall_warning: float = 10.0,
+        ws_compress_min_bytes: int = ws_compression.DEFAULT_MIN_BYTES,
         **dash_kwargs: Any,
     ) -> None:
         backend = dash_kwargs.setdefault("backend", "quart")
         if backend != "quart":
             raise ValueError(f"Flash runs on Dash's Quart backend; backend={backend!r} is not supported")
+        ws_compression.install(ws_compress_min_bytes)
         super().__init__(name, **dash_kwargs)
         limits = Limits(max_message_bytes=max_message_bytes, max_active_runs=max_active_runs,
                         replay_buffer_bytes=replay_buffer_bytes, max_nesting=max_nesting,

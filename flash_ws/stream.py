@@ -4,20 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from importlib import import_module
 from typing import Any, cast
 
+import orjson
 from dash._utils import to_json
 from plotly.io import json as plotly_json
 
-orjson: Any  # optional: the same module whether installed or not, for the type checker too
-try:
-    orjson = import_module("orjson")
-except ImportError:  # Dash then encodes with the json module: so do we
-    orjson = None
-
 # What Dash's encoder (plotly's orjson engine) passes orjson, and the characters it escapes after.
-_ORJSON_OPTIONS = 0 if orjson is None else orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 _HTML_UNSAFE = (("<", "\\u003c"), (">", "\\u003e"), ("/", "\\u002f"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029"))
 
 ComponentId = str | dict
@@ -37,7 +31,7 @@ class StreamProps:
         options and escapes, without plotly's per-call module look-ups; anything else (a component,
         a figure, a value orjson refuses) goes through Dash's encoder."""
         pairs = [[cid, props] for cid, props in self.pairs]
-        if orjson is not None and plotly_json.config.default_engine in ("auto", "orjson"):
+        if plotly_json.config.default_engine in ("auto", "orjson"):  # else Dash encodes with the json module
             try:
                 text = orjson.dumps(pairs, option=_ORJSON_OPTIONS).decode()
             except TypeError:

@@ -1,0 +1,70 @@
+"""permessage-deflate only for messages worth it (flash_ws/server/ws_compression.py)."""
+
+from __future__ import annotations
+
+import pytest
+from hypercorn.protocol import ws_stream
+from wsproto.connection import Connection, ConnectionType
+from wsproto.events import TextMessage
+from wsproto.extensions import PerMessageDeflate
+
+from flash_ws import Flash
+from flash_ws.server import ws_compression
+from flash_ws.server.ws_compression import SizedDeflate
+
+OFFER = "permessage-deflate; client_max_window_bits"
+RSV1 = 0x40
+
+
+@pytest.fixture(autouse=True)
+def default_threshold():
+    yield
+    ws_compression.install(ws_compression.DEFAULT_MIN_BYTES)
+
+
+def pair(min_bytes: int) -> tuple[Connection, Connection]:
+    """A server connection with SizedDeflate and a client with wsproto's own, both negotiated."""
+    SizedDeflate.min_bytes = min_bytes
+    server_ext, client_ext = SizedDeflate(), PerMessageDeflate()
+    client_ext.finalize(server_ext.accept(OFFER))
+    return (Connection(ConnectionType.SERVER, extensions=[server_ext]),
+            Connection(ConnectionType.CLIENT, extensions=[client_ext]))
+
+
+def update(seq: int, points: int) -> str:
+    data = ",".join(["1.5"] * points)
+    return f'[{{"t":"update","seq":{seq},"run":1,"props":[["out",{{"data":[{data}]}}]]}}]'
+
+
+def test_small_messages_go_out_uncompressed_and_large_ones_compressed():
+    server, _ = pair(1024)
+    small, large = update(1, 10), update(2, 2000)
+    small_frame, large_frame = server.send(TextMessage(data=small)), server.send(TextMessage(data=large))
+    assert not small_frame[0] & RSV1 and small_frame.endswith(small.encode())
+    assert large_frame[0] & RSV1 and len(large_frame) < len(large) // 10
+
+
+def test_a_client_reads_compressed_and_uncompressed_messages_mixed_in_one_context():
+    server, client = pair(300)
+    texts = [update(seq, 10 if seq % 3 else 500) for seq in range(1, 40)]
+    for text in texts:
+        client.receive_data(server.send(TextMessage(data=text)))
+    received = [event.data for event in client.events() if isinstance(event, TextMessage)]
+    assert received == texts
+
+
+def test_zero_compresses_every_message():
+    server, _ = pair(0)
+    assert server.send(TextMessage(data=update(1, 1)))[0] & RSV1
+
+
+def test_flash_installs_its_threshold_in_hypercorn():
+    Flash(__name__, ws_compress_min_bytes=4096)
+    assert ws_stream.PerMessageDeflate is SizedDeflate and SizedDeflate.min_bytes == 4096
+    Flash(__name__)
+    assert SizedDeflate.min_bytes == ws_compression.DEFAULT_MIN_BYTES
+
+
+def test_a_negative_threshold_is_refused_by_name():
+    with pytest.raises(ValueError, match="ws_compress_min_bytes"):
+        Flash(__name__, ws_compress_min_bytes=-1)
