@@ -145,7 +145,8 @@ def _checked(callback: EventCallback, item: Any) -> StreamProps:
 async def _emit(live: LiveSession, run: int, stream: StreamProps) -> bool:
     """Queue one update once the page has room for it (backpressure); False when the run ended."""
     payload = stream.to_json()
-    await observe.backpressure(live.wait_for_room())
+    if not live.has_room():
+        await observe.backpressure(live.wait_for_room())
     queued = live.emit(run, payload)
     observe.yielded(live)
     return queued

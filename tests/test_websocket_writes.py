@@ -1,15 +1,19 @@
-"""permessage-deflate only for messages worth it (flash_ws/server/ws_compression.py)."""
+"""How messages go onto a WebSocket: permessage-deflate only where it pays
+(flash_ws/server/ws_compression.py), and the writer's send without Quart's extra loop turn."""
 
 from __future__ import annotations
 
 import pytest
 from hypercorn.protocol import ws_stream
+from quart.datastructures import Headers
+from quart.wrappers.websocket import Websocket
 from wsproto.connection import Connection, ConnectionType
 from wsproto.events import TextMessage
 from wsproto.extensions import PerMessageDeflate
 
 from flash_ws import Flash
 from flash_ws.server import ws_compression
+from flash_ws.server.websocket import direct_send
 from flash_ws.server.ws_compression import SizedDeflate
 
 OFFER = "permessage-deflate; client_max_window_bits"
@@ -68,3 +72,20 @@ def test_flash_installs_its_threshold_in_hypercorn():
 def test_a_negative_threshold_is_refused_by_name():
     with pytest.raises(ValueError, match="ws_compress_min_bytes"):
         Flash(__name__, ws_compress_min_bytes=-1)
+
+
+def test_the_writer_sends_through_quarts_connection_without_its_extra_loop_turn():
+    async def send(data):
+        pass
+
+    ws = Websocket("/", b"", "ws", Headers(), "", "1.1", [], receive=send, send=send, accept=send, close=send, scope={})
+    assert direct_send(ws) is send  # Quart still keeps it there: else the writer falls back to ws.send
+
+
+def test_a_websocket_object_without_it_is_sent_to_with_its_send():
+    class Plain:
+        async def send(self, data):
+            pass
+
+    plain = Plain()
+    assert direct_send(plain) == plain.send
