@@ -145,3 +145,40 @@ def test_two_workers_add_up_in_multiprocess_mode(serve, tmp_path: Path):
         assert found.value("flash_ws_runs_started_total", callback=COUNT) == 8
         assert found.value("flash_ws_runs_ended_total", callback=COUNT, reason="done") == 8
         assert found.value("flash_ws_sessions_opened_total") == 8
+
+
+HEARTBEAT = 0.5  # the server's ping interval and timeout in the silent-connection test
+
+
+async def _held_silent(server, transport: str) -> bytes:
+    """Open a session over ``transport`` and say nothing more: what the server sent until it ended it."""
+    if transport == "websocket":
+        async with websockets.connect(server.ws_url, origin=server.url) as ws:
+            await ws.send(encode_message([Hello(None, 0)]))
+            with pytest.raises(websockets.ConnectionClosedError):
+                while True:
+                    await asyncio.wait_for(ws.recv(), TIMEOUT)
+            return f"closed {ws.close_code}".encode()
+    path = "sse?v=1&seq=0" if transport == "sse" else "shared?v=1&lane=1::0"
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    try:
+        writer.write(f"GET /_flash_ws/{path} HTTP/1.0\r\nHost: 127.0.0.1:{server.port}\r\n\r\n".encode())
+        return await asyncio.wait_for(reader.read(), TIMEOUT)  # an HTTP/1.0 body ends with the connection
+    finally:
+        writer.close()
+
+
+@pytest.mark.parametrize("transport, label, named, ended", [
+    ("websocket", "websocket", "websocket from", b"closed 4008"),
+    ("sse", "sse", "event stream from", b'data: [{"t":"welcome"'),
+    ("shared", "sse", "lane 1 of a shared event stream", b'data: 1 {"code": 4008'),
+], ids=["websocket", "sse", "shared"])
+async def test_a_connection_silent_past_its_heartbeat_is_ended_logged_and_counted(serve, transport, label, named, ended):
+    server = serve(f"{APP}:server", FLASH_WS_METRICS="1", FLASH_WS_LOG_FORMAT="json", FLASH_WS_TEST_HEARTBEAT=str(HEARTBEAT))
+    assert ended in await _held_silent(server, transport)
+    await eventually(lambda: scrape(server.url).value("flash_ws_heartbeat_timeouts_total") == 1,
+                     what="the heartbeat timeout to be counted")
+    assert scrape(server.url).value("flash_ws_heartbeat_timeouts_total", transport=label) == 1
+    silent = await eventually(lambda: [line for line in server.output().splitlines() if "went silent" in line],
+                              what="the heartbeat timeout to be logged")
+    assert len(silent) == 1 and json.loads(silent[0])["level"] == "INFO" and named in silent[0], silent

@@ -20,6 +20,7 @@ from weakref import WeakKeyDictionary
 from ..protocol.tokens import session_id
 from . import metrics
 
+log = logging.getLogger("flash_ws")
 events_log = logging.getLogger("flash_ws.events")
 _yield_times: WeakKeyDictionary[Any, deque[tuple[int, float]]] = WeakKeyDictionary()
 _draining = False
@@ -137,6 +138,9 @@ def refused_frame(code: str) -> None:
 
 
 def heartbeat_timeout(connection: Any) -> None:
+    """``connection`` (a WebSocket, an event stream or a shared stream's lane) went silent past its
+    heartbeat and is being closed."""
+    log.info("flash_ws: %s went silent: closing it (the page will resume)", connection)
     if (found := metrics.current()) is not None:
         found.heartbeat_timeouts.labels(transport_of(connection)).inc()
 

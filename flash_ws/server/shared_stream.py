@@ -154,6 +154,7 @@ async def _events(service: FlashWsService, lanes: list[_Lane], refusals: list[by
                 if lane.connection.replaced:
                     ended = (CloseCode.REPLACED, "replaced by a newer connection of the same session")
                 elif lane.watchdog is not None and lane.watchdog.done():
+                    observe.heartbeat_timeout(lane.connection)
                     ended = (CloseCode.HEARTBEAT_TIMEOUT, "heartbeat timeout")
                 if ended is not None:
                     chunk += lane_closed_event(lane.number, *ended)

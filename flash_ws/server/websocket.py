@@ -73,7 +73,6 @@ async def _serve(ws: Any, service: FlashWsService, admission: Admission, live: S
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         if watchdog in done and watchdog.result() == "dead":
-            log.info("flash_ws: %s went silent: closing it (the page will resume)", connection)
             observe.heartbeat_timeout(connection)
             await ws.close(CloseCode.HEARTBEAT_TIMEOUT, "heartbeat timeout")
         for task in done:

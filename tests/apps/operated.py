@@ -16,7 +16,9 @@ app = Flash(__name__, resume_grace=float(os.environ.get("FLASH_WS_TEST_GRACE", "
             shutdown_grace=float(os.environ.get("FLASH_WS_TEST_SHUTDOWN_GRACE", "5")),
             allowed_origins=os.environ.get("FLASH_WS_TEST_ORIGINS", "").split(),
             metrics_allowed=os.environ.get("FLASH_WS_TEST_METRICS_ALLOWED", "").split(),
-            worker_ttl=float(os.environ.get("FLASH_WS_TEST_WORKER_TTL", "5")))
+            worker_ttl=float(os.environ.get("FLASH_WS_TEST_WORKER_TTL", "5")),
+            heartbeat_interval=float(os.environ.get("FLASH_WS_TEST_HEARTBEAT", "15")),
+            heartbeat_timeout=float(os.environ.get("FLASH_WS_TEST_HEARTBEAT", "10")))
 server = app.server
 if os.environ.get("FLASH_WS_TEST_DEBUG"):  # Dash's dev tools UI, as app.run(debug=True) turns it on
     app.enable_dev_tools(debug=True, dev_tools_hot_reload=False)
