@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.contenders import CONTENDERS
+from benchmarks.contenders.browser_driver import shared_chromium
 from benchmarks.faults import PROFILES
 from benchmarks.repeats import markdown_repeats, run_repeats
 from benchmarks.report import markdown_table, markdown_verdicts, repeat_verdicts, verdicts, write_html, write_json
@@ -141,20 +142,23 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     servers = {contender.name: contender.server() for contender in contenders}
     rows: list[dict[str, Any]] = []
     try:
-        progress.say(f"starting {len(servers)} servers …")
-        for server in servers.values():
-            server.start()
-        for server in servers.values():
-            await asyncio.to_thread(server.wait_ready)
-        for contender in contenders:
-            await warm_up(contender, servers[contender.name])
-        for profile, contender in rows_to_run:
-            progress.begin(contender.name, profile)
-            row = await run_row(RowContext(contender, servers[contender.name], profile, sizing, args.seed, progress.step))
-            progress.end(row)
-            rows.append(row)
-        repeated = [c for c in contenders if "clean" in args.profiles and (c.profiles is None or "clean" in c.profiles)]
-        repeats = await run_repeats(repeated, servers, sizing, args.seed, args.repeats, progress) if args.repeats else {}
+        async with shared_chromium():  # one Chromium for every browser page of the run
+            progress.say(f"starting {len(servers)} servers …")
+            for server in servers.values():
+                server.start()
+            for server in servers.values():
+                await asyncio.to_thread(server.wait_ready)
+            for contender in contenders:
+                await warm_up(contender, servers[contender.name])
+            for profile, contender in rows_to_run:
+                progress.begin(contender.name, profile)
+                row = await run_row(RowContext(contender, servers[contender.name], profile, sizing, args.seed,
+                                               progress.step))
+                progress.end(row)
+                rows.append(row)
+            repeated = [c for c in contenders
+                        if "clean" in args.profiles and (c.profiles is None or "clean" in c.profiles)]
+            repeats = await run_repeats(repeated, servers, sizing, args.seed, args.repeats, progress) if args.repeats else {}
     finally:
         for server in servers.values():
             server.stop()

@@ -3,7 +3,8 @@ interleaved (A B C, A B C, ...) so that drift of a shared machine hits all of th
 
 Each round runs, for every contender, on a fresh page behind a clean proxy: a paced stream at the
 row's rate (p50 latency), a burst (updates/s), and a paced stream at ``CPU_RATE`` updates/s during
-which the serving process's CPU time is read (server CPU seconds per update delivered). The summary
+which the serving process's CPU time is read (server CPU seconds per update delivered). The three
+share the page while each ends cleanly (``PhaseOutcome.keeps_page``). The summary
 of each figure is its median with min and max; the verdicts compare medians.
 """
 
@@ -15,7 +16,7 @@ from dataclasses import replace
 from statistics import median
 from typing import Any
 
-from benchmarks.contenders import Contender
+from benchmarks.contenders import Contender, Driver
 from benchmarks.contenders.base import StreamSpec
 from benchmarks.contenders.streams import StreamParams
 from benchmarks.flaky_proxy import FlakyProxy
@@ -48,18 +49,22 @@ async def measure_once(contender: Contender, server: ServerProcess, sizing: Sizi
     ctx.traffic = lambda: proxy.counters.bytes_down
     ctx.live = lambda: proxy.live_connections
     figures: dict[str, float | None] = dict.fromkeys(FIGURES)
+    driver: Driver | None = None
     try:
         for phase in _phases(sizing):
-            driver = contender.driver()
-            if await open_driver(driver, proxy.url) is not None:
-                continue
+            if driver is None:
+                driver = contender.driver()
+                if await open_driver(driver, proxy.url) is not None:
+                    await close_driver(driver, ctx)
+                    driver = None
+                    continue
             meter = server.meter()
             meter.reset()
-            try:
-                outcome = await run_phase(driver, phase, ctx)
-            finally:
-                await close_driver(driver, ctx)
+            outcome = await run_phase(driver, phase, ctx)
             cpu = meter.read().cpu_s
+            if not outcome.keeps_page:  # the next phase gets a page without this one's backlog
+                await close_driver(driver, ctx)
+                driver = None
             if phase.name == "paced":
                 figures["p50_ms"] = percentile(outcome.latencies_ms(), 50)
             elif phase.name == "burst":
@@ -67,6 +72,8 @@ async def measure_once(contender: Contender, server: ServerProcess, sizing: Sizi
             elif cpu is not None and outcome.sequences().distinct:
                 figures["cpu_us_per_update"] = cpu / outcome.sequences().distinct * 1e6
     finally:
+        if driver is not None:
+            await close_driver(driver, ctx)
         await proxy.stop()
     return figures
 
