@@ -27,7 +27,7 @@ from benchmarks.contenders import CONTENDERS
 from benchmarks.contenders.browser_driver import shared_chromium
 from benchmarks.faults import PROFILES
 from benchmarks.repeats import markdown_repeats, run_repeats
-from benchmarks.report import markdown_table, markdown_verdicts, repeat_verdicts, verdicts, write_html, write_json
+from benchmarks.report import COMPARED, markdown_table, markdown_verdicts, repeat_verdicts, verdicts, write_html, write_json
 from benchmarks.suite import RowContext, run_row, warm_up
 from benchmarks.workloads import Sizing
 
@@ -148,16 +148,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 server.start()
             for server in servers.values():
                 await asyncio.to_thread(server.wait_ready)
-            for contender in contenders:
-                await warm_up(contender, servers[contender.name])
+            await asyncio.gather(*(warm_up(contender, servers[contender.name]) for contender in contenders))
             for profile, contender in rows_to_run:
                 progress.begin(contender.name, profile)
                 row = await run_row(RowContext(contender, servers[contender.name], profile, sizing, args.seed,
                                                progress.step))
                 progress.end(row)
                 rows.append(row)
-            repeated = [c for c in contenders
-                        if "clean" in args.profiles and (c.profiles is None or "clean" in c.profiles)]
+            repeated = [c for c in contenders  # by default those the speed targets compare; else those named
+                        if "clean" in args.profiles and (c.profiles is None or "clean" in c.profiles)
+                        and (args.contender is not None or c.name in COMPARED)]
             repeats = await run_repeats(repeated, servers, sizing, args.seed, args.repeats, progress) if args.repeats else {}
     finally:
         for server in servers.values():

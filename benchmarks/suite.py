@@ -176,7 +176,8 @@ async def run_row(ctx: RowContext) -> dict[str, Any]:
     The phases share a page while each ends cleanly (``keeps_page``); a phase cut at its deadline,
     failed or reset leaves the next one a new page, without its backlog. In the profiles whose
     faults cut connections every phase gets a new page: what a page lived through (a client's
-    backoff) does not carry over into the next phase's reconnections.
+    backoff) does not carry over into the next phase's reconnections; so does every phase of a
+    driver that says so (``Driver.page_per_run``).
     """
     started = time.time()
     loop = asyncio.get_running_loop()
@@ -220,7 +221,7 @@ async def run_row(ctx: RowContext) -> dict[str, Any]:
                 if timer is not None:
                     timer.cancel()
             outcomes.append(outcome)
-            if page_per_phase or not outcome.keeps_page:
+            if page_per_phase or driver.page_per_run or not outcome.keeps_page:
                 await close_driver(driver, ctx)
                 driver = None
             ctx.progress("✓" if not outcome.cut and outcome.error is None else "✗")

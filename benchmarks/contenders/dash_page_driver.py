@@ -30,6 +30,10 @@ START = """([name, params]) => {
 
 
 class DashPageDriver(BrowserDriver):
+    # Dash 4.5's renderer: a burst on a page that ran a stream before is not reset at once as on a new
+    # page (seen in the rows); each phase gets a new page, as the three Dash-API rows always had.
+    page_per_run = True
+
     def __init__(self, serve: str, unavailable: str | None = None) -> None:
         super().__init__("auto")
         self.serve = serve  # "dash", "dash-ws" or "flash"
