@@ -2,8 +2,8 @@
 
 Every contender's server runs under hypercorn (raw-websockets: a bare ``websockets`` process) on a
 free loopback port; each row puts a ``FlakyProxy`` with one profile and the seed in front of it and
-runs the phases of ``workloads``. The default suite takes about six minutes on 2 cores;
-``--quick`` every contender in every profile, briefly, in under two.
+runs the phases of ``workloads``. The default suite takes about four minutes on 2 cores, eleven
+with ``--browser``; ``--quick`` runs every contender in every profile, briefly (seven with ``--browser``).
 
     python -m benchmarks.flaky_net --json benchmarks/results/latest.json --html benchmarks/results/latest.html
     python -m benchmarks.flaky_net --quick --profile clean,lossy --contender flash_ws-ws --duration 2
@@ -47,13 +47,13 @@ def _names(values: list[str] | None, known: dict[str, Any], what: str, parser: a
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.flaky_net", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="every contender in every profile, briefly (< 2 min)")
+    parser.add_argument("--quick", action="store_true", help="every contender in every profile, briefly (~7 min with --browser)")
     parser.add_argument("--profile", action="append", metavar="NAME",
                         help=f"profiles to run (repeatable or comma-separated): {', '.join(PROFILES)}")
     parser.add_argument("--contender", action="append", metavar="NAME",
                         help=f"contenders to run (repeatable or comma-separated): {', '.join(CONTENDERS)}")
     parser.add_argument("--duration", type=float, metavar="S",
-                        help="seconds of the paced stream (default 6, quick 1.5; lossy and outage run longer)")
+                        help="seconds of the paced stream (default 2, quick 1; lossy and outage run longer)")
     parser.add_argument("--rate", type=float, default=100.0, metavar="N", help="updates per second of the paced stream")
     parser.add_argument("--seed", type=int, default=1, help="the proxies' seed (jitter and reset moments)")
     parser.add_argument("--browser", action="store_true",
