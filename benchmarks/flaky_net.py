@@ -2,7 +2,7 @@
 
 Every contender's server runs under hypercorn (raw-websockets: a bare ``websockets`` process) on a
 free loopback port; each row puts a ``FlakyProxy`` with one profile and the seed in front of it and
-runs the phases of ``workloads``. The default suite takes about four minutes on 2 cores, eleven
+runs the phases of ``workloads``. The default suite takes about eight minutes on 2 cores, eleven
 with ``--browser``; ``--quick`` runs every contender in every profile, briefly (seven with ``--browser``).
 
     python -m benchmarks.flaky_net --json benchmarks/results/latest.json --html benchmarks/results/latest.html
