@@ -2,8 +2,8 @@
 
 Every contender's server runs under hypercorn (raw-websockets: a bare ``websockets`` process) on a
 free loopback port; each row puts a ``FlakyProxy`` with one profile and the seed in front of it and
-runs the phases of ``workloads``. The default suite takes about six minutes on 2 cores;
-``--quick`` every contender in every profile, briefly, in under two.
+runs the phases of ``workloads``. The default suite takes about eight minutes on 2 cores, eleven
+with ``--browser``; ``--quick`` runs every contender in every profile, briefly (seven with ``--browser``).
 
     python -m benchmarks.flaky_net --json benchmarks/results/latest.json --html benchmarks/results/latest.html
     python -m benchmarks.flaky_net --quick --profile clean,lossy --contender flash_ws-ws --duration 2
@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.contenders import CONTENDERS
+from benchmarks.contenders.browser_driver import shared_chromium
 from benchmarks.faults import PROFILES
 from benchmarks.repeats import markdown_repeats, run_repeats
-from benchmarks.report import markdown_table, markdown_verdicts, repeat_verdicts, verdicts, write_html, write_json
+from benchmarks.report import COMPARED, markdown_table, markdown_verdicts, repeat_verdicts, verdicts, write_html, write_json
 from benchmarks.suite import RowContext, run_row, warm_up
 from benchmarks.workloads import Sizing
 
@@ -46,13 +47,13 @@ def _names(values: list[str] | None, known: dict[str, Any], what: str, parser: a
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.flaky_net", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="every contender in every profile, briefly (< 2 min)")
+    parser.add_argument("--quick", action="store_true", help="every contender in every profile, briefly (~7 min with --browser)")
     parser.add_argument("--profile", action="append", metavar="NAME",
                         help=f"profiles to run (repeatable or comma-separated): {', '.join(PROFILES)}")
     parser.add_argument("--contender", action="append", metavar="NAME",
                         help=f"contenders to run (repeatable or comma-separated): {', '.join(CONTENDERS)}")
     parser.add_argument("--duration", type=float, metavar="S",
-                        help="seconds of the paced stream (default 6, quick 1.5; lossy and outage run longer)")
+                        help="seconds of the paced stream (default 2, quick 1; lossy and outage run longer)")
     parser.add_argument("--rate", type=float, default=100.0, metavar="N", help="updates per second of the paced stream")
     parser.add_argument("--seed", type=int, default=1, help="the proxies' seed (jitter and reset moments)")
     parser.add_argument("--browser", action="store_true",
@@ -141,20 +142,23 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     servers = {contender.name: contender.server() for contender in contenders}
     rows: list[dict[str, Any]] = []
     try:
-        progress.say(f"starting {len(servers)} servers …")
-        for server in servers.values():
-            server.start()
-        for server in servers.values():
-            await asyncio.to_thread(server.wait_ready)
-        for contender in contenders:
-            await warm_up(contender, servers[contender.name])
-        for profile, contender in rows_to_run:
-            progress.begin(contender.name, profile)
-            row = await run_row(RowContext(contender, servers[contender.name], profile, sizing, args.seed, progress.step))
-            progress.end(row)
-            rows.append(row)
-        repeated = [c for c in contenders if "clean" in args.profiles and (c.profiles is None or "clean" in c.profiles)]
-        repeats = await run_repeats(repeated, servers, sizing, args.seed, args.repeats, progress) if args.repeats else {}
+        async with shared_chromium():  # one Chromium for every browser page of the run
+            progress.say(f"starting {len(servers)} servers …")
+            for server in servers.values():
+                server.start()
+            for server in servers.values():
+                await asyncio.to_thread(server.wait_ready)
+            await asyncio.gather(*(warm_up(contender, servers[contender.name]) for contender in contenders))
+            for profile, contender in rows_to_run:
+                progress.begin(contender.name, profile)
+                row = await run_row(RowContext(contender, servers[contender.name], profile, sizing, args.seed,
+                                               progress.step))
+                progress.end(row)
+                rows.append(row)
+            repeated = [c for c in contenders  # by default those the speed targets compare; else those named
+                        if "clean" in args.profiles and (c.profiles is None or "clean" in c.profiles)
+                        and (args.contender is not None or c.name in COMPARED)]
+            repeats = await run_repeats(repeated, servers, sizing, args.seed, args.repeats, progress) if args.repeats else {}
     finally:
         for server in servers.values():
             server.stop()

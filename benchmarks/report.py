@@ -101,6 +101,7 @@ REPEAT_TARGETS = [
     ("flash_ws-ws-browser clean p50 within 1.5x raw-websockets-browser", "p50_ms", "flash_ws-ws-browser",
      "raw-websockets-browser", 1.5, False),
 ]
+COMPARED = frozenset(name for target in REPEAT_TARGETS for name in target[2:4])  # the contenders the rounds need
 SSE_OUTAGE_MS = 2500.0  # flash_ws-sse-browser: the outage's end to the next update
 
 

@@ -1,10 +1,10 @@
 """Runs the rows: each contender behind its own FlakyProxy, one profile at a time, phase by phase.
 
-A row is one contender in one profile: the phases of ``workloads.phases`` in order, each with a
-fresh driver (a new page). The proxy, started for the row with the profile and the seed, counts
-connections and bytes and injects the faults. What each stream's producer made is read from the
-server over a side channel that bypasses the proxy, so every update made and never delivered counts
-as lost, whoever dropped it.
+A row is one contender in one profile: the phases of ``workloads.phases`` in order, on one driver
+(one page) while they end cleanly. The proxy, started for the row with the profile and the seed,
+counts connections and bytes and injects the faults. What each stream's producer made is read from
+the server over a side channel that bypasses the proxy, so every update made and never delivered
+counts as lost, whoever dropped it.
 """
 
 from __future__ import annotations
@@ -38,6 +38,13 @@ class PhaseOutcome:
     error: str | None = None
     resumes: bool = False  # the contender resumes dropped streams itself
     live_at_cut: bool = False  # the client still had a connection that could deliver when the wait was cut
+
+    @property
+    def keeps_page(self) -> bool:
+        """The next phase may run on this phase's page: it was not cut, did not fail, and every stream
+        ended as it should (nothing left on its way, no page a reset left behind)."""
+        return not self.cut and self.error is None and all(
+            self.recorder.ended.get(spec.key) == "done" for spec in self.phase.streams)
 
     @property
     def active_until(self) -> float:
@@ -166,11 +173,15 @@ async def close_driver(driver: Driver, ctx: RowContext) -> None:
 async def run_row(ctx: RowContext) -> dict[str, Any]:
     """One contender in one profile; never raises: a failure is the row's ``error``.
 
-    Each phase gets a fresh driver (a new page): a phase cut at its deadline leaves no backlog in
-    the next one's way.
+    The phases share a page while each ends cleanly (``keeps_page``); a phase cut at its deadline,
+    failed or reset leaves the next one a new page, without its backlog. In the profiles whose
+    faults cut connections every phase gets a new page: what a page lived through (a client's
+    backoff) does not carry over into the next phase's reconnections; so does every phase of a
+    driver that says so (``Driver.page_per_run``).
     """
     started = time.time()
     loop = asyncio.get_running_loop()
+    faults = profile_faults(ctx.profile)
     proxy = FlakyProxy(ctx.server.port, _faults_for(ctx.profile), ctx.seed)
     await proxy.start()
     ctx.traffic = lambda: proxy.counters.bytes_down
@@ -182,17 +193,22 @@ async def run_row(ctx: RowContext) -> dict[str, Any]:
     outcomes: list[PhaseOutcome] = []
     healed: list[tuple[float, str]] = []  # (wall time a fault ended, what)
     error: str | None = None
+    driver: Driver | None = None
+    page_per_phase = faults.reset_after_s is not None or faults.outage is not None
     try:
         for phase in phases(ctx.profile, ctx.sizing):
-            driver = ctx.contender.driver()
-            drivers.append(driver)
-            error = await open_driver(driver, proxy.url)
-            if error is not None:
-                if outcomes:  # it ran before: this phase could not connect (a fault), the next may
-                    ctx.notes.append(f"{phase.name}: {error}")
-                    error = None
-                    continue
-                break
+            if driver is None:
+                driver = ctx.contender.driver()
+                drivers.append(driver)
+                error = await open_driver(driver, proxy.url)
+                if error is not None:
+                    await close_driver(driver, ctx)
+                    driver = None
+                    if outcomes:  # it ran before: this phase could not connect (a fault), the next may
+                        ctx.notes.append(f"{phase.name}: {error}")
+                        error = None
+                        continue
+                    break
             ctx.progress(f" {phase.name}")
             timer = None
             try:
@@ -204,12 +220,16 @@ async def run_row(ctx: RowContext) -> dict[str, Any]:
             finally:
                 if timer is not None:
                     timer.cancel()
-                await close_driver(driver, ctx)
             outcomes.append(outcome)
+            if page_per_phase or driver.page_per_run or not outcome.keeps_page:
+                await close_driver(driver, ctx)
+                driver = None
             ctx.progress("✓" if not outcome.cut and outcome.error is None else "✗")
     except Exception as exc:  # a bug or a crash: recorded, never fatal to the run
         error = f"{type(exc).__name__}: {exc}"
     finally:
+        if driver is not None:
+            await close_driver(driver, ctx)
         await proxy.stop()
     usage = meter.read()
     healed += [(stats.reset_at + to_wall, "reset") for stats in proxy.history if stats.reset_at is not None]

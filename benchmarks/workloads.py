@@ -2,7 +2,8 @@
 
 - **paced**: ``rate`` updates per second (100) for the row's duration: latency, and what the faults
   do (the lossy profile's resets and the outage profile's dead path fall in this phase; both get a
-  longer one: resets come 1 to 4 s after a connection opens, and the outage needs room around it);
+  longer one: resets come 1 to 4 s after a connection opens, and the outage needs room around it,
+  1 s on either side, ``--quick`` 0.5 s);
 - **burst**: one stream as fast as the contender takes it, for a few seconds: updates per second
   on one connection;
 - **streams**: eight bursts at once on one session (eight distinct callbacks): aggregate updates/s.
@@ -19,7 +20,7 @@ from benchmarks.contenders.base import StreamSpec
 from benchmarks.contenders.streams import StreamParams
 from benchmarks.faults import OUTAGE_DURATION_S
 
-DEFAULT_DURATION_S = 6.0
+DEFAULT_DURATION_S = 2.0
 QUICK_DURATION_S = 1.0
 CONCURRENT_STREAMS = 8
 
@@ -33,11 +34,11 @@ class Sizing:
     burst_s: float  # each of the burst and streams phases
     rate: float = 100.0
     burst_limit: int = 100_000  # updates per burst stream at most
-    grace_s: float = 8.0  # how long after its producers stop a phase may take to deliver
+    grace_s: float = 6.0  # how long after its producers stop a phase may take to deliver
     idle_cut_s: float = 3.0  # contenders without resume: give up after this much silence once producers stop
     quick: bool = False
-    repeat_paced_s: float = 2.0  # the paced phase of each repeated clean round (benchmarks/repeats.py)
-    repeat_cpu_s: float = 1.5  # its phase at 1,000 updates/s that measures server CPU per update
+    repeat_paced_s: float = 1.0  # the paced phase of each repeated clean round (benchmarks/repeats.py)
+    repeat_cpu_s: float = 1.0  # its phase at 1,000 updates/s that measures server CPU per update
 
     @classmethod
     def choose(cls, quick: bool, duration_s: float | None = None, rate: float = 100.0) -> Sizing:
@@ -46,10 +47,10 @@ class Sizing:
             outage = 2.0
             return cls(duration, max(duration, 2.5), max(duration, outage + 1.0), outage,
                        min(max(duration / 3, 0.5), 2.0), rate, grace_s=2.0, idle_cut_s=0.75, quick=True,
-                       repeat_paced_s=1.0, repeat_cpu_s=1.0)
+                       repeat_paced_s=0.5, repeat_cpu_s=0.5)
         duration = duration_s or DEFAULT_DURATION_S
         outage = OUTAGE_DURATION_S
-        return cls(duration, max(duration, 12.0), max(duration, outage + 6.0), outage,
+        return cls(duration, max(duration, 5.0), max(duration, outage + 2.0), outage,
                    min(max(duration / 3, 0.5), 2.0), rate)
 
     def paced_s(self, profile: str) -> float:

@@ -112,9 +112,9 @@ def test_a_fault_with_no_arrival_before_the_end_is_unrecovered():
 
 def test_sizing_puts_the_outage_in_the_middle_of_a_longer_paced_phase():
     full = Sizing.choose(quick=False)
-    assert (full.duration_s, full.outage_s, full.burst_s) == (6.0, 5.0, 2.0)
-    assert full.paced_s("clean") == 6.0 and full.paced_s("lossy") >= 12.0
-    assert full.outage_offset_s() * 2 + full.outage_s == full.paced_s("outage")
+    assert (full.duration_s, full.outage_s) == (2.0, 5.0) and 0.5 <= full.burst_s <= 1.0
+    assert full.paced_s("clean") == 2.0 and full.paced_s("lossy") >= 5.0  # resets come 1-4 s into a connection
+    assert full.outage_offset_s() * 2 + full.outage_s == full.paced_s("outage") and full.outage_offset_s() >= 1.0
     quick = Sizing.choose(quick=True, duration_s=2)
     assert quick.quick and quick.duration_s == 2 and quick.outage_s < full.outage_s
     assert quick.paced_s("outage") > quick.outage_s
@@ -126,6 +126,24 @@ def test_phases_give_every_stream_a_fresh_key_and_eight_concurrent_streams():
     assert [spec.name for spec in first[2].streams] == [f"stream{i}" for i in range(8)]
     keys = {spec.key for phase in first + second for spec in phase.streams}
     assert len(keys) == 20
+
+
+def test_a_phase_keeps_its_page_only_when_every_stream_ended_cleanly():
+    from benchmarks.contenders import Recorder
+    from benchmarks.suite import PhaseOutcome
+
+    phase = phases("clean", Sizing.choose(quick=True))[2]
+
+    def outcome(ended: dict[str, str], cut: bool = False, error: str | None = None) -> PhaseOutcome:
+        recorder = Recorder()
+        recorder.ended.update(ended)
+        return PhaseOutcome(phase, 0.0, 1.0, recorder, {}, cut, error)
+
+    done = {spec.key: "done" for spec in phase.streams}
+    assert outcome(done).keeps_page
+    assert not outcome(done, cut=True).keeps_page and not outcome(done, error="RuntimeError: x").keeps_page
+    assert not outcome({**done, phase.streams[0].key: "reset by Dash"}).keeps_page
+    assert not outcome({key: how for key, how in list(done.items())[1:]}).keeps_page  # one never ended
 
 
 async def test_a_stream_restarted_with_its_key_numbers_on_and_stops_the_old_run():
@@ -309,6 +327,8 @@ def test_floors_run_in_clean_only_unless_named():
     floors = [name for name in CONTENDERS if name.startswith("raw-") and name.endswith(("-browser", "-batched"))]
     assert floors == ["raw-websockets-browser", "raw-websockets-browser-batched", "raw-sse-browser", "raw-sse-browser-batched"]
     assert all(CONTENDERS[name].profiles == ("clean",) for name in floors)
+    dash_api = ["dash-stream", "dash-stream-ws", "flash_ws-dash-api"]  # wan adds only its 40 ms to clean
+    assert all(CONTENDERS[name].profiles == ("clean", "lossy", "outage", "ws-blocked") for name in dash_api)
 
 
 def test_spread_is_median_min_max_of_what_was_measured():

@@ -59,6 +59,7 @@ def _raw() -> Driver:
 
 
 DASH_API_APP = "benchmarks.contenders.dash_stream_app:server"
+DASH_API_PROFILES = ("clean", "lossy", "outage", "ws-blocked")  # wan would add only its 40 ms to clean's figures
 
 
 def _dash_api_server(name: str, serve: str):
@@ -105,11 +106,12 @@ CONTENDERS: dict[str, Contender] = {c.name: c for c in [
               lambda: hypercorn("flash_ws-sse-browser", "benchmarks.contenders.flash_ws_app:server"), _browser("sse"), True),
     Contender("dash-stream", "Dash 4.5's own streaming callbacks (async generators; NDJSON downlink in a SharedWorker), "
               "Dash(backend='quart'), the Dash-API page in Chromium", _dash_api_server("dash-stream", "dash"),
-              _dash_page("dash"), False),
+              _dash_page("dash"), False, DASH_API_PROFILES),
     Contender("dash-stream-ws", "Dash 4.5's streaming callbacks over its websocket callbacks (websocket_callbacks=True), "
-              "the Dash-API page in Chromium", _dash_api_server("dash-stream-ws", "dash-ws"), _dash_page("dash-ws"), False),
+              "the Dash-API page in Chromium", _dash_api_server("dash-stream-ws", "dash-ws"), _dash_page("dash-ws"), False,
+              DASH_API_PROFILES),
     Contender("flash_ws-dash-api", "the same Dash-API page on Flash(...) instead of Dash(...): its streams over flash_ws, "
-              "in Chromium", _dash_api_server("flash_ws-dash-api", "flash"), _dash_page("flash"), True),
+              "in Chromium", _dash_api_server("flash_ws-dash-api", "flash"), _dash_page("flash"), True, DASH_API_PROFILES),
     Contender("raw-websockets", "a bare websockets server, one message per update: the floor",
               lambda: python_module("raw-websockets", "benchmarks.contenders.raw_ws"), _raw, False),
     *(Contender(f"raw-{transport}-browser{suffix}", f"the browser floor: a bare {transport} server and a bare page, "

@@ -65,6 +65,8 @@ class Recorder:
 class Driver(ABC):
     """The client side of one contender, for one row (one profile)."""
 
+    page_per_run = False  # every phase needs a new page: what one run leaves in the page changes the next
+
     def __init__(self) -> None:
         self.connections = 0  # connections the client opened (the proxy counts too)
         self.transport = ""  # what was actually used, e.g. "websocket" or "sse (fallback)"

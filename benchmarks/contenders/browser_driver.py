@@ -8,14 +8,20 @@ them: ``dash_clientside.set_props`` is wrapped to note every point with its arri
 (``performance.timeOrigin + performance.now()``, the machine's clock, like the server's
 ``time.time()``) instead of drawing them. A run has ended when the server says its producer stopped
 and every update it produced has arrived.
+
+Within ``shared_chromium()`` every driver opens its page in a new context (its own cookies, cache,
+storage and workers) of one Chromium for the whole run instead of launching a Chromium of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 import urllib.request
+from collections.abc import AsyncIterator
+from contextvars import ContextVar
 from typing import Any
 
 from benchmarks.contenders.base import ContenderUnavailable, Driver, Recorder, StreamSpec
@@ -38,6 +44,50 @@ START = """([name, params]) => {
 }"""
 
 
+class Chromium:
+    """A headless Chromium, launched at the first ``browser()`` (again if it died), until ``stop()``."""
+
+    def __init__(self) -> None:
+        self._playwright: Any = None
+        self._browser: Any = None
+        self._lock = asyncio.Lock()
+
+    async def browser(self) -> Any:
+        async with self._lock:
+            if self._browser is None or not self._browser.is_connected():
+                from playwright.async_api import async_playwright
+
+                executable = shutil.which("chromium")
+                if executable is None:
+                    raise ContenderUnavailable("needs Debian's chromium (apt-get install chromium)")
+                if self._playwright is None:
+                    self._playwright = await async_playwright().start()
+                self._browser = await self._playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+            return self._browser
+
+    async def stop(self) -> None:
+        if self._browser is not None:
+            await self._browser.close()
+        if self._playwright is not None:
+            await self._playwright.stop()
+        self._browser = self._playwright = None
+
+
+_SHARED: ContextVar[Chromium | None] = ContextVar("shared_chromium", default=None)
+
+
+@contextlib.asynccontextmanager
+async def shared_chromium() -> AsyncIterator[None]:
+    """Within: the browser drivers share one Chromium (a context each), stopped on the way out."""
+    chromium = Chromium()
+    token = _SHARED.set(chromium)
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+        await chromium.stop()
+
+
 class BrowserDriver(Driver):
     record_script = RECORD_POINTS
     start_script = START
@@ -45,8 +95,9 @@ class BrowserDriver(Driver):
     def __init__(self, transport: str) -> None:
         super().__init__()
         self.requested = transport
-        self._playwright: Any = None
+        self._own: Chromium | None = None  # the Chromium launched for this driver alone (no shared one)
         self._browser: Any = None
+        self._context: Any = None
         self._page: Any = None
         self._base_url = ""
         self._info: list[str] = []
@@ -61,17 +112,19 @@ class BrowserDriver(Driver):
         """The Playwright page, once opened."""
         return self._page
 
-    async def open(self, base_url: str) -> None:
-        from playwright.async_api import async_playwright
-
-        executable = shutil.which("chromium")
-        if executable is None:
-            raise ContenderUnavailable("--browser needs Debian's chromium (apt-get install chromium)")
+    async def new_page(self, base_url: str) -> None:
+        """A fresh page in a new context of the shared Chromium (or of one launched for this driver)."""
+        chromium = _SHARED.get()
+        if chromium is None:
+            chromium = self._own = Chromium()
         self._base_url = base_url.rstrip("/")
-        self._playwright = await async_playwright().start()
-        self._browser = await self._playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        self._page = await self._browser.new_page()
+        self._browser = await chromium.browser()
+        self._context = await self._browser.new_context()
+        self._page = await self._context.new_page()
         self._page.on("console", lambda message: self._info.append(message.text))
+
+    async def open(self, base_url: str) -> None:
+        await self.new_page(base_url)
         try:
             await self._page.goto(self._base_url + "/" + self.query(), timeout=20_000)
             await self.wait_ready()
@@ -142,11 +195,14 @@ class BrowserDriver(Driver):
     async def close(self) -> None:
         if self._page is not None:
             self.connections = self.count_connections()
-            await self._page.close()
-        if self._browser is not None:
-            await self._browser.close()
-        if self._playwright is not None:
-            await self._playwright.stop()
+        await self.close_page()
+
+    async def close_page(self) -> None:
+        """Close the page's context, and the Chromium launched for this driver alone."""
+        if self._context is not None:
+            await self._context.close()
+        if self._own is not None:
+            await self._own.stop()
 
 
 class FloorBrowserDriver(BrowserDriver):
