@@ -302,8 +302,21 @@ def test_browser_rows_run_the_real_js_client_and_lose_nothing(tmp_path):
 def test_browser_rows_run_only_on_demand():
     from benchmarks.flaky_net import parse_args
 
-    assert not any(name.endswith("-browser") for name in parse_args([]).contenders)
-    assert {"flash_ws-ws-browser", "flash_ws-sse-browser"} <= set(parse_args(["--browser"]).contenders)
+    assert not any("-browser" in name for name in parse_args([]).contenders)  # the batched floors too
+    assert {"flash_ws-ws-browser", "flash_ws-sse-browser", "raw-websockets-browser-batched"} <= set(
+        parse_args(["--browser"]).contenders)
+
+
+def test_quick_runs_the_chromium_pages_in_clean_only_unless_named():
+    from benchmarks.contenders import CONTENDERS
+    from benchmarks.flaky_net import _runs_in
+
+    page, python = CONTENDERS["flash_ws-ws-browser"], CONTENDERS["flash_ws-ws"]
+    assert page.in_chromium and CONTENDERS["dash-stream"].in_chromium and not python.in_chromium
+    assert [p for p in ("clean", "wan", "outage") if _runs_in(page, p, quick=True)] == ["clean"]
+    assert [p for p in ("clean", "wan", "outage") if _runs_in(page, p, quick=False)] == ["clean", "wan", "outage"]
+    assert all(_runs_in(python, p, quick=True) for p in ("clean", "wan", "outage"))
+    assert not _runs_in(CONTENDERS["dash-stream"], "wan", quick=False)  # its own profiles still hold
 
 
 def test_browser_floors_record_every_update_of_a_bare_page(tmp_path):

@@ -101,22 +101,25 @@ CONTENDERS: dict[str, Contender] = {c.name: c for c in [
     Contender("dash-ws", "Dash 4.4's websocket callbacks (Dash(backend='quart', websocket_callbacks=True))",
               lambda: hypercorn("dash-ws", "benchmarks.contenders.dash_app:server"), _dash, False),
     Contender("flash_ws-ws-browser", "flash_ws, default transport choice, the real JS client in headless Chromium (--browser)",
-              lambda: hypercorn("flash_ws-ws-browser", "benchmarks.contenders.flash_ws_app:server"), _browser("auto"), True),
+              lambda: hypercorn("flash_ws-ws-browser", "benchmarks.contenders.flash_ws_app:server"), _browser("auto"), True,
+              in_chromium=True),
     Contender("flash_ws-sse-browser", "flash_ws forced to SSE + POST (?flash_ws_transport=sse), the real JS client in Chromium",
-              lambda: hypercorn("flash_ws-sse-browser", "benchmarks.contenders.flash_ws_app:server"), _browser("sse"), True),
+              lambda: hypercorn("flash_ws-sse-browser", "benchmarks.contenders.flash_ws_app:server"), _browser("sse"), True,
+              in_chromium=True),
     Contender("dash-stream", "Dash 4.5's own streaming callbacks (async generators; NDJSON downlink in a SharedWorker), "
               "Dash(backend='quart'), the Dash-API page in Chromium", _dash_api_server("dash-stream", "dash"),
-              _dash_page("dash"), False, DASH_API_PROFILES),
+              _dash_page("dash"), False, DASH_API_PROFILES, in_chromium=True),
     Contender("dash-stream-ws", "Dash 4.5's streaming callbacks over its websocket callbacks (websocket_callbacks=True), "
               "the Dash-API page in Chromium", _dash_api_server("dash-stream-ws", "dash-ws"), _dash_page("dash-ws"), False,
-              DASH_API_PROFILES),
+              DASH_API_PROFILES, in_chromium=True),
     Contender("flash_ws-dash-api", "the same Dash-API page on Flash(...) instead of Dash(...): its streams over flash_ws, "
-              "in Chromium", _dash_api_server("flash_ws-dash-api", "flash"), _dash_page("flash"), True, DASH_API_PROFILES),
+              "in Chromium", _dash_api_server("flash_ws-dash-api", "flash"), _dash_page("flash"), True, DASH_API_PROFILES,
+              in_chromium=True),
     Contender("raw-websockets", "a bare websockets server, one message per update: the floor",
               lambda: python_module("raw-websockets", "benchmarks.contenders.raw_ws"), _raw, False),
     *(Contender(f"raw-{transport}-browser{suffix}", f"the browser floor: a bare {transport} server and a bare page, "
                 f"{policy}, in headless Chromium (--browser)", _floor_server(f"raw-{transport}-browser{suffix}", kind, batch),
-                _floor(kind), False, profiles=("clean",))
+                _floor(kind), False, profiles=("clean",), in_chromium=True)
       for transport, kind in (("websockets", "websocket"), ("sse", "sse"))
       for suffix, batch, policy in (("", 1, "one update per message"), ("-batched", 64, "up to 64 updates per message"))),
 ]}

@@ -93,3 +93,4 @@ class Contender:
     driver: Callable[[], Driver]
     resumes: bool  # it resumes a dropped stream itself (else its driver starts the stream again)
     profiles: tuple[str, ...] | None = None  # where it runs unless named with --contender (None: everywhere)
+    in_chromium: bool = False  # its client is a page in headless Chromium (``--quick`` runs those in clean only)
