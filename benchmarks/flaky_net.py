@@ -3,7 +3,8 @@
 Every contender's server runs under hypercorn (raw-websockets: a bare ``websockets`` process) on a
 free loopback port; each row puts a ``FlakyProxy`` with one profile and the seed in front of it and
 runs the phases of ``workloads``. The default suite takes about eight minutes on 2 cores, eleven
-with ``--browser``; ``--quick`` runs every contender in every profile, briefly (seven with ``--browser``).
+with ``--browser``; ``--quick`` runs every contender briefly, its Chromium pages in clean only (four
+minutes with ``--browser``).
 
     python -m benchmarks.flaky_net --json benchmarks/results/latest.json --html benchmarks/results/latest.html
     python -m benchmarks.flaky_net --quick --profile clean,lossy --contender flash_ws-ws --duration 2
@@ -47,7 +48,8 @@ def _names(values: list[str] | None, known: dict[str, Any], what: str, parser: a
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.flaky_net", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="every contender in every profile, briefly (~7 min with --browser)")
+    parser.add_argument("--quick", action="store_true",
+                        help="every contender briefly, the Chromium pages in clean only (~4 min with --browser)")
     parser.add_argument("--profile", action="append", metavar="NAME",
                         help=f"profiles to run (repeatable or comma-separated): {', '.join(PROFILES)}")
     parser.add_argument("--contender", action="append", metavar="NAME",
