@@ -124,6 +124,7 @@ def page_config(callbacks: Iterable[EventCallback], groups: Iterable[TriggerGrou
         "groups": {g.key: g.config() for g in groups},
         "ack_interval_ms": settings.ack_interval_ms,
         "ack_every": settings.ack_every,
+        "ack_bytes": max(1, settings.limits.replay_buffer_bytes // 4),  # a producer never waits for a timed ack
         "heartbeat_ms": int(settings.heartbeat_interval * 1000),
         "heartbeat_timeout_ms": int(settings.heartbeat_timeout * 1000),
         "ws_timeout_ms": int(settings.ws_timeout * 1000),

@@ -241,25 +241,6 @@ def test_a_server_ping_is_answered() -> None:
 # ----- acks
 
 
-def test_ack_is_batched_by_count() -> None:
-    client = welcomed(ack_every=3, ack_interval=1000.0)
-    client.start("a", [])
-
-    replies = [client.receive_message(msg(update(seq, 1)), 0.0)[1] for seq in (1, 2, 3, 4, 5)]
-
-    assert replies == [[], [], [Ack(3)], [], []]
-    assert client.acked_seq == 3
-
-
-def test_one_message_with_many_frames_gets_one_ack() -> None:
-    client = welcomed(ack_every=3, ack_interval=1000.0)
-    client.start("a", [])
-
-    _, replies = client.receive_message(msg(*(update(seq, 1) for seq in range(1, 8))), 0.0)
-
-    assert replies == [Ack(7)]
-
-
 def test_ack_is_due_by_time_from_the_first_unacknowledged_frame() -> None:
     client = welcomed(ack_every=64, ack_interval=0.25)  # binary-exact times: no float rounding at the boundary
     client.start("a", [])
@@ -275,28 +256,6 @@ def test_ack_is_due_by_time_from_the_first_unacknowledged_frame() -> None:
     assert client.ack_due(10.25) == Ack(2)
     assert client.ack_due(10.5) is None
     assert client.ack_deadline() is None
-
-
-def test_a_late_message_carries_the_ack_that_fell_due() -> None:
-    client = welcomed(ack_every=64, ack_interval=0.1)
-    client.start("a", [])
-    client.receive_message(msg(update(1, 1)), 0.0)
-
-    _, replies = client.receive_message(msg(update(2, 1)), 0.2)
-
-    assert replies == [Ack(2)]
-
-
-def test_duplicates_do_not_start_the_ack_clock() -> None:
-    client = welcomed(ack_every=64, ack_interval=0.1)
-    client.start("a", [])
-    client.receive_message(msg(update(1, 1)), 0.0)
-    assert client.ack_due(0.1) == Ack(1)
-
-    client.receive_message(msg(update(1, 1)), 5.0)
-
-    assert client.ack_deadline() is None
-    assert client.ack_due(100.0) is None
 
 
 def test_frames_of_locally_ended_runs_are_acknowledged_too() -> None:

@@ -1,5 +1,6 @@
-"""The cases of tests/vectors/codec.json (the wire format) and tests/vectors/resume.json (what a
-client sends again after a welcome), shared with the JS tests (client/test/vectors.test.js)."""
+"""The cases of tests/vectors/codec.json (the wire format), tests/vectors/resume.json (what a
+client sends again after a welcome) and tests/vectors/acks.json (when it acknowledges), shared with
+the JS tests (client/test/vectors.test.js)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 
 from flash_ws.protocol import ClientSession, ProtocolError, SessionLost, decode_message, encode_message
 from flash_ws.protocol.codec import frame_to_dict
-from flash_ws.protocol.frames import Welcome
+from flash_ws.protocol.frames import Ack, Update, Welcome
 
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "codec.json").read_text(encoding="utf-8"))
 VALID = VECTORS["valid"]
@@ -96,3 +97,39 @@ def test_the_resume_vectors_cover_every_state_both_welcomes_and_unsent_starts() 
     assert {entry["sent"] for entry in runs} == {True, False}
     assert {case["welcome"]["resumed"] for case in RESUME} == {True, False}
     assert {frame["t"] for case in RESUME for frame in case["sent_again"]} == {"start", "cancel"}
+
+
+# ----- tests/vectors/acks.json: when a client acknowledges (the rule of ClientSession)
+
+ACKS = json.loads((Path(__file__).parent / "vectors" / "acks.json").read_text(encoding="utf-8"))["cases"]
+
+
+def _padded(seqs: list[int], size: int) -> str:
+    """A message of one update of run 1 per seq, padded with trailing spaces to ``size`` characters."""
+    text = encode_message([Update(seq, 1, [["out", {"k": seq}]]) for seq in seqs])
+    assert len(text) <= size, f"the case's size {size} is below the message's own {len(text)}"
+    return text + " " * (size - len(text))
+
+
+@pytest.mark.parametrize("case", ACKS, ids=[case["name"] for case in ACKS])
+def test_the_client_acknowledges_when_the_vector_says(case: dict) -> None:
+    client = ClientSession(ack_every=case["ack_every"], ack_interval=case["ack_interval_ms"] / 1000,
+                           ack_bytes=case["ack_bytes"])
+    client.receive_message(encode_message([Welcome("tok", "ep", False, 0)]), 0.0)
+    client.start("a", [])
+
+    for step in case["steps"]:
+        now = step["at"] / 1000
+        if "seqs" in step:
+            _effects, replies = client.receive_message(_padded(step["seqs"], step["size"]), now)
+            acks = [frame.seq for frame in replies if isinstance(frame, Ack)]
+        else:
+            ack = client.ack_due(now)
+            acks = [] if ack is None else [ack.seq]
+        assert acks == ([] if step["ack"] is None else [step["ack"]]), step
+
+
+def test_the_ack_vectors_cover_count_bytes_time_and_timer_steps() -> None:
+    assert len({(case["ack_every"], case["ack_bytes"]) for case in ACKS}) >= 2
+    assert any("seqs" not in step and step["ack"] is not None for case in ACKS for step in case["steps"])
+    assert any(len(step.get("seqs", ())) > 1 for case in ACKS for step in case["steps"])

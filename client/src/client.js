@@ -39,6 +39,7 @@ const MAX_QUICK_ATTEMPTS = 10;
  * @property {Record<string, GroupAction[]>} groups
  * @property {number} [ack_interval_ms]
  * @property {number} [ack_every]
+ * @property {number} [ack_bytes]
  * @property {number} [heartbeat_ms] how often the server pings
  * @property {number} [heartbeat_timeout_ms] how late a ping may be before the connection is dead
  */
@@ -133,7 +134,9 @@ export class FlashClient {
     this.#random = random;
     this.#console = console;
     this.#onLost = onLost;
-    this.#session = new ClientSession({ackEvery: config.ack_every, ackIntervalMs: config.ack_interval_ms});
+    this.#session = new ClientSession({
+      ackEvery: config.ack_every, ackIntervalMs: config.ack_interval_ms, ackBytes: config.ack_bytes,
+    });
     this.#silenceLimit =
       config.heartbeat_ms === undefined ? null : config.heartbeat_ms + (config.heartbeat_timeout_ms ?? 0);
     this.#applier = new PropsApplier({
@@ -269,7 +272,7 @@ export class FlashClient {
     /** @type {Batch[]} */
     const batches = [];
     let gap = false;
-    for (const effect of this.#session.receive(frames, this.#now())) {
+    for (const effect of this.#session.receive(frames, this.#now(), text.length)) {
       switch (effect.kind) {
         case 'welcome':
           this.#welcomed = true;

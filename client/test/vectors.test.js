@@ -1,5 +1,6 @@
 // The cases shared with the Python tests: the wire format (tests/vectors/codec.json) and what a
-// client sends again after a welcome (tests/vectors/resume.json).
+// client sends again after a welcome (tests/vectors/resume.json) and when it acknowledges
+// (tests/vectors/acks.json).
 
 import assert from 'node:assert/strict';
 import {readFileSync} from 'node:fs';
@@ -77,6 +78,34 @@ describe('resume vectors', () => {
       const effects = session.receive([welcomeFrame(vector.welcome)], 0);
       assert.deepEqual(session.takeFrames(0), vector.sent_again);
       assert.deepEqual(effects.filter((effect) => effect.kind === 'lost').map((effect) => effect.run), vector.lost);
+    });
+  }
+});
+
+const acks = JSON.parse(readFileSync(new URL('../../tests/vectors/acks.json', import.meta.url), 'utf8'));
+
+describe('ack vectors', () => {
+  for (const vector of acks.cases) {
+    test(vector.name, () => {
+      const session = new ClientSession({
+        ackEvery: vector.ack_every, ackIntervalMs: vector.ack_interval_ms, ackBytes: vector.ack_bytes,
+      });
+      session.receive([welcomeFrame({resumed: false, run: 0, seq: 0})], 0);
+      const {run} = session.start('a', []);
+      session.takeFrames(0);
+      for (const step of vector.steps) {
+        let ack;
+        if (step.seqs) {
+          const text = encodeMessage(step.seqs.map((seq) => ({t: 'update', seq, run, props: [['out', {k: seq}]]})));
+          assert.ok(text.length <= step.size, `the case's size ${step.size} is below the message's own ${text.length}`);
+          const padded = text + ' '.repeat(step.size - text.length);
+          session.receive(decodeMessage(padded, 'server'), step.at, padded.length);
+          ack = session.takeFrames(step.at).find((frame) => frame.t === 'ack');
+        } else {
+          ack = session.ackFrame(step.at) ?? undefined;
+        }
+        assert.deepEqual(ack?.seq ?? null, step.ack, JSON.stringify(step));
+      }
     });
   }
 });

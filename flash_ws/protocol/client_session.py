@@ -59,7 +59,8 @@ class ClientSession:
     """Runs started by this client and the sequence numbers applied so far."""
 
     ack_every: int = 64
-    ack_interval: float = 0.1
+    ack_interval: float = 1.0
+    ack_bytes: int = 1 << 20
     session: str | None = None
     epoch: str | None = None
     applied_seq: int = 0
@@ -72,6 +73,7 @@ class ClientSession:
     connected: bool = False  # a connection is welcomed: starts go out as they are made
     _next_run: int = 1
     _unacked_since: float | None = None
+    _unacked_bytes: int = 0  # size of the messages that brought the unacknowledged frames
 
     def hello(self) -> Hello:
         return Hello(self.session, self.applied_seq)
@@ -107,6 +109,7 @@ class ClientSession:
         """Process one server message: effects to carry out, frames to send back."""
         effects: list[Effect] = []
         replies: list[ClientFrame] = []
+        applied = self.applied_seq
         for frame in decode_message(text, "server", max_bytes=1 << 30):
             if isinstance(frame, Welcome):
                 welcome_effects, again = self._welcome(frame)
@@ -129,6 +132,8 @@ class ClientSession:
                 effects.append(ServerError(frame.code, frame.message))
             elif isinstance(frame, Ping):
                 replies.append(Pong(frame.id))
+        if self.applied_seq > applied:
+            self._unacked_bytes += len(text)
         ack = self.ack_due(now)
         if ack is not None:
             replies.append(ack)
@@ -166,7 +171,7 @@ class ClientSession:
             effects.insert(0, SessionLost(lost))
         if not frame.resumed:
             self.applied_seq = self.acked_seq = frame.seq
-            self._unacked_since = None
+            self._unacked_since, self._unacked_bytes = None, 0
         self.unsent.clear()
         self.connected = True
         self.session, self.epoch, self.server_run = frame.session, frame.epoch, frame.run
@@ -196,12 +201,15 @@ class ClientSession:
         return [RunEnded(frame.run, cb, frame.reason, frame.error, frame.reason in ("cancelled", "error", "refused"))]
 
     def ack_due(self, now: float) -> Ack | None:
-        """An ack frame when one is due by count or by time, else None."""
+        """An ack frame when one is due (tests/vectors/acks.json): ``ack_every`` frames or
+        ``ack_bytes`` of messages are unacknowledged, or the first of them came ``ack_interval``
+        ago; else None."""
         if self.applied_seq == self.acked_seq or self._unacked_since is None:
             return None
-        if self.applied_seq - self.acked_seq >= self.ack_every or now - self._unacked_since >= self.ack_interval:
+        if (self.applied_seq - self.acked_seq >= self.ack_every or self._unacked_bytes >= self.ack_bytes
+                or now - self._unacked_since >= self.ack_interval):
             self.acked_seq = self.applied_seq
-            self._unacked_since = None
+            self._unacked_since, self._unacked_bytes = None, 0
             return Ack(self.applied_seq)
         return None
 

@@ -75,7 +75,8 @@ def enable() -> Metrics:
             refused_frames=counter("flash_ws_refused_frames", "Client frames refused, by code", ["code"]),
             heartbeat_timeouts=counter("flash_ws_heartbeat_timeouts", "Connections closed after heartbeat silence",
                                        ["transport"]),
-            ack_latency=prom.Histogram("flash_ws_ack_latency_seconds", "Time from a yield to the page's acknowledgement",
+            ack_latency=prom.Histogram("flash_ws_ack_latency_seconds",
+                                       "Time from a yield to the page's acknowledgement (acks are batched: up to 1 s)",
                                        buckets=ACK_BUCKETS),
             draining=gauge("flash_ws_draining", "1 while this worker is shutting down", multiprocess_mode="liveall"),
         )

@@ -49,33 +49,47 @@ def reap(worker: str) -> str:
     return f"{PREFIX}reap:{worker}"
 
 
-# Store the frames a worker produced for a session it owns, trim what the page acknowledged and
-# refresh the session's state. Refuses (-1) when the session is gone from Redis (it restarted, or
-# the session expired) and (-2) when another worker owns it now. Re-sent frames are skipped, so a
-# retried call stores nothing twice. Returns the last stored sequence number.
-# KEYS: meta, frames. ARGV: owner, epoch, highest_run, runs, acked, conn, ttl, then seq, text pairs.
+# Store the frames a worker produced for the sessions it owns (one call for a batch of sessions),
+# trim what each page acknowledged and refresh each session's state. Per session, in order, the
+# reply holds the last stored sequence number, or -1 when the session is gone from Redis (it
+# restarted, or the session expired), or -2 when another worker owns it now. Re-sent frames are
+# skipped, so a retried call stores nothing twice.
+# KEYS: meta, frames of each session. ARGV: owner, ttl, then per session: epoch, highest_run, runs,
+# acked, conn, n, and n seq, text pairs.
 APPEND = """
-local state = redis.call('HMGET', KEYS[1], 'owner', 'epoch', 'last_seq', 'acked')
-if not state[2] or state[2] ~= ARGV[2] then return -1 end
-if state[1] ~= ARGV[1] then return -2 end
-local last = tonumber(state[3])
-for i = 8, #ARGV, 2 do
-  local seq = tonumber(ARGV[i])
-  if seq > last then
-    redis.call('XADD', KEYS[2], seq .. '-0', 'f', ARGV[i + 1])
-    last = seq
+local owner, ttl, a, out = ARGV[1], ARGV[2], 3, {}
+for s = 1, #KEYS / 2 do
+  local meta, frames, epoch = KEYS[2 * s - 1], KEYS[2 * s], ARGV[a]
+  local acked, first = tonumber(ARGV[a + 3]), a + 6
+  local after = first + 2 * tonumber(ARGV[a + 5])
+  local state = redis.call('HMGET', meta, 'owner', 'epoch', 'last_seq', 'acked')
+  if not state[2] or state[2] ~= epoch then
+    out[s] = -1
+  elseif state[1] ~= owner then
+    out[s] = -2
+  else
+    local last = tonumber(state[3])
+    for i = first, after - 1, 2 do
+      local seq = tonumber(ARGV[i])
+      if seq > last then
+        redis.call('XADD', frames, seq .. '-0', 'f', ARGV[i + 1])
+        last = seq
+      end
+    end
+    if acked > tonumber(state[4]) then
+      redis.call('XTRIM', frames, 'MINID', (acked + 1) .. '-0')
+    else
+      acked = tonumber(state[4])
+    end
+    redis.call('HSET', meta, 'last_seq', last, 'acked', acked, 'highest_run', ARGV[a + 1], 'runs', ARGV[a + 2],
+               'conn', ARGV[a + 4])
+    redis.call('EXPIRE', meta, ttl)
+    redis.call('EXPIRE', frames, ttl)
+    out[s] = last
   end
+  a = after
 end
-local acked = tonumber(ARGV[5])
-if acked > tonumber(state[4]) then
-  redis.call('XTRIM', KEYS[2], 'MINID', (acked + 1) .. '-0')
-else
-  acked = tonumber(state[4])
-end
-redis.call('HSET', KEYS[1], 'last_seq', last, 'acked', acked, 'highest_run', ARGV[3], 'runs', ARGV[4], 'conn', ARGV[6])
-redis.call('EXPIRE', KEYS[1], ARGV[7])
-redis.call('EXPIRE', KEYS[2], ARGV[7])
-return last
+return out
 """
 
 # Take over a session from a dead owner: 1 when this worker owns it now, 0 when someone else does.

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from ..protocol import ServerSession
 from . import redis_keys as keys
@@ -159,36 +159,48 @@ class Recorder:
                 delay = min(delay * 2, 2.0)
 
     async def _record(self, batch: list[OwnedSession]) -> bool:
-        """Store the batch's new frames; False when there was nothing to store."""
-        pipe = self.redis.pipeline(transaction=False)
-        plan: list[tuple[OwnedSession, int, int]] = []  # session, last seq sent along, index of its reply
+        """Store the batch's new frames, one script call for every session of it (the script's SHA
+        alone: no check per pipeline that Redis has it; loaded again when Redis says it lost it);
+        False when there was nothing to store."""
+        plan: list[tuple[OwnedSession, int]] = []  # session, last seq sent along
+        names: list[str] = []
+        args: list[Any] = [self.worker, self.key_ttl]
+        messages: list[tuple[str, Control | Wake]] = []  # for remote connections, after the frames are stored
         for live in batch:
             if live.closed:
                 continue
             core = live.core
-            args: list[Any] = [self.worker, core.epoch, core.highest_run, json.dumps(core.active_run_callbacks()),
-                               core.replay.first_seq - 1, live.connection_worker(), self.key_ttl]
-            seq = live.stored_seq
+            seq, pairs = live.stored_seq, []
             for text in core.replay.after(live.stored_seq):
                 seq += 1
-                args += [seq, text]
-            await self._append(keys=[keys.meta(live.sid), keys.frames(live.sid)], args=args, client=pipe)
-            plan.append((live, seq, len(pipe) - 1))
+                pairs += [seq, text]
+            names += [keys.meta(live.sid), keys.frames(live.sid)]
+            args += [core.epoch, core.highest_run, json.dumps(core.active_run_callbacks()), core.replay.first_seq - 1,
+                     live.connection_worker(), len(pairs) // 2, *pairs]
+            plan.append((live, seq))
             live.trimmed_seq = core.replay.first_seq - 1
             connection = live.connection
             if isinstance(connection, RemoteConnection):
-                for control in core.take_control():
-                    await self.bus.queue(pipe, connection.worker, Control(live.sid, connection.conn_id, control))
+                messages += [(connection.worker, Control(live.sid, connection.conn_id, control))
+                             for control in core.take_control()]
                 if seq > live.stored_seq:
-                    await self.bus.queue(pipe, connection.worker, Wake(live.sid))
+                    messages.append((connection.worker, Wake(live.sid)))
         if not plan:
             return False
-        results = await pipe.execute(raise_on_error=False)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.evalsha(self._append.sha, len(names), *names, *args)
+        for worker, message in messages:
+            await self.bus.queue(pipe, worker, message)
+        replies = (await pipe.execute(raise_on_error=False))[0]
+        if isinstance(replies, NoScriptError):  # Redis restarted and lost its scripts: load, then store again
+            await self.redis.script_load(keys.APPEND)
+            for live, _seq in plan:
+                self.mark_dirty(live)
+            return True
+        if isinstance(replies, Exception):
+            raise replies if isinstance(replies, RedisError) else RedisError(str(replies))
         restoring: list[OwnedSession] = []
-        for live, seq, index in plan:
-            result = results[index]
-            if isinstance(result, Exception):
-                raise result if isinstance(result, RedisError) else RedisError(str(result))
+        for (live, seq), result in zip(plan, replies, strict=True):
             if live.closed:
                 continue  # closed meanwhile: its keys are being deleted, never put back
             if result == -1:
