@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections import Counter
 from typing import Any
@@ -24,3 +25,8 @@ def install(app: Any) -> None:
     @app.server.route("/test/worker")
     async def worker():  # which worker process answers (the multi-worker tests ask each one directly)
         return jsonify({"worker": getattr(app.flash_ws, "worker_id", None), "pid": os.getpid()})
+
+    @app.server.route("/test/loop")
+    async def loop():  # the event loop's class (tests/test_uvloop.py)
+        loop = asyncio.get_running_loop()
+        return jsonify({"loop": f"{type(loop).__module__}.{type(loop).__qualname__}"})
