@@ -4,9 +4,8 @@ Every contender's server runs under hypercorn (raw-websockets: a bare ``websocke
 free loopback port; each row puts a ``FlakyProxy`` with one profile and the seed in front of it and
 runs the phases of ``workloads``. The default suite takes about eight minutes on 2 cores, eleven
 with ``--browser``. ``--quick`` is a smoke run (under three minutes with ``--browser``): shorter
-phases, every contender in clean, outside it the flash_ws Python clients in every profile and the
-other Python clients in outage, three repeat rounds, the Chromium pages not warmed up; its verdict
-is not the full run's.
+phases, every contender in clean but outside it only the flash_ws Python clients, three repeat
+rounds, the Chromium pages not warmed up; its verdict is not the full run's.
 
     python -m benchmarks.flaky_net --json benchmarks/results/latest.json --html benchmarks/results/latest.html
     python -m benchmarks.flaky_net --quick --profile clean,lossy --contender flash_ws-ws --duration 2
@@ -37,7 +36,6 @@ from benchmarks.workloads import Sizing
 PACKAGES = ("dash", "flash_ws", "hypercorn", "websockets", "plotly", "quart")
 REPEATS = 5  # the repeat rounds of the full run
 QUICK_REPEATS = 3  # and of --quick
-QUICK_RIVAL_PROFILES = ("clean", "outage")  # where --quick runs the Python clients other than flash_ws's
 
 
 def _names(values: list[str] | None, known: dict[str, Any], what: str, parser: argparse.ArgumentParser) -> list[str]:
@@ -55,8 +53,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.flaky_net", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run, not the verdict of record (<3 min with --browser): shorter phases, "
-                             "every contender in clean, outside it flash_ws-ws and flash_ws-sse in every profile "
-                             f"and the rivals' Python clients in outage, {QUICK_REPEATS} repeat rounds")
+                             "every contender in clean but outside it only flash_ws-ws and flash_ws-sse, "
+                             f"{QUICK_REPEATS} repeat rounds")
     parser.add_argument("--profile", action="append", metavar="NAME",
                         help=f"profiles to run (repeatable or comma-separated): {', '.join(PROFILES)}")
     parser.add_argument("--contender", action="append", metavar="NAME",
@@ -145,10 +143,9 @@ class Progress:
 
 def _runs_in(contender: Contender, profile: str, quick: bool) -> bool:
     """Whether a contender not named with ``--contender`` runs in ``profile``: where it is meant to,
-    and under ``--quick`` the flash_ws Python clients in every profile (the verdict's "loses nothing
-    in any profile"), the other Python clients in clean and outage, the Chromium pages in clean."""
-    if quick and profile != "clean" and (contender.in_chromium or
-                                         (not contender.resumes and profile not in QUICK_RIVAL_PROFILES)):
+    and under ``--quick`` outside clean only the flash_ws Python clients (what the verdict's "loses
+    nothing in any profile" is about): the Chromium pages and the rivals run in clean alone."""
+    if quick and profile != "clean" and (contender.in_chromium or not contender.resumes):
         return False
     return contender.profiles is None or profile in contender.profiles
 
