@@ -168,7 +168,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             for server in servers.values():
                 await asyncio.to_thread(server.wait_ready)
             await asyncio.gather(*(warm_up(contender, servers[contender.name]) for contender in contenders
-                                   if not (args.quick and contender.in_chromium)))  # quick: no page loads for it
+                                   if not (args.quick and contender.in_chromium)))  # quick: no page loads (~15 s on 2 cores)
             for profile, contender in rows_to_run:
                 progress.begin(contender.name, profile)
                 row = await run_row(RowContext(contender, servers[contender.name], profile, sizing, args.seed,
