@@ -3,8 +3,9 @@
 Every contender's server runs under hypercorn (raw-websockets: a bare ``websockets`` process) on a
 free loopback port; each row puts a ``FlakyProxy`` with one profile and the seed in front of it and
 runs the phases of ``workloads``. The default suite takes about eight minutes on 2 cores, eleven
-with ``--browser``; ``--quick`` runs every contender briefly, its Chromium pages in clean only (four
-minutes with ``--browser``).
+with ``--browser``. ``--quick`` is a smoke run (under three minutes with ``--browser``): shorter
+phases, every contender in clean but outside it only the flash_ws Python clients, three repeat
+rounds, the Chromium pages not warmed up; its verdict is not the full run's.
 
     python -m benchmarks.flaky_net --json benchmarks/results/latest.json --html benchmarks/results/latest.html
     python -m benchmarks.flaky_net --quick --profile clean,lossy --contender flash_ws-ws --duration 2
@@ -33,6 +34,8 @@ from benchmarks.suite import RowContext, run_row, warm_up
 from benchmarks.workloads import Sizing
 
 PACKAGES = ("dash", "flash_ws", "hypercorn", "websockets", "plotly", "quart")
+REPEATS = 5  # the repeat rounds of the full run
+QUICK_REPEATS = 3  # and of --quick
 
 
 def _names(values: list[str] | None, known: dict[str, Any], what: str, parser: argparse.ArgumentParser) -> list[str]:
@@ -49,19 +52,22 @@ def _names(values: list[str] | None, known: dict[str, Any], what: str, parser: a
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.flaky_net", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
-                        help="every contender briefly, the Chromium pages in clean only (~4 min with --browser)")
+                        help="a smoke run, not the verdict of record (<3 min with --browser): shorter phases, "
+                             "every contender in clean but outside it only flash_ws-ws and flash_ws-sse, "
+                             f"{QUICK_REPEATS} repeat rounds")
     parser.add_argument("--profile", action="append", metavar="NAME",
                         help=f"profiles to run (repeatable or comma-separated): {', '.join(PROFILES)}")
     parser.add_argument("--contender", action="append", metavar="NAME",
                         help=f"contenders to run (repeatable or comma-separated): {', '.join(CONTENDERS)}")
     parser.add_argument("--duration", type=float, metavar="S",
-                        help="seconds of the paced stream (default 2, quick 1; lossy and outage run longer)")
+                        help="seconds of the paced stream (default 2, quick 0.5; lossy and outage run longer)")
     parser.add_argument("--rate", type=float, default=100.0, metavar="N", help="updates per second of the paced stream")
     parser.add_argument("--seed", type=int, default=1, help="the proxies' seed (jitter and reset moments)")
     parser.add_argument("--browser", action="store_true",
                         help="also run the flash_ws contenders with the real JS client in headless Chromium")
-    parser.add_argument("--repeats", type=int, default=5, metavar="N",
-                        help="interleaved clean rounds for the verdict's medians (default 5; 0: none)")
+    parser.add_argument("--repeats", type=int, metavar="N",
+                        help=f"interleaved clean rounds for the verdict's medians (default {REPEATS}, "
+                             f"--quick {QUICK_REPEATS}; 0: none)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the results as JSON")
     parser.add_argument("--html", type=Path, metavar="PATH", help="write the HTML report (plotly, works offline)")
     args = parser.parse_args(argv)
@@ -69,6 +75,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.contenders = _names(args.contender, CONTENDERS, "contender", parser)
     if args.contender is None and not args.browser:  # the Chromium rows run on demand
         args.contenders = [name for name in args.contenders if "-browser" not in name]
+    if args.repeats is None:
+        args.repeats = QUICK_REPEATS if args.quick else REPEATS
     if args.repeats < 0:
         parser.error(f"--repeats must be 0 or more, got {args.repeats}")
     if args.duration is not None and args.duration <= 0:
@@ -135,8 +143,9 @@ class Progress:
 
 def _runs_in(contender: Contender, profile: str, quick: bool) -> bool:
     """Whether a contender not named with ``--contender`` runs in ``profile``: where it is meant to,
-    and under ``--quick`` its Chromium pages only in clean (a page load and its waits per row)."""
-    if quick and contender.in_chromium and profile != "clean":
+    and under ``--quick`` outside clean only the flash_ws Python clients (what the verdict's "loses
+    nothing in any profile" is about): the Chromium pages and the rivals run in clean alone."""
+    if quick and profile != "clean" and (contender.in_chromium or not contender.resumes):
         return False
     return contender.profiles is None or profile in contender.profiles
 
@@ -158,7 +167,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 server.start()
             for server in servers.values():
                 await asyncio.to_thread(server.wait_ready)
-            await asyncio.gather(*(warm_up(contender, servers[contender.name]) for contender in contenders))
+            await asyncio.gather(*(warm_up(contender, servers[contender.name]) for contender in contenders
+                                   if not (args.quick and contender.in_chromium)))  # quick: no page loads (~15 s on 2 cores)
             for profile, contender in rows_to_run:
                 progress.begin(contender.name, profile)
                 row = await run_row(RowContext(contender, servers[contender.name], profile, sizing, args.seed,
@@ -170,8 +180,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         and (args.contender is not None or c.name in COMPARED)]
             repeats = await run_repeats(repeated, servers, sizing, args.seed, args.repeats, progress) if args.repeats else {}
     finally:
-        for server in servers.values():
-            server.stop()
+        await asyncio.gather(*(asyncio.to_thread(server.stop) for server in servers.values()))
     results = {"rows": rows, "meta": {
         "started_at": started_at.isoformat(timespec="seconds"),
         "elapsed_s": round(time.monotonic() - clock, 1),
@@ -198,7 +207,8 @@ def main(argv: list[str] | None = None) -> int:
         print(markdown_repeats(results["repeats"]))
         print()
     print(markdown_verdicts(results))
-    print(f"\n{len(results['rows'])} rows in {results['meta']['elapsed_s']:.0f} s")
+    print(f"\n{len(results['rows'])} rows in {results['meta']['elapsed_s']:.0f} s"
+          + (" (--quick: a smoke run, not the verdict of record)" if args.quick else ""))
     if args.json:
         write_json(results, args.json)
         print(f"JSON: {args.json}")

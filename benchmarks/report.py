@@ -183,9 +183,21 @@ def markdown_table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def quick_note(results: dict[str, Any]) -> str | None:
+    """What the verdict of a ``--quick`` run is worth (None for a full run)."""
+    sizing = results["meta"]["sizing"]
+    if not sizing.get("quick"):
+        return None
+    rounds = (results.get("repeats") or {}).get("rounds", 0)
+    return (f"--quick: a smoke run ({sizing['duration_s']:g} s paced phases, {sizing['burst_s']:g} s bursts, "
+            f"{rounds} repeat rounds, fewer rows), not the verdict of record: run without --quick for that")
+
+
 def markdown_verdicts(results: dict[str, Any]) -> str:
     marks = {True: "met", False: "**not met**", None: "not evaluated"}
-    return "\n".join(f"- {marks[v['met']]}: {v['target']}: {v['figures']}" for v in results["meta"]["verdict"])
+    note = quick_note(results)
+    return "\n".join(([f"**{note}**"] if note else [])
+                     + [f"- {marks[v['met']]}: {v['target']}: {v['figures']}" for v in results["meta"]["verdict"]])
 
 
 # --- files --------------------------------------------------------------------------------------------
@@ -267,6 +279,8 @@ def write_html(results: dict[str, Any], path: Path) -> None:
     marks = {True: ("met", "met"), False: ("not met", "missed"), None: ("not evaluated", "none")}
     verdict = "".join(f"<li class='{marks[v['met']][1]}'><b>{marks[v['met']][0]}</b>: {html.escape(v['target'])}"
                       f"<br><small>{html.escape(v['figures'])}</small></li>" for v in meta["verdict"])
+    note = quick_note(results)
+    quick = f"<p><b>{html.escape(note)}</b></p>" if note else ""
     head = "".join(f"<th>{html.escape(title)}</th>" for _, title in COLUMNS)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(cells(row)[key])}</td>" for key, _ in COLUMNS) + "</tr>"
                    for row in rows)
@@ -283,7 +297,7 @@ li.met b {{ color: #17803d; }} li.missed b {{ color: #b3261e; }} li.none b {{ co
 <h1>flash_ws on a flaky network</h1>
 <p>{html.escape(meta['started_at'])} · {html.escape(meta['command'])} · seed {meta['seed']} ·
 {machine['cpus']} CPUs ({html.escape(machine['cpu_model'])}), {machine['memory_gb']} GB · {html.escape(versions)}</p>
-<h2>Targets</h2><ul>{verdict}</ul>
+<h2>Targets</h2>{quick}<ul>{verdict}</ul>
 <h2>Results</h2><table><tr>{head}</tr>{body}</table>
 <p><small>Latency: the paced stream ({meta['sizing']['rate']:g} updates/s), server timestamp to arrival. updates/s: one burst
 stream, delivered updates over the time from its start to the last arrival; 8 streams: the same for eight concurrent

@@ -8,7 +8,8 @@
   on one connection;
 - **streams**: eight bursts at once on one session (eight distinct callbacks): aggregate updates/s.
 
-``--quick`` shrinks every phase and shortens the outage to 2 s (the full run's is 5 s).
+``--quick`` (a smoke run) shrinks every phase: the paced one to 0.5 s (lossy 2.5 s, outage 3 s), the
+bursts to 0.3 s, the outage to 2 s (the full run's is 5 s), and waits less for a phase to deliver.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from benchmarks.contenders.streams import StreamParams
 from benchmarks.faults import OUTAGE_DURATION_S
 
 DEFAULT_DURATION_S = 2.0
-QUICK_DURATION_S = 1.0
+QUICK_DURATION_S = 0.5
 CONCURRENT_STREAMS = 8
 
 
@@ -46,7 +47,7 @@ class Sizing:
             duration = duration_s or QUICK_DURATION_S
             outage = 2.0
             return cls(duration, max(duration, 2.5), max(duration, outage + 1.0), outage,
-                       min(max(duration / 3, 0.5), 2.0), rate, grace_s=2.0, idle_cut_s=0.75, quick=True,
+                       min(max(duration / 3, 0.3), 2.0), rate, grace_s=2.0, idle_cut_s=0.75, quick=True,
                        repeat_paced_s=0.5, repeat_cpu_s=0.5)
         duration = duration_s or DEFAULT_DURATION_S
         outage = OUTAGE_DURATION_S

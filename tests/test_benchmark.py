@@ -17,7 +17,7 @@ import pytest
 from benchmarks.contenders.streams import StreamBook, StreamParams
 from benchmarks.flaky_net import parse_args
 from benchmarks.flaky_proxy import FlakyProxy
-from benchmarks.report import markdown_table, verdicts
+from benchmarks.report import markdown_table, markdown_verdicts, verdicts
 from benchmarks.stats import Recovery, SequenceReport, account, percentile, recovery, summary
 from benchmarks.workloads import Sizing, phases
 from tests.conftest import ROOT, SCALE
@@ -118,6 +118,8 @@ def test_sizing_puts_the_outage_in_the_middle_of_a_longer_paced_phase():
     quick = Sizing.choose(quick=True, duration_s=2)
     assert quick.quick and quick.duration_s == 2 and quick.outage_s < full.outage_s
     assert quick.paced_s("outage") > quick.outage_s
+    smoke = Sizing.choose(quick=True)  # shorter phases than the full run's, the lossy one still long enough for resets
+    assert smoke.duration_s < full.duration_s and smoke.burst_s < full.burst_s and smoke.paced_s("lossy") >= 2.5
 
 
 def test_phases_give_every_stream_a_fresh_key_and_eight_concurrent_streams():
@@ -194,6 +196,11 @@ def test_contenders_and_profiles_are_repeatable_or_comma_separated():
         parse_args(["--contender", "nope"])
 
 
+def test_quick_runs_fewer_repeat_rounds_unless_told():
+    assert (parse_args([]).repeats, parse_args(["--quick"]).repeats) == (5, 3)
+    assert parse_args(["--quick", "--repeats", "5"]).repeats == 5 and parse_args(["--repeats", "0"]).repeats == 0
+
+
 def _row(contender: str, profile: str, **values) -> dict:
     row = {"contender": contender, "profile": profile, "transport": "websocket", "latency_ms": {"p50": 1.0, "p95": 2.0, "p99": 3.0},
            "updates_per_s": 1000.0, "streams_updates_per_s": 2000.0, "delivered": 100, "lost": 0, "pending": 0,
@@ -227,6 +234,16 @@ def test_verdicts_judge_each_target_with_its_figures():
 
 def test_verdicts_not_evaluated_without_the_rows_they_need():
     assert {v["met"] for v in verdicts([])} == {None}
+
+
+def test_a_quick_runs_verdict_says_it_is_a_smoke_run():
+    def results(quick: bool) -> dict:
+        sizing = Sizing.choose(quick).to_json()
+        return {"meta": {"sizing": sizing, "verdict": verdicts([])}, "repeats": {"rounds": 3 if quick else 5}}
+
+    quick, full = markdown_verdicts(results(True)).splitlines(), markdown_verdicts(results(False)).splitlines()
+    assert "smoke run" in quick[0] and "3 repeat rounds" in quick[0] and quick[1:] == full
+    assert not any("smoke" in line for line in full)
 
 
 def test_the_table_has_a_line_per_row_and_shows_why_a_row_failed():
@@ -307,15 +324,17 @@ def test_browser_rows_run_only_on_demand():
         parse_args(["--browser"]).contenders)
 
 
-def test_quick_runs_the_chromium_pages_in_clean_only_unless_named():
+def test_quick_runs_the_chromium_pages_and_the_rivals_in_clean_only_unless_named():
     from benchmarks.contenders import CONTENDERS
     from benchmarks.flaky_net import _runs_in
 
-    page, python = CONTENDERS["flash_ws-ws-browser"], CONTENDERS["flash_ws-ws"]
+    page, python, rival = CONTENDERS["flash_ws-ws-browser"], CONTENDERS["flash_ws-ws"], CONTENDERS["dash-ws"]
     assert page.in_chromium and CONTENDERS["dash-stream"].in_chromium and not python.in_chromium
     assert [p for p in ("clean", "wan", "outage") if _runs_in(page, p, quick=True)] == ["clean"]
     assert [p for p in ("clean", "wan", "outage") if _runs_in(page, p, quick=False)] == ["clean", "wan", "outage"]
-    assert all(_runs_in(python, p, quick=True) for p in ("clean", "wan", "outage"))
+    assert all(_runs_in(python, p, quick=True) for p in ("clean", "wan", "lossy", "outage", "ws-blocked"))
+    assert [p for p in ("clean", "wan", "lossy", "outage") if _runs_in(rival, p, quick=True)] == ["clean"]
+    assert all(_runs_in(rival, p, quick=False) for p in ("clean", "wan", "lossy", "outage"))
     assert not _runs_in(CONTENDERS["dash-stream"], "wan", quick=False)  # its own profiles still hold
 
 
