@@ -27,6 +27,7 @@ running behind).
 
     python -m benchmarks.scale                          # the target, Redis + 2 workers + nginx
     python -m benchmarks.scale --sessions 250,500,750,1000 --json benchmarks/results/scale.json
+    python -m benchmarks.scale --loop uvloop            # the same on uvloop (hypercorn -k uvloop)
     python -m benchmarks.scale --no-redis               # one worker, in-process store
     python -m benchmarks.scale --quick                  # 200 sessions, 10 s
 
@@ -78,6 +79,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "(default: nginx with Redis, direct without)")
     parser.add_argument("--clients", type=int, default=4, help="load-generating processes (4)")
     parser.add_argument("--ramp", type=float, default=100.0, help="sessions opened per second, in all (100)")
+    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio",
+                        help="event loop of the workers (hypercorn --worker-class) and the load processes (asyncio)")
     parser.add_argument("--quick", action="store_true", help="200 sessions for 10 s unless given")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the results as JSON")
     args = parser.parse_args(argv)
@@ -113,7 +116,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     levels: list[dict[str, Any]] = []
     for sessions in args.levels:
         config = Config(sessions=sessions, streams=args.streams, rate=args.rate, duration=args.duration,
-                        workers=args.workers, redis=not args.no_redis, lb=args.lb, clients=args.clients, ramp=args.ramp)
+                        workers=args.workers, redis=not args.no_redis, lb=args.lb, clients=args.clients, ramp=args.ramp,
+                        loop=args.loop)
         say(f"[{len(levels) + 1}/{len(args.levels)}] {sessions:,} sessions × {args.streams} streams × {args.rate:g}/s, "
             f"{config.describe()} …")
         level = await run_level(config)

@@ -34,6 +34,7 @@ class Config:
     clients: int
     ramp: float
     nginx_processes: int = 1
+    loop: str = "asyncio"  # the event loop of the workers (hypercorn --worker-class) and of the load processes
 
     @property
     def count(self) -> int:
@@ -47,7 +48,8 @@ class Config:
 
     def describe(self) -> str:
         store = "redis" if self.redis else "in-process store" + (" per worker" if self.workers > 1 else "")
-        return f"{self.workers} worker{'s' if self.workers > 1 else ''}, {store}, {self.lb}"
+        loop = ", uvloop" if self.loop == "uvloop" else ""
+        return f"{self.workers} worker{'s' if self.workers > 1 else ''}, {store}, {self.lb}{loop}"
 
 
 def say(text: str) -> None:
@@ -172,7 +174,7 @@ async def run_level(config: Config) -> dict[str, Any]:
     began = time.monotonic()
     try:
         await stack.start(redis=config.redis, workers=config.workers, lb=config.lb,
-                          nginx_processes=config.nginx_processes, clients=config.load_processes)
+                          nginx_processes=config.nginx_processes, clients=config.load_processes, loop=config.loop)
         await _warm_up(stack, level, config)
         await asyncio.sleep(1.0)
         meters = Meters(stack)

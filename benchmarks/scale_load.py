@@ -250,8 +250,14 @@ async def main_async(urls: list[str]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.scale_load")
     parser.add_argument("--urls", required=True, help="comma-separated base URLs; session k uses urls[k % len]")
+    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio", help="the event loop (asyncio)")
     args = parser.parse_args()
-    asyncio.run(main_async(args.urls.split(",")))
+    if args.loop == "uvloop":
+        import uvloop
+
+        uvloop.run(main_async(args.urls.split(",")))
+    else:
+        asyncio.run(main_async(args.urls.split(",")))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,19 @@ from benchmarks.stats import percentile, summary
 
 STARTUP_S = 10.0  # latency "after start-up" leaves out arrivals this long after the first (or a third of the run)
 P99_LIMIT_MS = 1000.0  # a level "holds" when p99 stays under this and nothing is lost
+# issue 12's speed target at 1,000 sessions: p99 at most this, and the workers' CPU per update at most this
+SPEED_P99_MS = 100.0
+SPEED_CPU_US = 60.0
+
+
+def worker_us_per_update(run: dict[str, Any]) -> float | None:
+    """CPU time of every worker together per update delivered, in µs (from the steady run's CPU)."""
+    pct = run["cpu"]["percent_of_core"]
+    rate = run.get("updates_per_s")
+    workers = [v for k, v in pct.items() if k.startswith("worker") and v is not None]
+    if not rate or not workers:
+        return None
+    return round(sum(workers) / 100 / rate * 1e6, 1)
 
 
 def latency_summary(values: list[float]) -> dict[str, float | None]:
@@ -148,7 +161,7 @@ def _fmt(value: Any) -> str:
 LATENCY_HEAD = ("setup", "sessions", "streams × rate", "s", "connected", "expected", "received", "lost", "dup",
                 "reord", "p50 ms", "p95 ms", "p99 ms", "max ms", "p99 after start-up ms", "producer lag p99 ms",
                 "client loop lag p99 ms", "reconnects", "holds")
-COST_HEAD = ("setup", "sessions", "updates/s", "CPU % of a core: workers", "redis", "nginx", "load clients",
+COST_HEAD = ("setup", "sessions", "updates/s", "CPU % of a core: workers", "workers' CPU µs / update", "redis", "nginx", "load clients",
              "machine busy (of 200)", "irq", "other processes", "idle sessions' CPU: workers",
              "RSS MB per worker: baseline → idle → active", "KiB / idle session", "KiB / active session",
              "RSS MB redis; nginx: idle → active", "ramp s", "connect p99 ms")
@@ -186,7 +199,8 @@ def _cost_row(level: dict[str, Any]) -> list[str]:
     rss = "; ".join(f"{v['rss_mb']['baseline']} → {v['rss_mb']['idle']} → {v['rss_mb']['active_peak']}"
                     for v in mem["workers"].values())
     others = "; ".join(f"{v['idle']} → {v['active_peak']}" for v in mem.get("others_rss_mb", {}).values()) or "–"
-    return [level["setup"], _fmt(c["sessions"]), _fmt(run["updates_per_s"]), workers, _fmt(pct.get("redis")),
+    return [level["setup"], _fmt(c["sessions"]), _fmt(run["updates_per_s"]), workers, _fmt(worker_us_per_update(run)),
+            _fmt(pct.get("redis")),
             _fmt(pct.get("nginx")), _fmt(pct["clients"]), _fmt(cpu["machine_busy_percent"]), _fmt(cpu["irq_percent"]),
             _fmt(cpu["other_percent"]), idle, rss, _fmt(mem["kib_per_idle_session"]),
             _fmt(mem["kib_per_active_session"]), others, _fmt(level["ramp"]["elapsed_s"]),
@@ -220,4 +234,14 @@ def conclusion(levels: list[dict[str, Any]], target: int) -> str:
         parts.append(f"target **not met**: no level held p99 < {P99_LIMIT_MS:.0f} ms with nothing lost")
     parts.append("every update arrived exactly once and in order at every level" if correct
                  else "**correctness failed** at some level (see 'holds')")
+    parts += [speed_verdict(level) for level in levels if level["config"]["sessions"] == target and level.get("run")]
     return "; ".join(parts)
+
+
+def speed_verdict(level: dict[str, Any]) -> str:
+    """Issue 12's speed target for one level: p99 and the workers' CPU per update against their limits."""
+    run = level["run"]
+    p99, us = run["latency_ms"]["p99"], worker_us_per_update(run)
+    met = p99 is not None and us is not None and p99 <= SPEED_P99_MS and us <= SPEED_CPU_US and run["lost"] == 0
+    return (f"speed target (p99 <= {SPEED_P99_MS:.0f} ms, workers' CPU <= {SPEED_CPU_US:.0f} µs per update): "
+            f"{'met' if met else '**not met**'} (p99 {_fmt(p99)} ms, {_fmt(us)} µs per update, {level['setup']})")

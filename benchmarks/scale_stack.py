@@ -21,8 +21,9 @@ class Worker(ServerProcess):
     """One hypercorn process serving ``benchmarks.scale_app:server`` on its own port. It gets no
     ``FLASH_WS_REDIS_URL`` but the one in ``env``; ``pid`` is the process that serves, from its status."""
 
-    def __init__(self, index: int, env: dict[str, str], workdir: Path) -> None:
-        super().__init__(f"worker{index}", hypercorn_command("benchmarks.scale_app:server", "--backlog", "4096"), env,
+    def __init__(self, index: int, env: dict[str, str], workdir: Path, loop: str = "asyncio") -> None:
+        command = hypercorn_command("benchmarks.scale_app:server", "--backlog", "4096", "--worker-class", loop)
+        super().__init__(f"worker{index}", command, env,
                          unset=("FLASH_WS_REDIS_URL",), log=workdir / f"worker{index}.log", ready_path=STATUS_PATH)
         self.index = index
         self.pid: int | None = None
@@ -48,9 +49,9 @@ class LoadClient:
         self.proc = proc
 
     @classmethod
-    async def start(cls, index: int, urls: list[str], workdir: Path) -> LoadClient:
+    async def start(cls, index: int, urls: list[str], workdir: Path, loop: str = "asyncio") -> LoadClient:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "benchmarks.scale_load", "--urls", ",".join(urls), cwd=ROOT,
+            sys.executable, "-m", "benchmarks.scale_load", "--urls", ",".join(urls), "--loop", loop, cwd=ROOT,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             stderr=(workdir / f"load{index}.log").open("wb"), limit=1 << 28)
         client = cls(index, proc)
@@ -99,16 +100,18 @@ class Stack:
     nginx: Nginx | None = None
     loads: list[LoadClient] = field(default_factory=list)
 
-    async def start(self, *, redis: bool, workers: int, lb: str, nginx_processes: int, clients: int) -> None:
+    async def start(self, *, redis: bool, workers: int, lb: str, nginx_processes: int, clients: int,
+                    loop: str = "asyncio") -> None:
         """redis-server (with ``redis``), the workers, nginx (with ``lb == "nginx"``; else the load
-        processes alternate between the workers' ports) and ``clients`` load processes."""
+        processes alternate between the workers' ports) and ``clients`` load processes, all on
+        ``loop`` ("asyncio" or "uvloop")."""
         env = {"PYTHONUNBUFFERED": "1"}
         if redis:
             binary = program("redis-server", "the Redis mode needs redis-server (Debian: apt-get install "
                                              "redis-server), or --no-redis")
             self.redis = await asyncio.to_thread(RedisServer, binary, self.workdir, 20_000)
             env["FLASH_WS_REDIS_URL"] = self.redis.url
-        self.workers = [Worker(i, env, self.workdir) for i in range(workers)]
+        self.workers = [Worker(i, env, self.workdir, loop) for i in range(workers)]
         for worker in self.workers:
             worker.start()
         for worker in self.workers:
@@ -121,7 +124,7 @@ class Stack:
             urls = [self.nginx.url]
         else:
             urls = [w.url for w in self.workers]
-        self.loads = list(await asyncio.gather(*(LoadClient.start(i, urls, self.workdir) for i in range(clients))))
+        self.loads = list(await asyncio.gather(*(LoadClient.start(i, urls, self.workdir, loop) for i in range(clients))))
 
     def cpu_groups(self) -> dict[str, list[int]]:
         """The processes whose CPU the level reports, by name: each worker, redis, nginx, the load

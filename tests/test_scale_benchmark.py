@@ -17,7 +17,7 @@ import pytest
 
 from benchmarks.metering import established
 from benchmarks.scale import redis_supported
-from benchmarks.scale_report import MemoryReadings, conclusion, verdict
+from benchmarks.scale_report import MemoryReadings, conclusion, speed_verdict, verdict, worker_us_per_update
 from benchmarks.scale_stack import shares
 from tests.conftest import ROOT
 
@@ -39,6 +39,21 @@ def test_conclusion_names_the_largest_level_that_held():
     text = conclusion([_level(250, True), _level(500, True), _level(1000, False)], 1000)
     assert "not met" in text and "500 sessions" in text
     assert "correctness failed" in conclusion([_level(250, False, correct=False)], 1000)
+
+
+def _ran(p99: float, workers: tuple[float, float], rate: float, lost: int = 0) -> dict:
+    pct = {"worker0": workers[0], "worker1": workers[1], "redis": 9.0, "clients": 50.0}
+    return {"config": {"sessions": 1000}, "setup": "2 workers, redis, nginx", "verdict": {"holds": True, "correct": True},
+            "run": {"latency_ms": {"p99": p99}, "lost": lost, "updates_per_s": rate, "cpu": {"percent_of_core": pct}}}
+
+
+def test_the_speed_target_weighs_p99_and_the_workers_cpu_per_update():
+    assert worker_us_per_update(_ran(50, (24.0, 24.0), 8000)["run"]) == 60.0  # 0.48 core-s per s / 8,000
+    assert "speed target" in speed_verdict(_ran(50, (24.0, 24.0), 8000)) and ": met" in speed_verdict(_ran(50, (24.0, 24.0), 8000))
+    assert "not met" in speed_verdict(_ran(50, (30.0, 30.0), 8000))  # 75 µs
+    assert "not met" in speed_verdict(_ran(150, (20.0, 20.0), 8000))
+    assert "not met" in speed_verdict(_ran(50, (20.0, 20.0), 8000, lost=1))
+    assert "75.0 µs per update" in conclusion([_ran(50, (30.0, 30.0), 8000)], 1000)
 
 
 def test_memory_per_session_is_rss_growth_over_the_connections_held():
@@ -115,10 +130,11 @@ def _assert_correct(results: dict, workers: int) -> dict:
     return level
 
 
-def test_scale_in_process_store_one_worker(tmp_path):
-    results = _run(tmp_path, "--no-redis")
+def test_scale_in_process_store_one_worker_on_uvloop(tmp_path):
+    results = _run(tmp_path, "--no-redis", "--loop", "uvloop")
     level = _assert_correct(results, workers=1)
     assert level["config"]["redis"] is False and level["config"]["lb"] == "direct"
+    assert level["config"]["loop"] == "uvloop" and level["setup"].endswith("uvloop")
 
 
 def test_scale_two_workers_each_with_its_own_store_clients_alternating(tmp_path):
