@@ -12,7 +12,8 @@ app = Flash(__name__, resume_grace=float(os.environ.get("FLASH_WS_TEST_GRACE", "
             replay_buffer_bytes=int(os.environ.get("FLASH_WS_TEST_REPLAY_BYTES", str(8 << 20))),
             allowed_origins=os.environ.get("FLASH_WS_TEST_ORIGINS", "").split(),
             allowed_hosts=os.environ.get("FLASH_WS_TEST_HOSTS", "").split(),
-            worker_ttl=float(os.environ.get("FLASH_WS_TEST_WORKER_TTL", "5")))
+            worker_ttl=float(os.environ.get("FLASH_WS_TEST_WORKER_TTL", "5")),
+            heartbeat_interval=float(os.environ.get("FLASH_WS_TEST_HEARTBEAT", "15")))
 server = app.server
 probe.install(app)
 app.layout = html.Div([html.Button("go", id="go"), html.Div(id="out")])
