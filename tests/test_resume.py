@@ -17,8 +17,10 @@ def transport(request) -> str:
     return request.param
 
 
-async def test_drops_mid_stream_lose_duplicate_and_reorder_nothing(serve, transport):
-    server = serve(f"{APP}:server", FLASH_WS_TEST_GRACE="10")
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])  # uvloop: hypercorn -k uvloop, as README recommends
+async def test_drops_mid_stream_lose_duplicate_and_reorder_nothing(serve, transport, loop):
+    server = serve(f"{APP}:server", args=("--worker-class", loop), FLASH_WS_TEST_GRACE="10")
+    assert loop in server.get_json("/test/loop")["loop"]
     async with FlashWsClient.connect(server.url, transport=transport) as client:
         run = await client.start(f"{APP}.paced", [1500])
         seen: list[int] = []

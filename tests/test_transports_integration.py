@@ -32,7 +32,10 @@ def server(serve):
     return serve(f"{APP}:server", FLASH_WS_TEST_GRACE="1", FLASH_WS_TEST_MAX_RUNS="12")
 
 
-async def test_runs_of_several_callbacks_stream_at_once_on_one_connection(server, connect):
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])  # uvloop: hypercorn -k uvloop, as README recommends
+async def test_runs_of_several_callbacks_stream_at_once_on_one_connection(serve, connect, loop):
+    server = serve(f"{APP}:server", args=("--worker-class", loop), FLASH_WS_TEST_GRACE="1", FLASH_WS_TEST_MAX_RUNS="12")
+    assert loop in server.get_json("/test/loop")["loop"]
     async with connect(server.url) as client:
         count = await client.start(f"{APP}.count", [50, None])
         sync = await client.start(f"{APP}.sync_count", [5])

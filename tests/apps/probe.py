@@ -27,6 +27,6 @@ def install(app: Any) -> None:
         return jsonify({"worker": getattr(app.flash_ws, "worker_id", None), "pid": os.getpid()})
 
     @app.server.route("/test/loop")
-    async def loop():  # the event loop's class (tests/test_uvloop.py)
+    async def loop():  # the event loop's class (tests/test_resume.py and tests/test_transports_integration.py)
         loop = asyncio.get_running_loop()
         return jsonify({"loop": f"{type(loop).__module__}.{type(loop).__qualname__}"})
