@@ -104,6 +104,14 @@ class LiveServer:
         with urllib.request.urlopen(self.url + path, timeout=5) as response:
             return json.loads(response.read())
 
+    def post(self, path: str) -> object:
+        """POST an empty body to ``path``; the JSON answer."""
+        import json
+
+        request = urllib.request.Request(self.url + path, data=b"", method="POST")
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return json.loads(response.read())
+
     def output(self) -> str:
         """What this server (and its restarts) printed: not an earlier server's lines on the same port."""
         with self.log.open("rb") as log:

@@ -43,6 +43,9 @@ class _Behind:
     def get_json(self, path: str):
         return self.app.get_json(path)
 
+    def post(self, path: str):
+        return self.app.post(path)
+
     def output(self) -> str:
         return self.app.output()
 
@@ -81,9 +84,12 @@ def test_eight_streams_run_at_once_over_one_connection(page: PageWatch, mode):
 
 def test_updates_arrive_as_they_are_produced(page: PageWatch, server):
     page.click("slow-start")
-    page.wait_until(lambda: page.text("slow-out") in {str(k) for k in range(1, 9)}, "an intermediate value")
-    assert "slow done" not in server.get_json("/test/events")  # shown while the generator still runs
+    page.wait_until(lambda: server.get_json("/test/events").get("slow waiting") == 1, "the generator to wait at its gate")
+    page.wait_text("slow-out", "4")  # while the generator waits for the test: nothing flushed it but flash_ws
+    assert "slow done" not in server.get_json("/test/events")
+    server.post("/test/open/slow")
     page.wait_text("slow-out", "9")
+    page.wait_until(lambda: server.get_json("/test/events").get("slow done") == 1, "the generator to end")
 
 
 def test_cancel_applies_reset_props_and_closes_the_generator(page: PageWatch, server):

@@ -130,8 +130,11 @@ def plain_sync(n_clicks):
 
 @event_callback(Input("slow-start", "n_clicks"))
 async def slow(n_clicks):
-    """Ten updates 0.3 s apart: each must show as it is produced, even behind a buffering proxy."""
+    """Ten updates 0.3 s apart, the last five once the test opens gate "slow": the first five must show
+    while the generator waits, even behind a buffering proxy."""
     for k in range(10):
+        if k == 5:
+            await probe.gate("slow")
         yield stream_props("slow-out", {"children": str(k)})
         await asyncio.sleep(0.3)
     probe.EVENTS["slow done"] += 1

@@ -4,18 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections import Counter
+from collections import Counter, defaultdict
 from typing import Any
 
 from quart import jsonify
 
 EVENTS: Counter[str] = Counter()
+GATES: defaultdict[str, asyncio.Event] = defaultdict(asyncio.Event)
+
+
+async def gate(name: str, timeout: float = 120.0) -> None:
+    """Wait until a test opens gate ``name`` (POST /test/open/<name>), so a test can look at the page
+    while a generator is known to be still running."""
+    EVENTS[f"{name} waiting"] += 1
+    await asyncio.wait_for(GATES[name].wait(), timeout)
 
 
 def install(app: Any) -> None:
     @app.server.route("/test/events")
     async def events():  # a user route on app.server: must keep working beside flash_ws
         return jsonify(dict(EVENTS))
+
+    @app.server.route("/test/open/<name>", methods=["POST"])
+    async def open_gate(name: str):
+        GATES[name].set()
+        return jsonify({"opened": name})
 
     @app.server.route("/test/sessions")
     async def sessions():
