@@ -151,3 +151,19 @@ def test_scale_redis_two_workers_behind_round_robin_nginx(tmp_path):
     assert level["config"]["redis"] is True and level["config"]["lb"] == "nginx"
     assert "nginx" in level["run"]["cpu"]["percent_of_core"] and "redis" in level["run"]["cpu"]["percent_of_core"]
     assert not level.get("notes"), level.get("notes")  # the workers really use the Redis store
+
+
+def test_the_floor_runs_the_same_scenario_on_bare_websockets_servers_and_counts_every_update(tmp_path):
+    out = tmp_path / "floor.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.scale_floor", "--sessions", str(SESSIONS), "--streams", str(STREAMS),
+         "--rate", str(RATE), "--duration", str(DURATION), "--clients", "2", "--workers", "2", "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(out.read_text())
+    updates = SESSIONS * STREAMS * RATE * DURATION
+    assert result["connected"] == SESSIONS and result["errors"] == []
+    assert result["expected"] == result["delivered"] == result["received"] == updates
+    assert (result["lost"], result["duplicated"], result["reordered"]) == (0, 0, 0)
+    assert result["workers_us_per_update"] == round(result["workers_cpu_s"] / updates * 1e6, 1)
+    assert f"{updates:,} of {updates:,} delivered" in done.stdout

@@ -1,0 +1,171 @@
+"""The scale scenario's floor: what bare ``websockets`` servers cost for the same paced sends.
+
+``python -m benchmarks.scale_floor`` runs ``benchmarks.scale``'s scenario (1,000 sessions x 4 streams
+x 2 updates/s on 2 workers, by default) against ``raw-websockets`` servers
+(benchmarks/contenders/raw_ws.py, one process per worker, clients alternating between their ports):
+the same producer and timers, one WebSocket message per update, and nothing else: no protocol, no
+sequencing, no acknowledgements, no resume, no session store, no proxy. Its workers' CPU per delivered
+update is the least a Python asyncio server pays for this traffic on this machine, the yardstick for
+``benchmarks.scale``'s own column.
+
+Clients open every connection first (``--ramp`` per second), then start every stream, spread over one
+update interval so the streams' phases do not line up, and count each update's latency (arrival
+less the producer's ``ts``, same clock) and sequence. The workers' CPU is read from /proc over the
+streaming phase only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import subprocess
+import sys
+import time
+from typing import Any
+
+from websockets.asyncio.client import connect
+
+from benchmarks.contenders.streams import STATUS_PATH, StreamParams
+from benchmarks.metering import cpu_seconds, machine_busy
+from benchmarks.processes import LOOPBACK, free_port, get_json, stop_process, wait_for
+from benchmarks.scale_stack import shares
+from benchmarks.stats import EMPTY, account, summary
+
+CORES = os.cpu_count() or 1
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.scale_floor", description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=1000, help="connections, one per simulated page (1000)")
+    parser.add_argument("--streams", type=int, default=4, help="streams per connection (4)")
+    parser.add_argument("--rate", type=float, default=2.0, help="updates per second of each stream (2)")
+    parser.add_argument("--duration", type=float, default=30.0, help="seconds each stream runs (30)")
+    parser.add_argument("--workers", type=int, default=2, help="server processes (2)")
+    parser.add_argument("--clients", type=int, default=4, help="load-generating processes (4)")
+    parser.add_argument("--ramp", type=float, default=100.0, help="connections opened per second, in all (100)")
+    parser.add_argument("--json", help="write the result as JSON to this path")
+    args = parser.parse_args(argv)
+    if min(args.sessions, args.streams, args.workers, args.clients) < 1 or min(args.rate, args.duration, args.ramp) <= 0:
+        parser.error("every number must be positive")
+    return args
+
+
+async def _page(url: str, prefix: str, args: dict[str, Any], go: asyncio.Event, out: dict[str, Any]) -> None:
+    """One connection: wait for ``go``, start its paced streams, note every update until each ends."""
+    streams, rate, duration = args["streams"], args["rate"], args["duration"]
+    async with connect(url, compression=None, max_size=None) as ws:
+        out["connected"] += 1
+        await go.wait()
+        seqs: dict[str, list[int]] = {}
+        for i in range(streams):  # spread over one interval: the phases do not line up
+            await asyncio.sleep(1 / rate / streams)
+            key = f"{prefix}-{i}"
+            seqs[f"out-stream{i}"] = []
+            params = StreamParams(key, "paced", duration, rate)
+            await ws.send(json.dumps({"start": f"stream{i}", "params": params.to_json()}))
+        ended = 0
+        async for message in ws:
+            now = time.time()
+            update = json.loads(message)
+            if isinstance(update, dict):  # {"fin": key}
+                ended += 1
+                if ended == streams:
+                    break
+                continue
+            for component, props in update:
+                seqs[component].append(props["children"]["seq"])
+                out["latency_ms"].append((now - props["children"]["ts"]) * 1000)
+        for received in seqs.values():
+            out["report"] = out["report"] + account(received, round(duration * rate))
+            out["delivered"] += len(received)
+
+
+async def _load(urls: list[str], sessions: int, first: int, args: dict[str, Any], go: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"connected": 0, "latency_ms": [], "report": EMPTY, "delivered": 0}
+    started = asyncio.Event()
+    tasks = []
+    for k in range(sessions):
+        url = urls[(first + k) % len(urls)]
+        tasks.append(asyncio.create_task(_page(url, f"c{first + k}", args, started, out)))
+        await asyncio.sleep(args["interval"])
+    await asyncio.get_running_loop().run_in_executor(None, go.wait)
+    started.set()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    out["errors"] = sorted({f"{type(r).__name__}: {r}" for r in results if isinstance(r, BaseException)})
+    return out
+
+
+def _client(urls: list[str], sessions: int, first: int, args: dict[str, Any], go: Any, results: Any) -> None:
+    """One load process (multiprocessing target): its share of the connections."""
+    out = asyncio.run(_load(urls, sessions, first, args, go))
+    out["report"] = out["report"].__dict__
+    results.put(out)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Start the servers and the load, stream, and measure; the figures as a dict."""
+    ports = [free_port() for _ in range(args.workers)]
+    servers = [subprocess.Popen([sys.executable, "-m", "benchmarks.contenders.raw_ws", "--port", str(port)]) for port in ports]
+    ctx = multiprocessing.get_context("spawn")
+    go, results = ctx.Event(), ctx.Queue()
+    clients: list[Any] = []
+    try:
+        for port in ports:
+            wait_for(lambda port=port: get_json(f"http://{LOOPBACK}:{port}{STATUS_PATH}?key=-"), "a raw-websockets worker")
+        urls = [f"ws://{LOOPBACK}:{port}/" for port in ports]
+        load = {"streams": args.streams, "rate": args.rate, "duration": args.duration, "interval": args.clients / args.ramp}
+        first = 0
+        for share in shares(args.sessions, args.clients):
+            clients.append(ctx.Process(target=_client, args=(urls, share, first, load, go, results)))
+            first += share
+        for client in clients:
+            client.start()
+        time.sleep(args.sessions / args.ramp + 2)  # every connection open (the clients' own pace)
+        cpu_before, busy_before, clock = [cpu_seconds(s.pid) or 0.0 for s in servers], machine_busy(), time.monotonic()
+        go.set()
+        outs = [results.get(timeout=args.duration + 120) for _ in clients]
+        elapsed = time.monotonic() - clock
+        cpu = round(sum((cpu_seconds(s.pid) or 0.0) - before for s, before in zip(servers, cpu_before, strict=True)), 3)
+        busy_after = machine_busy()
+    finally:
+        go.set()
+        for client in clients:
+            client.join(30)
+        for server in servers:
+            stop_process(server)
+    latencies = [v for out in outs for v in out["latency_ms"]]
+    delivered = sum(out["delivered"] for out in outs)
+    report = {k: sum(out["report"][k] for out in outs) for k in ("received", "lost", "duplicated", "reordered")}
+    return {
+        "config": {k: getattr(args, k) for k in ("sessions", "streams", "rate", "duration", "workers", "clients")},
+        "connected": sum(out["connected"] for out in outs), "expected": args.sessions * args.streams * round(args.duration * args.rate),
+        "delivered": delivered, **report, "errors": sorted({e for out in outs for e in out["errors"]}),
+        "latency_ms": summary(latencies), "workers_cpu_s": cpu,
+        "workers_us_per_update": round(cpu / delivered * 1e6, 1) if delivered else None,
+        "machine_busy_pct": round(100 * CORES * (busy_after[0] - busy_before[0]) / max(1, busy_after[1] - busy_before[1]), 1),
+        "elapsed_s": round(elapsed, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    result = run(args)
+    latency = result["latency_ms"] or {}
+    print(f"raw-websockets floor, {args.sessions:,} connections x {args.streams} streams x {args.rate:g}/s on "
+          f"{args.workers} workers: {result['delivered']:,} of {result['expected']:,} delivered, lost {result['lost']}, "
+          f"duplicated {result['duplicated']}, reordered {result['reordered']}; p50 {latency.get('p50')} ms, "
+          f"p99 {latency.get('p99')} ms; workers' CPU {result['workers_us_per_update']} µs / update; "
+          f"machine busy {result['machine_busy_pct']} % (of {100 * CORES})")
+    for error in result["errors"]:
+        print("error:", error)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=1)
+    return 0 if result["connected"] == args.sessions and not result["errors"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
