@@ -123,6 +123,11 @@ def test_the_client_acknowledges_when_the_vector_says(case: dict) -> None:
         if "seqs" in step:
             _effects, replies = client.receive_message(_padded(step["seqs"], step["size"]), now)
             acks = [frame.seq for frame in replies if isinstance(frame, Ack)]
+        elif step.get("resume"):
+            client.disconnected()
+            assert client.hello().seq == client.applied_seq
+            _effects, replies = client.receive_message(encode_message([Welcome("tok", "ep", True, client.applied_seq, 1)]), now)
+            acks = [frame.seq for frame in replies if isinstance(frame, Ack)]
         else:
             ack = client.ack_due(now)
             acks = [] if ack is None else [ack.seq]

@@ -101,6 +101,10 @@ describe('ack vectors', () => {
           const padded = text + ' '.repeat(step.size - text.length);
           session.receive(decodeMessage(padded, 'server'), step.at, padded.length);
           ack = session.takeFrames(step.at).find((frame) => frame.t === 'ack');
+        } else if (step.resume) {
+          session.onDisconnect();
+          session.receive([welcomeFrame({resumed: true, run, seq: session.lastSeq})], step.at);
+          ack = session.takeFrames(step.at).find((frame) => frame.t === 'ack');
         } else {
           ack = session.ackFrame(step.at) ?? undefined;
         }

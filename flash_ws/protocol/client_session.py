@@ -170,8 +170,9 @@ class ClientSession:
         if lost:
             effects.insert(0, SessionLost(lost))
         if not frame.resumed:
-            self.applied_seq = self.acked_seq = frame.seq
-            self._unacked_since, self._unacked_bytes = None, 0
+            self.applied_seq = frame.seq
+        self.acked_seq = self.applied_seq  # the hello named it: the server dropped what it held up to there
+        self._unacked_since, self._unacked_bytes = None, 0
         self.unsent.clear()
         self.connected = True
         self.session, self.epoch, self.server_run = frame.session, frame.epoch, frame.run
