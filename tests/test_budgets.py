@@ -94,6 +94,17 @@ def test_past_max_refused_frames_the_session_answers_misbehaved_and_processes_no
     assert send(session, Start(6, "a", [])) == [StartRun(6, "a", [])]
 
 
+def test_a_connection_resumed_on_another_worker_starts_counting_refusals_afresh_too() -> None:
+    session = new_session(max_refused_frames=1)
+    send(session, Start(1, "nope", []))
+    assert isinstance(send(session, Start(2, "nope", []))[-1], Misbehaved)
+
+    session.attach_elsewhere(session.replay.last_seq, sent_seq=session.replay.last_seq)
+
+    assert (session.refused_frames, session.dropped_errors) == (0, 0)
+    assert send(session, Start(3, "a", [])) == [StartRun(3, "a", [])]
+
+
 def test_one_message_of_many_refused_starts_stops_at_the_limit() -> None:
     session = new_session(max_refused_frames=10)
     flood = json.dumps([{"t": "start", "run": run, "cb": "nope", "args": []} for run in range(1, 5001)])

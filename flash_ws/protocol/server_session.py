@@ -89,9 +89,8 @@ class ServerSession:
         start = hello.seq if resumed else 0
         self.replay.ack(start)
         self.sent_seq = start
+        self._new_connection()
         self._control = [self._welcome(resumed, self.replay.last_seq)]
-        self._queued_errors = self.refused_frames = self.dropped_errors = 0
-        self._misbehaved = self._ping = self._pong = None
 
     def attach_elsewhere(self, seq: int, sent_seq: int) -> str:
         """A connection held by another process resumed after ``seq``: the frames up to ``sent_seq``
@@ -99,8 +98,14 @@ class ServerSession:
         connection are dropped; returns the welcome (encoded) that the other process sends first."""
         self.replay.ack(seq)
         self.sent_seq = sent_seq
-        self.take_control()
+        self._new_connection()
         return self._welcome(True, sent_seq)
+
+    def _new_connection(self) -> None:
+        """What belongs to one connection starts afresh: control frames queued for the previous one
+        are dropped, and the refusal budgets (``max_refused_frames``, ``max_queued_errors``) count again."""
+        self._control, self._ping, self._pong, self._misbehaved = [], None, None, None
+        self._queued_errors = self.refused_frames = self.dropped_errors = 0
 
     def sent_elsewhere(self, seq: int) -> None:
         """The frames up to ``seq`` reached the page through another process (see ``attach_elsewhere``)."""
