@@ -35,7 +35,10 @@ async def read_body(request: Any, limit: int) -> bytes | None:
     return bytes(body)
 
 
-async def receive_post(request: Any, service: FlashWsService, admission: Admission) -> Response:
+async def admitted_body(request: Any, service: FlashWsService, admission: Admission, what: str) -> bytes | Response:
+    """The body of an upstream POST (a single one, or a shared stream's batch) once the admission
+    guard let the request in, it says JSON and it is within ``max_message_bytes``; otherwise the
+    refusal to answer (``what`` names the body in it)."""
     refused = await admission.admit(request, "post")
     if refused:
         return refusal(refused.status, refused.code, refused.message)
@@ -44,7 +47,14 @@ async def receive_post(request: Any, service: FlashWsService, admission: Admissi
     limit = service.settings.limits.max_message_bytes
     body = await read_body(request, limit)
     if body is None:
-        return refusal(413, "too_large", f"message exceeds the limit of {limit} bytes")
+        return refusal(413, "too_large", f"{what} exceeds the limit of {limit} bytes")
+    return body
+
+
+async def receive_post(request: Any, service: FlashWsService, admission: Admission) -> Response:
+    body = await admitted_body(request, service, admission, "message")
+    if isinstance(body, Response):
+        return body
     token = request.headers.get(SESSION_HEADER)
     if not token:
         return refusal(400, "unknown_session", f"missing the {SESSION_HEADER} header")

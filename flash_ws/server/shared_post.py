@@ -15,7 +15,7 @@ from typing import Any
 from quart import Response, jsonify
 
 from .admission import Admission
-from .post import deliver, read_body
+from .post import admitted_body, deliver
 from .service import FlashWsService
 from .sse import refusal
 
@@ -39,15 +39,9 @@ def entries_of(body: bytes, max_entries: int) -> list[tuple[str, str]]:
 
 
 async def receive_posts(request: Any, service: FlashWsService, admission: Admission) -> Response:
-    refused = await admission.admit(request, "post")
-    if refused:
-        return refusal(refused.status, refused.code, refused.message)
-    if request.mimetype != "application/json":
-        return refusal(415, "bad_frame", f"expected a JSON body (application/json), got {request.mimetype or 'none'!r}")
-    limit = service.settings.limits.max_message_bytes
-    body = await read_body(request, limit)
-    if body is None:
-        return refusal(413, "too_large", f"batch exceeds the limit of {limit} bytes")
+    body = await admitted_body(request, service, admission, "batch")
+    if isinstance(body, Response):
+        return body
     try:
         entries = entries_of(body, service.settings.max_shared_sessions * 4)
     except ValueError as exc:
