@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Unpack
 
 import dash
 from quart import request, websocket
 
 from . import logs
-from .callbacks import GLOBAL_EVENT_CALLBACKS, CallbackOptions, EventCallbackRegistry
+from .callbacks import GLOBAL_EVENT_CALLBACKS, CallbackKeywords, CallbackOptions, EventCallbackRegistry
 from .dash_callbacks import add_stream, take_from_dash
 from .devtools import add_devtools_view
 from .page_config import TriggerGroup, build_groups, page_config
@@ -185,7 +185,8 @@ class Flash(dash.Dash):
     async def _serve_posts(self) -> Any:
         return await receive_posts(request, self.flash_ws, self.flash_ws_admission)
 
-    def event_callback(self, *dependencies: Any, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def event_callback(self, *dependencies: Any,
+                       **options: Unpack[CallbackKeywords]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Register an event callback on this app (see ``flash_ws.event_callback``; ``options`` are
         the fields of ``flash_ws.callbacks.CallbackOptions``)."""
         given = CallbackOptions(**options)  # an unknown keyword is refused here

@@ -6,7 +6,7 @@ import hashlib
 import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from dash.dependencies import Input, Output, State
 
@@ -15,6 +15,17 @@ from .stream import StreamProps, _check_pair
 OnError = Callable[[Exception], Any]
 BACKPRESSURE_MODES = ("wait", "latest")
 MAX_ID_LENGTH = 256  # the codec caps a start frame's callback id
+
+
+class CallbackKeywords(TypedDict, total=False):
+    """The keywords ``event_callback`` takes (their meaning: ``CallbackOptions``), named for editors and
+    type checkers."""
+
+    cancel: Sequence[tuple[Input, Any]]
+    reset_props: Sequence[tuple[Any, dict]]
+    on_error: OnError | None
+    prevent_initial_call: bool
+    backpressure: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -167,7 +178,7 @@ def _build(cb_id: str, func: Callable[..., Any], dependencies: Sequence[Any], op
                          **{f.name: getattr(checked, f.name) for f in fields(CallbackOptions)})
 
 
-def event_callback(*dependencies: Any, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def event_callback(*dependencies: Any, **options: Unpack[CallbackKeywords]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a generator as an event callback that streams ``stream_props`` to the page.
 
     ``dependencies`` are ``Input`` then ``State`` objects; the generator receives their values in

@@ -51,3 +51,19 @@ def test_mistakes_are_refused_at_decoration_naming_the_callback(func, dependenci
     with pytest.raises((TypeError, ValueError)) as refused:
         EventCallbackRegistry().add(func, dependencies, **options)
     assert message in str(refused.value) and func.__name__ in str(refused.value)
+
+
+def test_the_decorators_name_every_option_and_refuse_an_unknown_one():
+    import inspect
+    from dataclasses import fields
+    from typing import get_type_hints
+
+    from flash_ws import event_callback
+    from flash_ws.app import Flash
+    from flash_ws.callbacks import CallbackKeywords, CallbackOptions
+
+    assert set(get_type_hints(CallbackKeywords)) == {each.name for each in fields(CallbackOptions)}
+    for decorator in (event_callback, Flash.event_callback):  # editors see the names through Unpack
+        assert "Unpack[CallbackKeywords]" in str(inspect.signature(decorator).parameters["options"].annotation)
+    with pytest.raises(TypeError, match="cancle"):
+        event_callback(Input("a", "n_clicks"), cancle=[])
