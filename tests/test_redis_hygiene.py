@@ -129,3 +129,19 @@ async def test_pages_and_logs_never_see_the_redis_host_or_password(serve):
         assert "S3cret" not in page_text and str(port) not in page_text and "127.0.0.1" not in page_text
     await eventually(lambda: f"redis://127.0.0.1:{port}/0" in server.output(), what="the masked URL in the log")
     assert "S3cret" not in server.output() and "alice" not in server.output()
+
+
+async def test_the_store_loads_its_append_script_when_it_starts_not_at_its_first_batch(redis_server):
+    import hashlib
+
+    client = redis.Redis.from_url(redis_server.url)
+    store = RedisSessionStore(redis_server.url, set(), Limits(), 30.0, 5.0, lambda live: None, lambda live, text: None)
+    sha = hashlib.sha1(keys.APPEND.encode()).hexdigest()
+    try:
+        assert client.script_exists(sha) == [False]  # a fresh redis-server
+        await store.start()
+        await eventually(lambda: client.script_exists(sha) == [True], what="the append script loaded, no session yet")
+        assert len(store) == 0
+    finally:
+        await store.stop()
+        client.close()

@@ -140,7 +140,12 @@ class Recorder:
                 self.mark_dirty(live)
 
     async def run(self) -> None:
-        """Store what owned sessions produced, a batch per loop turn; on failure keep it and retry."""
+        """Store what owned sessions produced, a batch per loop turn; on failure keep it and retry.
+        The append script is loaded first, so that the first batch is not refused ``NOSCRIPT``."""
+        try:
+            await self.redis.script_load(keys.APPEND)
+        except RedisError:
+            pass  # Redis is not reachable yet: the first batch fails, waits for it and loads the script then
         delay = 0.05
         while True:
             await self._dirty_event.wait()
