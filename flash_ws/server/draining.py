@@ -28,7 +28,7 @@ from typing import Any
 from ..protocol import ErrorInfo
 from ..protocol.close_codes import CloseCode
 from . import observe
-from .sessions import SessionMoved, StoreUnavailable
+from .sessions import LiveSession, SessionHandle, SessionMoved, StoreUnavailable
 
 log = logging.getLogger("flash_ws")
 SHUTDOWN_ERROR = ErrorInfo("worker_shutdown", "the server was restarted: this stream was stopped")
@@ -92,7 +92,7 @@ class Drain:
         self._reconnect(lambda live: True)
         log.warning("flash_ws: worker %s drained: %d run(s) ended as worker_shutdown", self.service.worker_id or "-", ended)
 
-    def _reconnect(self, which: Callable[[Any], bool]) -> None:
+    def _reconnect(self, which: Callable[[SessionHandle], bool]) -> None:
         """Close the connections (of this worker) whose session ``which`` selects with RECONNECT."""
         for connection, live in list(self.service.connections.items()):
             if connection.closing is None and not connection.replaced and which(live) and self._flushed(live):
@@ -108,11 +108,11 @@ class Drain:
             live.notify()
         return ended
 
-    def _flushed(self, live: Any) -> bool:
+    def _flushed(self, live: SessionHandle) -> bool:
         """Whether every frame of ``live`` is stored (Redis) and sent on this worker's connection."""
-        core = getattr(live, "core", None)
-        if core is None:
+        if not isinstance(live, LiveSession):
             return True  # a handle on a session owned elsewhere: its owner flushes
+        core = live.core
         stored = live.sendable_seq()
         if stored is not None and stored < core.replay.last_seq:
             return False
@@ -120,9 +120,9 @@ class Drain:
         return not local or core.sent_seq >= core.replay.last_seq
 
 
-def _runs_of(live: Any) -> list[int]:
-    core = getattr(live, "core", None)
-    return core.active_runs() if core is not None else []
+def _runs_of(live: SessionHandle) -> list[int]:
+    """The runs of ``live`` driven here (none for a handle on a session owned elsewhere)."""
+    return live.core.active_runs() if isinstance(live, LiveSession) else []
 
 
 class ShutdownWatch:

@@ -19,6 +19,7 @@ from weakref import WeakKeyDictionary
 
 from ..protocol.tokens import session_id
 from . import metrics
+from .sessions import LiveSession
 
 log = logging.getLogger("flash_ws")
 events_log = logging.getLogger("flash_ws.events")
@@ -64,9 +65,8 @@ def session_attached(live: Any, connection: Any, resumed: bool, hello_seq: int, 
     found.connections.labels(transport).inc()
     if transport == "sse" and not resumed:
         found.fallbacks.labels("page_choice" if fallback else "transport_setting").inc()
-    core = getattr(live, "core", None)
-    if resumed and core is not None:
-        found.frames_replayed.inc(max(0, core.replay.last_seq - hello_seq))
+    if resumed and isinstance(live, LiveSession):  # a handle on a session owned elsewhere replays from Redis
+        found.frames_replayed.inc(max(0, live.core.replay.last_seq - hello_seq))
 
 
 def connection_closed(connection: Any) -> None:
