@@ -19,11 +19,12 @@ SPEED_CPU_US = 60.0
 
 
 def worker_us_per_update(run: dict[str, Any]) -> float | None:
-    """CPU time of every worker together per update delivered, in µs (from the steady run's CPU)."""
+    """CPU time of every worker together per update delivered, in µs (from the steady run's CPU);
+    None when a worker's CPU could not be read (a sum without it would flatter the figure)."""
     pct = run["cpu"]["percent_of_core"]
     rate = run.get("updates_per_s")
-    workers = [v for k, v in pct.items() if k.startswith("worker") and v is not None]
-    if not rate or not workers:
+    workers = [v for k, v in pct.items() if k.startswith("worker")]
+    if not rate or not workers or None in workers:
         return None
     return round(sum(workers) / 100 / rate * 1e6, 1)
 

@@ -41,7 +41,7 @@ def test_conclusion_names_the_largest_level_that_held():
     assert "correctness failed" in conclusion([_level(250, False, correct=False)], 1000)
 
 
-def _ran(p99: float, workers: tuple[float, float], rate: float, lost: int = 0) -> dict:
+def _ran(p99: float, workers: tuple[float, float | None], rate: float, lost: int = 0) -> dict:
     pct = {"worker0": workers[0], "worker1": workers[1], "redis": 9.0, "clients": 50.0}
     return {"config": {"sessions": 1000}, "setup": "2 workers, redis, nginx", "verdict": {"holds": True, "correct": True},
             "run": {"latency_ms": {"p99": p99}, "lost": lost, "updates_per_s": rate, "cpu": {"percent_of_core": pct}}}
@@ -49,6 +49,7 @@ def _ran(p99: float, workers: tuple[float, float], rate: float, lost: int = 0) -
 
 def test_the_speed_target_weighs_p99_and_the_workers_cpu_per_update():
     assert worker_us_per_update(_ran(50, (24.0, 24.0), 8000)["run"]) == 60.0  # 0.48 core-s per s / 8,000
+    assert worker_us_per_update(_ran(50, (24.0, None), 8000)["run"]) is None  # a worker unread: no figure
     assert "speed target" in speed_verdict(_ran(50, (24.0, 24.0), 8000)) and ": met" in speed_verdict(_ran(50, (24.0, 24.0), 8000))
     assert "not met" in speed_verdict(_ran(50, (30.0, 30.0), 8000))  # 75 µs
     assert "not met" in speed_verdict(_ran(150, (20.0, 20.0), 8000))
