@@ -5,7 +5,7 @@ x 2 updates/s on 2 workers, by default) against ``raw-websockets`` servers
 (benchmarks/contenders/raw_ws.py, one process per worker, clients alternating between their ports):
 the same producer and timers, one WebSocket message per update, and nothing else: no protocol, no
 sequencing, no acknowledgements, no resume, no session store, no proxy. Its workers' CPU per delivered
-update is the least a Python asyncio server pays for this traffic on this machine, the yardstick for
+update is what a bare asyncio WebSocket server pays for this traffic on this machine: the yardstick for
 ``benchmarks.scale``'s own column.
 
 Clients open every connection first (``--ramp`` per second), then start every stream, spread over one
