@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -99,15 +100,11 @@ class LiveServer:
             return False
 
     def get_json(self, path: str) -> object:
-        import json
-
         with urllib.request.urlopen(self.url + path, timeout=5) as response:
             return json.loads(response.read())
 
     def post(self, path: str) -> object:
         """POST an empty body to ``path``; the JSON answer."""
-        import json
-
         request = urllib.request.Request(self.url + path, data=b"", method="POST")
         with urllib.request.urlopen(request, timeout=5) as response:
             return json.loads(response.read())
