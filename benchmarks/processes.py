@@ -22,10 +22,43 @@ BENCH_STATUS_PATH = "/_bench/status"  # every contender app answers its status h
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
+# Ports handed out by free_port: below Linux's ephemeral range (32768-60999), so no outgoing
+# connection's source port takes one between its choice and its server's bind, and counted through
+# one file for every process of this user (parallel test workers, their servers and benchmarks, a
+# second suite run beside this one), so no two callers are handed the same port.
+PORT_RANGE = range(20000, 32000)
+_PORT_COUNTER = Path("/tmp") / f"flash_ws-ports-{os.getuid()}"
+
+
 def free_port() -> int:
+    """A loopback port no other caller of this function holds and nothing listens on."""
+    import fcntl
+
+    with open(_PORT_COUNTER, "a+") as counter:
+        fcntl.flock(counter, fcntl.LOCK_EX)
+        counter.seek(0)
+        text = counter.read().strip()
+        port = int(text) if text.isdigit() else PORT_RANGE.start + os.getpid() % len(PORT_RANGE)
+        for _ in range(len(PORT_RANGE)):
+            port = port + 1 if port + 1 in PORT_RANGE else PORT_RANGE.start
+            if _bindable(port):
+                break
+        else:
+            raise RuntimeError(f"no free loopback port in {PORT_RANGE.start}-{PORT_RANGE.stop - 1}")
+        counter.seek(0)
+        counter.truncate()
+        counter.write(str(port))
+        return port
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as sock:
-        sock.bind((LOOPBACK, 0))
-        return sock.getsockname()[1]
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind: TIME_WAIT is no obstacle
+        try:
+            sock.bind((LOOPBACK, port))
+        except OSError:
+            return False
+        return True
 
 
 def get_json(url: str, timeout: float = 5.0) -> Any:

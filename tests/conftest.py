@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -15,16 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.processes import free_port  # noqa: F401 (the tests import it from here)
+
 ROOT = Path(__file__).resolve().parent.parent
 # One unit for every wait in the I/O tests: slow CI machines can stretch it (FLASH_WS_TEST_SCALE=3).
 SCALE = float(os.environ.get("FLASH_WS_TEST_SCALE", "1"))
 TIMEOUT = 20 * SCALE
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_until(condition: Callable[[], object], timeout: float = TIMEOUT, what: str = "condition",
@@ -179,3 +174,15 @@ def redis_server():
     server = RedisServer()
     yield server
     server.stop()
+
+
+# ----- parallel workers (pytest-xdist, ``-n auto`` in pyproject's addopts)
+
+
+def pytest_xdist_auto_num_workers(config) -> int:
+    """``-n auto``: two workers a core (the suite mostly waits on browsers, servers and timers),
+    or FLASH_WS_TEST_WORKERS."""
+    if os.environ.get("FLASH_WS_TEST_WORKERS"):
+        return int(os.environ["FLASH_WS_TEST_WORKERS"])
+    return max(2, min(8, 2 * (os.cpu_count() or 1)))
+

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
+
+import pytest
 
 from benchmarks.contenders import Contender
 from benchmarks.contenders.dash_page_driver import DashPageDriver
@@ -28,8 +31,13 @@ def test_without_a_dash_45_environment_the_row_says_why():
 
 
 def test_dash_45_streaming_and_flash_ws_run_the_same_page_side_by_side(tmp_path):
+    """Needs a second environment with Dash 4.5: .ci/run makes one and names it in
+    FLASH_WS_DASH45_PYTHON, which makes this test fail rather than skip when it is unusable; the
+    README's command on a fresh clone reports it skipped, with the reason on one line."""
     python, found = dash45_python()
-    assert python is not None, found  # .ci/run makes .venv-dash45 before running the suite on either version
+    if python is None and not os.environ.get("FLASH_WS_DASH45_PYTHON"):
+        pytest.skip(f"no Dash 4.5 environment: {found}")
+    assert python is not None, found
     json_path = tmp_path / "results.json"
     command = [sys.executable, "-m", "benchmarks.flaky_net", "--quick", "--profile", "lossy",
                "--contender", "dash-stream,flash_ws-dash-api", "--duration", "2", "--json", str(json_path)]
