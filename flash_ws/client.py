@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from .client_links import CookieJar, Link, LinkClosed, LinkFactory, PostRefused, SseLink, WebSocketLink
@@ -62,7 +62,7 @@ class FlashWsClient:
 
     def __init__(self, base_url: str, transport: str = "websocket", origin: str | None = None,
                  reconnect: bool = True, headers: dict[str, str] | None = None, ws_timeout: float = 2.0,
-                 **session_options: Any) -> None:
+                 links: Mapping[str, LinkFactory] = LINKS, **session_options: Any) -> None:
         if not base_url.endswith("/"):
             base_url += "/"
         self.base_url = base_url + "_flash_ws/"
@@ -70,7 +70,8 @@ class FlashWsClient:
         if transport not in (*LINKS, "auto"):
             raise ValueError(f"transport must be websocket, sse or auto, got {transport!r}")
         self.transport = transport
-        self.link_class: LinkFactory = LINKS["websocket" if transport == "auto" else transport]
+        self.links = links  # the link class of each transport (the tests' in-process links replace them)
+        self.link_class: LinkFactory = links["websocket" if transport == "auto" else transport]
         self.ws_timeout = ws_timeout
         self.headers = headers or {}
         self.reconnect = reconnect
@@ -100,14 +101,14 @@ class FlashWsClient:
         """Connect; with ``transport="auto"``, fall back to SSE + POST like the browser does."""
         if self.transport == "auto":
             try:
-                await asyncio.wait_for(self._open_with(WebSocketLink), self.ws_timeout)
+                await asyncio.wait_for(self._open_with(self.links["websocket"]), self.ws_timeout)
                 return self
             except (TimeoutError, LinkClosed) as exc:
                 if isinstance(exc, LinkClosed) and exc.action is CloseAction.GIVE_UP:
                     raise  # a refusal is no reason to try SSE (as in the browser)
                 self.fallback_reason = str(exc) or "no welcome within the deadline"
                 await self._abandon()
-                self.link_class = SseLink
+                self.link_class = self.links["sse"]
         await asyncio.wait_for(self._open_with(self.link_class), 10)
         return self
 

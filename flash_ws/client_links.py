@@ -183,7 +183,7 @@ class SseLink:
         session id goes in a URL; the cookie proves the rest)."""
         sid = (hello.session or "").split(".", 1)[0]
         query = urlencode({"v": hello.v, "sid": sid, "seq": hello.seq})
-        self._http = http = _http_client()
+        self._http = http = self.http_client()
         request = http.build_request("GET", f"{self.base_url}sse?{query}", timeout=httpx.Timeout(OPEN_TIMEOUT, read=None),
                                      headers=self._headers({"Accept": "text/event-stream"}))
         try:
@@ -196,6 +196,10 @@ class SseLink:
             raise LinkClosed(f"event stream refused with {response.status_code} ({code}): {message}",
                              http_action("sse", response.status_code, code))
         self._reader = asyncio.get_running_loop().create_task(self._read(response))
+
+    def http_client(self) -> httpx.AsyncClient:
+        """The HTTP client of this link's event stream and POSTs (a subclass may route it elsewhere)."""
+        return _http_client()
 
     def _headers(self, extra: dict[str, str]) -> dict[str, str]:
         return {**self.headers, "Origin": self.origin, **extra, **self.cookies.headers()}

@@ -16,6 +16,8 @@ import pytest
 
 from benchmarks.processes import free_port  # noqa: F401 (the tests import it from here)
 
+pytest_plugins = ["tests.inprocess"]  # the serve_in_process fixture
+
 ROOT = Path(__file__).resolve().parent.parent
 # One unit for every wait in the I/O tests: slow CI machines can stretch it (FLASH_WS_TEST_SCALE=3).
 SCALE = float(os.environ.get("FLASH_WS_TEST_SCALE", "1"))
