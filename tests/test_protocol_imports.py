@@ -1,4 +1,5 @@
-"""flash_ws.protocol is sans-I/O: it imports nothing from asyncio, quart, dash, websockets, hypercorn."""
+"""flash_ws.protocol is sans-I/O: it imports nothing from asyncio, quart, dash, websockets, hypercorn,
+neither in its own modules nor through the ``flash_ws`` package that holds it."""
 
 from __future__ import annotations
 
@@ -58,17 +59,12 @@ def test_no_protocol_module_imports_an_io_package(path: Path) -> None:
 
 
 BLOCKED_IMPORT = f"""
-import importlib, sys, types
+import importlib, sys
 
 for name in {FORBIDDEN!r}:
     sys.modules[name] = None  # any import of it, direct or indirect, raises ImportError
 
-# flash_ws/__init__.py imports dash (the public API): load the subpackage on its own.
-package = types.ModuleType("flash_ws")
-package.__path__ = [{str(ROOT / "flash_ws")!r}]
-sys.modules["flash_ws"] = package
-
-import flash_ws.protocol
+import flash_ws.protocol  # through the real package: its __init__ resolves the public API lazily
 for name in {[path.stem for path in MODULES if path.stem != "__init__"]!r}:
     importlib.import_module("flash_ws.protocol." + name)
 
@@ -93,3 +89,19 @@ def test_the_blocking_really_blocks() -> None:
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
 
     assert result.stdout.strip() == "blocked"
+
+
+def test_importing_the_protocol_loads_no_dash_or_web_framework() -> None:
+    """What a fresh interpreter holds after ``import flash_ws.protocol``: none of Dash, a web framework
+    or a server (the package's public names are resolved on first use), yet ``flash_ws.Flash`` still
+    resolves on demand."""
+    probe = ("import sys, flash_ws.protocol\n"
+             "heavy = sorted({n.split('.')[0] for n in sys.modules} & {'dash', 'quart', 'flask', 'starlette', 'fastapi',"
+             " 'hypercorn', 'uvicorn', 'werkzeug', 'plotly', 'websockets', 'httpx'})\n"
+             "print(heavy)\n"
+             "import flash_ws\n"
+             "print(flash_ws.Flash.__name__, 'dash' in sys.modules)\n")
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["[]", "Flash True"]
