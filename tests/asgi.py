@@ -72,10 +72,12 @@ class _Exchange:
         """The app's next message; a failure of the app is raised here, not hidden behind a timeout."""
         getter = asyncio.ensure_future(self.from_app.get())
         assert self.task is not None
-        done, _ = await asyncio.wait({getter, self.task}, timeout=TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
+        try:
+            done, _ = await asyncio.wait({getter, self.task}, timeout=TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            getter.cancel()  # a reader cancelled meanwhile must not take the next message with it
         if getter in done:
             return getter.result()
-        getter.cancel()
         if self.task in done:
             error = self.task.exception()
             if error is not None:

@@ -23,16 +23,29 @@ from flash_ws.client import FlashWsClient
 from tests.asgi import AsgiClient
 from tests.asgi_links import asgi_links
 
-FRESH_MODULES = ("tests.apps.probe",)  # imported afresh beside each app: its counters and gates are per server
+APPS_PACKAGE = "tests.apps"
+
+
+def _forget_test_apps() -> None:
+    """Every test app module (the probe, an app another app builds on) is imported afresh by the next
+    server: its callbacks, counters, gates and routes are that server's alone."""
+    package = sys.modules.get(APPS_PACKAGE)
+    for name in [name for name in sys.modules if name.startswith(APPS_PACKAGE + ".")]:
+        del sys.modules[name]
+        if package is not None:
+            package.__dict__.pop(name.rpartition(".")[2], None)  # ``from tests.apps import probe`` reads this first
 
 
 class _Lines(logging.Handler):
+    """flash_ws's log records while a server runs, formatted with their tracebacks."""
+
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
         self.lines: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(f"{record.levelname} {record.name}: {record.getMessage()}")
+        self.lines.append(self.format(record))
 
 
 class _DashHooks:
@@ -67,8 +80,7 @@ class InProcessServer:
         os.environ.update(env)
         hooks = _DashHooks()
         try:
-            for name in (module_name, *FRESH_MODULES):
-                sys.modules.pop(name, None)
+            _forget_test_apps()
             module = importlib.import_module(module_name)
             own_hooks = hooks.take()  # Dash's hooks are process-wide: the ones this app module added are its own
         finally:
@@ -87,14 +99,19 @@ class InProcessServer:
         self._log = _Lines()
 
     async def start(self) -> None:
-        logging.getLogger("flash_ws").addHandler(self._log)
+        logger = logging.getLogger("flash_ws")
+        self._level = logger.level
+        logger.setLevel(min(logger.getEffectiveLevel(), logging.INFO))  # session events, as a server's log has them
+        logger.addHandler(self._log)
         await self.asgi.start()
 
     async def stop(self) -> None:
         try:
             await self.asgi.stop()
         finally:
-            logging.getLogger("flash_ws").removeHandler(self._log)
+            logger = logging.getLogger("flash_ws")
+            logger.removeHandler(self._log)
+            logger.setLevel(self._level)
 
     def client(self, path: str = "/", **options: Any) -> Any:
         """A reference client of this app (of its pages at ``path``), connecting:

@@ -1,83 +1,100 @@
-"""The admission guard, tried as an attacker would, on a real hypercorn: every transport passes the
-same checks (the app's before_request login, Dash's hooks on every frame, Host and Origin, size
-and nesting before anything runs), and a session belongs to the browser that opened it."""
+"""The admission guard, tried as an attacker would: every transport passes the same checks (the
+app's before_request login, Dash's hooks on every frame, Host and Origin, size and nesting before
+anything runs), and a session belongs to the browser that opened it.
+
+In-process (tests/inprocess.py): the checks look at the request's headers, cookies and frames, which
+the test writes itself (a rebinding page's Host too), not at a socket's timing. On a real hypercorn:
+what nginx's access log shows of the event stream's URL, and a chunked POST answered at the size
+limit while it is still being written.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import urllib.error
-import urllib.request
 
 import pytest
 import websockets
 
 from flash_ws.protocol.tokens import BROWSER_KEY_COOKIE
+from tests.asgi import ConnectionClosed, WebSocket
 from tests.conftest import TIMEOUT, eventually, free_port, wait_until
 
 LOGIN = "tests.apps.login"
 HELLO = {"t": "hello", "v": 1, "session": None, "seq": 0}
+WS = "/_flash_ws/ws"
 
 
-def http(server, path: str, body: bytes | None = None, headers: dict[str, str] | None = None,
-         method: str | None = None) -> tuple[int, dict, dict]:
-    """(status, JSON body or {}, response headers) of a request to ``server``."""
-    request = urllib.request.Request(server.url + path, data=body, method=method, headers={"Origin": server.url, **(headers or {})})
+async def http(server, path: str, body: bytes | None = None, headers: dict[str, str] | None = None,
+               method: str | None = None) -> tuple[int, dict, object]:
+    """(status, JSON body of a refusal or {}, response headers) of a request to ``server``."""
+    method = method or ("GET" if body is None else "POST")
+    response = await server.asgi.request(method, path, body or b"", {"Origin": server.url, **(headers or {})})
+    if response.status < 400:
+        return response.status, {}, response.headers
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, {}, dict(response.headers)
-    except urllib.error.HTTPError as error:
-        text = error.read()
-        try:
-            answer = json.loads(text)
-        except ValueError:
-            answer = {"text": text.decode(errors="replace")}
-        return error.code, answer, dict(error.headers)
+        answer = response.json()
+    except ValueError:
+        answer = {"text": response.body.decode(errors="replace")}
+    return response.status, answer, response.headers
 
 
-def post(server, frames: list | bytes, token: str, cookie: str = "", **headers: str) -> tuple[int, dict, dict]:
+async def post(server, frames: list | bytes, token: str, cookie: str = "", **headers: str) -> tuple[int, dict, object]:
     body = frames if isinstance(frames, bytes) else json.dumps(frames).encode()
-    return http(server, "/_flash_ws/post", body, {"Content-Type": "application/json", "X-Flash-Ws-Session": token,
-                                                  "Cookie": cookie, **headers})
+    return await http(server, "/_flash_ws/post", body, {"Content-Type": "application/json", "X-Flash-Ws-Session": token,
+                                                        "Cookie": cookie, **headers})
 
 
-async def open_page(server, cookie: str, first: list | None = None) -> tuple[websockets.ClientConnection, list, str]:
+async def open_page(server, cookie: str, first: list | None = None) -> tuple[WebSocket, list, str]:
     """A WebSocket that said hello (plus ``first``'s frames in the same message): the socket, the
     frames of its first message (the welcome first) and the cookies it now holds (``cookie`` plus
     the browser key the server set)."""
-    ws = await websockets.connect(server.ws_url, origin=server.url, additional_headers={"Cookie": cookie})
-    set_cookie = ws.response.headers.get("Set-Cookie", "")
+    ws = await server.asgi.websocket(WS, {"Origin": server.url, "Cookie": cookie})
+    set_cookie = ws.response_headers.get("set-cookie", "")
     key = set_cookie.split(";")[0] if set_cookie.startswith(BROWSER_KEY_COOKIE) else ""
     await ws.send(json.dumps([HELLO, *(first or [])]))
-    frames = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
+    frames = json.loads(await ws.recv())
     return ws, frames, "; ".join(part for part in (cookie, key) if part)
 
 
-async def close_code(ws: websockets.ClientConnection) -> tuple[int, str]:
-    with pytest.raises(websockets.ConnectionClosed) as closed:
+async def close_code(ws: WebSocket) -> tuple[int, str]:
+    with pytest.raises(ConnectionClosed) as closed:
         while True:
-            await asyncio.wait_for(ws.recv(), TIMEOUT)
-    return closed.value.rcvd.code, closed.value.rcvd.reason
+            await ws.recv()
+    return closed.value.code, closed.value.reason
 
 
 @pytest.fixture
-def login_app(serve):
-    return serve(f"{LOGIN}:server")
+async def login_app(serve_in_process):
+    return await serve_in_process(f"{LOGIN}:server")
+
+
+# on a real hypercorn, for the test that stays there
+
+
+async def open_real_page(server, cookie: str) -> tuple[websockets.ClientConnection, dict, str]:
+    """``open_page`` on a real server: the socket, its welcome and the cookies it now holds."""
+    ws = await websockets.connect(server.ws_url, origin=server.url, additional_headers={"Cookie": cookie})
+    set_cookie = ws.response.headers.get("Set-Cookie", "")
+    key = set_cookie.split(";")[0] if set_cookie.startswith(BROWSER_KEY_COOKIE) else ""
+    await ws.send(json.dumps([HELLO]))
+    welcome = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))[0]
+    return ws, welcome, "; ".join(part for part in (cookie, key) if part)
 
 
 # ----- the app's own authentication covers every transport
 
 
 async def test_without_the_login_cookie_no_transport_starts_anything(login_app):
-    ws = await websockets.connect(login_app.ws_url, origin=login_app.url)  # accepted, then closed with the code
+    ws = await login_app.asgi.websocket(WS, {"Origin": login_app.url})  # accepted, then closed with the code
     assert await close_code(ws) == (4001, "refused by the app (before_request answered 401)")
-    status, answer, _ = http(login_app, "/_flash_ws/sse?v=1&sid=&seq=0")
+    status, answer, _ = await http(login_app, "/_flash_ws/sse?v=1&sid=&seq=0")
     assert status == 401
     ws, (welcome, *_), cookie = await open_page(login_app, "login=bob")  # a real session, to aim the POST at
-    status, answer, _ = post(login_app, [{"t": "start", "run": 1, "cb": "tests.apps.login.ticker", "args": [0]}],
-                             welcome["session"], cookie.replace("login=bob", "login=mallory"))
+    status, answer, _ = await post(login_app, [{"t": "start", "run": 1, "cb": "tests.apps.login.ticker", "args": [0]}],
+                                   welcome["session"], cookie.replace("login=bob", "login=mallory"))
     assert status == 401
-    assert login_app.get_json("/test/events").get("admin report ran", 0) == 0
+    assert login_app.events().get("admin report ran", 0) == 0
     await ws.close()
 
 
@@ -85,7 +102,7 @@ async def test_with_the_login_cookie_the_websocket_streams(login_app):
     start = {"t": "start", "run": 1, "cb": "tests.apps.login.admin_report", "args": [3]}
     ws, frames, _ = await open_page(login_app, "login=alice", [start])
     while len(frames) < 3:
-        frames += json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
+        frames += json.loads(await ws.recv())
     assert [f["t"] for f in frames] == ["welcome", "update", "end"]
     assert frames[1]["props"] == [["out", {"children": "report 3"}]] and frames[2]["reason"] == "done"
     await ws.close()
@@ -95,30 +112,31 @@ async def test_with_the_login_cookie_the_websocket_streams(login_app):
 
 
 async def test_a_start_bundled_with_the_hello_passes_the_message_hooks(login_app):
-    ws = await websockets.connect(login_app.ws_url, origin=login_app.url, additional_headers={"Cookie": "login=bob"})
+    ws = await login_app.asgi.websocket(WS, {"Origin": login_app.url, "Cookie": "login=bob"})
     await ws.send(json.dumps([HELLO, {"t": "start", "run": 1, "cb": "tests.apps.login.admin_report", "args": [1]}]))
     assert await close_code(ws) == (4001, "the admin report is for admins")
-    assert login_app.get_json("/test/events").get("admin report ran", 0) == 0
+    assert login_app.events().get("admin report ran", 0) == 0
 
 
 async def test_a_hook_protected_callback_cannot_be_started_over_post(login_app):
     ws, (welcome, *_), cookie = await open_page(login_app, "login=bob")
-    status, answer, _ = post(login_app, [{"t": "start", "run": 1, "cb": "tests.apps.login.admin_report", "args": [1]}],
-                             welcome["session"], cookie)
+    status, answer, _ = await post(login_app, [{"t": "start", "run": 1, "cb": "tests.apps.login.admin_report", "args": [1]}],
+                                   welcome["session"], cookie)
     assert (status, answer["code"]) == (403, "rejected") and "admins" in answer["message"]
-    assert login_app.get_json("/test/events").get("admin report ran", 0) == 0
+    assert login_app.events().get("admin report ran", 0) == 0
     await ws.close()
 
 
-async def test_post_runs_the_connect_hooks(serve):
-    server = serve("tests.apps.guarded:server")
+async def test_post_runs_the_connect_hooks(serve_in_process):
+    server = await serve_in_process("tests.apps.guarded:server")
     ws, (welcome, *_), cookie = await open_page(server, "auth=ok")
-    status, answer, _ = post(server, [{"t": "start", "run": 1, "cb": "tests.apps.guarded.hello", "args": [1]}],
-                             welcome["session"], cookie.replace("auth=ok", "auth=stolen"))
+    status, answer, _ = await post(server, [{"t": "start", "run": 1, "cb": "tests.apps.guarded.hello", "args": [1]}],
+                                   welcome["session"], cookie.replace("auth=ok", "auth=stolen"))
     assert (status, answer["code"], answer["message"]) == (403, "rejected", "No session cookie")
-    status, _, _ = post(server, [{"t": "start", "run": 1, "cb": "tests.apps.guarded.hello", "args": [1]}], welcome["session"], cookie)
+    status, _, _ = await post(server, [{"t": "start", "run": 1, "cb": "tests.apps.guarded.hello", "args": [1]}],
+                              welcome["session"], cookie)
     assert status == 204
-    update = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
+    update = json.loads(await ws.recv())
     assert update[0]["run"] == 1  # the refused POST started nothing: run 1 is the accepted one
     await ws.close()
 
@@ -140,12 +158,12 @@ async def test_a_stolen_token_does_not_take_the_session_over(login_app):
 
     reader = asyncio.get_running_loop().create_task(read())
     await eventually(lambda: len(seen) >= 5, what="the owner's stream")
-    thief = await websockets.connect(login_app.ws_url, origin=login_app.url, additional_headers={"Cookie": "login=bob"})
+    thief = await login_app.asgi.websocket(WS, {"Origin": login_app.url, "Cookie": "login=bob"})
     await thief.send(json.dumps([{**HELLO, "session": token, "seq": 0}]))
-    stolen = json.loads(await asyncio.wait_for(thief.recv(), TIMEOUT))[0]
+    stolen = json.loads(await thief.recv())[0]
     assert stolen["t"] == "welcome" and not stolen["resumed"] and stolen["session"] != token
     await thief.send(json.dumps([{**HELLO, "session": token, "seq": 10**6}]))  # a wrong seq harms nobody
-    status, _, _ = post(login_app, [{"t": "cancel", "run": 1}], token, "login=bob")  # nor a POST without the key
+    status, _, _ = await post(login_app, [{"t": "cancel", "run": 1}], token, "login=bob")  # nor a POST without the key
     assert status == 404
     count = len(seen)
     await eventually(lambda: len(seen) >= count + 20, what="the owner's stream going on")
@@ -160,15 +178,16 @@ async def test_a_session_is_bound_to_its_user_too(login_app):
     await ws.close()
     resume = {**HELLO, "session": welcome["session"], "seq": 0}
     for who, resumed in (("alice", False), ("bob", True)):  # same browser key, another user: not resumed
-        ws = await websockets.connect(login_app.ws_url, origin=login_app.url,
-                                      additional_headers={"Cookie": cookie.replace("login=bob", f"login={who}")})
+        ws = await login_app.asgi.websocket(WS, {"Origin": login_app.url, "Cookie": cookie.replace("login=bob", f"login={who}")})
         await ws.send(json.dumps([resume]))
-        answer = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))[0]
+        answer = json.loads(await ws.recv())[0]
         assert (who, answer["resumed"]) == (who, resumed)
         await ws.close()
 
 
 async def test_the_event_stream_url_carries_no_token(serve, tmp_path):
+    """Real hypercorn behind nginx: only a proxy's access log shows what the event stream's URL
+    carries (the session's public id, never its secret)."""
     from flash_ws.client import FlashWsClient
     from tests.nginx import STOCK, Nginx
 
@@ -194,42 +213,44 @@ async def test_the_event_stream_url_carries_no_token(serve, tmp_path):
 # ----- Host, size and nesting
 
 
-async def test_dns_rebinding_is_refused_with_allowed_hosts(serve):
-    server = serve("tests.apps.basic:server", FLASH_WS_TEST_HOSTS="127.0.0.1 localhost")
+async def test_dns_rebinding_is_refused_with_allowed_hosts(serve_in_process):
+    server = await serve_in_process("tests.apps.basic:server", FLASH_WS_TEST_HOSTS="127.0.0.1 localhost")
     evil = {"Host": "evil.example", "Origin": "http://evil.example"}
-    ws = await websockets.connect(f"ws://evil.example:{server.port}/_flash_ws/ws", origin=f"http://evil.example:{server.port}",
-                                  host="127.0.0.1", port=server.port)  # evil.example resolves to this server now
+    port = server.asgi.server[1]  # evil.example resolves to this server now: the browser sends its own name as Host
+    ws = await server.asgi.websocket(WS, {"Host": f"evil.example:{port}", "Origin": f"http://evil.example:{port}"})
     code, reason = await close_code(ws)
     assert code == 4003 and "allowed_hosts" in reason
-    status, answer, _ = http(server, "/_flash_ws/sse?v=1&sid=&seq=0", headers=evil)
+    status, answer, _ = await http(server, "/_flash_ws/sse?v=1&sid=&seq=0", headers=evil)
     assert (status, answer["code"]) == (403, "origin") and "allowed_hosts" in answer["message"]
     ws, (welcome, *_), _ = await open_page(server, "")  # the app's own host still works
     assert welcome["t"] == "welcome"
     await ws.close()
 
 
-async def test_deeply_nested_messages_are_refused_clearly(serve):
-    server = serve("tests.apps.basic:server")
+async def test_deeply_nested_messages_are_refused_clearly(serve_in_process):
+    server = await serve_in_process("tests.apps.basic:server")
     deep = "[" * 100_000 + "]" * 100_000
-    ws = await websockets.connect(server.ws_url, origin=server.url, max_size=None)
+    ws = await server.asgi.websocket(WS, {"Origin": server.url})
     await ws.send(deep)
     code, reason = await close_code(ws)
     assert code == 4000 and "deeply" in reason
     ws, (welcome, *_), cookie = await open_page(server, "")
     await ws.send(json.dumps([{"t": "start", "run": 1, "cb": "tests.apps.basic.count", "args": [json.loads("[" * 34 + "1" + "]" * 34)]}]))
-    error = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))[0]
+    error = json.loads(await ws.recv())[0]
     assert (error["t"], error["code"]) == ("error", "bad_frame") and "nest deeper than 32" in error["message"]
     await ws.send(deep)
-    error = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))[0]
+    error = json.loads(await ws.recv())[0]
     assert (error["t"], error["code"]) == ("error", "bad_frame") and "deeply" in error["message"]
-    status, answer, _ = post(server, deep.encode(), welcome["session"], cookie)
+    status, answer, _ = await post(server, deep.encode(), welcome["session"], cookie)
     assert (status, answer["code"]) == (400, "bad_frame")
     await ws.close()
 
 
 async def test_a_chunked_post_is_cut_at_the_size_limit(serve):
+    """Real hypercorn: only a real socket shows a chunked body (no Content-Length) answered 413 at the
+    limit while the client is still writing it (the in-memory client hands the app a body whole)."""
     server = serve("tests.apps.basic:server")
-    ws, (welcome, *_), cookie = await open_page(server, "")
+    ws, welcome, cookie = await open_real_page(server, "")
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
     writer.write((f"POST /_flash_ws/post HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nOrigin: {server.url}\r\n"
                   f"Content-Type: application/json\r\nX-Flash-Ws-Session: {welcome['session']}\r\nCookie: {cookie}\r\n"

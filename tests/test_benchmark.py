@@ -2,7 +2,9 @@
 
 The unit tests feed ``stats``, ``report`` and ``workloads`` numbers made up here. The smoke test runs
 ``python -m benchmarks.flaky_net --quick`` on a small subset and asserts on the structure of the JSON
-and on what flash_ws must never do (lose or duplicate an update), never on timings.
+and on what flash_ws must never do (lose or duplicate an update), never on timings. The runs are
+the command as a measured run starts it: its servers, fault proxies and (with ``--browser``)
+Chromium pages are real processes and sockets.
 """
 
 from __future__ import annotations
@@ -163,6 +165,7 @@ async def test_a_stream_restarted_with_its_key_numbers_on_and_stops_the_old_run(
 
 
 async def test_the_proxy_counts_the_connections_that_can_still_deliver():
+    """Real loopback sockets: the proxy is a TCP proxy, with an echo server behind it."""
     async def echo(reader, writer):
         while data := await reader.read(1024):
             writer.write(data)

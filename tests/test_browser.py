@@ -2,6 +2,11 @@
 
 Every scenario runs three ways: over the WebSocket; with the transport forced to SSE + POST; and
 through a stock nginx (proxy_pass only: WebSockets blocked, buffering on), where the page falls back.
+
+Real Chromium: only the page's own JavaScript shows the updates, resets and errors applied to the
+DOM by Dash's renderer, the connections the page opens and what it logs; it needs a real server on a
+socket (hypercorn). Real nginx: only the real proxy refuses the upgrade, so the page falls back by
+itself.
 """
 
 from __future__ import annotations

@@ -1,5 +1,9 @@
 """Resume in the browser through a fault-injecting TCP proxy: resets, a dead path, a restarted server.
-Both transports go through the same faults."""
+Both transports go through the same faults.
+
+Real Chromium: only the page's own JavaScript notices a reset or a silent path (its heartbeat),
+resumes, and shows the chart exact in the DOM. The proxy cuts and silences real TCP connections; the
+restarted server is a new hypercorn process, without the old sessions."""
 
 from __future__ import annotations
 

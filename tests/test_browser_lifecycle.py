@@ -1,7 +1,11 @@
 """What a page lives through, in a real headless Chromium against a real hypercorn
 (tests/apps/lifecycle_app.py): its JavaScript stopped for longer than the server's heartbeat
 allows, and its connection replaced by a newer one of its own. Either way the page streams on:
-the same run, every update applied once and in order, nothing reset, no "giving up"."""
+the same run, every update applied once and in order, nothing reset, no "giving up".
+
+Real Chromium: only a real page can have its main thread stopped (the debugger's pause) while its
+sockets stay open, and open a second WebSocket of its own; the server's closes (4008, 4009) are
+seen by the page's own JavaScript."""
 
 from __future__ import annotations
 

@@ -4,6 +4,10 @@ SharedWorker, so every tab streams; over the WebSocket every tab keeps its own s
 
 Each tab's start button starts two streams at once; each extends its chart one point per update,
 so a chart reading 0..POINTS-1 shows every update applied exactly once, in order.
+
+Real Chromium: only a browser has the six connections per host, the SharedWorker, Web Locks and
+BroadcastChannel the tabs share through, and tabs that close or stop (the debugger's pause). Real
+nginx blocks the upgrade and speaks HTTP/1.1 to the browser.
 """
 
 from __future__ import annotations
@@ -126,6 +130,8 @@ def test_eight_tabs_behind_a_proxy_that_blocks_websockets_all_stream_exactly(bro
 
 
 def test_eight_tabs_behind_round_robin_nginx_with_two_workers_and_redis(browser, stock_cluster):
+    """Real nginx balances round-robin over two hypercorn workers sharing a real redis-server: the
+    shared stream and the tabs' POSTs land on either worker, joined only through Redis."""
     _eight_tabs_stream_exactly(browser, stock_cluster)
 
 

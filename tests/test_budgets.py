@@ -1,7 +1,10 @@
 """Bounded cost per client: control frames, refusals and replay memory (issue 10).
 
-The core first (pure: feed messages, assert on output and counters), then real servers: a client
-that floods pings without reading, and one that keeps sending refused frames.
+The core first (pure: feed messages, assert on output and counters); then tests.apps.bounded
+in-process (tests/inprocess.py): a connection that keeps sending refused frames, and one whose
+refused starts name a huge callback id; then a real hypercorn for a client that floods pings
+without reading: only a real socket's full buffers block the server's writer, and only the worker
+process's RSS shows the flood's cost.
 """
 
 from __future__ import annotations
@@ -12,15 +15,17 @@ import json
 import os
 import socket
 import struct
+import time
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-import websockets
 
 from flash_ws.protocol import ByteBudget, Hello, Limits, Misbehaved, Refused, ServerSession, StartRun
 from flash_ws.protocol.close_codes import CloseCode
 from flash_ws.protocol.frames import End, Error, Ping, Pong, Start, Welcome
+from tests.asgi import ConnectionClosed
 from tests.conftest import TIMEOUT, eventually, wait_until
 from tests.test_server_session import frames, messages, new_session, props, send
 
@@ -216,7 +221,68 @@ def test_a_restored_session_counts_its_frames_on_the_budget() -> None:
     assert budget.used == 0
 
 
-# ----- real servers
+# ----- in-process: refusals
+
+
+async def sessions(server) -> list[dict[str, Any]]:
+    """The in-process app's sessions, as its /test/control lists them."""
+    return (await server.get_json("/test/control"))["sessions"]
+
+
+async def until(server, condition: Callable[[list[dict[str, Any]]], object], what: str) -> None:
+    """``eventually`` for the in-process app's sessions (read through its route, an await)."""
+    deadline = time.monotonic() + TIMEOUT
+    while not condition(await sessions(server)):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {TIMEOUT:.0f}s waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+@pytest.mark.parametrize("bundled", [False, True], ids=["one message each", "bundled with the hello"])
+async def test_a_connection_that_keeps_sending_refused_frames_is_closed_with_1008(serve_in_process, bundled):
+    server = await serve_in_process(f"{APP}:server")
+    starts = [{"t": "start", "run": run, "cb": f"no.such.callback\n{run}", "args": []} for run in range(1, 102)]
+    ws = await server.asgi.websocket("/_flash_ws/ws", {"Origin": server.url})
+    hello = {"t": "hello", "v": 1, "session": None, "seq": 0}
+    if bundled:  # one more than max_refused_frames (100), in the first message
+        await ws.send(json.dumps([hello, *starts]))
+    else:
+        await ws.send(json.dumps([hello]))
+        await until(server, bool, "the session")
+        for start in starts:
+            await ws.send(json.dumps([start]))
+    with pytest.raises(ConnectionClosed) as closed:
+        async with asyncio.timeout(TIMEOUT):
+            while True:
+                await ws.recv()
+    await ws.close()  # the app's handler ends
+    assert closed.value.code == CloseCode.POLICY  # a close the app sent (1006 when it ended without one)
+    assert "refused frames" in closed.value.reason
+    assert await sessions(server) == []  # the session is closed, nothing left to resume
+    log = server.output()
+    assert log.count("refused from session") == 1  # the first refusal, in full
+    assert "no.such.callback\\n1" in log and "no.such.callback\n" not in log  # escaped: no forged line
+    assert "100 more refused frame(s) from session" in log  # the rest, as one count
+
+
+async def test_thirty_starts_naming_an_unknown_900_kb_callback_id_cost_a_short_refusal_each(serve_in_process):
+    server = await serve_in_process(f"{APP}:server")
+    log_before = len(server.output())
+    huge = "no.such.callback." + "z" * 900_000
+    ws = await server.asgi.websocket("/_flash_ws/ws", {"Origin": server.url})
+    await ws.send('[{"t":"hello","v":1,"session":null,"seq":0}]')
+    for run in range(1, 31):  # never acknowledged: every refused end stays in the replay buffer
+        await ws.send(json.dumps([{"t": "start", "run": run, "cb": huge, "args": []}]))
+    await until(server, lambda listed: listed and listed[0]["refused"] == 30, "30 refusals")
+    buffered = (await sessions(server))[0]["buffered_bytes"]
+    await ws.close()
+    log_growth = len(server.output()) - log_before
+    print(f"30 starts of a 900 KB unknown id: {buffered} B held for replay, server log +{log_growth} B")
+    assert buffered < 30 * 256  # before: 27 MB against the 8 MiB bound
+    assert log_growth < 4096  # before: 54 MB of log
+
+
+# ----- a real server: a socket that is not read, the worker's memory
 
 
 def server_state(url: str) -> dict[str, Any]:
@@ -270,6 +336,9 @@ RSS_GROWTH_BOUND = 48 << 20  # bytes, for 1,000,000 pings (before: 62 -> 221 MB 
 
 
 async def test_a_client_flooding_pings_without_reading_costs_one_queued_pong(serve):
+    """Real hypercorn: only a real socket whose kernel buffers fill blocks the server's writer (an
+    in-memory WebSocket takes every frame at once, so no pong would wait), and only the worker
+    process's RSS, read from /proc, measures what a million pings cost."""
     # no heartbeat of the server's own: its ping would queue beside the pong once the flood outlasts
     # the interval (a loaded machine: 15 s), and the queue would never hold the pong alone
     server = serve(f"{APP}:server", FLASH_WS_TEST_HEARTBEAT="3600")
@@ -298,47 +367,3 @@ async def test_a_client_flooding_pings_without_reading_costs_one_queued_pong(ser
           f"RSS growth {growth / 2**20:.1f} MiB")
     assert highest_control <= CONTROL_BOUND
     assert growth < RSS_GROWTH_BOUND
-
-
-@pytest.mark.parametrize("bundled", [False, True], ids=["one message each", "bundled with the hello"])
-async def test_a_connection_that_keeps_sending_refused_frames_is_closed_with_1008(serve, bundled):
-    server = serve(f"{APP}:server")
-    starts = [{"t": "start", "run": run, "cb": f"no.such.callback\n{run}", "args": []} for run in range(1, 102)]
-    async with websockets.connect(server.ws_url, origin=server.url, max_size=None, ping_interval=None,
-                                  open_timeout=TIMEOUT) as ws:
-        hello = {"t": "hello", "v": 1, "session": None, "seq": 0}
-        if bundled:  # one more than max_refused_frames (100), in the first message
-            await ws.send(json.dumps([hello, *starts]))
-        else:
-            await ws.send(json.dumps([hello]))
-            await eventually(lambda: server_state(server.url)["sessions"], what="the session")
-            for start in starts:
-                await ws.send(json.dumps([start]))
-        with pytest.raises(websockets.ConnectionClosed) as closed:
-            async with asyncio.timeout(TIMEOUT):
-                while True:
-                    await ws.recv()
-    assert closed.value.rcvd is not None and closed.value.rcvd.code == CloseCode.POLICY
-    assert "refused frames" in closed.value.rcvd.reason
-    assert server_state(server.url)["sessions"] == []  # the session is closed, nothing left to resume
-    log = server.output()
-    assert log.count("refused from session") == 1  # the first refusal, in full
-    assert "no.such.callback\\n1" in log and "no.such.callback\n" not in log  # escaped: no forged line
-    assert "100 more refused frame(s) from session" in log  # the rest, as one count
-
-
-async def test_thirty_starts_naming_an_unknown_900_kb_callback_id_cost_a_short_refusal_each(serve):
-    server = serve(f"{APP}:server")
-    log_before = len(server.output())
-    huge = "no.such.callback." + "z" * 900_000
-    async with websockets.connect(server.ws_url, origin=server.url, max_size=None, ping_interval=None,
-                                  open_timeout=TIMEOUT) as ws:
-        await ws.send('[{"t":"hello","v":1,"session":null,"seq":0}]')
-        for run in range(1, 31):  # never acknowledged: every refused end stays in the replay buffer
-            await ws.send(json.dumps([{"t": "start", "run": run, "cb": huge, "args": []}]))
-        await eventually(lambda: server_state(server.url)["sessions"][0]["refused"] == 30, what="30 refusals")
-        buffered = server_state(server.url)["sessions"][0]["buffered_bytes"]
-    log_growth = len(server.output()) - log_before
-    print(f"30 starts of a 900 KB unknown id: {buffered} B held for replay, server log +{log_growth} B")
-    assert buffered < 30 * 256  # before: 27 MB against the 8 MiB bound
-    assert log_growth < 4096  # before: 54 MB of log

@@ -3,6 +3,10 @@
 The helper against a real redis-server (eager tasks in a thread, no worker), then the example app
 (examples/celery_progress) end to end: a real prefork Celery worker on a real redis-server, the app
 under hypercorn, and the reference client.
+
+Real redis-server: Celery's broker and result backend reach Redis by its URL, and the task's
+stream is read from the same server. Real worker: only a prefork worker runs the task in another
+process, so a revoke terminates a running task and a killed pool child is Celery's WorkerLostError.
 """
 
 from __future__ import annotations

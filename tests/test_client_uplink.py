@@ -1,6 +1,9 @@
 """What the reference client sends, and when, against scripted servers on loopback: acks by count
 as messages come and by time (``ack_interval``) when none comes; over SSE + POST, the messages
-that gathered while a POST was out go together in the next one."""
+that gathered while a POST was out go together in the next one.
+
+Scripted servers on loopback, not the app: only they send updates in batches of a chosen size and
+hold a POST unanswered; the client's own links (websockets, httpx) carry its acks and POSTs."""
 
 from __future__ import annotations
 

@@ -1,7 +1,10 @@
 """The close-code table (tests/vectors/close_codes.json, shared with client/test/close_codes.test.js)
 and what the Python reference client does for each action, against scripted servers on loopback:
 a WebSocket server that closes with the code under test, an HTTP server that answers the POST
-under test. Both set the ``flash_ws_key`` cookie when a request lacks it, as the server will."""
+under test. Both set the ``flash_ws_key`` cookie when a request lacks it, as the server will.
+
+Scripted servers on loopback, not the app: only they close with any code of the table or answer a
+POST with any status; the client's own links (websockets, httpx) read them off real connections."""
 
 from __future__ import annotations
 

@@ -10,6 +10,11 @@ round-robin (no ip_hash, no stickiness), in a real headless Chromium (issue 6).
 - Redis restarted mid-stream: an exact resume or an honest reset, never a gap.
 
 The workers' probe routes (/test/sessions, /test/events) are asked directly, bypassing nginx.
+
+Real parts: only a real page shows its fallback, resume and resets applied to the DOM; only real
+nginx balances its requests over separate worker processes and logs which one served each; only a
+worker process can be killed (SIGKILL) and a redis-server restarted; the fault proxy cuts real TCP
+connections.
 """
 
 from __future__ import annotations

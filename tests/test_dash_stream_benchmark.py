@@ -33,7 +33,9 @@ def test_without_a_dash_45_environment_the_row_says_why():
 def test_dash_45_streaming_and_flash_ws_run_the_same_page_side_by_side(tmp_path):
     """Needs a second environment with Dash 4.5: .ci/run makes one and names it in
     FLASH_WS_DASH45_PYTHON, which makes this test fail rather than skip when it is unusable; the
-    README's command on a fresh clone reports it skipped, with the reason on one line."""
+    README's command on a fresh clone reports it skipped, with the reason on one line. Dash 4.5
+    cannot be imported beside the installed Dash: only the command, with its second environment
+    and its Chromium pages, runs the two side by side."""
     python, found = dash45_python()
     if python is None and not os.environ.get("FLASH_WS_DASH45_PYTHON"):
         pytest.skip(f"no Dash 4.5 environment: {found}")

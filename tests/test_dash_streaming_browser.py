@@ -1,6 +1,10 @@
 """A page written with Dash 4.5's streaming-callback API on ``Flash`` (tests/apps/dash_api_app.py), in
 Chromium, on whichever Dash is installed (4.4.1 has no streaming of its own; it streams here too).
-Every behaviour over one flash_ws connection; exact under connection cuts; behind a stock nginx."""
+Every behaviour over one flash_ws connection; exact under connection cuts; behind a stock nginx.
+
+Real Chromium: only Dash's own renderer shows the Dash-API callbacks (running=, cancel=, set_props,
+MATCH outputs, Patch) applied to the DOM, and which connections the page's code opens. The fault
+proxy cuts real TCP connections; the stock nginx really refuses the upgrade."""
 
 from __future__ import annotations
 

@@ -1,7 +1,10 @@
 """Dash-style streaming callbacks (Dash 4.5's API on ``Flash``) across two hypercorn workers sharing a
 real Redis: the page's connection moves from worker to worker mid-stream and every update arrives
 exactly once, in order (tests/apps/dash_cluster_app.py; the event-callback twin is in
-tests/test_redis_sessions.py)."""
+tests/test_redis_sessions.py).
+
+Two worker processes: nothing but the real redis-server joins them, so the run resumed on the other
+worker, and its generator running only on the owner, went through Redis."""
 
 from __future__ import annotations
 

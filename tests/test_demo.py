@@ -1,4 +1,7 @@
-"""The demo (python -m flash_ws.demo) in a real browser: both of the seed's examples work."""
+"""The demo (python -m flash_ws.demo) in a real browser: both of the seed's examples work.
+
+Real Chromium: only the page shows the demo as a user sees it: the table filled, the reset hiding
+the cancel button, the four charts drawn."""
 
 from __future__ import annotations
 

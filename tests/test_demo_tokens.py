@@ -1,5 +1,8 @@
 """The demo's token-streaming page (flash_ws/demo/tokens.py) in Chromium: answers grow in order, Stop
-freezes one and re-enables its button, two answers stream at once."""
+freezes one and re-enables its button, two answers stream at once.
+
+Real Chromium: only the page shows the Markdown answers growing in the DOM and the buttons that
+running= disables and enables."""
 
 from __future__ import annotations
 

@@ -1,6 +1,9 @@
 """The dev-tools view in a real headless Chromium: in Dash's debug menu with the dev tools on
 (transport, round trip, an active run with its updates; a screenshot lands in the test artifacts),
-absent without them."""
+absent without them.
+
+Real Chromium: the view is drawn by the page's JavaScript into Dash's dev tools; only a real page
+shows it (and only a real page can be screenshotted)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """Errors out, secrets in: what a failing run shows the page and what it leaves in the server log;
 client strings in log lines (issue 10).
 
-In-process first (the service, its runner and the in-process store, with caplog), then a real
-server, with debug off and on.
+All in-process: the service, its runner and the in-process store with caplog, then the app through
+its routes (tests/inprocess.py), with debug off and on, its flash_ws log read back tracebacks included.
 """
 
 from __future__ import annotations
@@ -10,13 +10,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import urllib.request
 
 import pytest
 from dash import Input
 
 from flash_ws.callbacks import EventCallbackRegistry
-from flash_ws.client import FlashWsClient
 from flash_ws.protocol import Hello, Limits, decode_message
 from flash_ws.protocol.frames import End
 from flash_ws.server.log import session_name
@@ -112,18 +110,14 @@ async def test_a_wrong_argument_count_is_refused_and_counted_like_any_refusal(ca
     assert "closing session" in caplog.text and "more than 2 refused frames" in caplog.text
 
 
-# ----- a real server
-
-
-def events(url: str) -> dict[str, int]:
-    with urllib.request.urlopen(url + "/test/events", timeout=5) as response:
-        return json.loads(response.read())
+# ----- through the routes, in-process
 
 
 @pytest.mark.parametrize("debug", [False, True])
-async def test_exception_text_reaches_the_page_only_with_debug_on(serve, debug):
-    server = serve("tests.apps.bounded:server", FLASH_WS_TEST_DEBUG="1" if debug else "0")
-    async with FlashWsClient.connect(server.url) as client:
+async def test_exception_text_reaches_the_page_only_with_debug_on(serve_in_process, debug):
+    """In-process: the log read is flash_ws's, tracebacks included."""
+    server = await serve_in_process("tests.apps.bounded:server", FLASH_WS_TEST_DEBUG="1" if debug else "0")
+    async with server.client() as client:
         run = await client.start("tests.apps.bounded.leaks", [1])
         pairs, end = await asyncio.wait_for(run.collect(), TIMEOUT)
         token = client.session.session
@@ -133,7 +127,7 @@ async def test_exception_text_reaches_the_page_only_with_debug_on(serve, debug):
     else:
         assert end.error.message == CALLBACK_ERROR_MESSAGE
         assert all(SECRET not in error.message for error in client.errors)
-    seen = events(server.url)  # on_error receives the real exception either way
+    seen = server.events()  # on_error receives the real exception either way
     assert (seen.get("on_error got RuntimeError"), seen.get("on_error saw the secret")) == (1, 1)
     log = server.output()
     assert "tests.apps.bounded.leaks raised RuntimeError (run 1 of session " + session_name(token) in log

@@ -3,6 +3,9 @@
 Timing is asserted through what the proxy scheduled and recorded (drawn delays, reset moments,
 pacing arithmetic on a fake clock), never through elapsed wall-clock time. The only waits are the
 windows that prove a silent connection stays silent (``QUIET``).
+
+Real loopback sockets: the proxy is a TCP proxy, and only real sockets show a reset (RST), a FIN
+swallowed, a connection that stays silent, and a real WebSocket handshake refused.
 """
 
 from __future__ import annotations
@@ -460,6 +463,7 @@ def test_profiles_and_their_errors():
 
 
 def test_the_cli_starts_reports_and_stops():
+    """The command in a process of its own: what it prints, and that it stops by itself."""
     result = subprocess.run([sys.executable, "-m", "benchmarks.flaky_proxy", "--upstream", "9", "--profile", "lossy",
                              "--seed", "1", "--duration", "0.1"], cwd=ROOT, capture_output=True, text=True,
                             timeout=TIMEOUT)

@@ -1,7 +1,10 @@
 """Graceful shutdown of one real hypercorn worker without Redis: SIGTERM to its master lets running
 generators finish within ``shutdown_grace``, ends the rest as ``worker_shutdown``, then closes the
 pages' connections with RECONNECT (1012); the draining service refuses new sessions and runs.
-The same under ``app.run()``, whose SIGTERM handler on the event loop flash_ws chains itself to."""
+The same under ``app.run()``, whose SIGTERM handler on the event loop flash_ws chains itself to.
+
+Real processes: SIGTERM reaches only a real one (hypercorn's master, or app.run()'s own serve loop),
+whose shutdown drives the drain and closes the pages' real connections."""
 
 from __future__ import annotations
 

@@ -1,6 +1,9 @@
 """client/src/graph_busy.js on a real dcc.Graph in Chromium. No API says whether a graph is still
 drawing the extendData it was given, so the page reads React internals (see the module's comment);
-these tests fail, naming what could not be found, when a Dash or React release moves them."""
+these tests fail, naming what could not be found, when a Dash or React release moves them.
+
+Real Chromium: the React internals of a rendered dcc.Graph and Plotly's own extendTraces exist
+only in a real page."""
 
 from __future__ import annotations
 

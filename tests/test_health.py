@@ -1,4 +1,5 @@
-"""``_flash_ws/health`` against real hypercorn servers, with and without a real redis-server."""
+"""``_flash_ws/health``: in-process without Redis; on a real hypercorn with a real redis-server that
+the test stops and starts; the service's own answer while draining."""
 
 from __future__ import annotations
 
@@ -12,14 +13,18 @@ from tests.scrape import health as probe
 APP = "tests.apps.operated:server"
 
 
-def test_a_server_without_redis_is_live_and_ready(serve):
-    server = serve(APP)
-    status, body = probe(server.url)
-    assert (status, body) == (200, {"live": True, "ready": True, "draining": False, "store": "in-process", "reasons": []})
-    assert probe(server.url, "live") == (200, {"live": True})
+async def test_a_server_without_redis_is_live_and_ready(serve_in_process):
+    """In-process: two GETs of the probe routes."""
+    server = await serve_in_process(APP)
+    ready = await server.asgi.request("GET", "/_flash_ws/health")
+    assert (ready.status, ready.json()) == (200, {"live": True, "ready": True, "draining": False, "store": "in-process", "reasons": []})
+    live = await server.asgi.request("GET", "/_flash_ws/health?probe=live")
+    assert (live.status, live.json()) == (200, {"live": True})
 
 
 def test_readiness_follows_redis_and_names_no_address(serve, redis_server):
+    """Real redis-server: only stopping a real one makes the store unreachable, as an outage does,
+    and starting it again brings readiness back."""
     server = serve(APP, FLASH_WS_REDIS_URL=redis_server.url)
     assert probe(server.url) == (200, {"live": True, "ready": True, "draining": False, "store": "redis", "reasons": []})
     redis_server.stop()

@@ -1,4 +1,6 @@
-"""The browser client's own tests (node's test runner), and the freshness of the bundle Dash serves."""
+"""The browser client's own tests (node's test runner), and the freshness of the bundle Dash serves.
+
+Real node: the client is JavaScript; only a JavaScript runtime runs its tests and its build."""
 
 from __future__ import annotations
 

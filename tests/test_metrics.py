@@ -1,5 +1,9 @@
 """Prometheus metrics: who may read them (pure guard), and the counters of real runs on real
-hypercorn servers, one worker and two (prometheus_client's multiprocess mode)."""
+hypercorn servers, one worker and two (prometheus_client's multiprocess mode).
+
+Real hypercorn: the metrics are process-wide (created once per process), so only a server in a
+process of its own shows counters that are its runs' alone; only two worker processes show the
+multiprocess sum."""
 
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ from flash_ws.protocol.codec import encode_message
 from flash_ws.protocol.frames import Start
 from flash_ws.server.metrics_access import metrics_refusal, parse_allowed
 from tests.conftest import TIMEOUT, eventually, wait_until
-from tests.scrape import get, scrape
+from tests.scrape import scrape
 
 APP = "tests.apps.operated"
 COUNT = f"{APP}.count"
@@ -50,19 +54,25 @@ def test_a_bad_allow_list_entry_is_refused_by_name():
         parse_allowed(["ten.0.0.0"])
 
 
-def test_the_endpoint_is_refused_to_a_client_the_guard_refuses(serve):
-    server = serve(f"{APP}:server", FLASH_WS_METRICS="1", FLASH_WS_METRICS_TOKEN="s3cret")
-    url = server.url + "/_flash_ws/metrics"
-    status, body = get(url, {"X-Forwarded-For": "203.0.113.9"})
+async def test_the_endpoint_is_refused_to_a_client_the_guard_refuses(serve_in_process):
+    """In-process: the guard reads headers the test writes and a loopback address."""
+    server = await serve_in_process(f"{APP}:server", FLASH_WS_METRICS="1", FLASH_WS_METRICS_TOKEN="s3cret")
+
+    async def get(headers: dict[str, str]) -> tuple[int, bytes]:
+        response = await server.asgi.request("GET", "/_flash_ws/metrics", headers=headers)
+        return response.status, response.body
+
+    status, body = await get({"X-Forwarded-For": "203.0.113.9"})
     assert status == 403 and b"loopback" in body and b"s3cret" not in body
-    assert get(url, {"X-Forwarded-For": "203.0.113.9", "Authorization": "Bearer wrong"})[0] == 403
-    status, body = get(url, {"X-Forwarded-For": "203.0.113.9", "Authorization": "Bearer s3cret"})
+    assert (await get({"X-Forwarded-For": "203.0.113.9", "Authorization": "Bearer wrong"}))[0] == 403
+    status, body = await get({"X-Forwarded-For": "203.0.113.9", "Authorization": "Bearer s3cret"})
     assert status == 200 and b"flash_ws_runs_started_total" in body
 
 
-def test_metrics_are_off_by_default(serve):
-    server = serve(f"{APP}:server")
-    status, body = get(server.url + "/_flash_ws/metrics")  # Dash answers unknown paths with its page
+async def test_metrics_are_off_by_default(serve_in_process):
+    """In-process: the route is added per app."""
+    server = await serve_in_process(f"{APP}:server")
+    body = (await server.asgi.request("GET", "/_flash_ws/metrics")).body  # Dash answers unknown paths with its page
     assert b"flash_ws_" not in body and b"# TYPE" not in body
 
 
@@ -99,7 +109,8 @@ async def test_counters_move_by_what_a_run_did(serve, transport):
 
 
 async def test_a_resume_counts_the_frames_replayed(serve):
-    """A page that acknowledged nothing resumes from seq 0: every frame is sent again."""
+    """A page that acknowledged nothing resumes from seq 0: every frame is sent again. The counts
+    are absolute: only a process of its own has counted nothing else."""
     server = serve(f"{APP}:server", FLASH_WS_METRICS="1")
     async with websockets.connect(server.ws_url, origin=server.url) as ws:
         browser = {"Cookie": ws.response.headers["Set-Cookie"].split(";")[0]}  # the page's browser key
@@ -121,7 +132,8 @@ async def test_a_resume_counts_the_frames_replayed(serve):
 
 
 def test_two_workers_add_up_in_multiprocess_mode(serve, tmp_path: Path):
-    """hypercorn --workers 2 on one port: every scrape (whichever worker answers) sums both."""
+    """hypercorn --workers 2 on one port: every scrape (whichever worker answers) sums both. Only
+    two real processes write prometheus_client's multiprocess files."""
     metrics_dir = tmp_path / "prometheus"
     metrics_dir.mkdir()
     server = serve(f"{APP}:server", args=("--workers", "2"), FLASH_WS_METRICS="1", PROMETHEUS_MULTIPROC_DIR=str(metrics_dir))
@@ -174,6 +186,8 @@ async def _held_silent(server, transport: str) -> bytes:
     ("shared", "sse", "lane 1 of a shared event stream", b'data: 1 {"code": 4008'),
 ], ids=["websocket", "sse", "shared"])
 async def test_a_connection_silent_past_its_heartbeat_is_ended_logged_and_counted(serve, transport, label, named, ended):
+    """Real hypercorn: its own output holds the JSON log line (the format is set for the process),
+    and its counter is this connection's alone."""
     server = serve(f"{APP}:server", FLASH_WS_METRICS="1", FLASH_WS_LOG_FORMAT="json", FLASH_WS_TEST_HEARTBEAT=str(HEARTBEAT))
     assert ended in await _held_silent(server, transport)
     await eventually(lambda: scrape(server.url).value("flash_ws_heartbeat_timeouts_total") == 1,

@@ -33,6 +33,8 @@ def _run_finishing(page: PageWatch, base_url: str, before: Scrape) -> Scrape:
 
 @pytest.mark.parametrize("transport", ["websocket", "sse"])
 def test_a_run_in_chromium_moves_the_counters(serve, browser, transport):
+    """Real Chromium: the counters are those of the page's own JavaScript client (its connection,
+    its acks, its choice of transport), on a server of its own process (the metrics are process-wide)."""
     server = serve(f"{APP}:server", FLASH_WS_METRICS="1")
     before = scrape(server.url)
     page = open_page(browser, server.url, f"/?flash_ws_transport={transport}")
@@ -51,6 +53,7 @@ def test_a_run_in_chromium_moves_the_counters(serve, browser, transport):
 
 
 def test_behind_the_stock_nginx_the_fallback_is_counted(serve, browser):
+    """Real nginx refuses the upgrade and real Chromium falls back by itself: the counters say so."""
     port = free_port()
     server = serve(f"{APP}:server", FLASH_WS_METRICS="1", FLASH_WS_TEST_ORIGINS=f"http://127.0.0.1:{port}")
     nginx = Nginx(server.port, location=STOCK, port=port)
@@ -68,6 +71,7 @@ def test_behind_the_stock_nginx_the_fallback_is_counted(serve, browser):
 
 
 def test_the_endpoint_is_refused_through_a_proxy_forwarding_for_a_client(serve):
+    """Real nginx: the documented proxy setting adds the X-Forwarded-For the guard refuses."""
     server = serve(f"{APP}:server", FLASH_WS_METRICS="1")
     nginx = Nginx(server.port, location=FORWARDING)
     try:

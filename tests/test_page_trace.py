@@ -81,6 +81,8 @@ def test_a_trace_without_a_renderer_is_empty():
 
 @pytest.mark.browser
 def test_a_traced_burst_accounts_for_the_page_time_of_every_update(tmp_path):
+    """The command, with its own servers and Chromium: only Chromium's tracing of a real page gives
+    the main-thread time and CPU samples the buckets sort."""
     json_path, traces = tmp_path / "trace.json", tmp_path / "traces"
     command = [sys.executable, "-m", "benchmarks.page_trace", "--updates", "2000", "--contender",
                "flash_ws-ws-browser,raw-websockets-browser-batched", "--json", str(json_path), "--trace-dir", str(traces)]

@@ -1,5 +1,9 @@
 """Through a real nginx: a stock proxy_pass (WebSockets blocked, buffering on) and one that passes
-WebSockets. The reference client chooses its transport like the browser does (transport="auto")."""
+WebSockets. The reference client chooses its transport like the browser does (transport="auto").
+
+Real nginx: only the real proxy shows what its configurations do: the stock one refuses the
+upgrade and would buffer an event stream the server did not mark, the documented one passes the
+upgrade (101 in its access log)."""
 
 from __future__ import annotations
 

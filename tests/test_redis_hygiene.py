@@ -34,6 +34,8 @@ def _post(url: str, token: str, body: str, cookies: dict[str, str]) -> int:
 
 
 async def test_50_padded_acks_of_1_mb_through_another_worker_leave_redis_small_and_the_inbox_empty(serve, redis_server):
+    """Real redis-server: its own INFO memory measures what the forwarded acks cost; two worker
+    processes, so the POSTs to the one that does not own the session cross Redis to the owner."""
     env = {"FLASH_WS_REDIS_URL": redis_server.url, "FLASH_WS_TEST_GRACE": "30"}
     a, b = serve(f"{APP}:server", **env), serve(f"{APP}:server", **env)
     owner_id = a.get_json("/test/worker")["worker"]
@@ -75,6 +77,8 @@ def _inbox(redis_server) -> list[dict[bytes, bytes]]:
 
 
 async def test_forwarded_messages_are_re_encoded_and_malformed_ones_never_leave(forwarding, redis_server):
+    """Real redis-server: the inbox as Redis itself holds it, read back with a client of its own
+    (fakeredis with Lua, as test_redis_bus uses, would show the same; a redis-server starts in a blink)."""
     _store, remote = forwarding
     assert await remote.forward('[{"t":"ack","seq":3,"pad":"' + "x" * 1000 + '"}]  ') == []
     refused = await remote.forward('[{"t":"ack"}]')
@@ -84,6 +88,8 @@ async def test_forwarded_messages_are_re_encoded_and_malformed_ones_never_leave(
 
 
 async def test_the_inbox_is_bounded_in_bytes_and_a_forward_past_it_is_refused(forwarding, redis_server):
+    """Real redis-server: the inbox as Redis itself holds it, read back with a client of its own
+    (fakeredis with Lua, as test_redis_bus uses, would show the same; a redis-server starts in a blink)."""
     _store, remote = forwarding
     start = '[{"t":"start","run":1,"cb":"x","args":["' + "y" * 900 + '"]}]'
     for _ in range(4):
@@ -110,6 +116,8 @@ def test_redis_urls_are_masked_by_redis_py_s_own_parsing(url, shown):
 
 
 async def test_pages_and_logs_never_see_the_redis_host_or_password(serve):
+    """Real hypercorn: its whole output (hypercorn's, Quart's and flash_ws's logs, tracebacks too)
+    is searched for the password; the in-process layer keeps flash_ws's logger only."""
     import websockets
 
     port = free_port()  # nothing listens there: the store is unavailable
@@ -132,6 +140,8 @@ async def test_pages_and_logs_never_see_the_redis_host_or_password(serve):
 
 
 async def test_the_store_loads_its_append_script_when_it_starts_not_at_its_first_batch(redis_server):
+    """Real redis-server: a fresh one has no script cached, and its SCRIPT EXISTS is the answer that
+    matters (a fresh fakeredis would answer the same)."""
     import hashlib
 
     client = redis.Redis.from_url(redis_server.url)

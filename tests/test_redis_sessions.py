@@ -1,4 +1,8 @@
-"""Sessions shared by two workers through a real Redis: any worker serves a (re)connecting page."""
+"""Sessions shared by two workers through a real Redis: any worker serves a (re)connecting page.
+
+Two hypercorn processes: nothing but Redis joins them, so whatever one worker does for the other's
+session went through Redis; only a worker process can be killed (SIGKILL), and only a real
+redis-server can be restarted, paused (SIGSTOP) or stopped under them."""
 
 from __future__ import annotations
 
@@ -134,6 +138,8 @@ async def test_a_restarted_redis_is_refilled_by_the_owner_and_the_page_resumes_e
 
 @pytest.mark.proxy
 async def test_sse_and_posts_spread_round_robin_over_workers(serve, redis_server):
+    """Real nginx balances the event stream and the POSTs round-robin; its access log says which
+    worker answered each."""
     from tests.conftest import free_port
     from tests.nginx import STOCK, Nginx, parse_access_log
 

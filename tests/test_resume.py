@@ -1,4 +1,8 @@
-"""Resume after dropped connections, and the honest failure when resuming is impossible."""
+"""Resume after dropped connections, and the honest failure when resuming is impossible.
+
+Both on a real hypercorn: one test per worker class (only a real server runs its event loop, uvloop
+too, under the streams it cuts), and one that restarts the server's process. The in-process layer
+(tests/inprocess.py) resumes a session from the WebSocket over SSE in tests/test_post.py."""
 
 from __future__ import annotations
 
@@ -19,6 +23,8 @@ def transport(request) -> str:
 
 @pytest.mark.parametrize("loop", ["asyncio", "uvloop"])  # uvloop: hypercorn -k uvloop, as README recommends
 async def test_drops_mid_stream_lose_duplicate_and_reorder_nothing(serve, transport, loop):
+    """Real hypercorn, once per worker class: only a real server runs the event loop hypercorn's
+    --worker-class chose (uvloop, as the README recommends) under the connections being cut."""
     server = serve(f"{APP}:server", args=("--worker-class", loop), FLASH_WS_TEST_GRACE="10")
     assert loop in server.get_json("/test/loop")["loop"]
     async with FlashWsClient.connect(server.url, transport=transport) as client:
@@ -43,6 +49,8 @@ async def test_drops_mid_stream_lose_duplicate_and_reorder_nothing(serve, transp
 
 
 async def test_a_restarted_server_tells_the_page_its_runs_are_lost(serve, transport):
+    """Real hypercorn: only a real process, stopped and started again on the same address, loses its
+    sessions with its memory while the page keeps reconnecting to the same URL."""
     server = serve(f"{APP}:server")
     async with FlashWsClient.connect(server.url, transport=transport) as client:
         run = await client.start(f"{APP}.endless", ["x"])

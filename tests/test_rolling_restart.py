@@ -7,6 +7,10 @@
   starts again on the survivor; the restarted worker serves again;
 - one worker without Redis: the run that can finish within the grace does, the other is reset
   by the drain, and the page starts a fresh session on the restarted worker.
+
+Real parts: SIGTERM reaches a real worker process, whose shutdown drives the drain; only a real page
+shows the reset applied and starts again by itself; real nginx sends new sessions to whichever
+worker is up.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 The runs start the real thing (hypercorn workers, load-generating processes; with Redis also
 redis-server and a round-robin nginx) with 20 sessions x 2 streams for 3 s, and assert on what the
 report says about correctness (every session connected and counted, every update received once and
-in order, every run ended ``done``), never on latency or CPU.
+in order, every run ended ``done``), never on latency or CPU. They are the command as a measured
+run starts it: only real processes have the CPU, RSS and connections it reads from /proc.
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ def test_a_level_holds_only_when_correct_and_under_the_p99_limit():
 
 
 def test_established_counts_a_listening_port_s_connections():
+    """A real socket: established() reads the kernel's table of connections."""
     import socket
 
     with socket.socket() as server:

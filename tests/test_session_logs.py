@@ -23,6 +23,8 @@ def _events(output: str) -> list[dict]:
 
 
 async def test_opened_resumed_and_closed_sessions_are_logged_as_json_without_the_token(serve):
+    """Real hypercorn: the log format is set for the whole process, so only a server's own output
+    shows the JSON lines an operator reads, its pid in the worker's name, and no token anywhere."""
     server = serve(f"{APP}:server", FLASH_WS_LOG_FORMAT="json")
     async with FlashWsClient.connect(server.url) as client:
         token = client.session.session

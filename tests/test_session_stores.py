@@ -1,23 +1,23 @@
 """Session stores: tokens with a public id, sessions bound to their browser, caps with clear refusals.
 
 Each store is the real one: the in-process store, and the Redis store on a real redis-server (two
-stores in one process are two workers sharing it); the caps are also tried through real hypercorn.
+stores in one process are two workers sharing it); the caps are also tried through the routes, in-process.
+
+The Redis store runs its keys and Lua scripts on a real redis-server, the one users run (they pass
+on fakeredis with Lua too, as test_redis_bus uses it; a redis-server starts in a blink).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import urllib.error
-import urllib.request
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 
 from flash_ws.protocol import Hello, Limits, encode_message
 from flash_ws.protocol.tokens import binding, session_id
 from flash_ws.server.sessions import Connection, InProcessSessionStore, LiveSession, SessionStoreError, TooManySessions
-from tests.conftest import TIMEOUT, eventually
+from tests.conftest import eventually
 
 MINE, THEIRS = binding("my browser key"), binding("another browser key")
 HERE = "10.0.0.1"
@@ -154,39 +154,41 @@ async def test_on_redis_the_binding_is_checked_by_every_worker_and_keys_never_ho
             await store.stop()
 
 
-# ----- through a real server: 300 sessions opened and dropped in a burst from one address
+# ----- through the routes, in-process: 300 sessions opened and dropped in a burst from one address
 
 BROWSER = {"Cookie": "flash_ws_key=" + "k" * 43}  # one browser's key cookie
 
 
-def _open_page(ws_url: str, origin: str, session: str | None = None) -> Callable[[], Awaitable[tuple[str, object]]]:
-    """A coroutine function: one WebSocket of one browser that says hello, reads its first answer, and drops."""
-    async def open_once() -> tuple[str, object]:
-        import websockets
+async def _open_page(server, session: str | None = None) -> tuple[str, object]:
+    """One WebSocket of one browser that says hello, reads its first answer, and drops."""
+    from tests.asgi import ConnectionClosed
 
-        async with websockets.connect(ws_url, origin=origin, additional_headers=BROWSER) as ws:
-            await ws.send(encode_message([Hello(session, 0)]))
-            try:
-                first = await asyncio.wait_for(ws.recv(), TIMEOUT)
-            except websockets.ConnectionClosed as closed:
-                return "refused", closed.rcvd
-            return "welcome", json.loads(first)[0]
-    return open_once
+    ws = await server.asgi.websocket("/_flash_ws/ws", {"Origin": server.url, **BROWSER})
+    try:
+        await ws.send(encode_message([Hello(session, 0)]))
+        try:
+            first = await ws.recv()
+        except ConnectionClosed as closed:
+            return "refused", closed
+        return "welcome", json.loads(first)[0]
+    finally:
+        await ws.close()
 
 
-async def test_a_burst_of_300_sessions_from_one_address_keeps_only_the_cap(serve):
-    server = serve("tests.apps.basic:server", FLASH_WS_TEST_GRACE="60")
-    outcomes = [await _open_page(server.ws_url, server.url)() for _ in range(300)]  # each dropped at once
+async def test_a_burst_of_300_sessions_from_one_address_keeps_only_the_cap(serve_in_process):
+    """In-process: the cap counts sessions by address, and the answers are the routes' (a close
+    code, a 503)."""
+    server = await serve_in_process("tests.apps.basic:server", FLASH_WS_TEST_GRACE="60")
+    outcomes = [await _open_page(server) for _ in range(300)]  # each dropped at once
     welcomes = [what for kind, what in outcomes if kind == "welcome"]
     refusals = [what for kind, what in outcomes if kind == "refused"]
     assert len(welcomes) == 256 and len(refusals) == 44
     assert {(close.code, "max_sessions_per_address" in close.reason) for close in refusals} == {(1013, True)}
-    assert len(server.get_json("/test/sessions")) == 256  # all in their grace period: the count is bounded
-    with pytest.raises(urllib.error.HTTPError) as refused:  # the event stream is refused alike
-        urllib.request.urlopen(server.url + "/_flash_ws/sse?v=1", timeout=TIMEOUT)
-    body = json.loads(refused.value.read())
-    assert refused.value.code == 503 and body["code"] == "too_many_sessions" and "max_sessions_per_address" in body["message"]
-    kind, welcome = await _open_page(server.ws_url, server.url, welcomes[0]["session"])()
+    assert len(await server.get_json("/test/sessions")) == 256  # all in their grace period: the count is bounded
+    refused = await server.asgi.request("GET", "/_flash_ws/sse?v=1")  # the event stream is refused alike
+    body = refused.json()
+    assert refused.status == 503 and body["code"] == "too_many_sessions" and "max_sessions_per_address" in body["message"]
+    kind, welcome = await _open_page(server, welcomes[0]["session"])
     assert kind == "welcome" and welcome["resumed"] is True  # a resume is never refused by a cap
 
 
@@ -198,32 +200,28 @@ def test_a_cap_below_one_is_refused_naming_the_setting(name):
         Settings(**{name: 0})
 
 
-async def test_through_the_routes_a_stolen_token_without_the_browser_cookie_takes_nothing(serve):
-    import websockets
-
-    server = serve("tests.apps.basic:server", FLASH_WS_TEST_GRACE="30")
+async def test_through_the_routes_a_stolen_token_without_the_browser_cookie_takes_nothing(serve_in_process):
+    """In-process: the cookies are headers the test writes, and the answers are the routes'."""
+    server = await serve_in_process("tests.apps.basic:server", FLASH_WS_TEST_GRACE="30")
     cookie = {"mine": {"Cookie": "flash_ws_key=" + "m" * 43}, "theirs": {"Cookie": "flash_ws_key=" + "t" * 43}}
-    async with websockets.connect(server.ws_url, origin=server.url, additional_headers=cookie["mine"]) as owner:
-        await owner.send(encode_message([Hello()]))
-        token = json.loads(await asyncio.wait_for(owner.recv(), TIMEOUT))[0]["session"]
-        await owner.send('[{"t":"start","run":1,"cb":"tests.apps.basic.endless","args":["x"]}]')
-        await asyncio.wait_for(owner.recv(), TIMEOUT)  # the run streams
-        async with websockets.connect(server.ws_url, origin=server.url, additional_headers=cookie["theirs"]) as thief:
-            await thief.send(encode_message([Hello(token, 1)]))
-            welcome = json.loads(await asyncio.wait_for(thief.recv(), TIMEOUT))[0]
-        assert welcome["resumed"] is False and welcome["session"].split(".")[0] != token.split(".")[0]
-        loop = asyncio.get_running_loop()
-        for who, status in (("theirs", 404), ("mine", 204)):
-            request = urllib.request.Request(server.url + "/_flash_ws/post", data=b'[{"t":"ack","seq":1}]', method="POST",
-                                             headers={"Content-Type": "application/json", "Origin": server.url,
-                                                      "X-Flash-Ws-Session": token, **cookie[who]})
-            try:
-                answered = (await loop.run_in_executor(None, lambda r=request: urllib.request.urlopen(r, timeout=TIMEOUT))).status
-            except urllib.error.HTTPError as refused:
-                answered = refused.code
-            assert answered == status, who
-        updates = 0
-        while updates < 300:  # the owner's stream goes on (longer than anything buffered before): 3 s of ticks
-            frames = json.loads(await asyncio.wait_for(owner.recv(), TIMEOUT))
-            updates += sum(frame["t"] == "update" and frame["run"] == 1 for frame in frames)
-        assert server.get_json("/test/events").get("endless finally") is None  # the run was never cancelled
+    owner = await server.asgi.websocket("/_flash_ws/ws", {"Origin": server.url, **cookie["mine"]})
+    await owner.send(encode_message([Hello()]))
+    token = json.loads(await owner.recv())[0]["session"]
+    await owner.send('[{"t":"start","run":1,"cb":"tests.apps.basic.endless","args":["x"]}]')
+    await owner.recv()  # the run streams
+    thief = await server.asgi.websocket("/_flash_ws/ws", {"Origin": server.url, **cookie["theirs"]})
+    await thief.send(encode_message([Hello(token, 1)]))
+    welcome = json.loads(await thief.recv())[0]
+    await thief.close()
+    assert welcome["resumed"] is False and welcome["session"].split(".")[0] != token.split(".")[0]
+    for who, status in (("theirs", 404), ("mine", 204)):
+        answer = await server.asgi.request("POST", "/_flash_ws/post", b'[{"t":"ack","seq":1}]',
+                                           {"Content-Type": "application/json", "Origin": server.url,
+                                            "X-Flash-Ws-Session": token, **cookie[who]})
+        assert answer.status == status, who
+    updates = 0
+    while updates < 300:  # the owner's stream goes on (longer than anything buffered before): 3 s of ticks
+        frames = json.loads(await owner.recv())
+        updates += sum(frame["t"] == "update" and frame["run"] == 1 for frame in frames)
+    assert server.events().get("endless finally") is None  # the run was never cancelled
+    await owner.close()

@@ -1,13 +1,14 @@
 """The shared event stream (several tabs' sessions on one stream, their messages in one POST):
-the wire cases of tests/vectors/shared_stream.json, then the routes on a real server."""
+the wire cases of tests/vectors/shared_stream.json, then the routes, on the app in-process
+(tests/inprocess.py): the stream is read as the app writes it, and nothing here depends on a real
+socket's timing."""
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import json
 import re
-import urllib.error
-import urllib.request
+from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import parse_qsl
 
@@ -17,7 +18,6 @@ from werkzeug.datastructures import MultiDict
 from flash_ws.protocol import Hello
 from flash_ws.server.shared_post import entries_of
 from flash_ws.server.shared_stream import lane_closed_event, lane_event, lanes_from_query
-from tests.conftest import TIMEOUT
 
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "shared_stream.json").read_text(encoding="utf-8"))
 APP = "tests.apps.basic"
@@ -71,32 +71,38 @@ def test_a_bad_batch_is_refused_saying_what_is_wrong(body: bytes, says: str) -> 
         entries_of(body, 2)
 
 
-# ----- the routes on a real server
+# ----- the routes, in-process
 
 
 class SharedStream:
-    """A shared event stream read over a raw HTTP/1.0 connection (the body ends with the connection)."""
+    """A shared event stream of the in-process app, read as it is written."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, cookie: str) -> None:
-        self.reader, self.writer, self.cookie = reader, writer, cookie
+    def __init__(self, chunks: AsyncIterator[bytes], cookie: str) -> None:
+        self.chunks, self.cookie, self.buffer = chunks, cookie, b""
 
     @classmethod
-    async def open(cls, server, query: str, cookie: str = "") -> SharedStream:
-        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
-        cookie_line = f"Cookie: {cookie}\r\n" if cookie else ""
-        writer.write(f"GET /_flash_ws/shared?{query} HTTP/1.0\r\nHost: 127.0.0.1:{server.port}\r\n{cookie_line}\r\n".encode())
-        status = await asyncio.wait_for(reader.readline(), TIMEOUT)
-        assert b" 200 " in status, status
-        while (line := await asyncio.wait_for(reader.readline(), TIMEOUT)) not in (b"\r\n", b""):
-            if line.lower().startswith(b"set-cookie:"):
-                cookie = line.split(b":", 1)[1].split(b";", 1)[0].strip().decode()
-        return cls(reader, writer, cookie)
+    @contextlib.asynccontextmanager
+    async def open(cls, server, query: str, cookie: str = "") -> AsyncIterator[SharedStream]:
+        """``async with SharedStream.open(server, query) as stream``; leaving the block hangs up."""
+        headers = {"Cookie": cookie} if cookie else {}
+        async with server.asgi.stream("GET", f"/_flash_ws/shared?{query}", headers=headers) as (response, chunks):
+            assert response.status == 200, response.status
+            for set_cookie in response.headers.get_all("set-cookie"):
+                cookie = set_cookie.split(";", 1)[0].strip()
+            yield cls(chunks, cookie)
+
+    async def _line(self) -> bytes:
+        while b"\n" not in self.buffer:
+            chunk = await anext(self.chunks, None)  # tests/asgi.py waits TIMEOUT at most for the app
+            assert chunk is not None, "the stream ended"
+            self.buffer += chunk
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        return line + b"\n"
 
     async def event(self) -> tuple[int, object]:
         """The next event: (lane, frames) for a message, (lane, {"code", "reason"}) for a lane's end."""
         while True:
-            line = await asyncio.wait_for(self.reader.readline(), TIMEOUT)
-            assert line, "the stream ended"
+            line = await self._line()
             if line.startswith(b"data: "):
                 lane, payload = line[6:].decode().rstrip("\n").split(" ", 1)
                 return int(lane), json.loads(payload)
@@ -108,19 +114,11 @@ class SharedStream:
             seen.setdefault(lane, []).extend(payload if isinstance(payload, list) else [payload])
         return seen
 
-    def close(self) -> None:
-        self.writer.close()
 
-
-def _posts(server, body: object, cookie: str, origin: str | None = None) -> tuple[int, dict]:
+async def _posts(server, body: object, cookie: str, origin: str | None = None) -> tuple[int, dict]:
     headers = {"Content-Type": "application/json", "Origin": origin or server.url, "Cookie": cookie}
-    request = urllib.request.Request(server.url + "/_flash_ws/posts", data=json.dumps(body).encode(), method="POST",
-                                     headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+    response = await server.asgi.request("POST", "/_flash_ws/posts", json.dumps(body).encode(), headers)
+    return response.status, response.json()
 
 
 def _welcome(frames: list[dict]) -> dict:
@@ -131,17 +129,16 @@ def _ended(lane: int):
     return lambda seen: any(f.get("t") == "end" for f in seen.get(lane, []))
 
 
-async def test_two_sessions_on_one_stream_run_their_streams_from_one_post(serve) -> None:
-    server = serve(f"{APP}:server")
-    stream = await SharedStream.open(server, "v=1&lane=1::0&lane=7::0")
-    try:
+async def test_two_sessions_on_one_stream_run_their_streams_from_one_post(serve_in_process) -> None:
+    server = await serve_in_process(f"{APP}:server")
+    async with SharedStream.open(server, "v=1&lane=1::0&lane=7::0") as stream:
         seen = await stream.frames_until(lambda seen: all(any(f.get("t") == "welcome" for f in seen.get(n, [])) for n in (1, 7)))
         tokens = {n: _welcome(seen[n])["session"] for n in (1, 7)}
         assert tokens[1] != tokens[7]
         batch = [[tokens[1], [{"t": "start", "run": 1, "cb": f"{APP}.count", "args": [20, None]}]],
                  ["nobody.guessed", [{"t": "ack", "seq": 1}]],
                  [tokens[7], [{"t": "start", "run": 1, "cb": f"{APP}.count", "args": [30, None]}]]]
-        status, answer = await asyncio.to_thread(_posts, server, batch, stream.cookie)
+        status, answer = await _posts(server, batch, stream.cookie)
         assert status == 200
         assert [a["status"] for a in answer["answers"]] == [204, 404, 204]
         assert answer["answers"][1]["code"] == "unknown_session"
@@ -150,53 +147,37 @@ async def test_two_sessions_on_one_stream_run_their_streams_from_one_post(serve)
             updates = [f for f in seen[lane] if f.get("t") == "update"]
             assert [f["props"][0][1]["children"] for f in updates] == list(range(count))
             assert [f["seq"] for f in seen[lane] if "seq" in f and f.get("t") != "welcome"] == list(range(1, count + 2))
-    finally:
-        stream.close()
 
 
-async def test_a_newer_stream_takes_a_lane_over_and_the_old_stream_says_so(serve) -> None:
-    server = serve(f"{APP}:server")
-    first = await SharedStream.open(server, "v=1&lane=1::0")
-    try:
+async def test_a_newer_stream_takes_a_lane_over_and_the_old_stream_says_so(serve_in_process) -> None:
+    server = await serve_in_process(f"{APP}:server")
+    async with SharedStream.open(server, "v=1&lane=1::0") as first:
         token = _welcome((await first.frames_until(lambda seen: 1 in seen))[1])["session"]
         sid = token.split(".")[0]
-        second = await SharedStream.open(server, f"v=1&lane=2:{sid}:0", first.cookie)
-        try:
+        async with SharedStream.open(server, f"v=1&lane=2:{sid}:0", first.cookie) as second:
             welcome = _welcome((await second.frames_until(lambda seen: 2 in seen))[2])
             assert welcome["resumed"] is True and welcome["session"] == token
             lane, closed = await first.event()
             assert (lane, closed["code"]) == (1, 4009)
-        finally:
-            second.close()
-    finally:
-        first.close()
 
 
-async def test_another_browser_resumes_nothing_and_posts_nothing(serve) -> None:
-    server = serve(f"{APP}:server")
-    owner = await SharedStream.open(server, "v=1&lane=1::0")
-    try:
+async def test_another_browser_resumes_nothing_and_posts_nothing(serve_in_process) -> None:
+    server = await serve_in_process(f"{APP}:server")
+    async with SharedStream.open(server, "v=1&lane=1::0") as owner:
         token = _welcome((await owner.frames_until(lambda seen: 1 in seen))[1])["session"]
-        stranger = await SharedStream.open(server, f"v=1&lane=1:{token.split('.')[0]}:0")
-        try:
+        async with SharedStream.open(server, f"v=1&lane=1:{token.split('.')[0]}:0") as stranger:
             welcome = _welcome((await stranger.frames_until(lambda seen: 1 in seen))[1])
             assert welcome["resumed"] is False and welcome["session"] != token
-            status, answer = await asyncio.to_thread(_posts, server, [[token, [{"t": "ack", "seq": 0}]]], stranger.cookie)
+            status, answer = await _posts(server, [[token, [{"t": "ack", "seq": 0}]]], stranger.cookie)
             assert answer["answers"][0]["status"] == 404
-        finally:
-            stranger.close()
-    finally:
-        owner.close()
 
 
-def test_the_gate_refuses_a_foreign_origin_and_a_bad_query(serve) -> None:
-    server = serve(f"{APP}:server")
-    status, answer = _posts(server, [["a.b", []]], "", origin="http://evil.example")
+async def test_the_gate_refuses_a_foreign_origin_and_a_bad_query(serve_in_process) -> None:
+    server = await serve_in_process(f"{APP}:server")
+    status, answer = await _posts(server, [["a.b", []]], "", origin="http://evil.example")
     assert (status, answer["code"]) == (403, "origin")
-    request = urllib.request.Request(server.url + "/_flash_ws/shared?v=1&lane=1:abc.secret:0")
-    with pytest.raises(urllib.error.HTTPError) as refused:
-        urllib.request.urlopen(request, timeout=10)
-    assert refused.value.code == 400 and "bad lane" in json.loads(refused.value.read())["message"]
+    refused = await server.asgi.request("GET", "/_flash_ws/shared?v=1&lane=1:abc.secret:0")
+    assert refused.status == 400 and "bad lane" in refused.json()["message"]
 
 
 @pytest.mark.parametrize("setting, value, says", [

@@ -15,6 +15,7 @@ CHUNK = b"x" * 65536
 
 
 async def test_a_frozen_proxy_stops_reading_the_server_and_a_thawed_one_relays_again():
+    """Real loopback sockets: only a real socket's buffers fill up until the server's drain blocks."""
     written = 0
     sender_blocked = asyncio.Event()
 
@@ -60,6 +61,7 @@ async def _nothing_within(read, seconds: float) -> bool:
 
 
 def test_the_command_measures_flash_ws_with_a_page_that_reads_nothing(tmp_path):
+    """The command, with its own server process: only a real process has the RSS it samples."""
     json_path = tmp_path / "stalled.json"
     command = [sys.executable, "-m", "benchmarks.stalled_reader", "--contender", "flash_ws-ws", "--seconds", "3",
                "--warm", "1", "--json", str(json_path)]
