@@ -271,14 +271,14 @@ async def test_thirty_starts_naming_an_unknown_900_kb_callback_id_cost_a_short_r
     huge = "no.such.callback." + "z" * 900_000
     ws = await server.asgi.websocket("/_flash_ws/ws", {"Origin": server.url})
     await ws.send('[{"t":"hello","v":1,"session":null,"seq":0}]')
-    for run in range(1, 31):  # never acknowledged: every refused end stays in the replay buffer
+    for run in range(1, 31):  # never acknowledged: whatever a refusal leaves for replay stays buffered
         await ws.send(json.dumps([{"t": "start", "run": run, "cb": huge, "args": []}]))
     await until(server, lambda listed: listed and listed[0]["refused"] == 30, "30 refusals")
     buffered = (await sessions(server))[0]["buffered_bytes"]
     await ws.close()
     log_growth = len(server.output()) - log_before
     print(f"30 starts of a 900 KB unknown id: {buffered} B held for replay, server log +{log_growth} B")
-    assert buffered < 30 * 256  # before: 27 MB against the 8 MiB bound
+    assert buffered < 30 * 256  # a refusal keeps at most a short frame (once: 27 MB against the 8 MiB bound)
     assert log_growth < 4096  # before: 54 MB of log
 
 

@@ -49,7 +49,8 @@ export function setup({random = () => 0, transport = 'websocket', config = {}, s
     config: {...CONFIG, transport, ...config},
     transports: {
       websocket: () => new WebSocketTransport('ws://example.test/_flash_ws/ws', {WebSocket}),
-      sse: () => new SseTransport({sseUrl: '/_flash_ws/sse', postUrl: '/_flash_ws/post'}, {EventSource, fetch: fetch.fetch, console}),
+      sse: () => new SseTransport({sseUrl: '/_flash_ws/sse', postUrl: '/_flash_ws/post'},
+        {EventSource, fetch: fetch.fetch, console, setTimeout: clock.setTimeout, clearTimeout: clock.clearTimeout}),
     },
     setProps: (id, props) => applied.push([id, props]),
     now: clock.now,

@@ -4,7 +4,7 @@ import {describe, test} from 'node:test';
 import {CloseAction} from '../src/close_codes.js';
 import {SseTransport} from '../src/sse_transport.js';
 import {CloseReason, TransportState} from '../src/transport.js';
-import {FakeConsole, fakeEventSourceClass, FakeFetch, settle} from '../test-support/fakes.js';
+import {FakeClock, FakeConsole, fakeEventSourceClass, FakeFetch, settle} from '../test-support/fakes.js';
 
 const HELLO = {t: 'hello', v: 1, session: null, seq: 0};
 const URLS = {sseUrl: '/app/_flash_ws/sse', postUrl: '/app/_flash_ws/post'};
@@ -13,7 +13,8 @@ function make() {
   const EventSource = fakeEventSourceClass();
   const fetch = new FakeFetch();
   const console = new FakeConsole();
-  const transport = new SseTransport(URLS, {EventSource, fetch: fetch.fetch, console});
+  const clock = new FakeClock();  // its stall timers run only if a test advances it (none left on the real clock)
+  const transport = new SseTransport(URLS, {EventSource, fetch: fetch.fetch, console, setTimeout: clock.setTimeout, clearTimeout: clock.clearTimeout});
   const events = [];
   transport.onopen = () => events.push(['open']);
   transport.onmessage = (text) => events.push(['message', text]);
