@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -11,9 +12,10 @@ import dash
 from quart import request, websocket
 
 from . import logs
-from .callbacks import GLOBAL_EVENT_CALLBACKS, CallbackKeywords, CallbackOptions, EventCallbackRegistry
+from .callbacks import GLOBAL_EVENT_CALLBACKS, CallbackKeywords, EventCallbackRegistry, callback_options
 from .dash_callbacks import add_stream, take_from_dash
 from .devtools import add_devtools_view
+from .keywords import check_keywords
 from .page_config import TriggerGroup, build_groups, page_config
 from .protocol import Limits
 from .server import operations, ws_compression
@@ -115,6 +117,7 @@ class Flash(dash.Dash):
         ws_compress_min_bytes: int = ws_compression.DEFAULT_MIN_BYTES,
         **dash_kwargs: Any,
     ) -> None:
+        _check_dash_keywords(dash_kwargs)
         backend = dash_kwargs.setdefault("backend", "quart")
         if backend != "quart":
             raise ValueError(f"Flash runs on Dash's Quart backend; backend={backend!r} is not supported")
@@ -189,7 +192,7 @@ class Flash(dash.Dash):
                        **options: Unpack[CallbackKeywords]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Register an event callback on this app (see ``flash_ws.event_callback``; ``options`` are
         the fields of ``flash_ws.callbacks.CallbackOptions``)."""
-        given = CallbackOptions(**options)  # an unknown keyword is refused here
+        given = callback_options("Flash.event_callback", options)
 
         def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
             self.event_callbacks.register(func, dependencies, given)
@@ -240,3 +243,21 @@ class Flash(dash.Dash):
         return config
 
 
+
+
+def _check_dash_keywords(dash_kwargs: dict[str, Any]) -> None:
+    """Refuse a keyword neither ``Flash`` nor ``dash.Dash`` takes, naming ``Flash()`` and the closest
+    keyword of either (Dash's own message for its obsolete keywords is kept)."""
+    dash_params = {name for name, p in inspect.signature(dash.Dash.__init__).parameters.items()
+                   if p.kind is not inspect.Parameter.VAR_KEYWORD} - {"self"}
+    unknown = {name: value for name, value in dash_kwargs.items() if name not in dash_params}
+    if not unknown:
+        return
+    try:
+        dash._validate.check_obsolete(unknown)  # Dash's obsolete keywords: its own error, or a warning
+    except TypeError:
+        pass
+    else:
+        return
+    flash_params = set(inspect.signature(Flash.__init__).parameters) - {"self", "name", "dash_kwargs"}
+    check_keywords("Flash", unknown, dash_params | flash_params)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any, TypedDict, Unpack
 
 from dash.dependencies import Input, Output, State
 
+from .keywords import check_keywords
 from .stream import StreamProps, _check_pair
 
 OnError = Callable[[Exception], Any]
@@ -155,6 +156,14 @@ class EventCallbackRegistry:
 
 
 GLOBAL_EVENT_CALLBACKS = EventCallbackRegistry()
+OPTION_NAMES = tuple(f.name for f in fields(CallbackOptions))
+
+
+def callback_options(call: str, options: Mapping[str, Any]) -> CallbackOptions:
+    """``options`` as ``CallbackOptions``; an unknown keyword is refused naming ``call`` and the
+    closest option."""
+    check_keywords(call, options, OPTION_NAMES)
+    return CallbackOptions(**options)
 
 
 def _build(cb_id: str, func: Callable[..., Any], dependencies: Sequence[Any], options: CallbackOptions,
@@ -185,7 +194,7 @@ def event_callback(*dependencies: Any, **options: Unpack[CallbackKeywords]) -> C
     that order. ``options`` are the fields of ``CallbackOptions``: ``cancel``, ``reset_props``,
     ``on_error``, ``prevent_initial_call``, ``backpressure``.
     """
-    given = CallbackOptions(**options)  # an unknown keyword is refused here
+    given = callback_options("event_callback", options)
 
     def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
         GLOBAL_EVENT_CALLBACKS.register(func, dependencies, given)
