@@ -266,3 +266,58 @@ async def test_a_chunked_post_is_cut_at_the_size_limit(serve):
     assert status_line.split()[1] == b"413"
     writer.close()
     await ws.close()
+
+
+@pytest.mark.parametrize("number", ["NaN", "-Infinity", "1e999"])
+async def test_a_number_json_cannot_carry_is_refused_as_a_bad_frame_on_every_transport(serve_in_process, number):
+    """Issue 24, item 5: with the app's message hook installed (tests/apps/guarded.py), NaN, Infinity
+    or 1e999 in a start's args is refused when decoded, and the connection goes on."""
+    server = await serve_in_process("tests.apps.guarded:server")
+    ws, (welcome, *_), cookie = await open_page(server, "auth=ok")
+    bad = f'[{{"t":"start","run":1,"cb":"tests.apps.guarded.hello","args":[{number}]}}]'
+    await ws.send(bad)
+    error = json.loads(await ws.recv())[0]
+    assert (error["t"], error["code"]) == ("error", "bad_frame") and "not" in error["message"]
+    await ws.send('[{"t":"start","run":2,"cb":"tests.apps.guarded.hello","args":[2]}]')
+    update = json.loads(await ws.recv())[0]
+    assert (update["run"], update["props"]) == (2, [["out", {"children": "hello 2"}]])  # the connection goes on
+    status, answer, _ = await post(server, bad.encode(), welcome["session"], cookie)
+    assert (status, answer["code"]) == (400, "bad_frame")
+    await ws.close()
+
+
+@pytest.mark.parametrize("host", ["evil.example@app.example.com", "evil.example\\@app.example.com",
+                                  "evil.example:1@app.example.com", "app.example.com/path", "app.example.com:80 x"])
+async def test_a_host_that_is_not_a_host_and_port_is_refused_on_every_transport(serve_in_process, host):
+    """Issue 24, item 7: with ``allowed_hosts``, a Host carrying userinfo (or anything but host[:port])
+    is refused, not read for the host name after its ``@``."""
+    server = await serve_in_process("tests.apps.basic:server", FLASH_WS_TEST_HOSTS="app.example.com")
+    headers = {"Host": host, "Origin": "http://app.example.com"}
+    ws = await server.asgi.websocket(WS, headers)
+    code, reason = await close_code(ws)
+    assert code == 4003 and "is not a host[:port]" in reason
+    for path in ("/_flash_ws/sse?v=1&sid=&seq=0", "/_flash_ws/post"):
+        status, answer, _ = await http(server, path, b"[]" if path.endswith("post") else None, headers)
+        assert (status, answer["code"]) == (400, "origin") and "is not a host[:port]" in answer["message"], path
+    ws = await server.asgi.websocket(WS, {"Host": "app.example.com:8050", "Origin": "http://app.example.com:8050"})
+    await ws.send(json.dumps([HELLO]))
+    assert json.loads(await ws.recv())[0]["t"] == "welcome"  # the app's own host is served
+    await ws.close()
+
+
+async def test_the_event_stream_is_kept_by_no_cache(serve_in_process):
+    """Issue 24, item 9: its first event carries the session token."""
+    server = await serve_in_process("tests.apps.basic:server")
+    async with server.asgi.stream("GET", "/_flash_ws/sse?v=1&sid=&seq=0", headers={"Origin": server.url}) as (response, _):
+        assert response.status == 200
+        directives = {part.strip() for part in response.headers["cache-control"].split(",")}
+    assert {"no-store", "private", "no-cache", "no-transform"} <= directives
+
+
+def test_the_hosts_real_deployments_send_are_well_formed():
+    from flash_ws.server.admission import host_is_well_formed
+
+    for host in ("app.example.com", "app.example.com.", "127.0.0.1:8050", "[::1]:8050", "web_1:8050", "localhost"):
+        assert host_is_well_formed(host), host
+    for host in ("evil@x", "a b", "x/y", "", None, "x:1@y", "x\\@y", "x:123456"):
+        assert not host_is_well_formed(host), host

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import fields
 from typing import Any, Literal
@@ -110,6 +111,17 @@ def _decode_frame(index: int, obj: Any, sender: Sender) -> Frame:
     return frame
 
 
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")  # Python's json reads NaN and Infinity; JSON has neither
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (math.inf, -math.inf):
+        raise ValueError(f"{text[:20]} is not a finite number")
+    return value
+
+
 def nesting_depth(value: Any, limit: int) -> int:
     """How deep ``value`` nests arrays and objects, counted up to ``limit + 1`` (no recursion)."""
     deepest, stack = 0, [(value, 1)]
@@ -131,7 +143,7 @@ def decode_message(text: str | bytes, sender: Sender, max_bytes: int = DEFAULT_M
     if size > max_bytes:
         raise FrameTooLarge(size, max_bytes)
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
     except ValueError as exc:
         raise ProtocolError("bad_frame", f"message is not valid JSON: {exc}") from None
     except RecursionError:

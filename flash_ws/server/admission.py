@@ -50,6 +50,16 @@ def _rejected(message: str, status: int = 403) -> Refusal:
     return Refusal(status, "rejected", message, CloseCode.REJECTED)
 
 
+# host[:port]: a DNS name (underscores too, as container names have them; a trailing dot) or IPv4
+# address, or a bracketed IPv6 address; no userinfo, path or spaces
+_HOST = re.compile(r"(?:[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?\.?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
+
+
+def host_is_well_formed(host: str | None) -> bool:
+    """Whether a Host header is a host[:port] (``evil@app.example.com`` is not)."""
+    return host is not None and _HOST.fullmatch(host) is not None
+
+
 def host_allowed(host: str | None, allowed: Sequence[str]) -> bool:
     """Whether the Host header names this app (``allowed`` empty: any host; ``*.x`` wildcards)."""
     if not allowed or "*" in allowed:
@@ -109,6 +119,8 @@ class Admission:
         ``"websocket"``, ``"sse"`` or ``"post"``."""
         settings = self._settings
         host = conn.headers.get("host")
+        if not host_is_well_formed(host):
+            return Refusal(400, "origin", f"Host {_short(host)} is not a host[:port]", CloseCode.FORBIDDEN_ORIGIN)
         if not host_allowed(host, settings.allowed_hosts):
             return Refusal(403, "origin", f"Host {_short(host)} is not in the app's allowed_hosts", CloseCode.FORBIDDEN_ORIGIN)
         origin = conn.headers.get("origin")

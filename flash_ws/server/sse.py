@@ -1,6 +1,6 @@
 """The fallback's downstream: one Server-Sent-Events stream per page carries the session's output.
 
-Made for proxies: ``text/event-stream`` with ``Cache-Control: no-cache`` and
+Made for proxies: ``text/event-stream`` with ``Cache-Control: no-cache, no-store, private`` and
 ``X-Accel-Buffering: no`` (nginx passes it through unbuffered), no response timeout, and a ping
 frame (plus a comment line when idle) every ``heartbeat_interval`` seconds so idle proxies keep the
 stream open and both ends can tell a dead stream from a quiet one.
@@ -25,7 +25,8 @@ log = logging.getLogger("flash_ws")
 
 SSE_HEADERS = {
     "Content-Type": "text/event-stream; charset=utf-8",
-    "Cache-Control": "no-cache, no-transform",
+    # its first event carries the session token: no cache, shared or private, may keep it
+    "Cache-Control": "no-cache, no-store, no-transform, private",
     "X-Accel-Buffering": "no",
 }
 
