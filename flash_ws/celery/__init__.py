@@ -41,8 +41,15 @@ Install with ``pip install "flash_ws[celery]"``. Modules: ``task`` (the worker s
 ``follower`` (the event callback side), ``redis_stream`` (the stream's key and Redis, shared by both).
 """
 
-from .follower import TaskFailed, TaskStream, follow
-from .redis_stream import STREAM_PREFIX, stream_key
-from .task import StreamingTask
+try:
+    from .follower import TaskFailed, TaskStream, follow
+    from .redis_stream import STREAM_PREFIX, stream_key
+    from .task import StreamingTask
+except ModuleNotFoundError as exc:
+    missing = (exc.name or "").split(".")[0]
+    if missing not in ("celery", "redis", "kombu"):
+        raise
+    raise ModuleNotFoundError(f"flash_ws.celery needs the {missing} package: pip install 'flash_ws[celery]' ({exc})",
+                              name=missing) from exc
 
 __all__ = ["STREAM_PREFIX", "StreamingTask", "TaskFailed", "TaskStream", "follow", "stream_key"]
