@@ -198,6 +198,9 @@ def event_callback(*dependencies: Any, **options: Unpack[CallbackKeywords]) -> C
 
     def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
         GLOBAL_EVENT_CALLBACKS.register(func, dependencies, given)
+        from .needs_flash import check_current_app
+
+        check_current_app()
         return func
 
     return decorator

@@ -47,6 +47,9 @@ def callback(*args: Any, running: Any = None, cancel: Any = None, on_error: Call
         add_stream(GLOBAL_EVENT_CALLBACKS, DashStream(
             func, outputs, grouping, tuple(inputs), tuple(states), indices, _running(running), tuple(cancels),
             on_error, prevent_initial_call=prevent is True))
+        from .needs_flash import check_current_app
+
+        check_current_app()
         return func
 
     return decorator
