@@ -224,7 +224,7 @@ class Flash(dash.Dash):
             GLOBAL_EVENT_CALLBACKS.move_into(self.event_callbacks)
             self._trigger_groups = build_groups(self.event_callbacks)
             for group in self._trigger_groups:
-                self.clientside_callback(group.clientside_function(), *group.inputs, *group.states,
+                self.clientside_callback(group.clientside_function(), *map(_TriggerInput.of, group.inputs), *group.states,
                                          prevent_initial_call=group.prevent_initial_call)
             self._event_callbacks_installed = True
 
@@ -261,3 +261,17 @@ def _check_dash_keywords(dash_kwargs: dict[str, Any]) -> None:
         return
     flash_params = set(inspect.signature(Flash.__init__).parameters) - {"self", "name", "dash_kwargs"}
     check_keywords("Flash", unknown, dash_params | flash_params)
+
+
+class _TriggerInput(dash.Input):
+    """An Input of a trigger group's clientside callback: the same dependency for Dash's renderer
+    (``to_dict``), with a name of its own. Dash names a callback without Outputs by a hash of its
+    Inputs' ``str()``, so the app's own Output-less callback on the same Inputs (a Stop button that
+    also logs) would otherwise be a DuplicateCallback of flash_ws's."""
+
+    @classmethod
+    def of(cls, dependency: dash.Input) -> _TriggerInput:
+        return cls(dependency.component_id, dependency.component_property, dependency.allow_optional)
+
+    def __str__(self) -> str:
+        return super().__str__() + "@flash_ws"
