@@ -76,7 +76,9 @@ class Flash(dash.Dash):
     - ``shared_event_stream`` (True): on the fallback, the tabs of one browser share one event stream
       and one uplink (a SharedWorker), so a browser uses at most two connections to the host over
       HTTP/1.1 whatever the number of tabs; ``max_shared_sessions`` (64): tabs one stream may carry;
-      ``stall_warning`` (10 s): a request of the page unanswered this long is reported in its console.
+      ``stall_warning`` (10 s): a request of the page unanswered this long is reported in its console;
+      ``post_body_timeout`` (10 s): a POST whose body has not arrived whole this long after its
+      headers is answered 408 (the page resends it) and its connection freed.
     - ``ws_compress_min_bytes`` (1,024): WebSocket messages shorter than this go out without
       permessage-deflate (a small message fits one packet either way); 0 compresses every message.
       Process wide: it applies to every WebSocket the process serves (the last ``Flash`` sets it).
@@ -114,6 +116,7 @@ class Flash(dash.Dash):
         shared_event_stream: bool = True,
         max_shared_sessions: int = 64,
         stall_warning: float = 10.0,
+        post_body_timeout: float = 10.0,
         ws_compress_min_bytes: int = ws_compression.DEFAULT_MIN_BYTES,
         **dash_kwargs: Any,
     ) -> None:
@@ -137,7 +140,8 @@ class Flash(dash.Dash):
                                           worker_ttl=worker_ttl, max_sessions=max_sessions,
                                           max_sessions_per_address=max_sessions_per_address,
                                           redis_inbox_bytes=redis_inbox_bytes, shared_event_stream=shared_event_stream,
-                                          max_shared_sessions=max_shared_sessions, stall_warning=stall_warning)
+                                          max_shared_sessions=max_shared_sessions, stall_warning=stall_warning,
+                                          post_body_timeout=post_body_timeout)
         self.event_callbacks = EventCallbackRegistry()
         self.flash_ws = FlashWsService(self.event_callbacks, self.flash_ws_settings)
         self.flash_ws_admission = Admission(self.server, self.flash_ws_settings, self._hooks.get_hooks)

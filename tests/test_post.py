@@ -1,10 +1,11 @@
 """The fallback's POST route refuses what it must, with a 4xx and a JSON reason; a session moves
-from the WebSocket to the fallback. In-process (tests/inprocess.py): nothing here depends on a real
-socket's timing."""
+from the WebSocket to the fallback. In-process (tests/inprocess.py), but for a body that stops
+coming, which only a real socket shows."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
@@ -53,3 +54,19 @@ async def test_a_session_opened_on_the_websocket_resumes_over_sse(serve_in_proce
         await client.drop()
         await asyncio.wait_for(consumer, TIMEOUT)
         assert seen == list(range(600)) and client.session.session == session and client.lost == []
+
+
+async def test_a_post_whose_body_stalls_is_answered_408_and_its_connection_let_go(serve):
+    """Issue 24, item 4. Real hypercorn: only a real socket shows a body that stops coming, and the
+    connection closed after the answer."""
+    server = serve(f"{APP}:server", FLASH_WS_TEST_BODY_TIMEOUT="1")
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write((f"POST /_flash_ws/post HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nOrigin: {server.url}\r\n"
+                  "Content-Type: application/json\r\nX-Flash-Ws-Session: x\r\nContent-Length: 1000000\r\n\r\n[").encode())
+    await writer.drain()  # one byte of a million, then nothing
+    answer = await asyncio.wait_for(reader.read(), TIMEOUT)  # the whole answer, up to the server's close
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.split()[1] == b"408", answer[:300]
+    reason = json.loads(body)
+    assert reason["code"] == "body_timeout" and "post_body_timeout" in reason["message"]
+    writer.close()

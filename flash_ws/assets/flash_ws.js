@@ -432,7 +432,7 @@ function websocketAction(code) {
  */
 function httpAction(route, status, code) {
   if (status >= 200 && status < 300) return CloseAction.ACCEPTED;
-  if (status === 429 || status >= 500) return CloseAction.RESUME;
+  if (status === 408 || status === 429 || status >= 500) return CloseAction.RESUME;  // 408: a body too slow to arrive is sent again
   if (status === 401 || status === 403) return CloseAction.GIVE_UP;
   if (route === 'sse') return CloseAction.GIVE_UP;
   if (status === 404 && code === 'unknown_session') return CloseAction.RESUME;

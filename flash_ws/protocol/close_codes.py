@@ -66,7 +66,7 @@ def http_action(route: str, status: int, code: str | None) -> CloseAction:
     (``"post"`` or ``"sse"``, the event stream)."""
     if 200 <= status < 300:
         return CloseAction.ACCEPTED
-    if status == 429 or status >= 500:
+    if status in (408, 429) or status >= 500:  # 408: a body that came too slowly is sent again
         return CloseAction.RESUME
     if status in (401, 403):
         return CloseAction.GIVE_UP

@@ -7,6 +7,7 @@ message (a JSON array of frames) as body. 204 when accepted; otherwise a 4xx wit
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,13 @@ async def read_body(request: Any, limit: int) -> bytes | None:
     return bytes(body)
 
 
+async def read_body_in_time(request: Any, limit: int, timeout: float) -> bytes | None:
+    """``read_body`` within ``timeout`` seconds; TimeoutError past it (a client that announces a
+    body and sends it a byte at a time holds no connection and no memory for long)."""
+    async with asyncio.timeout(timeout):
+        return await read_body(request, limit)
+
+
 async def admitted_body(request: Any, service: FlashWsService, admission: Admission, what: str) -> bytes | Response:
     """The body of an upstream POST (a single one, or a shared stream's batch) once the admission
     guard let the request in, it says JSON and it is within ``max_message_bytes``; otherwise the
@@ -45,7 +53,11 @@ async def admitted_body(request: Any, service: FlashWsService, admission: Admiss
     if request.mimetype != "application/json":
         return refusal(415, "bad_frame", f"expected a JSON body (application/json), got {request.mimetype or 'none'!r}")
     limit = service.settings.limits.max_message_bytes
-    body = await read_body(request, limit)
+    try:
+        body = await read_body_in_time(request, limit, service.settings.post_body_timeout)
+    except TimeoutError:
+        return refusal(408, "body_timeout", f"the {what}'s body did not arrive within {service.settings.post_body_timeout:g} s "
+                                            "(post_body_timeout)")
     if body is None:
         return refusal(413, "too_large", f"{what} exceeds the limit of {limit} bytes")
     return body

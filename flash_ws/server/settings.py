@@ -35,6 +35,7 @@ class Settings:
     shared_event_stream: bool = True  # on the fallback, the tabs of a browser share one event stream
     max_shared_sessions: int = 64  # sessions (tabs) one shared event stream may carry
     stall_warning: float = 10.0  # the page says so in its console when a request waits this long
+    post_body_timeout: float = 10.0  # seconds a POST's body may take to arrive whole (408 past it)
 
     def __post_init__(self) -> None:
         if self.transport not in TRANSPORTS:
@@ -50,5 +51,7 @@ class Settings:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
         if self.stall_warning <= 0:
             raise ValueError(f"stall_warning must be positive seconds, got {self.stall_warning}")
+        if self.post_body_timeout <= 0:
+            raise ValueError(f"post_body_timeout must be positive seconds, got {self.post_body_timeout}")
         if self.resume_grace < 0:
             raise ValueError(f"resume_grace must be >= 0 seconds, got {self.resume_grace}")

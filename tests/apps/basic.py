@@ -13,7 +13,8 @@ app = Flash(__name__, resume_grace=float(os.environ.get("FLASH_WS_TEST_GRACE", "
             allowed_origins=os.environ.get("FLASH_WS_TEST_ORIGINS", "").split(),
             allowed_hosts=os.environ.get("FLASH_WS_TEST_HOSTS", "").split(),
             worker_ttl=float(os.environ.get("FLASH_WS_TEST_WORKER_TTL", "5")),
-            heartbeat_interval=float(os.environ.get("FLASH_WS_TEST_HEARTBEAT", "15")))
+            heartbeat_interval=float(os.environ.get("FLASH_WS_TEST_HEARTBEAT", "15")),
+            post_body_timeout=float(os.environ.get("FLASH_WS_TEST_BODY_TIMEOUT", "10")))
 server = app.server
 probe.install(app)
 app.layout = html.Div([html.Button("go", id="go"), html.Div(id="out")])
