@@ -72,8 +72,9 @@ async def test_the_endpoint_is_refused_to_a_client_the_guard_refuses(serve_in_pr
 async def test_metrics_are_off_by_default(serve_in_process):
     """In-process: the route is added per app."""
     server = await serve_in_process(f"{APP}:server")
-    body = (await server.asgi.request("GET", "/_flash_ws/metrics")).body  # Dash answers unknown paths with its page
-    assert b"flash_ws_" not in body and b"# TYPE" not in body
+    answer = await server.asgi.request("GET", "/_flash_ws/metrics")
+    assert answer.status == 404 and answer.json()["code"] == "not_found"  # not Dash's page with 200 (issue 23, item 4)
+    assert b"flash_ws_" not in answer.body and b"# TYPE" not in answer.body
 
 
 @pytest.mark.parametrize("transport", ["websocket", "sse"])

@@ -68,6 +68,13 @@ def install(app: Any, settings: OpsSettings, routes: str) -> Drain:
             return Response(body, content_type=content_type)
 
         app.server.route(routes + "metrics", methods=["GET"], endpoint="flash_ws_metrics")(serve_metrics)
+    else:
+        async def metrics_off() -> Any:  # not Dash's page with 200, which a scraper would take for an answer
+            response = jsonify({"code": "not_found", "message": "metrics are off (Flash(metrics=True) turns them on)"})
+            response.status_code = 404
+            return response
+
+        app.server.route(routes + "metrics", methods=["GET"], endpoint="flash_ws_metrics")(metrics_off)
     app.server.before_serving(watch.start)
     app.server.after_serving(watch.stop)
     app.server.after_serving(drain.finish)
