@@ -127,6 +127,7 @@ def page_config(callbacks: Iterable[EventCallback], groups: Iterable[TriggerGrou
         "ack_bytes": max(1, settings.limits.replay_buffer_bytes // 4),  # a producer never waits for a timed ack
         "heartbeat_ms": int(settings.heartbeat_interval * 1000),
         "heartbeat_timeout_ms": int(settings.heartbeat_timeout * 1000),
+        "resume_grace_ms": int(settings.resume_grace * 1000),  # past it without a welcome, the page ends its runs
         "ws_timeout_ms": int(settings.ws_timeout * 1000),
         "ws_retry_after_ms": int(settings.ws_retry_after * 1000),
         "stall_warning_ms": int(settings.stall_warning * 1000),

@@ -1,5 +1,5 @@
-"""Resume in the browser through a fault-injecting TCP proxy: resets, a dead path, a restarted server.
-Both transports go through the same faults.
+"""Resume in the browser through a fault-injecting TCP proxy: resets, a dead path, a restarted server,
+a server gone for good. Both transports go through the same faults.
 
 Real Chromium: only the page's own JavaScript notices a reset or a silent path (its heartbeat),
 resumes, and shows the chart exact in the DOM. The proxy cuts and silences real TCP connections; the
@@ -7,9 +7,13 @@ restarted server is a new hypercorn process, without the old sessions."""
 
 from __future__ import annotations
 
+import os
+import signal
+
 import pytest
 
 from benchmarks.flaky_proxy import Faults
+from benchmarks.processes import children
 from tests.browser import PageWatch, open_page
 from tests.proxy_thread import ProxyThread
 
@@ -78,6 +82,27 @@ def test_a_restarted_server_resets_the_page_which_can_start_again(browser, serve
     assert page.page.is_enabled("#long-start")
     page.click("long-start")  # and it can start again, on the new session
     page.wait_until(lambda: page.text("long-out").startswith("tick"), "the stream to run again")
+    page.page.close()
+
+
+def test_a_server_gone_for_good_ends_the_page_s_runs_after_its_resume_grace(browser, serve, transport):
+    """Issue 23, item 2. Real hypercorn, killed and never restarted; real Chromium: only the page shows
+    the reset and reports it while it keeps trying to reconnect."""
+    server = serve(APP, FLASH_WS_TEST_TRANSPORT=transport, FLASH_WS_TEST_GRACE="2")
+    page = open_page(browser, server.url)
+    page.click("long-start")
+    page.wait_until(lambda: page.text("long-out").startswith("tick"), "the long stream")
+    page.page.evaluate("window.__lost = []; addEventListener('flash_ws:lost', (e) => __lost.push(e.detail))")
+    for pid in children(server.proc.pid):  # the worker hypercorn spawned, then its master: nothing serves
+        os.kill(pid, signal.SIGKILL)
+    server.proc.kill()
+    server.proc.wait()
+    page.wait_text("long-out", "reset")  # its reset_props: the page ended the run itself
+    said = [line for line in page.flash_ws_console("error") if "was interrupted" in line]
+    assert said and "tests.apps.browser_app.long was interrupted: the server could not be reached for 2 s" in said[0], page.console
+    lost = page.page.evaluate("window.__lost")  # the app's hook
+    assert [(each["name"], each["reason"]) for each in lost] == [("tests.apps.browser_app.long", "unreachable")]
+    assert page.page.is_enabled("#long-start")
     page.page.close()
 
 

@@ -42,6 +42,7 @@ const MAX_QUICK_ATTEMPTS = 10;
  * @property {number} [ack_bytes]
  * @property {number} [heartbeat_ms] how often the server pings
  * @property {number} [heartbeat_timeout_ms] how late a ping may be before the connection is dead
+ * @property {number} [resume_grace_ms] how long the server keeps the session of a page it lost
  */
 
 const ClientState = Object.freeze({
@@ -77,6 +78,8 @@ export class FlashClient {
   #watchdog = null;
   #lastHeard = 0;
   #failedReconnects = 0; // WebSocket attempts in a row that never opened
+  /** @type {number | null} */ #graceMs; // the server keeps a dropped page's session this long
+  #graceTimer = null; // runs from a drop to the next welcome: past it, the session is gone
   /** @type {(lost: {cb: string, name: string, reason?: string}) => void} */ #onLost;
 
   /**
@@ -139,6 +142,7 @@ export class FlashClient {
     });
     this.#silenceLimit =
       config.heartbeat_ms === undefined ? null : config.heartbeat_ms + (config.heartbeat_timeout_ms ?? 0);
+    this.#graceMs = config.resume_grace_ms ?? null;
     this.#applier = new PropsApplier({
       setProps,
       defer: defer ?? ((fn) => setTimeout(fn, 0)),
@@ -277,6 +281,8 @@ export class FlashClient {
         case 'welcome':
           this.#welcomed = true;
           this.#attempt = 0;
+          this.#clearTimer(this.#graceTimer);
+          this.#graceTimer = null;
           this.#transport.session = this.#session.token;
           this.#clearTimer(this.#trialTimer);
           this.#trialTimer = null;
@@ -344,6 +350,9 @@ export class FlashClient {
       this.#applier.apply(this.#session.abandon().map(({cb}) => this.#resetOf(cb)));
       return;
     }
+    if (this.#graceTimer === null && this.#graceMs !== null && this.#session.token !== null) {
+      this.#graceTimer = this.#setTimeout(() => this.#sessionExpired(), this.#graceMs);
+    }
     if (this.#choice.onTrial) {
       this.#choice.fallBack(this.#trialFailure(reason, detail, opened));
       this.#reconnectTimer = this.#setTimeout(() => this.#open(), 0);
@@ -370,6 +379,24 @@ export class FlashClient {
     this.#silentCloses = silent || reason === CloseReason.HEARTBEAT_TIMEOUT ? this.#silentCloses + 1 : 0;
     const delay = now ? 0 : backoffDelay(silent ? 0 : this.#attempt++, {}, this.#random);
     this.#reconnectTimer = this.#setTimeout(() => this.#open(), delay);
+  }
+
+  /**
+   * No welcome since the connection dropped, for as long as the server keeps a lost page's session:
+   * it cannot exist any more, so its runs are ended here (reset and reported, as when the server
+   * says it lost them) instead of showing as running while the page keeps trying. The next
+   * connection opens a new session, for new runs.
+   */
+  #sessionExpired() {
+    this.#graceTimer = null;
+    const seconds = Math.round(this.#graceMs / 100) / 10;
+    const lost = this.#session.expire();
+    this.#applier.apply(lost.map(({cb}) => this.#resetOf(cb)));
+    for (const {cb} of lost) {
+      this.#console.error(`flash_ws: ${this.#nameOf(cb)} was interrupted: the server could not be reached for ` +
+        `${seconds} s (its resume_grace), so the session is gone; reconnecting for new runs`);
+      this.#onLost({cb, name: this.#nameOf(cb), reason: 'unreachable'});
+    }
   }
 
   /** @returns {string} how the WebSocket on trial failed, for the logs */

@@ -186,6 +186,21 @@ export class ClientSession {
   }
 
   /**
+   * Forgets the session itself, as ``abandon()`` forgets its runs: the server cannot have it any
+   * more, and the next hello opens a new one.
+   * @returns {Array<{run: number, cb: string}>} the runs that were running (their reset is due)
+   */
+  expire() {
+    const running = this.abandon();
+    this.#token = null;
+    this.#epoch = null;
+    this.#lastSeq = 0;
+    this.#ackedSeq = 0;
+    this.#unackedBytes = 0;
+    return running;
+  }
+
+  /**
    * Processes the frames of one server message.
    * @param {Frame[]} frames decoded server frames
    * @param {number} now milliseconds, on the clock of ackFrame()

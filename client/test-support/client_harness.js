@@ -72,9 +72,9 @@ export function setup({random = () => 0, transport = 'websocket', config = {}, s
   return {client, clock, WebSocket, EventSource, fetch, console, applied, lost, storage, welcomeIn};
 }
 
-/** A client connected and welcomed, with one run of `load` started as run 1. */
-export function running() {
-  const context = setup();
+/** A client connected and welcomed, with one run of `load` started as run 1 (`options` as setup's). */
+export function running(options = {}) {
+  const context = setup(options);
   context.client.connect();
   const ws = context.welcomeIn();
   context.client.fire('clicks', [1, 'ignored', 'rows'], CLICK);

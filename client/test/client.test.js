@@ -220,6 +220,45 @@ describe('reconnection', () => {
     assert.deepEqual(WebSocket.last.frames().map((frame) => frame.t), ['hello']);
   });
 
+  test('a server unreachable for resume_grace: open runs are reset and reported, and a new session opens', () => {
+    const {ws, WebSocket, clock, applied, console, lost} = running({config: {resume_grace_ms: 30_000}});
+    ws.serverSends([{t: 'update', seq: 1, run: 1, props: []}]);
+    ws.serverCloses(1006);
+    let attempts = 1;
+    while (clock.time + clock.pending()[0] < 29_000) {  // every attempt refused: the server is gone
+      clock.advance(clock.pending()[0]);
+      if (WebSocket.instances.length > attempts) {
+        attempts = WebSocket.instances.length;
+        WebSocket.last.serverCloses(1006);
+      }
+    }
+    clock.advance(29_000 - clock.time);
+    assert.deepEqual(applied, [], 'still within resume_grace: the run may yet resume');
+    clock.advance(1_000);
+    assert.deepEqual(applied, RESET);
+    assert.match(console.lines.error[0], /app\.load was interrupted: the server could not be reached for 30 s \(its resume_grace\)/);
+    assert.deepEqual(lost, [{cb: 'load', name: 'app.load', reason: 'unreachable'}]);
+    clock.advance(clock.pending()[0]);
+    WebSocket.last.serverOpens();
+    assert.deepEqual(WebSocket.last.frames(), [{t: 'hello', v: 1, session: null, seq: 0}], 'a new session');
+    WebSocket.last.serverSends([welcome({session: 'tok2', resumed: false})]);
+    assert.deepEqual(applied, RESET, 'nothing is reset twice');
+    assert.equal(lost.length, 1);
+  });
+
+  test('a welcome within resume_grace stops its clock', () => {
+    const {ws, WebSocket, clock, applied, lost} = running({config: {resume_grace_ms: 30_000}});
+    ws.serverCloses(1006);
+    clock.advance(100);
+    WebSocket.last.serverOpens();
+    WebSocket.last.serverSends([welcome({resumed: true, seq: 0, run: 1})]);
+    for (let id = 1; id <= 6; id++) {  // a minute on a live connection (the server's pings keep it so)
+      clock.advance(10_000);
+      WebSocket.last.serverSends([{t: 'ping', id}]);
+    }
+    assert.deepEqual([applied, lost, WebSocket.instances.length], [[], [], 2]);
+  });
+
   test('a run ended because its worker stopped is reset and reported as lost, with the reason', () => {
     const {ws, applied, lost} = running();
     ws.serverSends([{t: 'end', seq: 1, run: 1, reason: 'error', error: {code: 'worker_shutdown', message: 'the worker stopped'}}]);
