@@ -13,7 +13,7 @@ from quart import request, websocket
 
 from . import logs
 from .callbacks import GLOBAL_EVENT_CALLBACKS, CallbackKeywords, EventCallbackRegistry, callback_options
-from .dash_callbacks import add_stream, take_from_dash
+from .dash_callbacks import add_stream, cancel_inputs, take_from_dash
 from .devtools import add_devtools_view
 from .keywords import check_keywords
 from .page_config import TriggerGroup, build_groups, page_config
@@ -125,6 +125,7 @@ class Flash(dash.Dash):
         if backend != "quart":
             raise ValueError(f"Flash runs on Dash's Quart backend; backend={backend!r} is not supported")
         ws_compression.install(ws_compress_min_bytes)
+        self._stream_cancels: dict[Callable[..., Any], tuple[dash.Input, ...]] = {}  # app.callback's, by function
         super().__init__(name, **dash_kwargs)
         limits = Limits(max_message_bytes=max_message_bytes, max_active_runs=max_active_runs,
                         replay_buffer_bytes=replay_buffer_bytes, max_nesting=max_nesting,
@@ -204,6 +205,21 @@ class Flash(dash.Dash):
 
         return decorator
 
+    def callback(self, *args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Dash's ``app.callback``; a generator function streams over flash_ws with its ``cancel=``
+        Inputs honoured (Dash drops ``cancel=`` unless ``background=True``; ``dash.callback`` loses
+        it before any library sees it: use ``flash_ws.callback`` there)."""
+        cancel = kwargs.pop("cancel", None)
+        register = super().callback
+
+        def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+            if inspect.isasyncgenfunction(func) or inspect.isgeneratorfunction(func):
+                self._stream_cancels[func] = cancel_inputs(func, cancel)
+                return register(*args, **kwargs)(func)
+            return register(*args, **({"cancel": cancel} if cancel is not None else {}), **kwargs)(func)
+
+        return decorator
+
     def enable_dev_tools(self, debug: bool | None = None, *args: Any, **kwargs: Any) -> bool:
         """Dash's debug mode (``app.run(debug=True)``) also lets pages see a failing callback's
         exception text; without it they get its error code and a generic message."""
@@ -223,7 +239,7 @@ class Flash(dash.Dash):
             # Dash-style generator callbacks (dash.callback / app.callback) stream over flash_ws too.
             for callback_map, callback_list in ((dash._callback.GLOBAL_CALLBACK_MAP, dash._callback.GLOBAL_CALLBACK_LIST),
                                                 (self.callback_map, self._callback_list)):
-                for stream in take_from_dash(callback_map, callback_list, self._on_error):
+                for stream in take_from_dash(callback_map, callback_list, self._on_error, self._stream_cancels):
                     add_stream(self.event_callbacks, stream)
             GLOBAL_EVENT_CALLBACKS.move_into(self.event_callbacks)
             self._trigger_groups = build_groups(self.event_callbacks)

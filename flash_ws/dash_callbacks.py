@@ -40,12 +40,9 @@ def callback(*args: Any, running: Any = None, cancel: Any = None, on_error: Call
                             f"{', '.join(sorted(unknown))} not supported on a flash_ws stream")
         output, inputs, states, indices, prevent = handle_grouped_callback_args(args, kwargs)
         outputs, grouping = _flat_outputs(output)
-        cancels = cancel if isinstance(cancel, (list, tuple)) else [cancel] if cancel is not None else []
-        for entry in cancels:
-            if not isinstance(entry, Input):
-                raise TypeError(f"streaming callback {func.__module__}.{func.__qualname__}: cancel takes Inputs, got {entry!r}")
+        cancels = cancel_inputs(func, cancel)
         add_stream(GLOBAL_EVENT_CALLBACKS, DashStream(
-            func, outputs, grouping, tuple(inputs), tuple(states), indices, _running(running), tuple(cancels),
+            func, outputs, grouping, tuple(inputs), tuple(states), indices, _running(running), cancels,
             on_error, prevent_initial_call=prevent is True))
         from .needs_flash import check_current_app
 
@@ -83,8 +80,19 @@ def _closure_value(wrapper: Any, name: str) -> Any:
     return cells[code.co_freevars.index(name)].cell_contents
 
 
-def take_from_dash(callback_map: dict[str, Any], callback_list: list[dict], app_on_error: Any = None) -> list[DashStream]:
-    """Remove the generator callbacks from Dash's registries; return them as streams."""
+def cancel_inputs(func: Callable[..., Any], cancel: Any) -> tuple[Input, ...]:
+    """A stream's ``cancel=`` as Inputs; TypeError naming ``func`` for anything else."""
+    cancels = cancel if isinstance(cancel, (list, tuple)) else [cancel] if cancel is not None else []
+    for entry in cancels:
+        if not isinstance(entry, Input):
+            raise TypeError(f"streaming callback {func.__module__}.{func.__qualname__}: cancel takes Inputs, got {entry!r}")
+    return tuple(cancels)
+
+
+def take_from_dash(callback_map: dict[str, Any], callback_list: list[dict], app_on_error: Any = None,
+                   cancels: dict[Callable[..., Any], tuple[Input, ...]] | None = None) -> list[DashStream]:
+    """Remove the generator callbacks from Dash's registries; return them as streams (with the
+    ``cancel=`` Inputs ``Flash.callback`` kept for their functions, which Dash drops)."""
     streams = []
     for cb_id, entry in list(callback_map.items()):
         wrapper = entry.get("callback")
@@ -101,7 +109,8 @@ def take_from_dash(callback_map: dict[str, Any], callback_list: list[dict], app_
         streams.append(DashStream(
             func, outputs, grouping, tuple(i for i in entry["raw_inputs"] if isinstance(i, Input)),
             tuple(_dependency(State, s) for s in entry["state"]), entry["inputs_state_indices"], running_entries,
-            (), _closure_value(wrapper, "on_error") or app_on_error, prevent_initial_call=spec.get("prevent_initial_call") is True))
+            (cancels or {}).get(func, ()), _closure_value(wrapper, "on_error") or app_on_error,
+            prevent_initial_call=spec.get("prevent_initial_call") is True))
         del callback_map[cb_id]
         callback_list[:] = [s for s in callback_list if s.get("output") != cb_id]
     return streams

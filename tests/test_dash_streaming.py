@@ -188,3 +188,26 @@ def test_callback_ids_are_capped_for_the_codec():
     registry = EventCallbackRegistry()
     first, second = registry.add(func, [Input("a", "n_clicks")]), registry.add(func, [Input("a", "n_clicks")])
     assert len(first.cb_id) <= MAX_ID_LENGTH and len(second.cb_id) <= MAX_ID_LENGTH and first.cb_id != second.cb_id
+
+
+def test_the_app_s_own_callback_keeps_cancel_for_a_stream():
+    """Issue 22, item 6: ``app.callback(..., cancel=[...])`` on Flash: Dash drops ``cancel=`` unless
+    ``background=True``; Flash keeps it for a generator, and the page gets its cancel action."""
+    app = Flash(__name__)
+    app.layout = html.Div([html.Button(id="go"), html.Button(id="stop"), html.Div(id="a"), html.Div(id="b")])
+
+    @app.callback(Output("a", "children"), Input("go", "n_clicks"), cancel=[Input("stop", "n_clicks")],
+                  prevent_initial_call=True)
+    async def streams(n):
+        yield n
+
+    @app.callback(Output("b", "children"), Input("go", "n_clicks"))
+    def returns(n):
+        return n
+
+    app._install_event_callbacks()
+    [taken] = list(app.event_callbacks)
+    assert [(str(i), keep) for i, keep in taken.cancel] == [("stop.n_clicks", None)]
+    groups = app._config()["flash_ws"]["groups"].values()
+    assert [action["kind"] for actions in groups for action in actions] == ["start", "cancel"]
+    assert "b.children" in app.callback_map  # a function that is not a generator stays Dash's
