@@ -26,6 +26,7 @@ from .server.settings import Settings
 from .server.shared_post import receive_posts
 from .server.shared_stream import open_shared_stream
 from .server.sse import open_event_stream
+from .server.sync_steps import DEFAULT_SYNC_THREADS, DEFAULT_SYNC_THREADS_PER_PAGE
 from .server.websocket import serve_websocket
 
 SCRIPT = {"relative_package_path": "assets/flash_ws.js", "namespace": "flash_ws"}
@@ -79,6 +80,10 @@ class Flash(dash.Dash):
       ``stall_warning`` (10 s): a request of the page unanswered this long is reported in its console;
       ``post_body_timeout`` (10 s): a POST whose body has not arrived whole this long after its
       headers is answered 408 (the page resends it) and its connection freed.
+    - ``sync_threads`` (16) and ``sync_threads_per_page`` (4): sync generators step in a pool of
+      threads of their own (Dash's and the server's work never waits for them), at most this many of
+      one page at once; a cancelled run's step that is still running counts against its page's
+      ``max_active_runs``.
     - ``ws_compress_min_bytes`` (1,024): WebSocket messages shorter than this go out without
       permessage-deflate (a small message fits one packet either way); 0 compresses every message.
       Process wide: it applies to every WebSocket the process serves (the last ``Flash`` sets it).
@@ -117,6 +122,8 @@ class Flash(dash.Dash):
         max_shared_sessions: int = 64,
         stall_warning: float = 10.0,
         post_body_timeout: float = 10.0,
+        sync_threads: int = DEFAULT_SYNC_THREADS,
+        sync_threads_per_page: int = DEFAULT_SYNC_THREADS_PER_PAGE,
         ws_compress_min_bytes: int = ws_compression.DEFAULT_MIN_BYTES,
         **dash_kwargs: Any,
     ) -> None:
@@ -142,7 +149,8 @@ class Flash(dash.Dash):
                                           max_sessions_per_address=max_sessions_per_address,
                                           redis_inbox_bytes=redis_inbox_bytes, shared_event_stream=shared_event_stream,
                                           max_shared_sessions=max_shared_sessions, stall_warning=stall_warning,
-                                          post_body_timeout=post_body_timeout)
+                                          post_body_timeout=post_body_timeout, sync_threads=sync_threads,
+                                          sync_threads_per_page=sync_threads_per_page)
         self.event_callbacks = EventCallbackRegistry()
         self.flash_ws = FlashWsService(self.event_callbacks, self.flash_ws_settings)
         self.flash_ws_admission = Admission(self.server, self.flash_ws_settings, self._hooks.get_hooks)

@@ -1,7 +1,8 @@
 """The stream runner: drives event-callback generators and feeds what they yield to sessions.
 
 ``StreamRunner`` is the interface; ``AsyncioStreamRunner`` runs every generator as a task of this
-process (sync generators step in a worker thread, so a ``time.sleep`` in one stalls no other).
+process (sync generators step in threads of their own pool, at most a few of one page at once,
+so a ``time.sleep`` in one stalls no other stream, nor the server: sync_steps.py).
 
 Errors out, secrets in: when a generator raises, the page gets the error code and a generic
 message (the exception's text only when ``debug()`` is true at that moment); the server log gets
@@ -15,7 +16,8 @@ import asyncio
 import inspect
 import json
 import logging
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import AsyncGenerator, Callable
 from typing import Any, Protocol
 
 from ..callbacks import EventCallback
@@ -25,6 +27,7 @@ from ..stream import StreamProps, combine
 from . import observe
 from .log import session_name
 from .sessions import LiveSession
+from .sync_steps import DEFAULT_SYNC_THREADS, DEFAULT_SYNC_THREADS_PER_PAGE, SyncSteps
 
 log = logging.getLogger("flash_ws")
 _DONE = object()
@@ -42,14 +45,24 @@ class StreamRunner(Protocol):
 
     def cancel_all(self, live: LiveSession) -> None: ...
 
+    def lingering(self, live: LiveSession) -> int: ...
+
 
 class AsyncioStreamRunner:
     """Runs each stream as an asyncio task keyed by (session, run); ``debug()`` is asked at the
-    time of an error whether the page may see its text (default: never)."""
+    time of an error whether the page may see its text (default: never). Sync generators step in
+    ``steps`` (sync_steps.py: a pool of their own, shared fairly between pages)."""
 
-    def __init__(self, debug: Callable[[], bool] = lambda: False) -> None:
+    def __init__(self, debug: Callable[[], bool] = lambda: False, steps: SyncSteps | None = None) -> None:
         self._tasks: dict[tuple[str, int], asyncio.Task[None]] = {}
         self._debug = debug
+        self._steps = steps or SyncSteps(DEFAULT_SYNC_THREADS, DEFAULT_SYNC_THREADS_PER_PAGE)
+        self._lingering: Counter[str] = Counter()  # sync generators of ended runs still in a thread, by session
+        self._closing: set[asyncio.Task[None]] = set()
+
+    def lingering(self, live: LiveSession) -> int:
+        """Sync generators of ``live``'s ended runs whose step (or close) still holds a thread."""
+        return self._lingering[live.token]
 
     def __len__(self) -> int:
         return len(self._tasks)
@@ -79,7 +92,7 @@ class AsyncioStreamRunner:
     async def _drive(self, live: LiveSession, run: int, callback: EventCallback, args: list[Any]) -> None:
         """Run the generator to its end (the service checked the argument count)."""
         # an async generator is iterated as it is: no layer between its yield and the session
-        steps = callback.func(*args) if callback.is_async else _thread_steps(callback, args)
+        steps = callback.func(*args) if callback.is_async else self._thread_steps(live.token, callback, args)
         latest = LatestValues(live, run) if callback.backpressure == "latest" else None
         try:
             async for item in steps:
@@ -109,29 +122,37 @@ class AsyncioStreamRunner:
             await steps.aclose()
 
 
-async def _thread_steps(callback: EventCallback, args: list[Any]):
-    """Step a sync generator in worker threads; close it in a thread too, after its current step."""
-    gen = callback.func(*args)
-    step: asyncio.Future[Any] | None = None
-    try:
-        while True:
-            step = asyncio.ensure_future(asyncio.to_thread(next, gen, _DONE))
-            item = await asyncio.shield(step)
-            step = None
-            if item is _DONE:
-                return
-            yield item
-    finally:
-        asyncio.get_running_loop().create_task(_close_after(gen, step))
-
-
-async def _close_after(gen: Any, step: asyncio.Future[Any] | None) -> None:
-    if step is not None:
+    async def _thread_steps(self, page: str, callback: EventCallback, args: list[Any]) -> AsyncGenerator[Any, None]:
+        """Step a sync generator in the step threads; close it there too, after its current step
+        (until then it lingers: its thread is still the page's)."""
+        gen = callback.func(*args)
+        step: asyncio.Future[Any] | None = None
         try:
-            await step
-        except Exception:  # the step's own error was already reported, or is moot after cancel
-            pass
-    await asyncio.to_thread(gen.close)
+            while True:
+                step = self._steps.run(page, next, gen, _DONE)
+                item = await asyncio.shield(step)
+                step = None
+                if item is _DONE:
+                    return
+                yield item
+        finally:
+            self._lingering[page] += 1
+            closing = asyncio.get_running_loop().create_task(self._close_after(page, gen, step))
+            self._closing.add(closing)
+            closing.add_done_callback(self._closing.discard)
+
+    async def _close_after(self, page: str, gen: Any, step: asyncio.Future[Any] | None) -> None:
+        try:
+            if step is not None:
+                try:
+                    await step
+                except Exception:  # the step's own error was already reported, or is moot after cancel
+                    pass
+            await self._steps.run(page, gen.close)
+        finally:
+            self._lingering[page] -= 1
+            if not self._lingering[page]:
+                del self._lingering[page]
 
 
 def _checked(callback: EventCallback, item: Any) -> StreamProps:

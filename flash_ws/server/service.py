@@ -14,6 +14,7 @@ from .log import RefusalLog, session_name
 from .runner import AsyncioStreamRunner, StreamRunner
 from .sessions import Connection, InProcessSessionStore, LiveSession, SessionHandle, SessionStore
 from .settings import Settings
+from .sync_steps import SyncSteps
 
 log = logging.getLogger("flash_ws")
 
@@ -33,7 +34,8 @@ class FlashWsService:
         self._refusals = RefusalLog()
         self.draining = False  # set by draining.Drain: no new sessions or runs
         self.connections: dict[Connection, SessionHandle] = {}  # this worker's attached connections
-        self.runner: StreamRunner = runner or AsyncioStreamRunner(debug=lambda: self.debug)
+        self.runner: StreamRunner = runner or AsyncioStreamRunner(
+            debug=lambda: self.debug, steps=SyncSteps(settings.sync_threads, settings.sync_threads_per_page))
         self.store: SessionStore = store or self._default_store()
 
     @property
@@ -123,10 +125,16 @@ class FlashWsService:
                 callback = self.callbacks.get(command.cb)
                 assert callback is not None  # the session refuses unknown callbacks
                 why = callback.arity_refusal(command.args)
-                if why is None:
-                    self.runner.start(live, command.run, callback, command.args)
-                else:
+                lingering = self.runner.lingering(live)
+                limit = self.settings.limits.max_active_runs
+                if why is not None:
                     pending[:0] = live.core.refuse_run(command.run, "bad_frame", why)
+                elif lingering and len(live.core.active_runs()) + lingering > limit:
+                    pending[:0] = live.core.refuse_run(command.run, "too_many_runs", (
+                        f"{callback.name} refused: this page has {limit} active runs (the limit), counting {lingering} "
+                        "ended run(s) whose sync step still holds a thread"))
+                else:
+                    self.runner.start(live, command.run, callback, command.args)
             elif isinstance(command, CancelRun):
                 self.runner.cancel(live, command.run)
             elif isinstance(command, Refused):

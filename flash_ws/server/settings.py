@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..protocol import Limits
+from .sync_steps import DEFAULT_SYNC_THREADS, DEFAULT_SYNC_THREADS_PER_PAGE
 
 TRANSPORTS = ("auto", "websocket", "sse")
 
@@ -36,6 +37,8 @@ class Settings:
     max_shared_sessions: int = 64  # sessions (tabs) one shared event stream may carry
     stall_warning: float = 10.0  # the page says so in its console when a request waits this long
     post_body_timeout: float = 10.0  # seconds a POST's body may take to arrive whole (408 past it)
+    sync_threads: int = DEFAULT_SYNC_THREADS  # threads sync generators step in (a pool of their own)
+    sync_threads_per_page: int = DEFAULT_SYNC_THREADS_PER_PAGE  # of which one page may hold at once
 
     def __post_init__(self) -> None:
         if self.transport not in TRANSPORTS:
@@ -46,7 +49,8 @@ class Settings:
             raise ValueError(f"worker_ttl must be positive seconds, got {self.worker_ttl}")
         if self.replay_memory_budget <= 0:
             raise ValueError(f"replay_memory_budget must be positive bytes, got {self.replay_memory_budget}")
-        for name in ("max_sessions", "max_sessions_per_address", "redis_inbox_bytes", "max_shared_sessions"):
+        for name in ("max_sessions", "max_sessions_per_address", "redis_inbox_bytes", "max_shared_sessions", "sync_threads",
+                     "sync_threads_per_page"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
         if self.stall_warning <= 0:

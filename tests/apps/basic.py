@@ -90,3 +90,10 @@ async def paced(n):
     for i in range(int(n)):
         yield stream_props("out", {"children": i})
         await asyncio.sleep(0.003)
+
+
+@event_callback(Input("go", "role"))
+def blocking(_):
+    """A step that blocks its thread (a slow query) until the test opens the gate "blocking"."""
+    probe.thread_gate("blocking")
+    yield stream_props("out", {"title": "unblocked"})

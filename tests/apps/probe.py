@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from collections import Counter, defaultdict
 from typing import Any
 
@@ -11,6 +12,7 @@ from quart import jsonify
 
 EVENTS: Counter[str] = Counter()
 GATES: defaultdict[str, asyncio.Event] = defaultdict(asyncio.Event)
+THREAD_GATES: defaultdict[str, threading.Event] = defaultdict(threading.Event)  # for sync generators' steps
 
 
 async def gate(name: str, timeout: float = 120.0) -> None:
@@ -18,6 +20,12 @@ async def gate(name: str, timeout: float = 120.0) -> None:
     while a generator is known to be still running."""
     EVENTS[f"{name} waiting"] += 1
     await asyncio.wait_for(GATES[name].wait(), timeout)
+
+
+def thread_gate(name: str, timeout: float = 120.0) -> None:
+    """``gate`` for a sync generator's step (it blocks its thread until the test opens the gate)."""
+    EVENTS[f"{name} waiting"] += 1
+    THREAD_GATES[name].wait(timeout)
 
 
 def install(app: Any) -> None:
@@ -28,6 +36,7 @@ def install(app: Any) -> None:
     @app.server.route("/test/open/<name>", methods=["POST"])
     async def open_gate(name: str):
         GATES[name].set()
+        THREAD_GATES[name].set()
         return jsonify({"opened": name})
 
     @app.server.route("/test/sessions")
