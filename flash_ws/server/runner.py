@@ -144,10 +144,8 @@ class AsyncioStreamRunner:
     async def _close_after(self, page: str, gen: Any, step: asyncio.Future[Any] | None) -> None:
         try:
             if step is not None:
-                try:
-                    await step
-                except Exception:  # the step's own error was already reported, or is moot after cancel
-                    pass
+                step.cancel()  # a step still waiting for a thread never runs; one in a thread ends first
+                await asyncio.wait([step])
             await self._steps.run(page, gen.close)
         finally:
             self._lingering[page] -= 1

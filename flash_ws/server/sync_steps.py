@@ -33,8 +33,8 @@ class SyncSteps:
 
     def run(self, page: str, fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
         """``fn(*args)`` in a thread of the pool, with the caller's context variables (as
-        ``asyncio.to_thread``), once ``page`` has a free slot. Await it through ``asyncio.shield``:
-        a slot is freed when its thread returns, not when its awaiter is cancelled."""
+        ``asyncio.to_thread``), once ``page`` has a free slot. Cancelling the future before it has
+        a thread drops the call; after, it ends only when the thread returns (with the slot held)."""
         return asyncio.ensure_future(self._run(page, fn, *args))
 
     async def _run(self, page: str, fn: Callable[..., Any], *args: Any) -> Any:
@@ -45,7 +45,12 @@ class SyncSteps:
         try:
             async with slot:
                 context = contextvars.copy_context()
-                return await asyncio.get_running_loop().run_in_executor(self._pool, context.run, fn, *args)
+                in_thread = asyncio.get_running_loop().run_in_executor(self._pool, context.run, fn, *args)
+                try:
+                    return await asyncio.shield(in_thread)
+                except asyncio.CancelledError:
+                    await asyncio.wait([in_thread])  # Python cannot stop a thread: its slot stays taken till it returns
+                    raise
         finally:
             self._users[page] -= 1
             if not self._users[page]:  # the page's last call: its slots go with it
