@@ -16,6 +16,7 @@ from .callbacks import GLOBAL_EVENT_CALLBACKS, CallbackKeywords, EventCallbackRe
 from .dash_callbacks import add_stream, cancel_inputs, take_from_dash
 from .devtools import add_devtools_view
 from .keywords import check_keywords
+from .needs_flash import FLASH_APPS
 from .page_config import TriggerGroup, build_groups, page_config
 from .protocol import Limits
 from .server import operations, ws_compression
@@ -133,6 +134,7 @@ class Flash(dash.Dash):
             raise ValueError(f"Flash runs on Dash's Quart backend; backend={backend!r} is not supported")
         ws_compression.install(ws_compress_min_bytes)
         self._stream_cancels: dict[Callable[..., Any], tuple[dash.Input, ...]] = {}  # app.callback's, by function
+        FLASH_APPS.add(self)
         super().__init__(name, **dash_kwargs)
         limits = Limits(max_message_bytes=max_message_bytes, max_active_runs=max_active_runs,
                         replay_buffer_bytes=replay_buffer_bytes, max_nesting=max_nesting,

@@ -5,6 +5,7 @@ after a plain app was made, and when a plain app is made after callbacks were re
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import dash
@@ -12,12 +13,15 @@ from dash import hooks
 
 from .callbacks import GLOBAL_EVENT_CALLBACKS
 
+FLASH_APPS: weakref.WeakSet[Any] = weakref.WeakSet()  # Flash apps of this process (a plain one may sit beside them)
+
 
 def refuse_plain_dash(app: Any) -> None:
-    """Raise TypeError when ``app`` is a plain Dash app and flash_ws callbacks wait for a Flash."""
+    """Raise TypeError when ``app`` is a plain Dash app, flash_ws callbacks wait for a Flash, and
+    this process has none (a plain Dash app beside a Flash one is left alone)."""
     from .app import Flash
 
-    if app is None or isinstance(app, Flash) or not len(GLOBAL_EVENT_CALLBACKS):
+    if app is None or isinstance(app, Flash) or not len(GLOBAL_EVENT_CALLBACKS) or len(FLASH_APPS):
         return
     names = sorted(callback.name for callback in GLOBAL_EVENT_CALLBACKS)
     shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")

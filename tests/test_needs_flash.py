@@ -48,3 +48,7 @@ def test_on_a_flash_app_they_register(kind):
 
 def test_a_plain_dash_app_without_flash_ws_callbacks_is_left_alone():
     assert run("import flash_ws.callbacks\n" + APP) == "no error"
+
+
+def test_a_plain_dash_app_beside_a_flash_app_is_left_alone():
+    assert run("from flash_ws import Flash\nflash_app = Flash(__name__)\n" + CALLBACK["event_callback"] + APP) == "no error"
