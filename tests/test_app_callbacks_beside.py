@@ -47,3 +47,21 @@ async def test_an_app_callback_without_outputs_on_the_same_input_lives_beside_th
         assert LOGGED[-1] == 3
     finally:
         await client.stop()
+
+
+@pytest.mark.browser
+def test_in_chromium_start_and_stop_stream_and_the_app_s_own_callbacks_run(browser, serve):
+    """Real Chromium: only Dash's renderer shows both callbacks of one Input firing, the stream's
+    updates and its reset in the DOM."""
+    from tests.browser import open_page
+
+    server = serve("tests.apps.beside_app:server")
+    page = open_page(browser, server.url)
+    page.click("start")
+    page.wait_until(lambda: page.text("out").startswith("tick"), "the stream to tick")
+    page.click("stop")
+    page.wait_text("out", "stopped")  # the cancel's reset_props
+    page.wait_until(lambda: server.get_json("/test/events") == {"start logged": 1, "stop logged": 1},
+                    "the app's own callbacks to log both clicks")
+    assert not [line for line in page.console if line.startswith("error")], page.console
+    page.page.close()
