@@ -11,6 +11,7 @@ from flash_ws.protocol import (
     ErrorInfo,
     Hello,
     Limits,
+    Misbehaved,
     PageLeft,
     Refused,
     ServerSession,
@@ -598,3 +599,36 @@ def test_restore_rebuilds_a_session_and_lose_runs_ends_what_nobody_drives() -> N
     assert [f.seq for f in out[1:]] == [2, 3, 4]
     assert out[-1] == End(4, 1, "error", ErrorInfo("worker_lost", "gone"))
     assert send(session, Start(2, "a", []))[0].code == "bad_frame"  # run ids keep counting from the donor's
+
+
+def test_a_page_that_acknowledges_nothing_has_its_starts_refused_and_its_replay_stays_bounded() -> None:
+    """Issue 24, item 2: start-and-cancel churn never acknowledged. Each pair adds an end frame
+    while the page has room; then starts are refused as counted refusals (sequenced ends, so the
+    page learns of them in order), and once those pass an eighth over the bound the session
+    closes: the replay never holds more than that, whatever the page sends."""
+    session = new_session(replay_buffer_bytes=4096, max_refused_frames=10_000)
+    bound = 4096 + 4096 // 8
+    commands: list = []
+    run = 0
+    while not any(isinstance(c, Misbehaved) for c in commands):
+        run += 1
+        commands = send(session, Start(run, "a", []), Cancel(run))
+        assert session.replay.bytes < bound + 200, run  # at most one frame past the eighth
+        assert run < 10_000
+    refusals = [c for c in commands if isinstance(c, Refused)]
+    assert session.replay.bytes >= 4096
+    assert all(c.code == "no_room" for c in refusals)
+    ends = [f for f in frames(session) if isinstance(f, End) and f.reason == "refused"]
+    assert ends and "has not acknowledged its output" in ends[-1].error.message
+
+
+def test_a_page_with_room_again_starts_again() -> None:
+    session = new_session(replay_buffer_bytes=2000)
+    send(session, Start(1, "a", []))
+    while session.has_room():
+        session.emit_update(1, props(0))
+    [refused] = [c for c in send(session, Start(2, "b", [])) if isinstance(c, Refused)]
+    assert refused.code == "no_room" and "replay_buffer_bytes 2000" in refused.message
+    frames(session)
+    send(session, Ack(session.replay.last_seq))  # the page caught up
+    assert [type(c).__name__ for c in send(session, Start(3, "b", []))] == ["StartRun"]

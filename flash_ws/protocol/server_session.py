@@ -187,6 +187,15 @@ class ServerSession:
                        f"(highest so far {self._highest_run})")
             return [self._error("bad_frame", message, frame.run, frame.cb)]
         self._highest_run = frame.run
+        held, bound = self.replay.bytes, self.limits.replay_buffer_bytes
+        if held >= bound:  # the page has not acknowledged its output: a start would only add more
+            if held >= bound + bound // 8:  # and refusals' own end frames stay within an eighth more
+                self._misbehaved = Misbehaved(f"starts while {held} bytes wait for acknowledgement "
+                                              f"(replay_buffer_bytes {bound})")
+                return [self._misbehaved]
+            message = (f"{excerpt(frame.cb)} refused: the page has not acknowledged its output "
+                       f"({held} bytes held, replay_buffer_bytes {bound})")
+            return [self._refuse(frame, "no_room", message)]
         if frame.cb not in self.callbacks:
             return [self._refuse(frame, "unknown_callback", f"no event callback {excerpt(frame.cb)} in this app")]
         commands: list[Command] = []
