@@ -41,12 +41,16 @@ def wait_until(condition: Callable[[], object], timeout: float = TIMEOUT, what: 
 
 
 async def eventually(condition: Callable[[], object], timeout: float = TIMEOUT, what: str = "condition") -> object:
-    """``wait_until`` for async tests: polls without blocking the event loop."""
+    """``wait_until`` for async tests: polls without blocking the event loop; ``condition`` may
+    return an awaitable (a read of an in-process app's route), which is awaited."""
     import asyncio
+    import inspect
 
     deadline = time.monotonic() + timeout
     while True:
         result = condition()
+        if inspect.isawaitable(result):
+            result = await result
         if result:
             return result
         if time.monotonic() > deadline:

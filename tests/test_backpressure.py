@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-from collections.abc import Callable
-from typing import Any
 
-from tests.conftest import TIMEOUT, eventually
+from tests.conftest import eventually
 
 APP = "tests.apps.basic"
 LIMIT = 20_000  # replay buffer bytes of the test app
@@ -56,20 +53,15 @@ async def _start_without_acks(server, cb: str, n: int) -> Page:
     return Page(ws)
 
 
-async def _until(server, path: str, condition: Callable[[Any], object], what: str) -> Any:
-    """``eventually`` for a route of the in-process app: its JSON once ``condition`` holds."""
-    deadline = time.monotonic() + TIMEOUT
-    while not condition(value := await server.get_json(path)):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {TIMEOUT:.0f}s waiting for {what}")
-        await asyncio.sleep(0.02)
-    return value
+async def _buffer_full(server) -> bool:
+    """Whether the in-process app's session holds LIMIT bytes (for ``eventually``, which awaits it)."""
+    return (await server.get_json("/test/sessions"))[0]["buffered_bytes"] >= LIMIT
 
 
 async def test_a_page_that_does_not_acknowledge_holds_the_generator_at_a_bounded_buffer(serve_in_process):
     server = await serve_in_process(f"{APP}:server", FLASH_WS_TEST_REPLAY_BYTES=str(LIMIT))
     ws = await _start_without_acks(server, "flood", N)
-    await _until(server, "/test/sessions", lambda sessions: sessions[0]["buffered_bytes"] >= LIMIT, what="a full buffer")
+    await eventually(lambda: _buffer_full(server), what="a full buffer")
     frames = await ws.drain()
     held = server.events()["flood yields"]
     stats = (await server.get_json("/test/sessions"))[0]

@@ -15,7 +15,6 @@ import json
 import os
 import socket
 import struct
-import time
 import urllib.request
 from collections.abc import Callable
 from typing import Any
@@ -231,13 +230,9 @@ async def sessions(server) -> list[dict[str, Any]]:
     return (await server.get_json("/test/control"))["sessions"]
 
 
-async def until(server, condition: Callable[[list[dict[str, Any]]], object], what: str) -> None:
-    """``eventually`` for the in-process app's sessions (read through its route, an await)."""
-    deadline = time.monotonic() + TIMEOUT
-    while not condition(await sessions(server)):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {TIMEOUT:.0f}s waiting for {what}")
-        await asyncio.sleep(0.02)
+async def sessions_hold(server, condition: Callable[[list[dict[str, Any]]], object]) -> object:
+    """``condition`` of the in-process app's sessions (for ``eventually``, which awaits it)."""
+    return condition(await sessions(server))
 
 
 @pytest.mark.parametrize("bundled", [False, True], ids=["one message each", "bundled with the hello"])
@@ -250,7 +245,7 @@ async def test_a_connection_that_keeps_sending_refused_frames_is_closed_with_100
         await ws.send(json.dumps([hello, *starts]))
     else:
         await ws.send(json.dumps([hello]))
-        await until(server, bool, "the session")
+        await eventually(lambda: sessions_hold(server, bool), what="the session")
         for start in starts:
             await ws.send(json.dumps([start]))
     with pytest.raises(ConnectionClosed) as closed:
@@ -275,7 +270,7 @@ async def test_thirty_starts_naming_an_unknown_900_kb_callback_id_cost_a_short_r
     await ws.send('[{"t":"hello","v":1,"session":null,"seq":0}]')
     for run in range(1, 31):  # never acknowledged: whatever a refusal leaves for replay stays buffered
         await ws.send(json.dumps([{"t": "start", "run": run, "cb": huge, "args": []}]))
-    await until(server, lambda listed: listed and listed[0]["refused"] == 30, "30 refusals")
+    await eventually(lambda: sessions_hold(server, lambda listed: listed and listed[0]["refused"] == 30), what="30 refusals")
     buffered = (await sessions(server))[0]["buffered_bytes"]
     await ws.close()
     log_growth = len(server.output()) - log_before
