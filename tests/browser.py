@@ -28,8 +28,12 @@ class PageWatch:
     dialogs: list[str] = field(default_factory=list)
 
     def wait_until(self, condition: Callable[[], object], what: str, timeout: float = TIMEOUT) -> object:
-        """Poll ``condition`` while letting the page deliver its events."""
-        return wait_until(condition, timeout, what, pause=lambda s: self.page.wait_for_timeout(s * 1000))
+        """Poll ``condition`` while letting the page deliver its events; a timeout's message ends
+        with the page's last console lines (what flash_ws logged tells a lost start from a lost update)."""
+        try:
+            return wait_until(condition, timeout, what, pause=lambda s: self.page.wait_for_timeout(s * 1000))
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; the page's console ends with {self.console[-15:]}") from None
 
     def text(self, component_id: Any) -> str:
         return self.page.locator(f"[id='{dom_id(component_id)}']").inner_text()

@@ -306,8 +306,11 @@ def _page_on_each_worker(cluster: Cluster, url: str, pages) -> dict[int, PageWat
             if len(found) == len(cluster):
                 return found
             continue
-        page.page.close()  # a second page on that worker: its run ends with it
-        wait_until(lambda o=owner, b=before: cluster.active_runs(o) == b, what="the closed page's run to end")
+        # a second page on that worker: its run is cancelled while the page is connected (a closed
+        # page's last message may never leave a busy browser; its run would then wait out the grace)
+        page.click("long-cancel")
+        wait_until(lambda o=owner, b=before: cluster.active_runs(o) == b, what="the extra page's run to end")
+        page.page.close()
     raise AssertionError(f"twelve pages through round-robin nginx all landed on workers {sorted(found)}")
 
 
