@@ -1,4 +1,4 @@
-"""``Flash``: a Dash app on Dash's Quart backend with the flash_ws transport installed."""
+"""``Flash``: a Dash app with the flash_ws transport installed on its server backend (Quart or FastAPI)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from collections.abc import Callable, Sequence
 from typing import Any, Unpack
 
 import dash
-from quart import request, websocket
 
 from . import logs
+from .backends import adapter_for
 from .callbacks import GLOBAL_EVENT_CALLBACKS, CallbackKeywords, EventCallbackRegistry, callback_options
 from .dash_callbacks import add_stream, cancel_inputs, take_from_dash
 from .devtools import add_devtools_view
@@ -20,23 +20,19 @@ from .needs_flash import FLASH_APPS
 from .page_config import TriggerGroup, build_groups, page_config
 from .protocol import Limits
 from .server import operations, ws_compression
-from .server.admission import Admission
-from .server.post import receive_post
+from .server.gate import Gate
 from .server.service import FlashWsService
 from .server.settings import Settings
-from .server.shared_post import receive_posts
-from .server.shared_stream import open_shared_stream
-from .server.sse import open_event_stream
 from .server.sync_steps import DEFAULT_SYNC_THREADS, DEFAULT_SYNC_THREADS_PER_PAGE
-from .server.websocket import serve_websocket
 
 SCRIPT = {"relative_package_path": "assets/flash_ws.js", "namespace": "flash_ws"}
 
 
 class Flash(dash.Dash):
-    """A ``dash.Dash`` on the Quart backend whose event callbacks stream over one WebSocket per page.
+    """A ``dash.Dash`` whose event callbacks stream over one WebSocket per page.
 
-    Every Dash argument works as usual. flash_ws's own:
+    Every Dash argument works as usual; ``backend`` is ``"quart"`` (the default here) or
+    ``"fastapi"``, or ``server=`` an existing Quart or FastAPI app. flash_ws's own:
 
     - ``transport``: ``"auto"`` (WebSocket, else the fallback), ``"websocket"`` or ``"sse"``;
     - ``allowed_origins``: origins besides the page's own host that may connect (also read from
@@ -129,9 +125,8 @@ class Flash(dash.Dash):
         **dash_kwargs: Any,
     ) -> None:
         _check_dash_keywords(dash_kwargs)
-        backend = dash_kwargs.setdefault("backend", "quart")
-        if backend != "quart":
-            raise ValueError(f"Flash runs on Dash's Quart backend; backend={backend!r} is not supported")
+        self.flash_ws_backend = _backend_name(dash_kwargs)
+        adapter = adapter_for(self.flash_ws_backend)
         ws_compression.install(ws_compress_min_bytes)
         self._stream_cancels: dict[Callable[..., Any], tuple[dash.Input, ...]] = {}  # app.callback's, by function
         FLASH_APPS.add(self)
@@ -155,53 +150,17 @@ class Flash(dash.Dash):
                                           sync_threads_per_page=sync_threads_per_page)
         self.event_callbacks = EventCallbackRegistry()
         self.flash_ws = FlashWsService(self.event_callbacks, self.flash_ws_settings)
-        self.flash_ws_admission = Admission(self.server, self.flash_ws_settings, self._hooks.get_hooks)
-        self._flash_ws_cookie_path = self.config.requests_pathname_prefix
-        self.server.after_request(self._give_browser_key)
+        self.flash_ws_gate = Gate(self.flash_ws, self._hooks.get_hooks, self.config.requests_pathname_prefix)
+        self.flash_ws_routes = self.config.routes_pathname_prefix + "_flash_ws/"
         self._trigger_groups: list[TriggerGroup] = []
         self._event_callbacks_installed = False
         self._install_lock = threading.Lock()
         self.scripts.append_script(SCRIPT)
-        # Registered on the Quart app itself: Dash's hooks.route wraps handlers in a sync function.
-        routes = self.config.routes_pathname_prefix + "_flash_ws/"
-        self.server.websocket(routes + "ws")(self._serve_websocket)
-        self.server.route(routes + "sse", methods=["GET"])(self._serve_event_stream)
-        self.server.route(routes + "post", methods=["POST"])(self._serve_post)
         logs.configure(log_format or os.environ.get("FLASH_WS_LOG_FORMAT") or "text")
-        self.flash_ws_ops = operations.ops_settings(metrics, metrics_allowed, metrics_token, shutdown_grace)
-        self.flash_ws_drain = operations.install(self, self.flash_ws_ops, routes)  # before the store's after_serving
-        if self.flash_ws_settings.shared_event_stream:  # the tabs of a browser share one stream (issue 13)
-            self.server.route(routes + "shared", methods=["GET"])(self._serve_shared_stream)
-            self.server.route(routes + "posts", methods=["POST"])(self._serve_posts)
-        self.server.before_serving(self.flash_ws.store.start)
-        self.server.after_serving(self.flash_ws.store.stop)
-
-    async def _give_browser_key(self, response: Any) -> Any:
-        """A page (HTML) gets its browser key before its first connection, so tabs opened later
-        share one key instead of racing to set their own."""
-        if response.mimetype == "text/html":
-            key, new_key = self.flash_ws_admission.browser_key(request)
-            if new_key:
-                response.headers.add("Set-Cookie", self.flash_ws_admission.cookie_header(request, key, self._flash_ws_cookie_path))
-        return response
-
-    async def _serve_websocket(self) -> None:
-        self._install_event_callbacks()
-        await serve_websocket(websocket, self.flash_ws, self.flash_ws_admission, self._flash_ws_cookie_path)
-
-    async def _serve_event_stream(self) -> Any:
-        self._install_event_callbacks()
-        return await open_event_stream(request, self.flash_ws, self.flash_ws_admission, self._flash_ws_cookie_path)
-
-    async def _serve_post(self) -> Any:
-        return await receive_post(request, self.flash_ws, self.flash_ws_admission)
-
-    async def _serve_shared_stream(self) -> Any:
-        self._install_event_callbacks()
-        return await open_shared_stream(request, self.flash_ws, self.flash_ws_admission, self._flash_ws_cookie_path)
-
-    async def _serve_posts(self) -> Any:
-        return await receive_posts(request, self.flash_ws, self.flash_ws_admission)
+        self.flash_ws_ops = operations.Operations(
+            self.flash_ws, operations.ops_settings(metrics, metrics_allowed, metrics_token, shutdown_grace))
+        self.flash_ws_drain = self.flash_ws_ops.drain
+        adapter.install(self)
 
     def event_callback(self, *dependencies: Any,
                        **options: Unpack[CallbackKeywords]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -238,10 +197,10 @@ class Flash(dash.Dash):
         return debug
 
     def _setup_server(self) -> None:
-        self._install_event_callbacks()
+        self.install_event_callbacks()
         super()._setup_server()
 
-    def _install_event_callbacks(self) -> None:
+    def install_event_callbacks(self) -> None:
         """Take the module-level event callbacks and register their trigger groups (once)."""
         with self._install_lock:  # Dash runs _setup_server in a worker thread, the socket on the loop
             if self._event_callbacks_installed:
@@ -273,6 +232,23 @@ class Flash(dash.Dash):
         return config
 
 
+
+
+def _backend_name(dash_kwargs: dict[str, Any]) -> str:
+    """The Dash backend this app runs on: ``server=``'s kind, else ``backend`` (Quart when neither
+    says); Dash itself refuses a ``backend`` that contradicts ``server``."""
+    server = dash_kwargs.get("server")
+    if server is not None and not isinstance(server, bool):
+        from dash.backends import get_server_type
+
+        try:
+            return get_server_type(server)
+        except ValueError:
+            raise ValueError(f"Flash(server=...) takes a Quart or FastAPI app, got {type(server).__name__}") from None
+    backend = dash_kwargs.setdefault("backend", "quart")
+    if not isinstance(backend, str):
+        raise ValueError(f"Flash takes backend as a name ('quart' or 'fastapi'), got {backend!r}")
+    return backend.lower()
 
 
 def _check_dash_keywords(dash_kwargs: dict[str, Any]) -> None:

@@ -12,6 +12,8 @@ re-exports them all but ``TaskFailed`` (flash_ws.celery needs the optional ``cel
     │   ├── SessionMoved              the page must reconnect to go on (it resumes, on any worker)
     │   └── TooManySessions           a cap on open sessions is reached
     ├── BadYield                      flash_ws.server.runner: a generator yielded no stream_props result
+    ├── Disconnected                  flash_ws.server.requests: a WebSocket's client is gone (raised by a
+    │                                 backend's adapter; also a ConnectionError)
     ├── LinkClosed                    flash_ws.client_links: the reference client's connection is gone
     │                                 (also a ConnectionError)
     ├── PostRefused                   flash_ws.client_links: a POST answered 4xx (also a ValueError)
@@ -26,10 +28,11 @@ from __future__ import annotations
 from .client_links import LinkClosed, PostRefused
 from .protocol.errors import FlashWsError, FrameTooLarge, ProtocolError, StateError
 from .server.draining import WorkerDraining
+from .server.requests import Disconnected
 from .server.runner import BadYield
 from .server.sessions import SessionGone, SessionMoved, SessionStoreError, StoreUnavailable, TooManySessions
 
 __all__ = [
-    "BadYield", "FlashWsError", "FrameTooLarge", "LinkClosed", "PostRefused", "ProtocolError", "SessionGone",
+    "BadYield", "Disconnected", "FlashWsError", "FrameTooLarge", "LinkClosed", "PostRefused", "ProtocolError", "SessionGone",
     "SessionMoved", "SessionStoreError", "StateError", "StoreUnavailable", "TooManySessions", "WorkerDraining",
 ]

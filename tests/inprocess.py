@@ -92,8 +92,8 @@ class InProcessServer:
                     os.environ[name] = value
         self.module = module
         self.app = module.app
-        self.app.flash_ws_admission._hooks = own_hooks
-        self.app._install_event_callbacks()  # take this module's callbacks now, before another import adds its own
+        self.app.flash_ws_gate.hooks = own_hooks
+        self.app.install_event_callbacks()  # take this module's callbacks now, before another import adds its own
         self.asgi = AsgiClient(getattr(module, attr or "server"))
         self.url = self.asgi.url
         self._log = _Lines()

@@ -298,7 +298,7 @@ async def test_a_host_that_is_not_a_host_and_port_is_refused_on_every_transport(
     assert code == 4003 and "is not a host[:port]" in reason
     for path in ("/_flash_ws/sse?v=1&sid=&seq=0", "/_flash_ws/post"):
         status, answer, _ = await http(server, path, b"[]" if path.endswith("post") else None, headers)
-        assert (status, answer["code"]) == (400, "origin") and "is not a host[:port]" in answer["message"], path
+        assert (status, answer["code"]) == (400, "bad_host") and "is not a host[:port]" in answer["message"], path
     ws = await server.asgi.websocket(WS, {"Host": "app.example.com:8050", "Origin": "http://app.example.com:8050"})
     await ws.send(json.dumps([HELLO]))
     assert json.loads(await ws.recv())[0]["t"] == "welcome"  # the app's own host is served
@@ -315,7 +315,7 @@ async def test_the_event_stream_is_kept_by_no_cache(serve_in_process):
 
 
 def test_the_hosts_real_deployments_send_are_well_formed():
-    from flash_ws.server.admission import host_is_well_formed
+    from flash_ws.server.gate import host_is_well_formed
 
     for host in ("app.example.com", "app.example.com.", "127.0.0.1:8050", "[::1]:8050", "web_1:8050", "localhost"):
         assert host_is_well_formed(host), host

@@ -145,7 +145,7 @@ def test_generator_callbacks_leave_dashs_registries_for_flash_ws_and_others_stay
     def returns(n):
         return n
 
-    app._install_event_callbacks()
+    app.install_event_callbacks()
     assert [k for k, v in app.callback_map.items() if "callback" in v] == ["b.children"]  # server-side ones
     assert [s["output"] for s in app._callback_list if not s.get("clientside_function")] == ["b.children"]
     [taken] = list(app.event_callbacks)
@@ -205,7 +205,7 @@ def test_the_app_s_own_callback_keeps_cancel_for_a_stream():
     def returns(n):
         return n
 
-    app._install_event_callbacks()
+    app.install_event_callbacks()
     [taken] = list(app.event_callbacks)
     assert [(str(i), keep) for i, keep in taken.cancel] == [("stop.n_clicks", None)]
     groups = app._config()["flash_ws"]["groups"].values()

@@ -10,12 +10,11 @@ import json
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
-from urllib.parse import parse_qsl
 
 import pytest
-from werkzeug.datastructures import MultiDict
 
 from flash_ws.protocol import Hello
+from flash_ws.server.requests import ClientRequest
 from flash_ws.server.shared_post import entries_of
 from flash_ws.server.shared_stream import lane_closed_event, lane_event, lanes_from_query
 
@@ -23,8 +22,8 @@ VECTORS = json.loads((Path(__file__).parent / "vectors" / "shared_stream.json").
 APP = "tests.apps.basic"
 
 
-def _args(query: str) -> MultiDict:
-    return MultiDict(parse_qsl(query))
+def _args(query: str) -> ClientRequest:
+    return ClientRequest(headers={}, cookies={}, remote_addr="", scheme="http", path="/_flash_ws/shared", query_string=query.encode())
 
 
 @pytest.mark.parametrize("case", VECTORS["queries"], ids=lambda case: case["name"])

@@ -12,8 +12,8 @@ from wsproto.events import TextMessage
 from wsproto.extensions import PerMessageDeflate
 
 from flash_ws import Flash
+from flash_ws.backends.quart import QuartSocket
 from flash_ws.server import ws_compression
-from flash_ws.server.websocket import direct_send
 from flash_ws.server.ws_compression import SizedDeflate
 
 OFFER = "permessage-deflate; client_max_window_bits"
@@ -79,7 +79,7 @@ def test_the_writer_sends_through_quarts_connection_without_its_extra_loop_turn(
         pass
 
     ws = Websocket("/", b"", "ws", Headers(), "", "1.1", [], receive=send, send=send, accept=send, close=send, scope={})
-    assert direct_send(ws) is send  # Quart still keeps it there: else the writer falls back to ws.send
+    assert QuartSocket(ws).send is send  # Quart still keeps it there: else the writer falls back to ws.send
 
 
 def test_a_websocket_object_without_it_is_sent_to_with_its_send():
@@ -88,4 +88,4 @@ def test_a_websocket_object_without_it_is_sent_to_with_its_send():
             pass
 
     plain = Plain()
-    assert direct_send(plain) == plain.send
+    assert QuartSocket(plain).send == plain.send

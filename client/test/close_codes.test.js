@@ -35,6 +35,14 @@ describe('the table', () => {
     }
   });
 
+  test('a refusal that can close a WebSocket and answer over HTTP leads to the same kind of action on both', () => {
+    const refusals = JSON.parse(readFileSync(new URL('../../tests/vectors/refusals.json', import.meta.url), 'utf8'));
+    const kind = (action) => (action === CloseAction.GIVE_UP ? 'stop' : 'come back');
+    for (const row of refusals.refusals.filter((r) => r.status !== null && r.close_code !== null)) {
+      assert.equal(kind(websocketAction(row.close_code)), kind(httpAction('sse', row.status, row.code)), row.code);
+    }
+  });
+
   test('the actions are the table\'s', () => {
     assert.deepEqual(new Set(Object.values(CloseAction)), new Set(Object.keys(table.actions)));
   });

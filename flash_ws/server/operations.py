@@ -1,19 +1,20 @@
 """What running flash_ws in production adds to an app: ``_flash_ws/health`` (always),
-``_flash_ws/metrics`` (when enabled) and the graceful shutdown (see ``draining``)."""
+``_flash_ws/metrics`` (when enabled), and its start and graceful shutdown (see ``draining``), as
+framework-free answers and hooks that each backend's adapter calls."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
-
-from quart import Response, jsonify, request
 
 from . import metrics
 from .draining import Drain, ShutdownWatch
 from .health import health
 from .metrics_access import Network, metrics_refusal, parse_allowed
+from .requests import ClientRequest, HttpAnswer
+from .service import FlashWsService
 
 TRUE_WORDS = ("1", "true", "yes", "on")
 
@@ -39,45 +40,49 @@ def ops_settings(metrics_enabled: bool | None, metrics_allowed: Sequence[str], m
                        shutdown_grace=shutdown_grace)
 
 
-def install(app: Any, settings: OpsSettings, routes: str) -> Drain:
-    """Add the health and metrics routes under ``routes`` (``<prefix>_flash_ws/``) and the shutdown
-    hooks to ``app`` (a ``Flash``); must run before the session store's own ``after_serving``."""
-    service = app.flash_ws
-    drain = Drain(service, settings.shutdown_grace)
-    watch = ShutdownWatch(drain)
+def _json(status: int, body: object) -> HttpAnswer:
+    return HttpAnswer(status, [("Content-Type", "application/json"), ("Cache-Control", "no-store")], json.dumps(body).encode())
 
-    async def serve_health() -> Any:
-        body, status = await health(service, liveness_only=request.args.get("probe") == "live")
-        response = jsonify(body)
-        response.status_code = status
-        response.headers["Cache-Control"] = "no-store"
-        return response
 
-    app.server.route(routes + "health", methods=["GET"], endpoint="flash_ws_health")(serve_health)
-    if settings.metrics:
-        metrics.enable()
+class Operations:
+    """The health and metrics answers and the start and stop of one app's service."""
 
-        async def serve_metrics() -> Any:
-            why = metrics_refusal(request.remote_addr, request.headers,  # type: ignore[arg-type]  # a Mapping at run time
-                                   settings.metrics_allowed, settings.metrics_token)
-            if why:
-                response = jsonify({"code": "forbidden", "message": why})
-                response.status_code = 403
-                return response
-            body, content_type = metrics.exposition()
-            return Response(body, content_type=content_type)
+    def __init__(self, service: FlashWsService, settings: OpsSettings) -> None:
+        self.service = service
+        self.settings = settings
+        self.drain = Drain(service, settings.shutdown_grace)
+        self._watch = ShutdownWatch(self.drain)
+        if settings.metrics:
+            metrics.enable()
 
-        app.server.route(routes + "metrics", methods=["GET"], endpoint="flash_ws_metrics")(serve_metrics)
-    else:
-        async def metrics_off() -> Any:  # not Dash's page with 200, which a scraper would take for an answer
-            response = jsonify({"code": "not_found", "message": "metrics are off (Flash(metrics=True) turns them on)"})
-            response.status_code = 404
-            return response
+    async def health(self, req: ClientRequest) -> HttpAnswer:
+        body, status = await health(self.service, liveness_only=req.arg("probe") == "live")
+        return _json(status, body)
 
-        app.server.route(routes + "metrics", methods=["GET"], endpoint="flash_ws_metrics")(metrics_off)
-    app.server.before_serving(watch.start)
-    app.server.after_serving(watch.stop)
-    app.server.after_serving(drain.finish)
-    if settings.metrics:
-        app.server.after_serving(metrics.process_exited)
-    return drain
+    async def metrics(self, req: ClientRequest) -> HttpAnswer:
+        """The Prometheus exposition; 404 when metrics are off (not Dash's page with 200, which a
+        scraper would take for an answer), 403 to a client that may not read them."""
+        if not self.settings.metrics:
+            return _json(404, {"code": "not_found", "message": "metrics are off (Flash(metrics=True) turns them on)"})
+        why = metrics_refusal(req.remote_addr, req.headers, self.settings.metrics_allowed,  # type: ignore[arg-type]
+                              self.settings.metrics_token)
+        if why:
+            return _json(403, {"code": "forbidden", "message": why})
+        body, content_type = metrics.exposition()
+        return HttpAnswer(200, [("Content-Type", content_type)], body)
+
+    async def starting(self) -> None:
+        """Before the server serves: the session store starts, the shutdown watch begins."""
+        await self.service.store.start()
+        await self._watch.start()
+
+    async def stopping(self) -> None:
+        """After the server stopped serving: drain (the last frames still reach the store), then
+        stop the store."""
+        await self._watch.stop()
+        try:
+            await self.drain.finish()
+            if self.settings.metrics:
+                metrics.process_exited()
+        finally:
+            await self.service.store.stop()

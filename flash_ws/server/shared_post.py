@@ -12,12 +12,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from quart import Response, jsonify
-
-from .admission import Admission
+from ..protocol.refusals import Refusal
+from .gate import Gate
 from .post import admitted_body, deliver
-from .service import FlashWsService
-from .sse import refusal
+from .requests import ClientRequest, HttpAnswer
+from .sse import refusal_answer
 
 
 def entries_of(body: bytes, max_entries: int) -> list[tuple[str, str]]:
@@ -38,17 +37,16 @@ def entries_of(body: bytes, max_entries: int) -> list[tuple[str, str]]:
     return entries
 
 
-async def receive_posts(request: Any, service: FlashWsService, admission: Admission) -> Response:
-    body = await admitted_body(request, service, admission, "batch")
-    if isinstance(body, Response):
-        return body
+async def receive_posts(req: ClientRequest, gate: Gate) -> HttpAnswer:
+    body = await admitted_body(req, gate, "batch")
+    if isinstance(body, Refusal):
+        return refusal_answer(body)
     try:
-        entries = entries_of(body, service.settings.max_shared_sessions * 4)
+        entries = entries_of(body, gate.settings.max_shared_sessions * 4)
     except ValueError as exc:
-        return refusal(400, "bad_frame", f"bad batch: {exc}")
+        return refusal_answer(Refusal("bad_frame", f"bad batch: {exc}"))
     answers: list[dict[str, Any]] = []
     for token, message in entries:
-        answer = await deliver(request, service, admission, token, message)
-        answers.append({"status": 204} if answer is None else
-                       {"status": answer.status, "code": answer.code, "message": answer.message})
-    return jsonify({"answers": answers})
+        refused = await deliver(req, gate, token, message)
+        answers.append({"status": 204} if refused is None else {"status": refused.status, **refused.body()})
+    return HttpAnswer(200, [("Content-Type", "application/json")], json.dumps({"answers": answers}).encode())

@@ -16,28 +16,26 @@ import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
 
-from quart import Response
-
-from ..protocol import PROTOCOL_VERSION, Hello
-from ..protocol.close_codes import CloseCode
+from ..protocol import Hello
+from ..protocol.refusals import Refusal
 from . import heartbeat, observe
-from .admission import Admission
+from .gate import Gate, refusal_for
+from .requests import ClientRequest, HttpAnswer
 from .service import FlashWsService
-from .sessions import Connection, SessionHandle, SessionStoreError, StoreUnavailable, TooManySessions
-from .sse import SSE_HEADERS, refusal
+from .sessions import Connection, SessionHandle, SessionStoreError
+from .sse import SSE_HEADERS, refusal_answer
 
 _LANE = re.compile(r"(\d{1,6}):([A-Za-z0-9_-]{0,64}):(\d{1,18})")
 
 
-def lanes_from_query(args: Any, max_lanes: int) -> dict[int, Hello]:
+def lanes_from_query(req: ClientRequest, max_lanes: int) -> dict[int, Hello]:
     """The hello of every lane of ``?v=1&lane=<n>:<sid>:<seq>...``; ValueError says what is wrong."""
     try:
-        version = int(args.get("v", "0"))
+        version = int(req.arg("v", "0"))
     except ValueError:
         raise ValueError("'v' must be an integer") from None
-    entries = args.getlist("lane")
+    entries = req.query("lane")
     if not entries:
         raise ValueError("no 'lane' parameter (expected lane=<n>:<sid>:<seq>)")
     if len(entries) > max_lanes:
@@ -82,44 +80,36 @@ def lane_closed_event(number: int, code: int, reason: str) -> bytes:
     return lane_event(number, json.dumps({"code": int(code), "reason": reason[:120]}))
 
 
-def close_code_for(exc: SessionStoreError) -> int:
-    """What a lane the store cannot serve tells its tab (tests/vectors/close_codes.json)."""
-    if isinstance(exc, TooManySessions):
-        return CloseCode.TRY_AGAIN_LATER
-    return CloseCode.UNAVAILABLE if isinstance(exc, StoreUnavailable) else CloseCode.RECONNECT
+def lane_refused_event(number: int, refusal: Refusal) -> bytes:
+    """A lane that ends: its tab reads the close code as a WebSocket's (tests/vectors/close_codes.json)."""
+    return lane_closed_event(number, refusal.close_code, refusal.message)
 
 
-async def open_shared_stream(request: Any, service: FlashWsService, admission: Admission, cookie_path: str) -> Response:
+async def open_shared_stream(req: ClientRequest, gate: Gate) -> HttpAnswer:
     """Answer ``GET .../_flash_ws/shared``: bind one connection per lane and stream them all."""
-    refused = await admission.admit(request, "sse")
+    refused = await gate.admit(req, "sse")
     if refused:
-        return refusal(refused.status, refused.code, refused.message)
+        return refusal_answer(refused)
     try:
-        hellos = lanes_from_query(request.args, service.settings.max_shared_sessions)
+        hellos = lanes_from_query(req, gate.settings.max_shared_sessions)
     except ValueError as exc:
-        return refusal(400, "bad_frame", f"bad shared stream query: {exc}")
-    version = next(iter(hellos.values())).v
-    if version != PROTOCOL_VERSION:
-        return refusal(400, "unsupported_version", f"protocol version {version} not supported (this server speaks {PROTOCOL_VERSION})")
-    key, new_key = admission.browser_key(request)
-    binding = admission.binding(request, key)
+        return refusal_answer(Refusal("bad_frame", f"bad shared stream query: {exc}"))
+    key, cookie = gate.browser_key(req)
     wakeup = asyncio.Event()
     lanes: list[_Lane] = []
     refusals: list[bytes] = []
     for number, hello in hellos.items():
-        connection = Connection(f"lane {number} of a shared event stream from {request.remote_addr}")
+        connection = Connection(f"lane {number} of a shared event stream from {req.remote_addr}")
         connection.wakeup = _LaneWakeup(wakeup)
-        try:
-            live = await service.attach(hello, connection, binding, request.remote_addr or "")
-        except SessionStoreError as exc:
-            refusals.append(lane_closed_event(number, close_code_for(exc), str(exc)))
+        opened = await gate.open(req, hello, connection, key)
+        if isinstance(opened, Refusal):
+            if opened.code == "unsupported_version":  # the same for every lane: refuse the stream
+                return refusal_answer(opened)
+            refusals.append(lane_refused_event(number, opened))
             continue
-        lanes.append(_Lane(number, live, connection))
-    response = Response(_events(service, lanes, refusals, wakeup), headers=SSE_HEADERS)
-    if new_key:
-        response.headers["Set-Cookie"] = admission.cookie_header(request, key, cookie_path)
-    response.timeout = None
-    return response
+        lanes.append(_Lane(number, opened[0], connection))
+    headers = SSE_HEADERS + ([("Set-Cookie", cookie)] if cookie else [])
+    return HttpAnswer(200, headers, _events(gate.service, lanes, refusals, wakeup))
 
 
 async def _events(service: FlashWsService, lanes: list[_Lane], refusals: list[bytes],
@@ -143,21 +133,21 @@ async def _events(service: FlashWsService, lanes: list[_Lane], refusals: list[by
             wakeup.clear()
             chunk = bytearray()
             for lane in list(open_lanes.values()):
-                ended: tuple[int, str] | None = None
+                ended: Refusal | None = None
                 if lane.connection.wakeup.is_set() and not lane.connection.replaced:
                     try:
                         for message in await lane.live.take_messages(lane.connection):
                             chunk += lane_event(lane.number, message)
                             observe.message_sent(lane.connection, message)
                     except SessionStoreError as exc:
-                        ended = (close_code_for(exc), str(exc))
+                        ended = refusal_for(exc)
                 if lane.connection.replaced:
-                    ended = (CloseCode.REPLACED, "replaced by a newer connection of the same session")
+                    ended = Refusal("replaced", "replaced by a newer connection of the same session")
                 elif lane.watchdog is not None and lane.watchdog.done():
                     observe.heartbeat_timeout(lane.connection)
-                    ended = (CloseCode.HEARTBEAT_TIMEOUT, "heartbeat timeout")
+                    ended = Refusal("heartbeat_timeout", "heartbeat timeout")
                 if ended is not None:
-                    chunk += lane_closed_event(lane.number, *ended)
+                    chunk += lane_refused_event(lane.number, ended)
                     _end(service, open_lanes.pop(lane.number))
             if chunk:
                 yield bytes(chunk)

@@ -9,70 +9,62 @@ stream open and both ends can tell a dead stream from a quiet one.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
-from quart import Response, jsonify
-
-from ..protocol import PROTOCOL_VERSION, Hello
+from ..protocol import Hello
+from ..protocol.refusals import Refusal
 from . import heartbeat, observe
-from .admission import Admission
+from .gate import Gate
+from .requests import ClientRequest, HttpAnswer
 from .service import FlashWsService
-from .sessions import Connection, SessionHandle, SessionStoreError, StoreUnavailable, TooManySessions
+from .sessions import Connection, SessionHandle, SessionStoreError
 
 log = logging.getLogger("flash_ws")
 
-SSE_HEADERS = {
-    "Content-Type": "text/event-stream; charset=utf-8",
+SSE_HEADERS = [
+    ("Content-Type", "text/event-stream; charset=utf-8"),
     # its first event carries the session token: no cache, shared or private, may keep it
-    "Cache-Control": "no-cache, no-store, no-transform, private",
-    "X-Accel-Buffering": "no",
-}
+    ("Cache-Control", "no-cache, no-store, no-transform, private"),
+    ("X-Accel-Buffering", "no"),
+]
 
 
-def refusal(status: int, code: str, message: str) -> Response:
-    response = jsonify({"code": code, "message": message})
-    response.status_code = status
-    return response
+def refusal_answer(refusal: Refusal) -> HttpAnswer:
+    """The HTTP answer of a refusal: its status, and a JSON body with its code and message."""
+    return HttpAnswer(refusal.status, [("Content-Type", "application/json")], json.dumps(refusal.body()).encode())
 
 
-def hello_from_query(args: Any) -> Hello:
+def hello_from_query(req: ClientRequest) -> Hello:
     """The hello of an EventSource: ``?v=1&sid=SID&seq=N`` (``sid`` empty for a new session).
 
     Only the session's public id travels in the URL (URLs end up in access logs); the browser's
     cookie proves the session is its own."""
     try:
-        return Hello(args.get("sid") or None, int(args.get("seq", "0")), int(args.get("v", "0")))
+        return Hello(req.arg("sid") or None, int(req.arg("seq", "0")), int(req.arg("v", "0")))
     except ValueError:
         raise ValueError("'seq' and 'v' must be integers") from None
 
 
-async def open_event_stream(request: Any, service: FlashWsService, admission: Admission, cookie_path: str) -> Response:
+async def open_event_stream(req: ClientRequest, gate: Gate) -> HttpAnswer:
     """Answer ``GET .../_flash_ws/sse``: bind a new EventSource to the session and stream to it."""
-    refused = await admission.admit(request, "sse")
+    service = gate.service
+    refused = await gate.admit(req, "sse")
     if refused:
         observe.session_refused("sse", service.worker_id, refused.code)
-        return refusal(refused.status, refused.code, refused.message)
+        return refusal_answer(refused)
     try:
-        hello = hello_from_query(request.args)
+        hello = hello_from_query(req)
     except ValueError as exc:
-        return refusal(400, "bad_frame", f"bad hello in the query string: {exc}")
-    if hello.v != PROTOCOL_VERSION:
-        return refusal(400, "unsupported_version", f"protocol version {hello.v} not supported (this server speaks {PROTOCOL_VERSION})")
-    key, new_key = admission.browser_key(request)
-    connection = Connection(f"event stream from {request.remote_addr}")
-    try:
-        live = await service.attach(hello, connection, admission.binding(request, key), request.remote_addr or "")
-    except SessionStoreError as exc:
-        code = ("store_unavailable" if isinstance(exc, StoreUnavailable)
-                else "too_many_sessions" if isinstance(exc, TooManySessions) else "session_lost")
-        return refusal(503, code, str(exc))
-    response = Response(_events(service, live, connection), headers=SSE_HEADERS)
-    if new_key:
-        response.headers["Set-Cookie"] = admission.cookie_header(request, key, cookie_path)
-    response.timeout = None
-    return response
+        return refusal_answer(Refusal("bad_frame", f"bad hello in the query string: {exc}"))
+    key, cookie = gate.browser_key(req)
+    connection = Connection(f"event stream from {req.remote_addr}")
+    opened = await gate.open(req, hello, connection, key)
+    if isinstance(opened, Refusal):
+        return refusal_answer(opened)
+    headers = SSE_HEADERS + ([("Set-Cookie", cookie)] if cookie else [])
+    return HttpAnswer(200, headers, _events(service, opened[0], connection))
 
 
 async def _events(service: FlashWsService, live: SessionHandle, connection: Connection) -> AsyncIterator[bytes]:

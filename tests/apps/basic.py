@@ -7,7 +7,7 @@ import time
 from flash_ws import Flash, Input, State, event_callback, html, stream_props
 from tests.apps import probe
 
-app = Flash(__name__, resume_grace=float(os.environ.get("FLASH_WS_TEST_GRACE", "2")),
+app = Flash(__name__, backend=probe.BACKEND, resume_grace=float(os.environ.get("FLASH_WS_TEST_GRACE", "2")),
             max_active_runs=int(os.environ.get("FLASH_WS_TEST_MAX_RUNS", "32")),
             replay_buffer_bytes=int(os.environ.get("FLASH_WS_TEST_REPLAY_BYTES", str(8 << 20))),
             allowed_origins=os.environ.get("FLASH_WS_TEST_ORIGINS", "").split(),

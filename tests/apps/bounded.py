@@ -4,8 +4,6 @@ exception text carries a secret, and debug from ``FLASH_WS_TEST_DEBUG``."""
 
 import os
 
-from quart import jsonify
-
 from flash_ws import Input, event_callback
 from tests.apps import probe
 from tests.apps.basic import app
@@ -15,12 +13,12 @@ app.flash_ws.debug = os.environ.get("FLASH_WS_TEST_DEBUG") == "1"  # as the lead
 SECRET_URL = "postgresql://app:S3cretPw@db"
 
 
-@server.route("/test/control")
+@probe.route(app, "/test/control")
 async def control():
-    return jsonify({"pid": os.getpid(), "sessions": [
+    return {"pid": os.getpid(), "sessions": [
         {"sid": live.token.split(".", 1)[0], "control_bytes": live.core.queued_control_bytes(),
          "buffered_bytes": live.core.replay.bytes,
-         "refused": live.core.refused_frames} for live in app.flash_ws.store]})
+         "refused": live.core.refused_frames} for live in app.flash_ws.store]}
 
 
 def note_error(exc: Exception) -> None:

@@ -6,12 +6,10 @@ from __future__ import annotations
 import asyncio
 import os
 
-from quart import jsonify
-
 from flash_ws import Flash, Input, event_callback, html, stream_props
 from tests.apps import probe
 
-app = Flash(__name__, resume_grace=float(os.environ.get("FLASH_WS_TEST_GRACE", "5")),
+app = Flash(__name__, backend=probe.BACKEND, resume_grace=float(os.environ.get("FLASH_WS_TEST_GRACE", "5")),
             transport=os.environ.get("FLASH_WS_TEST_TRANSPORT", "auto"),
             shutdown_grace=float(os.environ.get("FLASH_WS_TEST_SHUTDOWN_GRACE", "5")),
             allowed_origins=os.environ.get("FLASH_WS_TEST_ORIGINS", "").split(),
@@ -30,9 +28,9 @@ app.layout = html.Div([
 ])
 
 
-@server.route("/test/count-runs")
+@probe.route(app, "/test/count-runs")
 async def count_runs():  # which worker answers, and how many count runs it served
-    return jsonify({"pid": os.getpid(), "runs": probe.EVENTS["count runs"]})
+    return {"pid": os.getpid(), "runs": probe.EVENTS["count runs"]}
 
 
 @event_callback(Input("count-start", "n_clicks"))

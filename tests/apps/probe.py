@@ -6,10 +6,10 @@ import asyncio
 import os
 import threading
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from typing import Any
 
-from quart import jsonify
-
+BACKEND = os.environ.get("FLASH_WS_TEST_BACKEND", "quart")  # the Dash backend the test apps run on
 EVENTS: Counter[str] = Counter()
 GATES: defaultdict[str, asyncio.Event] = defaultdict(asyncio.Event)
 THREAD_GATES: defaultdict[str, threading.Event] = defaultdict(threading.Event)  # for sync generators' steps
@@ -28,27 +28,36 @@ def thread_gate(name: str, timeout: float = 120.0) -> None:
     THREAD_GATES[name].wait(timeout)
 
 
-def install(app: Any) -> None:
-    @app.server.route("/test/events")
-    async def events():  # a user route on app.server: must keep working beside flash_ws
-        return jsonify(dict(EVENTS))
+def route(app: Any, path: str, methods: tuple[str, ...] = ("GET",)) -> Callable[[Callable[..., Any]], Any]:
+    """A user route on ``app.server``, whatever its backend (Quart: ``<name>`` parameters; FastAPI:
+    ``{name}``); a handler returns what becomes its JSON body."""
+    if app.flash_ws_backend == "fastapi":
+        return lambda handler: app.server.add_api_route(path.replace("<", "{").replace(">", "}"), handler,
+                                                        methods=list(methods))
+    return app.server.route(path, methods=list(methods))
 
-    @app.server.route("/test/open/<name>", methods=["POST"])
+
+def install(app: Any) -> None:
+    @route(app, "/test/events")
+    async def events():  # a user route on app.server: must keep working beside flash_ws
+        return dict(EVENTS)
+
+    @route(app, "/test/open/<name>", methods=("POST",))
     async def open_gate(name: str):
         GATES[name].set()
         THREAD_GATES[name].set()
-        return jsonify({"opened": name})
+        return {"opened": name}
 
-    @app.server.route("/test/sessions")
+    @route(app, "/test/sessions")
     async def sessions():
-        return jsonify([{"buffered_bytes": live.core.replay.bytes, "buffered_frames": len(live.core.replay),
-                         "active_runs": len(live.core.active_runs())} for live in app.flash_ws.store])
+        return [{"buffered_bytes": live.core.replay.bytes, "buffered_frames": len(live.core.replay),
+                 "active_runs": len(live.core.active_runs())} for live in app.flash_ws.store]
 
-    @app.server.route("/test/worker")
+    @route(app, "/test/worker")
     async def worker():  # which worker process answers (the multi-worker tests ask each one directly)
-        return jsonify({"worker": getattr(app.flash_ws, "worker_id", None), "pid": os.getpid()})
+        return {"worker": getattr(app.flash_ws, "worker_id", None), "pid": os.getpid()}
 
-    @app.server.route("/test/loop")
+    @route(app, "/test/loop")
     async def loop():  # the event loop's class (tests/test_resume.py and tests/test_transports_integration.py)
         loop = asyncio.get_running_loop()
-        return jsonify({"loop": f"{type(loop).__module__}.{type(loop).__qualname__}"})
+        return {"loop": f"{type(loop).__module__}.{type(loop).__qualname__}"}

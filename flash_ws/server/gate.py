@@ -1,0 +1,218 @@
+"""The one gate every byte from a client passes, whatever the backend, transport or message.
+
+Two entry points, called by every transport (``websocket``, ``sse``, ``shared_stream``, ``post``):
+
+- ``Gate.open`` for a connection (the WebSocket handshake and its hello, an event stream, a shared
+  stream's lane): the Host (``allowed_hosts``), the Origin (the page's own host or
+  ``allowed_origins``), the app's own protection where its framework does not run it (the
+  adapter's ``authenticate``: Quart's ``before_request`` functions for a WebSocket), Dash's
+  ``websocket_connect`` hooks, the protocol version; then the session is opened or resumed.
+- ``Gate.message`` for each client message: decoded with the sessions' own codec (size before
+  parsing, JSON, schema, nesting depth), Dash's ``websocket_message`` hooks on every frame, then
+  handed to the session.
+
+A POST passes ``Gate.admit`` (the connection's checks) and then ``Gate.message``. Every refusal is a
+``Refusal`` of the one table (``flash_ws.protocol.refusals``) that the transport only translates.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import re
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..protocol import PROTOCOL_VERSION, Command, Hello, Misbehaved, ProtocolError, decode_message, encode_message
+from ..protocol.codec import frame_to_dict
+from ..protocol.frames import Frame
+from ..protocol.refusals import Refusal
+from ..protocol.tokens import BROWSER_KEY_COOKIE, binding, new_browser_key
+from .draining import WorkerDraining
+from .requests import ClientRequest
+from .service import FlashWsService
+from .sessions import Connection, SessionHandle, SessionMoved, SessionStoreError, StoreUnavailable, TooManySessions
+
+log = logging.getLogger("flash_ws")
+Hook = Callable[..., Any]
+Authenticate = Callable[[ClientRequest], Awaitable[Refusal | None]]
+_BROWSER_KEY = re.compile(r"[A-Za-z0-9_-]{43}")
+
+
+def _rejected(message: str, status: int | None = None) -> Refusal:
+    return Refusal("rejected", message, app_status=status)
+
+
+# host[:port]: a DNS name (underscores too, as container names have them; a trailing dot) or IPv4
+# address, or a bracketed IPv6 address; no userinfo, path or spaces
+_HOST = re.compile(r"(?:[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?\.?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
+
+
+def host_is_well_formed(host: str | None) -> bool:
+    """Whether a Host header is a host[:port] (``evil@app.example.com`` is not)."""
+    return host is not None and _HOST.fullmatch(host) is not None
+
+
+def host_allowed(host: str | None, allowed: Sequence[str]) -> bool:
+    """Whether the Host header names this app (``allowed`` empty: any host; ``*.x`` wildcards)."""
+    if not allowed or "*" in allowed:
+        return True
+    name = urlsplit(f"//{host or ''}").hostname or ""
+    return any(name == entry or (entry.startswith("*.") and name.endswith(entry[1:])) for entry in allowed)
+
+
+def origin_refusal(origin: str | None, host: str | None, allowed: Iterable[str]) -> str | None:
+    """Why a request from ``origin`` must be refused, or None when it is allowed.
+
+    Same origin means the Origin's host and port are the Host header's; a Host without a port (a
+    proxy that rewrote it, like nginx's ``$host``) is compared by host name alone."""
+    if not origin:
+        return "Origin header required"
+    if origin in allowed or "*" in allowed:
+        return None
+    netloc = urlsplit(origin).netloc
+    if host and (netloc == host or (":" not in host and urlsplit(origin).hostname == host)):
+        return None
+    return f"Origin {_short(origin)} not allowed (same host {_short(host)} or the app's allowed_origins)"
+
+
+def _short(text: str | None, limit: int = 80) -> str:
+    """Client text fit for a message or a log line: escaped, and cut to ``limit`` characters."""
+    shown = repr(text)
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
+
+
+async def run_hooks(hooks: Iterable[Hook], *args: Any) -> Refusal | None:
+    """Dash's websocket hooks: False or a ``(code, reason)`` tuple refuses (Dash's own rules)."""
+    for hook in hooks:
+        try:
+            result = hook(*args)
+            if inspect.isawaitable(result):
+                result = await result
+        except Exception:
+            log.exception("flash_ws: a websocket hook raised; the connection is refused")
+            return _rejected("Authentication error")
+        if result is False:
+            return _rejected("Rejected")
+        if isinstance(result, tuple) and len(result) == 2:
+            return Refusal("rejected", str(result[1]), app_close_code=int(result[0]))
+    return None
+
+
+
+def refusal_for(exc: SessionStoreError) -> Refusal:
+    """The refusal of a session the store cannot open, resume or reach (the one mapping of them)."""
+    message = str(exc)
+    if isinstance(exc, WorkerDraining):
+        return Refusal("worker_draining", message)
+    if isinstance(exc, TooManySessions):
+        return Refusal("too_many_sessions", message)
+    if isinstance(exc, StoreUnavailable):
+        return Refusal("store_unavailable", message)
+    return Refusal("session_moved", message if isinstance(exc, SessionMoved) else f"{message}: reconnect")
+
+
+class Gate:
+    """The checks of one app; every transport of every backend calls it for every connection and
+    every message. ``hooks`` gives Dash's hook lists by name (``websocket_connect``,
+    ``websocket_message``); ``authenticate`` runs the app's own protection where its framework
+    does not (None: the framework runs it for the transport's routes itself)."""
+
+    def __init__(self, service: FlashWsService, hooks: Callable[[str], list[Hook]], cookie_path: str,
+                 authenticate: Authenticate | None = None) -> None:
+        self.service = service
+        self.settings = service.settings
+        self.hooks = hooks
+        self.cookie_path = cookie_path
+        self.authenticate = authenticate
+
+    async def admit(self, req: ClientRequest, transport: str) -> Refusal | None:
+        """The checks of a connection: ``transport`` is ``"websocket"``, ``"sse"`` or ``"post"``."""
+        settings = self.settings
+        host = req.headers.get("host")
+        if not host_is_well_formed(host):
+            return Refusal("bad_host", f"Host {_short(host)} is not a host[:port]")
+        if not host_allowed(host, settings.allowed_hosts):
+            return Refusal("origin", f"Host {_short(host)} is not in the app's allowed_hosts")
+        origin = req.headers.get("origin")
+        if origin is not None or transport != "sse":  # a same-origin EventSource sends no Origin
+            why = origin_refusal(origin, host, settings.allowed_origins)
+            if why:
+                return Refusal("origin", why)
+        if transport == "websocket" and self.authenticate is not None:
+            refused = await self.authenticate(req)
+            if refused:
+                return refused
+        return await run_hooks(self.hooks("websocket_connect"), req.native)
+
+    async def open(self, req: ClientRequest, hello: Hello, connection: Connection, key: str,
+                   bundled: Sequence[Frame] = ()) -> tuple[SessionHandle, list[Command]] | Refusal:
+        """Open or resume the session ``hello`` names on ``connection`` (after ``admit``), and hand
+        it the frames that came with the hello (a WebSocket's first message)."""
+        if hello.v != PROTOCOL_VERSION:
+            return Refusal("unsupported_version",
+                           f"protocol version {hello.v} not supported (this server speaks {PROTOCOL_VERSION})")
+        refused = await self.admit_frames(req, bundled)
+        if refused:
+            return refused
+        try:
+            live = await self.service.attach(hello, connection, self.binding(req, key), req.remote_addr)
+            commands = await self.service.receive(live, encode_message(list(bundled)), list(bundled)) if bundled else []
+        except SessionStoreError as exc:
+            log.warning("flash_ws: %s not served: %s", connection, exc)
+            return refusal_for(exc)
+        misbehaved = next((c for c in commands if isinstance(c, Misbehaved)), None)
+        if misbehaved is not None:
+            return Refusal("policy", misbehaved.reason)
+        return live, commands
+
+    async def message(self, req: ClientRequest, live: SessionHandle, data: str | bytes) -> list[Command] | Refusal:
+        """Hand one client message to its session. A message the codec refuses goes to the session
+        as it came: the session answers it with an ``error`` frame and counts it."""
+        try:
+            frames: list[Frame] | None = self.read(data)
+        except ProtocolError:
+            frames = None
+        refused = await self.admit_frames(req, frames or ())
+        if refused:
+            return refused
+        try:
+            commands = await self.service.receive(live, data, frames)
+        except SessionStoreError as exc:
+            return refusal_for(exc)
+        misbehaved = next((c for c in commands if isinstance(c, Misbehaved)), None)
+        if misbehaved is not None:
+            return Refusal("policy", misbehaved.reason)
+        return commands
+
+    def read(self, data: str | bytes) -> list[Frame]:
+        """Decode one client message with the codec the sessions use (size before parsing, then
+        JSON, schema and nesting): raises ProtocolError (``too_large``, ``bad_frame``)."""
+        limits = self.settings.limits
+        return decode_message(data, "client", limits.max_message_bytes, limits.max_nesting)
+
+    async def admit_frames(self, req: ClientRequest, frames: Iterable[Frame]) -> Refusal | None:
+        """Dash's ``websocket_message`` hooks, run on every frame (as its JSON object)."""
+        hooks = self.hooks("websocket_message")
+        for frame in frames if hooks else ():
+            refused = await run_hooks(hooks, req.native, frame_to_dict(frame))
+            if refused:
+                return refused
+        return None
+
+    def browser_key(self, req: ClientRequest) -> tuple[str, str | None]:
+        """The browser key ``req`` presents in its cookie, or a new one with the Set-Cookie value
+        that gives it to the browser: HttpOnly, SameSite=Strict, scoped to the app's path, Secure
+        on https."""
+        key = req.cookies.get(BROWSER_KEY_COOKIE)
+        if key and _BROWSER_KEY.fullmatch(key):
+            return key, None
+        key = new_browser_key()
+        secure = "; Secure" if req.secure else ""
+        return key, f"{BROWSER_KEY_COOKIE}={key}; Path={self.cookie_path}; HttpOnly; SameSite=Strict{secure}"
+
+    def binding(self, req: ClientRequest, key: str) -> str:
+        """What the session of this browser (and user, when the app names one) stores."""
+        user = self.settings.session_user(req.native) if self.settings.session_user else None
+        return binding(key, None if user is None else str(user))
