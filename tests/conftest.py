@@ -69,7 +69,9 @@ def stop_process(proc: subprocess.Popen) -> None:
 
 
 class LiveServer:
-    """A hypercorn process serving ``target`` (module:attr) on a free loopback port."""
+    """A server process serving ``target`` (module:attr) on a free loopback port: hypercorn, or
+    uvicorn for the test apps on FastAPI (``FLASH_WS_TEST_BACKEND=fastapi``) unless hypercorn
+    options are given."""
 
     def __init__(self, target: str, env: dict[str, str], args: tuple[str, ...] = ()) -> None:
         self.target, self.env, self.args = target, env, args
@@ -81,10 +83,15 @@ class LiveServer:
         self._start()
 
     def _start(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hypercorn", self.target, "--bind", f"127.0.0.1:{self.port}", *self.args],
-            cwd=ROOT, env={**os.environ, **self.env}, stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
-        wait_until(self._ready, what=f"hypercorn serving {self.target} (log: {self.log})")
+        env = {**os.environ, **self.env}
+        if env.get("FLASH_WS_TEST_BACKEND") == "fastapi" and not self.args:  # FastAPI's convention: uvicorn
+            program = "uvicorn"
+            command = [sys.executable, "-m", "uvicorn", self.target, "--host", "127.0.0.1", "--port", str(self.port)]
+        else:  # Quart's (hypercorn's options, when a test gives some, serve either backend)
+            program = "hypercorn"
+            command = [sys.executable, "-m", "hypercorn", self.target, "--bind", f"127.0.0.1:{self.port}", *self.args]
+        self.proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
+        wait_until(self._ready, what=f"{program} serving {self.target} (log: {self.log})")
 
     def restart(self) -> None:
         """Stop the process and start a new one on the same port (its sessions are gone)."""

@@ -17,7 +17,7 @@ import pytest
 import websockets
 
 from flash_ws.protocol.tokens import BROWSER_KEY_COOKIE
-from tests.asgi import ConnectionClosed, WebSocket
+from tests.asgi import ConnectionClosed, HandshakeRefused, WebSocket
 from tests.conftest import TIMEOUT, eventually, free_port, wait_until
 
 LOGIN = "tests.apps.login"
@@ -64,9 +64,21 @@ async def close_code(ws: WebSocket) -> tuple[int, str]:
     return closed.value.code, closed.value.reason
 
 
-@pytest.fixture
-async def login_app(serve_in_process):
-    return await serve_in_process(f"{LOGIN}:server")
+@pytest.fixture(params=["quart", "fastapi"])
+async def login_app(serve_in_process, request):
+    """The login-protected app on each backend, protected the way users of that backend do it."""
+    return await serve_in_process(f"{LOGIN}:server", FLASH_WS_TEST_BACKEND=request.param)
+
+
+async def handshake_refusal(server, headers: dict[str, str]) -> tuple:
+    """How a refused WebSocket handshake ends: ``("closed", code, reason)`` once accepted (flash_ws
+    accepts, then closes, so a browser sees the code), or ``("refused", status)`` when the app's
+    framework answered the handshake itself (a FastAPI dependency's WebSocketException)."""
+    try:
+        ws = await server.asgi.websocket(WS, headers)
+    except HandshakeRefused as refused:
+        return "refused", refused.response.status
+    return ("closed", *await close_code(ws))
 
 
 # on a real hypercorn, for the test that stays there
@@ -86,8 +98,11 @@ async def open_real_page(server, cookie: str) -> tuple[websockets.ClientConnecti
 
 
 async def test_without_the_login_cookie_no_transport_starts_anything(login_app):
-    ws = await login_app.asgi.websocket(WS, {"Origin": login_app.url})  # accepted, then closed with the code
-    assert await close_code(ws) == (4001, "refused by the app (before_request answered 401)")
+    refusal = await handshake_refusal(login_app, {"Origin": login_app.url})
+    if login_app.app.flash_ws_backend == "quart":  # the gate runs Quart's before_request for the handshake
+        assert refusal == ("closed", 4001, "refused by the app (before_request answered 401)")
+    else:  # FastAPI runs the app's dependency before the route: the handshake is refused
+        assert refusal == ("refused", 403)
     status, answer, _ = await http(login_app, "/_flash_ws/sse?v=1&sid=&seq=0")
     assert status == 401
     ws, (welcome, *_), cookie = await open_page(login_app, "login=bob")  # a real session, to aim the POST at

@@ -19,7 +19,7 @@ from ..protocol.errors import FlashWsError
 class Headers(Protocol):
     """A case-insensitive view of request headers (Werkzeug's, Starlette's)."""
 
-    def get(self, key: str, default: Any = None) -> Any: ...
+    def get(self, key: str, /) -> str | None: ...
 
 
 @dataclass(frozen=True)

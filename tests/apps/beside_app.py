@@ -8,7 +8,7 @@ import asyncio
 from flash_ws import Flash, Input, event_callback, html, stream_props
 from tests.apps import probe
 
-app = Flash(__name__)
+app = Flash(__name__, backend=probe.BACKEND)
 server = app.server
 probe.install(app)
 app.layout = html.Div([html.Button("start", id="start"), html.Button("stop", id="stop"), html.Div(id="out")])

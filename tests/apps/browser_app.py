@@ -12,7 +12,7 @@ from flash_ws import Flash, Input, Output, State, dcc, event_callback, html, str
 from tests.apps import probe
 
 N_STREAMS = 8
-app = Flash(__name__, resume_grace=float(os.environ.get("FLASH_WS_TEST_GRACE", "2")),
+app = Flash(__name__, backend=probe.BACKEND, resume_grace=float(os.environ.get("FLASH_WS_TEST_GRACE", "2")),
             transport=os.environ.get("FLASH_WS_TEST_TRANSPORT", "auto"),
             allowed_origins=os.environ.get("FLASH_WS_TEST_ORIGINS", "").split(),
             heartbeat_interval=float(os.environ.get("FLASH_WS_TEST_HEARTBEAT", "15")),

@@ -15,9 +15,10 @@ from dash.exceptions import PreventUpdate
 
 from flash_ws import Flash
 from flash_ws import callback as flash_callback
+from tests.apps import probe
 
 N_POINTS = int(os.environ.get("FLASH_WS_TEST_POINTS", "300"))
-app = Flash(__name__, resume_grace=float(os.environ.get("FLASH_WS_TEST_GRACE", "30")),
+app = Flash(__name__, backend=probe.BACKEND, resume_grace=float(os.environ.get("FLASH_WS_TEST_GRACE", "30")),
             transport=os.environ.get("FLASH_WS_TEST_TRANSPORT", "auto"),
             allowed_origins=os.environ.get("FLASH_WS_TEST_ORIGINS", "").split())
 server = app.server

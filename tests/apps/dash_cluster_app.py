@@ -19,7 +19,7 @@ from flash_ws import callback as flash_callback
 from tests.apps import probe
 
 STEP_S = 0.002
-app = Flash(__name__, resume_grace=float(os.environ.get("FLASH_WS_TEST_GRACE", "10")),
+app = Flash(__name__, backend=probe.BACKEND, resume_grace=float(os.environ.get("FLASH_WS_TEST_GRACE", "10")),
             worker_ttl=float(os.environ.get("FLASH_WS_TEST_WORKER_TTL", "5")))
 server = app.server
 probe.install(app)

@@ -3,6 +3,7 @@
 from dash import hooks
 
 from flash_ws import Flash, Input, event_callback, html, stream_props
+from tests.apps import probe
 
 
 @hooks.websocket_connect()
@@ -15,7 +16,7 @@ def refuse_forbidden_callback(websocket, frame):
     return (4002, "Forbidden callback") if frame.get("cb") == "forbidden" else True
 
 
-app = Flash(__name__)
+app = Flash(__name__, backend=probe.BACKEND)
 server = app.server
 app.layout = html.Div([html.Button(id="go"), html.Div(id="out")])
 

@@ -7,8 +7,9 @@ import asyncio
 import os
 
 from flash_ws import Flash, Input, dcc, event_callback, html, stream_props
+from tests.apps import probe
 
-app = Flash(__name__, resume_grace=float(os.environ.get("FLASH_WS_TEST_GRACE", "30")),
+app = Flash(__name__, backend=probe.BACKEND, resume_grace=float(os.environ.get("FLASH_WS_TEST_GRACE", "30")),
             transport=os.environ.get("FLASH_WS_TEST_TRANSPORT", "auto"),
             heartbeat_interval=float(os.environ.get("FLASH_WS_TEST_HEARTBEAT", "15")),
             heartbeat_timeout=float(os.environ.get("FLASH_WS_TEST_HEARTBEAT_TIMEOUT", "10")))

@@ -1,34 +1,58 @@
-"""A test app protected the usual way: a Quart ``before_request`` login check (cookie ``login``),
-plus a Dash ``websocket_message`` hook that lets only alice start the admin report. Sessions are bound
-to the signed-in user as well as to the browser (``session_user``).
+"""A test app protected the usual way of its backend (cookie ``login``): on Quart a
+``before_request`` login check; on FastAPI a dependency of the whole app
+(``FastAPI(dependencies=[Depends(...)])``), raising FastAPI's ``WebSocketException`` for a WebSocket
+as FastAPI's docs say. Plus a Dash ``websocket_message`` hook that lets only alice start the admin
+report. Sessions are bound to the signed-in user as well as to the browser (``session_user``).
 
 The login check lets ``/_dash-layout`` through (the test servers' readiness probe) and the probe
 routes under ``/test/``; everything else, flash_ws's routes included, needs the cookie."""
 
 import asyncio
+from typing import Any
 
 from dash import hooks
-from quart import request
 
 from flash_ws import Flash, Input, event_callback, html, stream_props
 from tests.apps import probe
 
 USERS = {"alice", "bob"}
 ADMIN_REPORT = "tests.apps.login.admin_report"
+OPEN_PATHS = ("/_dash-layout", "/test/")  # the test servers' readiness probe and the probe routes
 
-app = Flash(__name__, resume_grace=5, session_user=lambda conn: conn.cookies.get("login"))
+
+def _session_user(conn: Any) -> Any:
+    return conn.cookies.get("login")
+
+
+if probe.BACKEND == "fastapi":
+    from fastapi import Depends, FastAPI, HTTPException, WebSocketException
+    from starlette.requests import HTTPConnection
+
+    def require_login(conn: HTTPConnection) -> None:
+        if conn.url.path.startswith(OPEN_PATHS) or conn.cookies.get("login") in USERS:
+            return
+        if conn.scope["type"] == "websocket":
+            raise WebSocketException(4001, "login required")
+        raise HTTPException(401, "login required")
+
+    app = Flash(__name__, server=FastAPI(dependencies=[Depends(require_login)]), resume_grace=5,
+                session_user=_session_user)
+else:
+    from quart import request
+
+    app = Flash(__name__, resume_grace=5, session_user=_session_user)
+
+    @app.server.before_request
+    async def require_login() -> Any:
+        if request.path.startswith(OPEN_PATHS):
+            return None
+        if request.cookies.get("login") not in USERS:
+            return "login required", 401
+        return None
+
 server = app.server
 probe.install(app)
 app.layout = html.Div([html.Button(id="go"), html.Div(id="out")])
-
-
-@server.before_request
-async def require_login():
-    if request.path == "/_dash-layout" or request.path.startswith("/test/"):
-        return None
-    if request.cookies.get("login") not in USERS:
-        return "login required", 401
-    return None
 
 
 @hooks.websocket_message()

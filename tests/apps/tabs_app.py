@@ -11,7 +11,7 @@ from tests.apps import probe
 
 POINTS = int(os.environ.get("FLASH_WS_TEST_POINTS", "60"))
 PAUSE = float(os.environ.get("FLASH_WS_TEST_PAUSE", "0.04"))
-app = Flash(__name__, resume_grace=float(os.environ.get("FLASH_WS_TEST_GRACE", "30")),
+app = Flash(__name__, backend=probe.BACKEND, resume_grace=float(os.environ.get("FLASH_WS_TEST_GRACE", "30")),
             transport=os.environ.get("FLASH_WS_TEST_TRANSPORT", "auto"),
             allowed_origins=os.environ.get("FLASH_WS_TEST_ORIGINS", "").split(),
             heartbeat_interval=float(os.environ.get("FLASH_WS_TEST_HEARTBEAT", "15")),
