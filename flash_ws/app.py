@@ -19,7 +19,7 @@ from .keywords import check_keywords
 from .needs_flash import FLASH_APPS
 from .page_config import TriggerGroup, build_groups, page_config
 from .protocol import Limits
-from .server import operations, ws_compression
+from .server import operations
 from .server.gate import Gate
 from .server.service import FlashWsService
 from .server.settings import Settings
@@ -83,7 +83,8 @@ class Flash(dash.Dash):
       ``max_active_runs``.
     - ``ws_compress_min_bytes`` (1,024): WebSocket messages shorter than this go out without
       permessage-deflate (a small message fits one packet either way); 0 compresses every message.
-      Process wide: it applies to every WebSocket the process serves (the last ``Flash`` sets it).
+      Process wide, when hypercorn serves: it applies to every WebSocket the process serves (the last
+      ``Flash`` to start serving sets it).
     """
 
     def __init__(
@@ -121,13 +122,12 @@ class Flash(dash.Dash):
         post_body_timeout: float = 10.0,
         sync_threads: int = DEFAULT_SYNC_THREADS,
         sync_threads_per_page: int = DEFAULT_SYNC_THREADS_PER_PAGE,
-        ws_compress_min_bytes: int = ws_compression.DEFAULT_MIN_BYTES,
+        ws_compress_min_bytes: int = Settings.ws_compress_min_bytes,
         **dash_kwargs: Any,
     ) -> None:
         _check_dash_keywords(dash_kwargs)
         self.flash_ws_backend = _backend_name(dash_kwargs)
         adapter = adapter_for(self.flash_ws_backend)
-        ws_compression.install(ws_compress_min_bytes)
         self._stream_cancels: dict[Callable[..., Any], tuple[dash.Input, ...]] = {}  # app.callback's, by function
         FLASH_APPS.add(self)
         super().__init__(name, **dash_kwargs)
@@ -147,7 +147,8 @@ class Flash(dash.Dash):
                                           redis_inbox_bytes=redis_inbox_bytes, shared_event_stream=shared_event_stream,
                                           max_shared_sessions=max_shared_sessions, stall_warning=stall_warning,
                                           post_body_timeout=post_body_timeout, sync_threads=sync_threads,
-                                          sync_threads_per_page=sync_threads_per_page)
+                                          sync_threads_per_page=sync_threads_per_page,
+                                          ws_compress_min_bytes=ws_compress_min_bytes)
         self.event_callbacks = EventCallbackRegistry()
         self.flash_ws = FlashWsService(self.event_callbacks, self.flash_ws_settings)
         self.flash_ws_gate = Gate(self.flash_ws, self._hooks.get_hooks, self.config.requests_pathname_prefix)

@@ -105,3 +105,30 @@ def test_importing_the_protocol_loads_no_dash_or_web_framework() -> None:
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["[]", "Flash True"]
+
+
+SERVER = ROOT / "flash_ws" / "server"
+WEB_FRAMEWORKS = ("quart", "flask", "starlette", "fastapi", "werkzeug", "hypercorn", "uvicorn", "wsproto", "a2wsgi")
+
+
+@pytest.mark.parametrize("path", sorted(SERVER.glob("*.py")), ids=lambda path: path.name)
+def test_no_server_core_module_imports_a_web_framework_or_server(path: Path) -> None:
+    """The server core (gate, refusals, transports, service, runner, stores, draining, metrics) is
+    one for every backend: what a framework does lives in its adapter (flash_ws/backends)."""
+    names = imported_names(path)
+    assert not [name for name in names if name.split(".")[0] in WEB_FRAMEWORKS], f"{path.name} imports {names}"
+    assert not [name for name in names if name.startswith("flash_ws.backends")], path.name
+
+
+def test_the_server_core_runs_with_every_web_framework_blocked() -> None:
+    """In a fresh interpreter in which importing any web framework or server fails, every module of
+    the core imports (Dash itself is there: the runner calls Dash's callbacks and encoder)."""
+    blocked = [name for name in WEB_FRAMEWORKS if name != "werkzeug"]  # Dash imports werkzeug for itself
+    probe = (f"import importlib, pkgutil, sys\nfor name in {blocked!r}:\n    sys.modules[name] = None\n"
+             "import flash_ws.server\n"
+             "names = [m.name for m in pkgutil.iter_modules(flash_ws.server.__path__)]\n"
+             "for name in names:\n    importlib.import_module('flash_ws.server.' + name)\n"
+             "print(len(names))\n")
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) == len(list(SERVER.glob("*.py"))) - 1  # every module but __init__

@@ -1,5 +1,5 @@
 """How messages go onto a WebSocket: permessage-deflate only where it pays
-(flash_ws/server/ws_compression.py), and the writer's send without Quart's extra loop turn."""
+(flash_ws/backends/hypercorn_deflate.py), and the writer's send without Quart's extra loop turn."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from wsproto.events import TextMessage
 from wsproto.extensions import PerMessageDeflate
 
 from flash_ws import Flash
+from flash_ws.backends import hypercorn_deflate as ws_compression
+from flash_ws.backends.hypercorn_deflate import SizedDeflate
 from flash_ws.backends.quart import QuartSocket
-from flash_ws.server import ws_compression
-from flash_ws.server.ws_compression import SizedDeflate
+from tests.asgi import AsgiClient
 
 OFFER = "permessage-deflate; client_max_window_bits"
 RSV1 = 0x40
@@ -62,11 +63,17 @@ def test_zero_compresses_every_message():
     assert server.send(TextMessage(data=update(1, 1)))[0] & RSV1
 
 
-def test_flash_installs_its_threshold_in_hypercorn():
-    Flash(__name__, ws_compress_min_bytes=4096)
-    assert ws_stream.PerMessageDeflate is SizedDeflate and SizedDeflate.min_bytes == 4096
-    Flash(__name__)
-    assert SizedDeflate.min_bytes == ws_compression.DEFAULT_MIN_BYTES
+@pytest.mark.parametrize("backend", ["quart", "fastapi"])
+async def test_flash_installs_its_threshold_in_hypercorn_when_it_starts_serving_not_before(backend):
+    ws_compression.install(ws_compression.DEFAULT_MIN_BYTES)
+    app = Flash(__name__, backend=backend, ws_compress_min_bytes=4096)
+    assert SizedDeflate.min_bytes == ws_compression.DEFAULT_MIN_BYTES  # constructing it changed nothing
+    client = AsgiClient(app.server)
+    await client.start()  # the server's startup (hypercorn is imported in this process)
+    try:
+        assert ws_stream.PerMessageDeflate is SizedDeflate and SizedDeflate.min_bytes == 4096
+    finally:
+        await client.stop()
 
 
 def test_a_negative_threshold_is_refused_by_name():

@@ -25,6 +25,7 @@ from ..server.shared_post import receive_posts
 from ..server.shared_stream import open_shared_stream
 from ..server.sse import open_event_stream
 from ..server.websocket import serve_websocket
+from . import hypercorn_deflate
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -145,6 +146,7 @@ def install(app: Any) -> None:
     @asynccontextmanager
     async def lifespan(asgi_app: Any) -> AsyncIterator[Any]:
         """The service starts before the app's own lifespan and stops after it."""
+        hypercorn_deflate.install_when_served(gate.settings.ws_compress_min_bytes)
         await ops.starting()
         try:
             async with previous(asgi_app) as state:

@@ -20,6 +20,7 @@ from ..server.shared_post import receive_posts
 from ..server.shared_stream import open_shared_stream
 from ..server.sse import open_event_stream
 from ..server.websocket import serve_websocket
+from . import hypercorn_deflate
 
 log = logging.getLogger("flash_ws")
 
@@ -142,5 +143,9 @@ def install(app: Any) -> None:
             continue
         server.route(prefix + name, methods=[method], endpoint=f"flash_ws_{name}")(handler)
     server.after_request(give_browser_key)
-    server.before_serving(ops.starting)
+    async def starting() -> None:
+        hypercorn_deflate.install_when_served(gate.settings.ws_compress_min_bytes)
+        await ops.starting()
+
+    server.before_serving(starting)
     server.after_serving(ops.stopping)

@@ -39,6 +39,7 @@ class Settings:
     post_body_timeout: float = 10.0  # seconds a POST's body may take to arrive whole (408 past it)
     sync_threads: int = DEFAULT_SYNC_THREADS  # threads sync generators step in (a pool of their own)
     sync_threads_per_page: int = DEFAULT_SYNC_THREADS_PER_PAGE  # of which one page may hold at once
+    ws_compress_min_bytes: int = 1024  # WebSocket messages shorter than this go out uncompressed (hypercorn)
 
     def __post_init__(self) -> None:
         if self.transport not in TRANSPORTS:
@@ -57,5 +58,7 @@ class Settings:
             raise ValueError(f"stall_warning must be positive seconds, got {self.stall_warning}")
         if self.post_body_timeout <= 0:
             raise ValueError(f"post_body_timeout must be positive seconds, got {self.post_body_timeout}")
+        if self.ws_compress_min_bytes < 0:
+            raise ValueError(f"ws_compress_min_bytes must be 0 or more bytes, got {self.ws_compress_min_bytes}")
         if self.resume_grace < 0:
             raise ValueError(f"resume_grace must be >= 0 seconds, got {self.resume_grace}")

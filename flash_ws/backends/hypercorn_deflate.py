@@ -10,19 +10,24 @@ inside a packet, not packets, and costs the server ~4-5 µs and the page an infl
 
 ``install`` puts :class:`SizedDeflate` in hypercorn's place of ``PerMessageDeflate``. It is process
 wide (hypercorn builds one extension object per connection from that name), so it applies to every
-WebSocket the process serves, Dash's own included: the last ``Flash`` created sets the threshold.
+WebSocket the process serves, Dash's own included. Constructing a ``Flash`` changes nothing: each
+backend's adapter calls ``install_when_served`` as its app starts serving, which installs it only
+when hypercorn is the server (the last app to start sets the threshold).
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 from wsproto.extensions import PerMessageDeflate
 from wsproto.frame_protocol import Opcode, RsvBits
 
+from ..server.settings import Settings
+
 log = logging.getLogger("flash_ws")
-DEFAULT_MIN_BYTES = 1024
+DEFAULT_MIN_BYTES = Settings.ws_compress_min_bytes
 
 
 class SizedDeflate(PerMessageDeflate):
@@ -34,6 +39,11 @@ class SizedDeflate(PerMessageDeflate):
         if fin and opcode in (Opcode.TEXT, Opcode.BINARY) and len(data) < self.min_bytes:
             return rsv, data  # a whole small message: RSV1 stays clear, the context is untouched
         return super().frame_outbound(proto, opcode, rsv, data, fin)
+
+
+def install_when_served(min_bytes: int) -> bool:
+    """``install`` when this process is serving with hypercorn (it has imported it); False otherwise."""
+    return "hypercorn" in sys.modules and install(min_bytes)
 
 
 def install(min_bytes: int) -> bool:
