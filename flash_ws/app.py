@@ -31,8 +31,9 @@ SCRIPT = {"relative_package_path": "assets/flash_ws.js", "namespace": "flash_ws"
 class Flash(dash.Dash):
     """A ``dash.Dash`` whose event callbacks stream over one WebSocket per page.
 
-    Every Dash argument works as usual; ``backend`` is ``"quart"`` (the default here) or
-    ``"fastapi"``, or ``server=`` an existing Quart or FastAPI app. flash_ws's own:
+    Every Dash argument works as usual; ``backend`` is ``"quart"`` (the default here),
+    ``"fastapi"`` or ``"flask"``, or ``server=`` an existing Quart, FastAPI or Flask app.
+    ``app.asgi`` is what an ASGI server serves (on Flask, a front for the Flask app). flash_ws's own:
 
     - ``transport``: ``"auto"`` (WebSocket, else the fallback), ``"websocket"`` or ``"sse"``;
     - ``allowed_origins``: origins besides the page's own host that may connect (also read from
@@ -245,10 +246,10 @@ def _backend_name(dash_kwargs: dict[str, Any]) -> str:
         try:
             return get_server_type(server)
         except ValueError:
-            raise ValueError(f"Flash(server=...) takes a Quart or FastAPI app, got {type(server).__name__}") from None
+            raise ValueError(f"Flash(server=...) takes a Quart, FastAPI or Flask app, got {type(server).__name__}") from None
     backend = dash_kwargs.setdefault("backend", "quart")
     if not isinstance(backend, str):
-        raise ValueError(f"Flash takes backend as a name ('quart' or 'fastapi'), got {backend!r}")
+        raise ValueError(f"Flash takes backend as a name ('quart', 'fastapi' or 'flask'), got {backend!r}")
     return backend.lower()
 
 

@@ -84,12 +84,15 @@ class LiveServer:
 
     def _start(self) -> None:
         env = {**os.environ, **self.env}
-        if env.get("FLASH_WS_TEST_BACKEND") == "fastapi" and not self.args:  # FastAPI's convention: uvicorn
+        # what an ASGI server serves: ``module:server`` names the test app's app.asgi (on Flask, the
+        # front of the Flask app; on Quart and FastAPI, the server itself)
+        target = self.target[: -len(":server")] + ":app.asgi" if self.target.endswith(":server") else self.target
+        if env.get("FLASH_WS_TEST_BACKEND") in ("fastapi", "flask") and not self.args:  # their convention: uvicorn
             program = "uvicorn"
-            command = [sys.executable, "-m", "uvicorn", self.target, "--host", "127.0.0.1", "--port", str(self.port)]
-        else:  # Quart's (hypercorn's options, when a test gives some, serve either backend)
+            command = [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(self.port)]
+        else:  # Quart's (hypercorn's options, when a test gives some, serve every backend)
             program = "hypercorn"
-            command = [sys.executable, "-m", "hypercorn", self.target, "--bind", f"127.0.0.1:{self.port}", *self.args]
+            command = [sys.executable, "-m", "hypercorn", target, "--bind", f"127.0.0.1:{self.port}", *self.args]
         self.proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
         wait_until(self._ready, what=f"{program} serving {self.target} (log: {self.log})")
 
@@ -199,3 +202,23 @@ def pytest_xdist_auto_num_workers(config) -> int:
         return int(os.environ["FLASH_WS_TEST_WORKERS"])
     return max(2, min(8, 2 * (os.cpu_count() or 1)))
 
+
+
+# ----- the backend matrix (README: Tests)
+
+# The modules whose tests reach flash_ws through a server backend's routes, sockets and streaming
+# responses: .ci/run runs them again on every backend (FLASH_WS_TEST_BACKEND=fastapi makes the test
+# apps FastAPI apps, served by uvicorn). The rest (the protocol core, the JS client, the service,
+# the stores, the Dash glue) is the same code whatever the backend: it runs once.
+ADAPTER_MODULES = frozenset({
+    "test_admission", "test_backpressure", "test_browser", "test_browser_tabs", "test_budgets", "test_cluster",
+    "test_dash_streaming_browser", "test_demo", "test_error_masking", "test_health", "test_isolation", "test_metrics",
+    "test_post", "test_proxy_nginx", "test_refusals", "test_resume", "test_shared_stream", "test_stalled_reader",
+    "test_transports_integration",
+})
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        if item.module is not None and item.module.__name__.rpartition(".")[2] in ADAPTER_MODULES:
+            item.add_marker(pytest.mark.adapter)

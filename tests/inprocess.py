@@ -94,7 +94,7 @@ class InProcessServer:
         self.app = module.app
         self.app.flash_ws_gate.hooks = own_hooks
         self.app.install_event_callbacks()  # take this module's callbacks now, before another import adds its own
-        self.asgi = AsgiClient(getattr(module, attr or "server"))
+        self.asgi = AsgiClient(module.app.asgi if (attr or "server") == "server" else getattr(module, attr))
         self.url = self.asgi.url
         self._log = _Lines()
 

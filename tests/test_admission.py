@@ -64,7 +64,7 @@ async def close_code(ws: WebSocket) -> tuple[int, str]:
     return closed.value.code, closed.value.reason
 
 
-@pytest.fixture(params=["quart", "fastapi"])
+@pytest.fixture(params=["quart", "fastapi", "flask"])
 async def login_app(serve_in_process, request):
     """The login-protected app on each backend, protected the way users of that backend do it."""
     return await serve_in_process(f"{LOGIN}:server", FLASH_WS_TEST_BACKEND=request.param)
@@ -99,7 +99,7 @@ async def open_real_page(server, cookie: str) -> tuple[websockets.ClientConnecti
 
 async def test_without_the_login_cookie_no_transport_starts_anything(login_app):
     refusal = await handshake_refusal(login_app, {"Origin": login_app.url})
-    if login_app.app.flash_ws_backend == "quart":  # the gate runs Quart's before_request for the handshake
+    if login_app.app.flash_ws_backend in ("quart", "flask"):  # the gate runs the before_request functions
         assert refusal == ("closed", 4001, "refused by the app (before_request answered 401)")
     else:  # FastAPI runs the app's dependency before the route: the handshake is refused
         assert refusal == ("refused", 403)

@@ -5,6 +5,8 @@ the cancel button, the four charts drawn."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from tests.browser import open_page
@@ -14,7 +16,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def demo(serve):
-    return serve("flash_ws.demo.app:server")
+    return serve("flash_ws.demo.app:server", FLASH_WS_DEMO_BACKEND=os.environ.get("FLASH_WS_TEST_BACKEND", "quart"))
 
 
 def test_progressive_load_fills_the_table_and_cancel_resets_it(browser, demo):

@@ -3,7 +3,9 @@ responses to and from the framework-free core (``flash_ws.server``), and nothing
 
 ``install(app)`` adds the transport's routes (``ws``, ``sse``, ``post``, ``shared``, ``posts``,
 ``health``, ``metrics`` under ``<prefix>_flash_ws/``), the browser-key cookie on the app's pages and
-the service's start and stop to ``app.server``.
+the service's start and stop to ``app.server``, and sets ``app.asgi``, the ASGI app to serve (the
+server itself on Quart and FastAPI; on Flask, a front that serves the transport and passes the rest
+to the Flask app).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-ADAPTERS = {"quart": "flash_ws.backends.quart", "fastapi": "flash_ws.backends.fastapi"}
+ADAPTERS = {"quart": "flash_ws.backends.quart", "fastapi": "flash_ws.backends.fastapi", "flask": "flash_ws.backends.flask"}
 
 
 def adapter_for(backend: str) -> Any:

@@ -100,6 +100,7 @@ def install(app: Any) -> None:
     """Add the transport to ``app`` (a ``Flash`` on Quart). Routes go on the Quart app itself:
     Dash's ``hooks.route`` wraps handlers in a sync function."""
     server, gate, ops, prefix = app.server, app.flash_ws_gate, app.flash_ws_ops, app.flash_ws_routes
+    app.asgi = server  # what an ASGI server serves: the app itself
     gate.authenticate = before_request_check(server)
 
     async def serve_ws() -> None:

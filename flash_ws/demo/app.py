@@ -1,11 +1,13 @@
 """The demo app: Flash 1.2.0's two event-callback examples, and Dash-style token streaming (tokens.py).
 
-``app`` and ``server`` (the Quart app) are importable; ``python -m flash_ws.demo`` runs it.
+``app`` and ``server`` (the Quart app, or the FastAPI app with ``FLASH_WS_DEMO_BACKEND=fastapi``) are
+importable; ``python -m flash_ws.demo [--backend fastapi]`` runs it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -21,7 +23,8 @@ from . import components as c
 from .components import notify
 from .tokens import tokens_layout
 
-app = Flash(__name__, use_pages=False, suppress_callback_exceptions=True, title="flash_ws demo")
+app = Flash(__name__, backend=os.environ.get("FLASH_WS_DEMO_BACKEND", "quart"), use_pages=False,  # --backend
+            suppress_callback_exceptions=True, title="flash_ws demo")
 server = app.server
 
 app.layout = html.Div(

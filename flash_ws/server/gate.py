@@ -116,8 +116,8 @@ def refusal_for(exc: SessionStoreError) -> Refusal:
 class Gate:
     """The checks of one app; every transport of every backend calls it for every connection and
     every message. ``hooks`` gives Dash's hook lists by name (``websocket_connect``,
-    ``websocket_message``); ``authenticate`` runs the app's own protection where its framework
-    does not (None: the framework runs it for the transport's routes itself)."""
+    ``websocket_message``); ``authenticate`` runs the app's own protection for the transports in
+    ``authenticate_on`` where its framework does not (None: the framework runs it itself)."""
 
     def __init__(self, service: FlashWsService, hooks: Callable[[str], list[Hook]], cookie_path: str,
                  authenticate: Authenticate | None = None) -> None:
@@ -126,6 +126,7 @@ class Gate:
         self.hooks = hooks
         self.cookie_path = cookie_path
         self.authenticate = authenticate
+        self.authenticate_on = frozenset({"websocket"})  # the transports the framework does not protect itself
 
     async def admit(self, req: ClientRequest, transport: str) -> Refusal | None:
         """The checks of a connection: ``transport`` is ``"websocket"``, ``"sse"`` or ``"post"``."""
@@ -140,7 +141,7 @@ class Gate:
             why = origin_refusal(origin, host, settings.allowed_origins)
             if why:
                 return Refusal("origin", why)
-        if transport == "websocket" and self.authenticate is not None:
+        if transport in self.authenticate_on and self.authenticate is not None:
             refused = await self.authenticate(req)
             if refused:
                 return refused

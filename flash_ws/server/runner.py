@@ -13,11 +13,14 @@ receives the real exception.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import json
 import logging
 from collections import Counter
 from collections.abc import AsyncGenerator, Callable
+from contextlib import AbstractContextManager
+from contextvars import ContextVar
 from typing import Any, Protocol
 
 from ..callbacks import EventCallback
@@ -32,6 +35,13 @@ from .sync_steps import DEFAULT_SYNC_THREADS, DEFAULT_SYNC_THREADS_PER_PAGE, Syn
 log = logging.getLogger("flash_ws")
 _DONE = object()
 CALLBACK_ERROR_MESSAGE = "the callback raised an exception; see the server log"
+
+
+# What a backend's adapter sets while it hands the gate a client's message: a run started by that
+# message runs inside what it opens (the Flask adapter: a request context made of the request, so
+# flask.session, flask.g and Flask-Login's current_user read as in a Dash callback). A run's task
+# copies the context it was started in; sync steps copy the run's.
+RUN_CONTEXT: ContextVar[Callable[[], AbstractContextManager[Any]] | None] = ContextVar("flash_ws_run_context", default=None)
 
 
 class BadYield(FlashWsError):
@@ -90,7 +100,13 @@ class AsyncioStreamRunner:
                 task.cancel()
 
     async def _drive(self, live: LiveSession, run: int, callback: EventCallback, args: list[Any]) -> None:
-        """Run the generator to its end (the service checked the argument count)."""
+        """Run the generator to its end (the service checked the argument count), inside the
+        context the adapter gave the message that started it (``RUN_CONTEXT``)."""
+        opener = RUN_CONTEXT.get()
+        with opener() if opener is not None else contextlib.nullcontext():
+            await self._iterate(live, run, callback, args)
+
+    async def _iterate(self, live: LiveSession, run: int, callback: EventCallback, args: list[Any]) -> None:
         # an async generator is iterated as it is: no layer between its yield and the session
         steps = callback.func(*args) if callback.is_async else self._thread_steps(live.token, callback, args)
         latest = LatestValues(live, run) if callback.backpressure == "latest" else None

@@ -1,4 +1,4 @@
-"""A test app protected the usual way of its backend (cookie ``login``): on Quart a
+"""A test app protected the usual way of its backend (cookie ``login``): on Quart and Flask a
 ``before_request`` login check; on FastAPI a dependency of the whole app
 (``FastAPI(dependencies=[Depends(...)])``), raising FastAPI's ``WebSocketException`` for a WebSocket
 as FastAPI's docs say. Plus a Dash ``websocket_message`` hook that lets only alice start the admin
@@ -37,6 +37,18 @@ if probe.BACKEND == "fastapi":
 
     app = Flash(__name__, server=FastAPI(dependencies=[Depends(require_login)]), resume_grace=5,
                 session_user=_session_user)
+elif probe.BACKEND == "flask":
+    import flask
+
+    app = Flash(__name__, server=flask.Flask(__name__), resume_grace=5, session_user=_session_user)
+
+    @app.server.before_request
+    def require_login() -> Any:
+        if flask.request.path.startswith(OPEN_PATHS):
+            return None
+        if flask.request.cookies.get("login") not in USERS:
+            return "login required", 401
+        return None
 else:
     from quart import request
 

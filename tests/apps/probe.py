@@ -30,14 +30,40 @@ def thread_gate(name: str, timeout: float = 120.0) -> None:
 
 def route(app: Any, path: str, methods: tuple[str, ...] = ("GET",)) -> Callable[[Callable[..., Any]], Any]:
     """A user route on ``app.server``, whatever its backend (Quart: ``<name>`` parameters; FastAPI:
-    ``{name}``); a handler returns what becomes its JSON body."""
+    ``{name}``; Flask: a sync view that runs the handler on the server's event loop, where the
+    app's gates and sessions live); a handler returns what becomes its JSON body."""
     if app.flash_ws_backend == "fastapi":
         return lambda handler: app.server.add_api_route(path.replace("<", "{").replace(">", "}"), handler,
                                                         methods=list(methods))
+    if app.flash_ws_backend == "flask":
+        def register(handler: Callable[..., Any]) -> Any:
+            def view(**params: Any) -> Any:
+                return asyncio.run_coroutine_threadsafe(handler(**params), SERVER_LOOP[0]).result(30)
+
+            return app.server.route(path, methods=list(methods), endpoint=f"probe_{handler.__name__}")(view)
+        return register
     return app.server.route(path, methods=list(methods))
 
 
+SERVER_LOOP: list[asyncio.AbstractEventLoop] = []  # Flask: the loop of the app's ASGI front
+
+
+class _NotesItsLoop:
+    """Flask: the app's ASGI front, noting the server's event loop for the probe's views."""
+
+    def __init__(self, asgi: Any) -> None:
+        self.asgi = asgi
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if not SERVER_LOOP:
+            SERVER_LOOP.append(asyncio.get_running_loop())
+        await self.asgi(scope, receive, send)
+
+
 def install(app: Any) -> None:
+    if app.flash_ws_backend == "flask":
+        app.asgi = _NotesItsLoop(app.asgi)
+
     @route(app, "/test/events")
     async def events():  # a user route on app.server: must keep working beside flash_ws
         return dict(EVENTS)
