@@ -141,5 +141,11 @@ class NoServer(ServerProcess):
         pass
 
 
+def uvicorn(name: str, target: str, env: dict[str, str] | None = None) -> ServerProcess:
+    """``python -m uvicorn target`` on the loopback ``{port}`` (FastAPI's convention; a Flask app's
+    ``app.asgi`` too), with uvicorn's defaults."""
+    return ServerProcess(name, [sys.executable, "-m", "uvicorn", target, "--host", LOOPBACK, "--port", "{port}"], env)
+
+
 def python_module(name: str, module: str) -> ServerProcess:
     return ServerProcess(name, [sys.executable, "-m", module, "--port", "{port}"])

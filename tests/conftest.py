@@ -93,6 +93,7 @@ class LiveServer:
         else:  # Quart's (hypercorn's options, when a test gives some, serve every backend)
             program = "hypercorn"
             command = [sys.executable, "-m", "hypercorn", target, "--bind", f"127.0.0.1:{self.port}", *self.args]
+        self.command = command
         self.proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
         wait_until(self._ready, what=f"{program} serving {self.target} (log: {self.log})")
 

@@ -1,4 +1,4 @@
-"""``python -m flash_ws.demo --backend quart|fastapi``, as a user types it: the page and the transport
+"""``python -m flash_ws.demo --backend quart|fastapi|flask``, as a user types it: the page and the transport
 are served on either backend.
 
 A real process: only it shows what the command line starts (hypercorn through Dash's ``app.run``, or
@@ -24,7 +24,7 @@ def _get(url: str) -> tuple[int, bytes]:
         return 0, b""
 
 
-@pytest.mark.parametrize("backend", ["quart", "fastapi"])
+@pytest.mark.parametrize("backend", ["quart", "fastapi", "flask"])
 def test_the_demo_serves_its_page_and_the_transport_on_each_backend(backend, tmp_path):
     port = free_port()
     log = tmp_path / "demo.log"

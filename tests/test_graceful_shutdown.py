@@ -21,6 +21,7 @@ import websockets
 from dash import Input
 
 from flash_ws.callbacks import EventCallbackRegistry
+from flash_ws.client import FlashWsClient
 from flash_ws.protocol import Hello
 from flash_ws.protocol.close_codes import CloseCode
 from flash_ws.protocol.codec import encode_message
@@ -29,7 +30,7 @@ from flash_ws.server.draining import WorkerDraining
 from flash_ws.server.service import FlashWsService
 from flash_ws.server.sessions import Connection
 from flash_ws.server.settings import Settings
-from tests.conftest import ROOT, TIMEOUT, free_port, stop_process, wait_until
+from tests.conftest import ROOT, TIMEOUT, eventually, free_port, stop_process, wait_until
 from tests.scrape import health
 
 APP = "tests.apps.operated"
@@ -86,6 +87,25 @@ async def test_sigterm_without_runs_closes_at_once_and_a_restarted_worker_serves
     server.proc.wait(TIMEOUT)
     server.restart()
     assert health(server.url)[0] == 200
+
+
+async def test_uvicorn_drains_on_sigterm_and_its_open_event_streams_let_it_exit(serve):
+    """uvicorn waits for every open response to end before the app hears of the shutdown, and an event
+    stream never ends by itself: flash_ws chains its drain to uvicorn's signal handler, so the run
+    ends as worker_shutdown and the stream closes (without it, the worker would wait for ever)."""
+    server = serve(f"{APP}:server", FLASH_WS_TEST_BACKEND="fastapi", FLASH_WS_TEST_SHUTDOWN_GRACE="1")
+    assert server.command[2] == "uvicorn"
+    client = await FlashWsClient.connect(server.url, transport="sse", reconnect=False)
+    try:
+        run = await client.start(f"{APP}.endless", [1])
+        await eventually(lambda: server.get_json("/test/events").get("endless started"), what="the endless run")
+        server.proc.send_signal(signal.SIGTERM)
+        _, ended = await asyncio.wait_for(run.collect(), TIMEOUT)
+        assert (ended.reason, ended.error and ended.error.code) == ("error", "worker_shutdown")
+    finally:
+        await client.close()
+    assert server.proc.wait(TIMEOUT) is not None
+    assert "shutting down (SIGTERM received)" in server.output()
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from benchmarks.contenders.base import Contender, ContenderUnavailable, Driver, Recorder, StreamSpec
-from benchmarks.servers import NoServer, ServerProcess, dash45_python, hypercorn, python_module
+from benchmarks.servers import NoServer, ServerProcess, dash45_python, hypercorn, python_module, uvicorn
 
 
 def _flash_ws(transport: str):
@@ -58,6 +58,7 @@ def _raw() -> Driver:
     return RawDriver()
 
 
+FLASH_WS_ASGI = "benchmarks.contenders.flash_ws_app:app.asgi"
 DASH_API_APP = "benchmarks.contenders.dash_stream_app:server"
 DASH_API_PROFILES = ("clean", "lossy", "outage", "ws-blocked")  # wan would add only its 40 ms to clean's figures
 
@@ -95,6 +96,12 @@ CONTENDERS: dict[str, Contender] = {c.name: c for c in [
               lambda: hypercorn("flash_ws-ws", "benchmarks.contenders.flash_ws_app:server"), _flash_ws("auto"), True),
     Contender("flash_ws-sse", "flash_ws forced to its SSE + POST fallback (transport='sse')",
               lambda: hypercorn("flash_ws-sse", "benchmarks.contenders.flash_ws_app:server"), _flash_ws("sse"), True),
+    Contender("flash_ws-ws-fastapi", "flash_ws on Dash's FastAPI backend served by uvicorn, default transport choice",
+              lambda: uvicorn("flash_ws-ws-fastapi", FLASH_WS_ASGI, {"FLASH_WS_BENCH_BACKEND": "fastapi"}), _flash_ws("auto"),
+              True),
+    Contender("flash_ws-sse-flask", "flash_ws on Dash's Flask backend (app.asgi) served by uvicorn, forced to SSE + POST",
+              lambda: uvicorn("flash_ws-sse-flask", FLASH_WS_ASGI, {"FLASH_WS_BENCH_BACKEND": "flask"}), _flash_ws("sse"),
+              True),
     Contender("flash-sse-model", "a model of Flash 1.x's transport written for this benchmark (not Flash itself)",
               lambda: hypercorn("flash-sse-model", "benchmarks.contenders.flash_model_app:server"), _flash_model,
               False),

@@ -1,6 +1,7 @@
 """The flash_ws contender's server: a Flash app whose event callbacks stream the benchmark's updates.
 
-``hypercorn benchmarks.contenders.flash_ws_app:server``. One event callback per stream name
+``hypercorn benchmarks.contenders.flash_ws_app:server``; on Dash's FastAPI or Flask backend
+(``FLASH_WS_BENCH_BACKEND``), ``uvicorn benchmarks.contenders.flash_ws_app:app.asgi``. One event callback per stream name
 (``paced``, ``burst``, ``stream0`` .. ``stream7``: eight distinct callbacks, so eight streams can run
 at once on one session); each takes ``(n_clicks, params)`` and yields ``stream_props`` of
 ``out-<name>``.
@@ -14,15 +15,15 @@ from __future__ import annotations
 
 import os
 
-from quart import jsonify, request
-
 from benchmarks.contenders.streams import BOOK, STATUS_PATH, STREAM_NAMES, StreamParams, component_id, update_props
 from flash_ws import Flash, Input, State, dcc, html, stream_props
 
 HEARTBEAT_INTERVAL = float(os.environ.get("FLASH_WS_BENCH_HEARTBEAT", "1"))
 HEARTBEAT_TIMEOUT = float(os.environ.get("FLASH_WS_BENCH_HEARTBEAT_TIMEOUT", "1"))
 
-app = Flash(__name__, heartbeat_interval=HEARTBEAT_INTERVAL, heartbeat_timeout=HEARTBEAT_TIMEOUT)
+BACKEND = os.environ.get("FLASH_WS_BENCH_BACKEND", "quart")
+
+app = Flash(__name__, backend=BACKEND, heartbeat_interval=HEARTBEAT_INTERVAL, heartbeat_timeout=HEARTBEAT_TIMEOUT)
 server = app.server
 app.layout = html.Div([
     dcc.Store(id="params"),
@@ -69,6 +70,24 @@ def callback_id(name: str) -> str:
     return f"{__name__}.{name}"
 
 
-@server.route(STATUS_PATH)
-async def status():
-    return jsonify(BOOK.status(request.args.get("key", "")))
+def _add_status_route() -> None:
+    """``STATUS_PATH?key=...``: what the book says of a stream, as a route of the app's own framework."""
+    if BACKEND == "fastapi":
+        def status_of(key: str = "") -> dict:
+            return BOOK.status(key)
+
+        server.add_api_route(STATUS_PATH, status_of)
+    elif BACKEND == "flask":
+        import flask
+
+        server.route(STATUS_PATH)(lambda: BOOK.status(flask.request.args.get("key", "")))
+    else:
+        from quart import request
+
+        async def status() -> dict:
+            return BOOK.status(request.args.get("key", ""))
+
+        server.route(STATUS_PATH)(status)
+
+
+_add_status_route()

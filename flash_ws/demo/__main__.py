@@ -1,5 +1,5 @@
-"""``python -m flash_ws.demo [--host HOST] [--port PORT] [--backend quart|fastapi]``: run the demo app
-(on Quart served by hypercorn, or on FastAPI served by uvicorn)."""
+"""``python -m flash_ws.demo [--host HOST] [--port PORT] [--backend quart|fastapi|flask]``: run the demo
+app (on Quart served by hypercorn; on FastAPI, or on Flask through ``app.asgi``, served by uvicorn)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m flash_ws.demo", description="Run the flash_ws demo app.")
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8050, help="port to listen on (default: 8050)")
-    parser.add_argument("--backend", choices=("quart", "fastapi"), default="quart",
-                        help="Dash server backend (default: quart, served by hypercorn; fastapi is served by uvicorn)")
+    parser.add_argument("--backend", choices=("quart", "fastapi", "flask"), default="quart",
+                        help="Dash server backend (default: quart, served by hypercorn; fastapi and flask: by uvicorn)")
     args = parser.parse_args(argv)
     os.environ["FLASH_WS_DEMO_BACKEND"] = args.backend
 
@@ -22,10 +22,10 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     shown_host = "localhost" if args.host in ("0.0.0.0", "::") else args.host
     print(f"flash_ws demo on {args.backend}: http://{shown_host}:{args.port}/", flush=True)
-    if args.backend == "fastapi":
+    if args.backend != "quart":
         import uvicorn
 
-        uvicorn.run(app.server, host=args.host, port=args.port)
+        uvicorn.run(app.asgi, host=args.host, port=args.port)
     else:
         app.run(host=args.host, port=args.port)
 

@@ -1,7 +1,7 @@
 """The demo app: Flash 1.2.0's two event-callback examples, and Dash-style token streaming (tokens.py).
 
-``app`` and ``server`` (the Quart app, or the FastAPI app with ``FLASH_WS_DEMO_BACKEND=fastapi``) are
-importable; ``python -m flash_ws.demo [--backend fastapi]`` runs it.
+``app`` and ``server`` (the Quart app; the FastAPI or Flask app with ``FLASH_WS_DEMO_BACKEND``) are
+importable; ``python -m flash_ws.demo [--backend fastapi|flask]`` runs it.
 """
 
 from __future__ import annotations

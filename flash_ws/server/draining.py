@@ -6,7 +6,9 @@ sets a shared event its worker processes poll) and gives open connections ``grac
 seconds before cancelling them; Quart's ``after_serving`` runs only after that, too late to tell
 pages. ``ShutdownWatch`` therefore watches the same event hypercorn's workers poll (``hypercorn
 --workers N``, the default of 1 included) and chains itself to the event loop's SIGTERM/SIGINT
-handlers (``app.run``, ``hypercorn.asyncio.serve`` in-process). ``Drain.begin()`` may also be
+handlers (``app.run``, ``hypercorn.asyncio.serve`` in-process) or, where the server installed a
+Python signal handler instead (uvicorn, which waits for every open response, event streams
+included, before the app's lifespan hears of the shutdown), to that. ``Drain.begin()`` may also be
 called directly by a server of one's own.
 
 The drain: new sessions are refused (WebSocket close 1013 TRY_AGAIN_LATER, HTTP 503) and new runs
@@ -22,6 +24,7 @@ import asyncio
 import logging
 import multiprocessing
 import signal
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -151,19 +154,36 @@ class ShutdownWatch:
         self.drain.begin("hypercorn is shutting down")
 
     def _chain_signal_handlers(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Run ``drain.begin`` first, then the server's own handler, on SIGTERM and SIGINT."""
+        """Run ``drain.begin`` first, then the server's own handler, on SIGTERM and SIGINT: a handler
+        on the event loop (hypercorn's ``serve``, ``app.run``) or a Python signal handler (uvicorn's,
+        which otherwise waits for every open event stream to end before the app hears of it)."""
         handlers = getattr(loop, "_signal_handlers", {})
         for signum in (signal.SIGTERM, signal.SIGINT):
             previous = handlers.get(signum)
-            if previous is None or getattr(previous, "_callback", None) == self._on_signal:
+            if previous is not None:
+                if getattr(previous, "_callback", None) != self._on_signal:
+                    loop.add_signal_handler(signum, self._on_signal, signum, previous._callback, previous._args)
                 continue
-
-            loop.add_signal_handler(signum, self._on_signal, signum, previous._callback, previous._args)
+            python_handler = signal.getsignal(signum)
+            if (callable(python_handler) and not isinstance(python_handler, _ChainedHandler)
+                    and threading.current_thread() is threading.main_thread()):
+                signal.signal(signum, _ChainedHandler(loop, self.drain, python_handler))
 
     def _on_signal(self, signum: int, callback: Callable[..., Any], args: tuple[Any, ...]) -> None:
         self.drain.begin(f"{signal.Signals(signum).name} received")
         callback(*args)
 
+
+class _ChainedHandler:
+    """A Python signal handler that starts the drain on ``loop``, then calls the server's own."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, drain: Drain, previous: Callable[..., Any]) -> None:
+        self.loop, self.drain, self.previous = loop, drain, previous
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        if not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(self.drain.begin, f"{signal.Signals(signum).name} received")
+        self.previous(signum, frame)
 
 def hypercorn_shutdown_event() -> Any:
     """The event hypercorn's master sets to stop this worker process (None when not one of them)."""
