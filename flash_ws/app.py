@@ -10,7 +10,6 @@ from typing import Any, Unpack
 
 import dash
 
-from . import logs
 from .backends import adapter_for
 from .callbacks import GLOBAL_EVENT_CALLBACKS, CallbackKeywords, EventCallbackRegistry, callback_options
 from .dash_callbacks import add_stream, cancel_inputs, take_from_dash
@@ -21,9 +20,9 @@ from .page_config import TriggerGroup, build_groups, page_config
 from .protocol import Limits
 from .server import operations
 from .server.gate import Gate
+from .server.operations import OpsSettings
 from .server.service import FlashWsService
 from .server.settings import Settings
-from .server.sync_steps import DEFAULT_SYNC_THREADS, DEFAULT_SYNC_THREADS_PER_PAGE
 
 SCRIPT = {"relative_package_path": "assets/flash_ws.js", "namespace": "flash_ws"}
 
@@ -92,37 +91,37 @@ class Flash(dash.Dash):
         self,
         name: str | None = None,
         *,
-        transport: str = "auto",
+        transport: str = Settings.transport,
         allowed_origins: Sequence[str] = (),
         allowed_hosts: Sequence[str] = (),
         session_user: Callable[[Any], Any] | None = None,
-        max_nesting: int = 32,
-        max_active_runs: int = 32,
-        max_message_bytes: int = 1 << 20,
-        replay_buffer_bytes: int = 8 << 20,
-        replay_memory_budget: int = 256 << 20,
-        max_refused_frames: int = 100,
-        resume_grace: float = 30.0,
-        heartbeat_interval: float = 15.0,
-        heartbeat_timeout: float = 10.0,
-        ws_timeout: float = 2.0,
-        ws_retry_after: float = 600.0,
+        max_nesting: int = Limits.max_nesting,
+        max_active_runs: int = Limits.max_active_runs,
+        max_message_bytes: int = Limits.max_message_bytes,
+        replay_buffer_bytes: int = Limits.replay_buffer_bytes,
+        replay_memory_budget: int = Settings.replay_memory_budget,
+        max_refused_frames: int = Limits.max_refused_frames,
+        resume_grace: float = Settings.resume_grace,
+        heartbeat_interval: float = Settings.heartbeat_interval,
+        heartbeat_timeout: float = Settings.heartbeat_timeout,
+        ws_timeout: float = Settings.ws_timeout,
+        ws_retry_after: float = Settings.ws_retry_after,
         redis_url: str | None = None,
-        worker_ttl: float = 5.0,
-        max_sessions: int = 10_000,
-        max_sessions_per_address: int = 256,
-        redis_inbox_bytes: int = 16 << 20,
+        worker_ttl: float = Settings.worker_ttl,
+        max_sessions: int = Settings.max_sessions,
+        max_sessions_per_address: int = Settings.max_sessions_per_address,
+        redis_inbox_bytes: int = Settings.redis_inbox_bytes,
         metrics: bool | None = None,
         metrics_allowed: Sequence[str] = (),
         metrics_token: str | None = None,
-        shutdown_grace: float = 5.0,
+        shutdown_grace: float = OpsSettings.shutdown_grace,
         log_format: str | None = None,
-        shared_event_stream: bool = True,
-        max_shared_sessions: int = 64,
-        stall_warning: float = 10.0,
-        post_body_timeout: float = 10.0,
-        sync_threads: int = DEFAULT_SYNC_THREADS,
-        sync_threads_per_page: int = DEFAULT_SYNC_THREADS_PER_PAGE,
+        shared_event_stream: bool = Settings.shared_event_stream,
+        max_shared_sessions: int = Settings.max_shared_sessions,
+        stall_warning: float = Settings.stall_warning,
+        post_body_timeout: float = Settings.post_body_timeout,
+        sync_threads: int = Settings.sync_threads,
+        sync_threads_per_page: int = Settings.sync_threads_per_page,
         ws_compress_min_bytes: int = Settings.ws_compress_min_bytes,
         **dash_kwargs: Any,
     ) -> None:
@@ -149,7 +148,8 @@ class Flash(dash.Dash):
                                           max_shared_sessions=max_shared_sessions, stall_warning=stall_warning,
                                           post_body_timeout=post_body_timeout, sync_threads=sync_threads,
                                           sync_threads_per_page=sync_threads_per_page,
-                                          ws_compress_min_bytes=ws_compress_min_bytes)
+                                          ws_compress_min_bytes=ws_compress_min_bytes,
+                                          log_format=log_format or os.environ.get("FLASH_WS_LOG_FORMAT") or "text")
         self.event_callbacks = EventCallbackRegistry()
         self.flash_ws = FlashWsService(self.event_callbacks, self.flash_ws_settings)
         self.flash_ws_gate = Gate(self.flash_ws, self._hooks.get_hooks, self.config.requests_pathname_prefix)
@@ -158,7 +158,6 @@ class Flash(dash.Dash):
         self._event_callbacks_installed = False
         self._install_lock = threading.Lock()
         self.scripts.append_script(SCRIPT)
-        logs.configure(log_format or os.environ.get("FLASH_WS_LOG_FORMAT") or "text")
         self.flash_ws_ops = operations.Operations(
             self.flash_ws, operations.ops_settings(metrics, metrics_allowed, metrics_token, shutdown_grace))
         self.flash_ws_drain = self.flash_ws_ops.drain

@@ -3,7 +3,8 @@
 Session events (``flash_ws.events``: opened, resumed, closed, lost, fallback, refused) carry the
 fields ``event``, ``session`` (the public short id), ``worker``, ``transport`` and ``reason``;
 ``JsonFormatter`` writes them, with the time, level, logger and message, as one JSON object per line.
-``Flash(log_format="json")`` (or ``FLASH_WS_LOG_FORMAT=json``) installs it on the ``flash_ws`` logger.
+``Flash(log_format="json")`` (or ``FLASH_WS_LOG_FORMAT=json``) installs it on the ``flash_ws`` logger
+when the app starts serving.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .. import logs
 from . import metrics
 from .draining import Drain, ShutdownWatch
 from .health import health
@@ -72,7 +73,9 @@ class Operations:
         return HttpAnswer(200, [("Content-Type", content_type)], body)
 
     async def starting(self) -> None:
-        """Before the server serves: the session store starts, the shutdown watch begins."""
+        """Before the server serves: flash_ws's log format applies (process wide: here, not when an
+        app is constructed), the session store starts, the shutdown watch begins."""
+        logs.configure(self.service.settings.log_format)
         await self.service.store.start()
         await self._watch.start()
 

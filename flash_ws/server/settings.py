@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..logs import LOG_FORMATS
 from ..protocol import Limits
 from .sync_steps import DEFAULT_SYNC_THREADS, DEFAULT_SYNC_THREADS_PER_PAGE
 
@@ -40,6 +41,7 @@ class Settings:
     sync_threads: int = DEFAULT_SYNC_THREADS  # threads sync generators step in (a pool of their own)
     sync_threads_per_page: int = DEFAULT_SYNC_THREADS_PER_PAGE  # of which one page may hold at once
     ws_compress_min_bytes: int = 1024  # WebSocket messages shorter than this go out uncompressed (hypercorn)
+    log_format: str = "text"  # "json": flash_ws's loggers write JSON lines once the app starts serving
 
     def __post_init__(self) -> None:
         if self.transport not in TRANSPORTS:
@@ -58,6 +60,8 @@ class Settings:
             raise ValueError(f"stall_warning must be positive seconds, got {self.stall_warning}")
         if self.post_body_timeout <= 0:
             raise ValueError(f"post_body_timeout must be positive seconds, got {self.post_body_timeout}")
+        if self.log_format not in LOG_FORMATS:
+            raise ValueError(f"log_format must be one of {', '.join(LOG_FORMATS)}, got {self.log_format!r}")
         if self.ws_compress_min_bytes < 0:
             raise ValueError(f"ws_compress_min_bytes must be 0 or more bytes, got {self.ws_compress_min_bytes}")
         if self.resume_grace < 0:
