@@ -10,7 +10,8 @@ handshake, the event stream, every POST), in a request context made of that requ
 thread (they may block), as they run for the app's own routes. A run of an event callback runs in a
 request context made of the request that started it (the WebSocket's handshake, the POST of its
 start): ``flask.request``, ``flask.session``, ``flask.g`` (fresh per run) and Flask-Login's
-``current_user`` read as in a Dash callback.
+``current_user`` read as in a Dash callback. Dash's websocket hooks and ``session_user`` get a Flask
+``Request`` of the transport request (``flask.request``'s API: headers, cookies, args).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import io
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from typing import Any
 
 from a2wsgi import WSGIMiddleware
@@ -64,8 +66,8 @@ class FlaskFront:
         self.routes: dict[str, tuple[str, Callable[[Request], Awaitable[HttpAnswer]]]] = {
             prefix + "sse": ("GET", self._stream(open_event_stream)),
             prefix + "post": ("POST", self._message(receive_post)),
-            prefix + "health": ("GET", lambda request: app.flash_ws_ops.health(client_request(request))),
-            prefix + "metrics": ("GET", lambda request: app.flash_ws_ops.metrics(client_request(request))),
+            prefix + "health": ("GET", lambda request: app.flash_ws_ops.health(self.client(request))),
+            prefix + "metrics": ("GET", lambda request: app.flash_ws_ops.metrics(self.client(request))),
             **({prefix + "shared": ("GET", self._stream(open_shared_stream)),
                 prefix + "posts": ("POST", self._message(receive_posts))} if shared else {}),
         }
@@ -92,19 +94,24 @@ class FlaskFront:
         self.flash.install_event_callbacks()
         ws = WebSocket(scope, receive, send)
         RUN_CONTEXT.set(self._run_context(scope))  # this handler's task: the socket's runs copy it
-        await serve_websocket(StarletteSocket(ws), client_request(ws), self.gate)
+        await serve_websocket(StarletteSocket(ws), self.client(ws), self.gate)
 
     def _stream(self, open_stream: Callable[[ClientRequest, Any], Awaitable[HttpAnswer]]) -> Callable[[Request], Awaitable[HttpAnswer]]:
         async def handler(request: Request) -> HttpAnswer:
             self.flash.install_event_callbacks()
-            return await open_stream(client_request(request), self.gate)
+            return await open_stream(self.client(request), self.gate)
         return handler
 
     def _message(self, take: Callable[[ClientRequest, Any], Awaitable[HttpAnswer]]) -> Callable[[Request], Awaitable[HttpAnswer]]:
         async def handler(request: Request) -> HttpAnswer:
             RUN_CONTEXT.set(self._run_context(request.scope))  # runs this POST starts copy it
-            return await take(client_request(request), self.gate)
+            return await take(self.client(request), self.gate)
         return handler
+
+    def client(self, conn: Request | WebSocket) -> ClientRequest:
+        """The request as the core sees it; what Dash's hooks and ``session_user`` get of it is a
+        Flask request (its headers, cookies, args: ``flask.request``'s API, outside any context)."""
+        return replace(client_request(conn), native=self.flask.request_class(environ_of(conn.scope)))
 
     def _run_context(self, scope: Scope) -> Callable[[], AbstractContextManager[Any]]:
         """A fresh request context (and app context: a fresh ``g``) of this request, per run."""
@@ -115,7 +122,7 @@ class FlaskFront:
         """The gate's check of every transport request: the Flask app's ``before_request`` functions."""
         if not any(self.flask.before_request_funcs.values()):
             return None
-        return await asyncio.to_thread(self._before_request, environ_of(req.native.scope))
+        return await asyncio.to_thread(self._before_request, dict(req.native.environ))
 
     def _before_request(self, environ: dict[str, Any]) -> Refusal | None:
         flask = self.flask
