@@ -6,6 +6,7 @@ import {backoffDelay} from './backoff.js';
 import {CloseAction} from './close_codes.js';
 import {decodeMessage, encodeMessage, ProtocolError} from './codec.js';
 import {canonicalJson} from './json.js';
+import {LayoutGuard} from './layout_guard.js';
 import {ClientSession} from './session.js';
 import {CloseReason} from './transport.js';
 import {TransportChoice} from './transport_choice.js';
@@ -63,6 +64,7 @@ export class FlashClient {
   #console;
   #session;
   #applier;
+  #guard;
   #state = ClientState.IDLE;
   /** @type {Transport | null} */ #transport = null;
   #welcomed = false;
@@ -92,6 +94,9 @@ export class FlashClient {
    *   (default: setTimeout(fn, 0))
    * @param {(id: string | object, prop: string) => boolean} [options.isBusy] a component is still
    *   taking its last value of prop (see PropsApplier)
+   * @param {(id: string | object) => boolean} [options.hasComponent] the layout holds id now (see
+   *   LayoutGuard); default: every id
+   * @param {() => Array<string | object>} [options.layoutIds] every id of the layout
    * @param {() => number} [options.now] milliseconds, on the clock of setTimeout
    * @param {(fn: () => void, ms: number) => unknown} [options.setTimeout]
    * @param {(timer: unknown) => void} [options.clearTimeout]
@@ -109,6 +114,8 @@ export class FlashClient {
     setProps,
     defer,
     isBusy,
+    hasComponent = () => true,
+    layoutIds = () => [],
     now = () => Date.now(),
     setTimeout = (fn, ms) => globalThis.setTimeout(fn, ms),
     clearTimeout = (timer) => globalThis.clearTimeout(timer),
@@ -143,6 +150,7 @@ export class FlashClient {
     this.#silenceLimit =
       config.heartbeat_ms === undefined ? null : config.heartbeat_ms + (config.heartbeat_timeout_ms ?? 0);
     this.#graceMs = config.resume_grace_ms ?? null;
+    this.#guard = new LayoutGuard({hasComponent, layoutIds, console});
     this.#applier = new PropsApplier({
       setProps,
       defer: defer ?? ((fn) => setTimeout(fn, 0)),
@@ -275,6 +283,7 @@ export class FlashClient {
     }
     /** @type {Batch[]} */
     const batches = [];
+    const leftPage = []; // runs whose components left the layout (Dash Pages navigated away)
     let gap = false;
     for (const effect of this.#session.receive(frames, this.#now(), text.length)) {
       switch (effect.kind) {
@@ -297,10 +306,14 @@ export class FlashClient {
           this.#console.error(`flash_ws: ${this.#nameOf(effect.cb)} was interrupted: the server lost the session`);
           this.#onLost({cb: effect.cb, name: this.#nameOf(effect.cb)});
           break;
-        case 'apply':
-          batches.push(effect.props);
+        case 'apply': {
+          const {pairs, left} = this.#guard.filter(effect.run, this.#nameOf(effect.cb), effect.props);
+          if (pairs.length > 0) batches.push(pairs);
+          if (left) leftPage.push(effect);
           break;
+        }
         case 'end':
+          this.#guard.forget(effect.run);
           if (effect.reset) batches.push(this.#resetOf(effect.cb));
           this.#reportEnd(effect);
           if (effect.reset && LOST_WITH_A_WORKER.has(effect.error?.code)) {
@@ -320,6 +333,11 @@ export class FlashClient {
       }
     }
     this.#applier.apply(batches);
+    for (const {run, cb} of leftPage) {
+      if (this.#session.cancel(cb, run) !== null) {
+        this.#console.info(`flash_ws: ${this.#nameOf(cb)} stopped: the components it updates left the page`);
+      }
+    }
     if (gap) this.#transport.close(CloseReason.SEQUENCE_GAP);
     else this.#flushOutgoing();
   }
@@ -433,9 +451,10 @@ export class FlashClient {
     if (frames.length > 0) this.#transport.send(encodeMessage(frames), options);
   }
 
-  /** @returns {Batch} the props that put the callback's outputs back when a run stops early */
+  /** @returns {Batch} the props that put the callback's outputs back when a run stops early (of
+   *  the components still in the layout) */
   #resetOf(cb) {
-    return this.#config.callbacks?.[cb]?.reset ?? [];
+    return this.#guard.present(this.#config.callbacks?.[cb]?.reset ?? []);
   }
 
   #nameOf(cb) {

@@ -5,6 +5,7 @@
 import {FlashClient} from './client.js';
 import {DevtoolsStats, installDevtoolsView, watchTransport} from './devtools.js';
 import {graphBusyCheck} from './graph_busy.js';
+import {dashLayout} from './layout_guard.js';
 import {leaderHubPort} from './leader.js';
 import {SharedHub} from './shared_hub.js';
 import {HubPort, SharedTransport} from './shared_transport.js';
@@ -131,6 +132,7 @@ function installFlashWs(window, scriptUrl) {
       },
       setProps: (id, props) => window.dash_clientside.set_props(id, props),
       isBusy: graphBusyCheck(window.document),
+      ...dashLayout(window), // which components the layout holds, as Dash's renderer says
       now: () => window.performance.now(),
       setTimeout: (fn, ms) => window.setTimeout(fn, ms),
       clearTimeout: (timer) => window.clearTimeout(timer),

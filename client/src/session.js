@@ -11,7 +11,7 @@ import {PROTOCOL_VERSION} from './codec.js';
  * @typedef {{kind: 'welcome', resumed: boolean}} WelcomeEffect  connected: log it
  * @typedef {{kind: 'lost', run: number, cb: string}} LostEffect  the server lost the session and
  *   this open run with it: apply the callback's reset
- * @typedef {{kind: 'apply', run: number, props: Array<[any, object]>}} ApplyEffect  one batch
+ * @typedef {{kind: 'apply', run: number, cb: string, props: Array<[any, object]>}} ApplyEffect  one batch
  * @typedef {{kind: 'end', run: number, cb: string, reason: string, error: ErrorInfo | null,
  *   reset: boolean}} EndEffect  the run is over; apply the callback's reset when `reset`
  * @typedef {{kind: 'error', code: string, message: string, run?: number, cb?: string}} ErrorEffect
@@ -144,13 +144,14 @@ export class ClientSession {
   }
 
   /**
-   * Cancels the running run of `cb`: its later frames are ignored. The caller applies the reset.
-   * @param {string} cb
+   * Cancels the running run of `cb` (only if it is `only`, when given): its later frames are
+   * ignored. The caller applies the reset.
+   * @param {string} cb @param {number} [only]
    * @returns {number | null} the run cancelled, null when `cb` had none running
    */
-  cancel(cb) {
+  cancel(cb, only = undefined) {
     const run = this.#active.get(cb);
-    if (run === undefined) return null;
+    if (run === undefined || (only !== undefined && run !== only)) return null;
     if (this.#retire(run, RunState.CANCELLED)) this.#outbox.push({t: 'cancel', run});
     return run;
   }
@@ -235,7 +236,7 @@ export class ClientSession {
         break;
       case 'update':
         if (this.#runs.get(frame.run)?.state === RunState.RUNNING) {
-          effects.push({kind: 'apply', run: frame.run, props: frame.props});
+          effects.push({kind: 'apply', run: frame.run, cb: this.#runs.get(frame.run).cb, props: frame.props});
         }
         break;
       case 'end': {

@@ -34,9 +34,11 @@ export const welcome = (over = {}) => ({t: 'welcome', v: 1, session: 'tok', epoc
 
 /**
  * A client on fakes. `transport` is the page config's; `storage` the tab's sessionStorage (shared
- * by the pages of a tab); `time` the wall clock at page load; `search` the page URL's query.
+ * by the pages of a tab); `time` the wall clock at page load; `search` the page URL's query;
+ * `layout` the Set of ids the page's layout holds (null: every id).
  */
-export function setup({random = () => 0, transport = 'websocket', config = {}, storage = new FakeStorage(), time = 0, search = ''} = {}) {
+export function setup({random = () => 0, transport = 'websocket', config = {}, storage = new FakeStorage(), time = 0, search = '',
+  layout = null} = {}) {
   const clock = new FakeClock();
   clock.time = time;
   const WebSocket = fakeWebSocketClass();
@@ -62,6 +64,8 @@ export function setup({random = () => 0, transport = 'websocket', config = {}, s
     location: {search},
     wallClock: clock.now,
     onLost: (run) => lost.push(run),
+    // `layout`: a Set of the ids the page's layout holds (the test changes it); null: every id
+    ...(layout === null ? {} : {hasComponent: (id) => layout.has(id), layoutIds: () => [...layout]}),
   });
   /** Opens the current socket and welcomes it. */
   const welcomeIn = (over) => {

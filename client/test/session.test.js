@@ -63,7 +63,7 @@ describe('sequenced frames', () => {
       ['apply', 'apply'],
     );
     assert.deepEqual(session.receive([...frames, update(3, run)], 0), [
-      {kind: 'apply', run, props: [['out', {children: 3}]]},
+      {kind: 'apply', run, cb: 'cb', props: [['out', {children: 3}]]},
     ]);
     assert.equal(session.lastSeq, 3);
   });
@@ -84,7 +84,7 @@ describe('sequenced frames', () => {
     const effects = session.receive([update(1, first), end(2, first, 'replaced'), update(3, second)], 0);
     assert.deepEqual(effects, [
       {kind: 'end', run: first, cb: 'cb', reason: 'replaced', error: null, reset: false},
-      {kind: 'apply', run: second, props: [['out', {children: 3}]]},
+      {kind: 'apply', run: second, cb: 'cb', props: [['out', {children: 3}]]},
     ]);
     assert.equal(session.lastSeq, 3);
   });

@@ -620,6 +620,151 @@ function truncate(text, length) {
   return text.length > length ? `${text.slice(0, length)}…` : text;
 }
 
+// ---- layout_guard.js ----
+
+// Keeps updates out of components that are not in the page's layout.
+//
+// Two cases look alike to Dash's set_props (it throws on an id it cannot find) and are not:
+// - a component a run wrote to has left the layout (Dash Pages navigated away, a regular callback
+//   replaced that part of the page): the run's page is gone, so the run is stopped, quietly;
+// - a component that was never there (a misspelt id): a bug in the app, said once per callback and
+//   id in the console, with the closest id the layout has.
+
+
+/** @typedef {[string | object, Record<string, unknown>]} PropsPair */
+
+class LayoutGuard {
+  #hasComponent;
+  #layoutIds;
+  #console;
+  /** @type {Map<number, Set<string>>} the ids each open run has written to */
+  #written = new Map();
+  /** @type {Set<string>} callback + id pairs already reported missing */
+  #reported = new Set();
+
+  /**
+   * @param {object} options
+   * @param {(id: string | object) => boolean} options.hasComponent whether the layout holds id now
+   * @param {() => Array<string | object>} options.layoutIds every id the layout holds (for the
+   *   closest one to a missing id)
+   * @param {Pick<Console, 'error'>} options.console
+   */
+  constructor({hasComponent, layoutIds, console}) {
+    this.#hasComponent = hasComponent;
+    this.#layoutIds = layoutIds;
+    this.#console = console;
+  }
+
+  /**
+   * The pairs of one update of `run` (of the callback named `name`) whose components are in the
+   * layout; `left` when a component the run wrote to before has gone (stop the run).
+   * @param {number} run @param {string} name @param {PropsPair[]} pairs
+   * @returns {{pairs: PropsPair[], left: boolean}}
+   */
+  filter(run, name, pairs) {
+    let written = this.#written.get(run);
+    if (written === undefined) this.#written.set(run, (written = new Set()));
+    const kept = [];
+    let left = false;
+    for (const pair of pairs) {
+      const key = canonicalJson(pair[0]);
+      if (this.#hasComponent(pair[0])) {
+        written.add(key);
+        kept.push(pair);
+      } else if (written.has(key)) {
+        left = true;
+      } else {
+        this.#reportMissing(name, key, pair[1]);
+      }
+    }
+    return {pairs: kept, left};
+  }
+
+  /** The pairs of a reset whose components are still there (nothing to put back in the others). */
+  present(pairs) {
+    return pairs.filter(([id]) => this.#hasComponent(id));
+  }
+
+  /** The run is over: forget what it wrote to. */
+  forget(run) {
+    this.#written.delete(run);
+  }
+
+  #reportMissing(name, key, props) {
+    if (this.#reported.has(`${name}\u0000${key}`)) return;
+    this.#reported.add(`${name}\u0000${key}`);
+    const closest = closestId(key, this.#layoutIds().map((id) => canonicalJson(id)));
+    this.#console.error(
+      `flash_ws: ${name} sent ${Object.keys(props).join(', ')} to ${key}, which is not in the page's layout` +
+        (closest === null ? '' : ` (the closest id is ${closest})`) +
+        '; nothing was set',
+    );
+  }
+}
+
+/** The id among `ids` (canonical JSON) nearest to `key` by edit distance, or null when none is near. */
+function closestId(key, ids) {
+  let best = null;
+  let bestDistance = Infinity;
+  for (const id of ids) {
+    const distance = editDistance(key, id);
+    if (distance < bestDistance) [best, bestDistance] = [id, distance];
+  }
+  return best !== null && bestDistance <= Math.max(3, Math.floor(key.length / 3)) ? best : null;
+}
+
+function editDistance(a, b) {
+  let previous = Array.from({length: b.length + 1}, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length];
+}
+
+/**
+ * Every component id of a Dash layout (as window.dash_component_api.getLayout([]) gives it: the
+ * components may sit in any prop, and the root under a key of its own). Read only to name the
+ * closest id to a missing one, so once per mistake.
+ * @param {unknown} layout @returns {Array<string | object>}
+ */
+function idsOfLayout(layout) {
+  const ids = [];
+  const walk = (node) => {
+    if (Array.isArray(node)) node.forEach(walk);
+    else if (node && typeof node === 'object') {
+      const props = 'props' in node && 'type' in node ? node.props : null;
+      if (props?.id !== undefined) ids.push(props.id);
+      Object.values(props ?? node).forEach(walk);
+    }
+  };
+  walk(layout);
+  return ids;
+}
+
+/**
+ * The layout questions of LayoutGuard, answered by Dash's renderer (window.dash_component_api,
+ * Dash >= 2.16); without it, every id is taken to be there.
+ * @param {{dash_component_api?: {getLayout?: (idOrPath: unknown) => unknown}}} window
+ */
+function dashLayout(window) {
+  const getLayout = () => window.dash_component_api?.getLayout;
+  const has = (id) => {
+    try {
+      return getLayout()(id) !== undefined;
+    } catch {
+      return false; // Dash's getLayout throws for an id it has no path for
+    }
+  };
+  return {
+    hasComponent: (id) => getLayout() === undefined || has(id),
+    layoutIds: () => (getLayout() === undefined ? [] : idsOfLayout(getLayout()([]))),
+  };
+}
+
 // ---- session.js ----
 
 // The client side of one session, sans I/O: it never touches a socket or a timer. The caller feeds
@@ -634,7 +779,7 @@ function truncate(text, length) {
  * @typedef {{kind: 'welcome', resumed: boolean}} WelcomeEffect  connected: log it
  * @typedef {{kind: 'lost', run: number, cb: string}} LostEffect  the server lost the session and
  *   this open run with it: apply the callback's reset
- * @typedef {{kind: 'apply', run: number, props: Array<[any, object]>}} ApplyEffect  one batch
+ * @typedef {{kind: 'apply', run: number, cb: string, props: Array<[any, object]>}} ApplyEffect  one batch
  * @typedef {{kind: 'end', run: number, cb: string, reason: string, error: ErrorInfo | null,
  *   reset: boolean}} EndEffect  the run is over; apply the callback's reset when `reset`
  * @typedef {{kind: 'error', code: string, message: string, run?: number, cb?: string}} ErrorEffect
@@ -767,13 +912,14 @@ class ClientSession {
   }
 
   /**
-   * Cancels the running run of `cb`: its later frames are ignored. The caller applies the reset.
-   * @param {string} cb
+   * Cancels the running run of `cb` (only if it is `only`, when given): its later frames are
+   * ignored. The caller applies the reset.
+   * @param {string} cb @param {number} [only]
    * @returns {number | null} the run cancelled, null when `cb` had none running
    */
-  cancel(cb) {
+  cancel(cb, only = undefined) {
     const run = this.#active.get(cb);
-    if (run === undefined) return null;
+    if (run === undefined || (only !== undefined && run !== only)) return null;
     if (this.#retire(run, RunState.CANCELLED)) this.#outbox.push({t: 'cancel', run});
     return run;
   }
@@ -858,7 +1004,7 @@ class ClientSession {
         break;
       case 'update':
         if (this.#runs.get(frame.run)?.state === RunState.RUNNING) {
-          effects.push({kind: 'apply', run: frame.run, props: frame.props});
+          effects.push({kind: 'apply', run: frame.run, cb: this.#runs.get(frame.run).cb, props: frame.props});
         }
         break;
       case 'end': {
@@ -1266,6 +1412,7 @@ class FlashClient {
   #console;
   #session;
   #applier;
+  #guard;
   #state = ClientState.IDLE;
   /** @type {Transport | null} */ #transport = null;
   #welcomed = false;
@@ -1295,6 +1442,9 @@ class FlashClient {
    *   (default: setTimeout(fn, 0))
    * @param {(id: string | object, prop: string) => boolean} [options.isBusy] a component is still
    *   taking its last value of prop (see PropsApplier)
+   * @param {(id: string | object) => boolean} [options.hasComponent] the layout holds id now (see
+   *   LayoutGuard); default: every id
+   * @param {() => Array<string | object>} [options.layoutIds] every id of the layout
    * @param {() => number} [options.now] milliseconds, on the clock of setTimeout
    * @param {(fn: () => void, ms: number) => unknown} [options.setTimeout]
    * @param {(timer: unknown) => void} [options.clearTimeout]
@@ -1312,6 +1462,8 @@ class FlashClient {
     setProps,
     defer,
     isBusy,
+    hasComponent = () => true,
+    layoutIds = () => [],
     now = () => Date.now(),
     setTimeout = (fn, ms) => globalThis.setTimeout(fn, ms),
     clearTimeout = (timer) => globalThis.clearTimeout(timer),
@@ -1346,6 +1498,7 @@ class FlashClient {
     this.#silenceLimit =
       config.heartbeat_ms === undefined ? null : config.heartbeat_ms + (config.heartbeat_timeout_ms ?? 0);
     this.#graceMs = config.resume_grace_ms ?? null;
+    this.#guard = new LayoutGuard({hasComponent, layoutIds, console});
     this.#applier = new PropsApplier({
       setProps,
       defer: defer ?? ((fn) => setTimeout(fn, 0)),
@@ -1478,6 +1631,7 @@ class FlashClient {
     }
     /** @type {Batch[]} */
     const batches = [];
+    const leftPage = []; // runs whose components left the layout (Dash Pages navigated away)
     let gap = false;
     for (const effect of this.#session.receive(frames, this.#now(), text.length)) {
       switch (effect.kind) {
@@ -1500,10 +1654,14 @@ class FlashClient {
           this.#console.error(`flash_ws: ${this.#nameOf(effect.cb)} was interrupted: the server lost the session`);
           this.#onLost({cb: effect.cb, name: this.#nameOf(effect.cb)});
           break;
-        case 'apply':
-          batches.push(effect.props);
+        case 'apply': {
+          const {pairs, left} = this.#guard.filter(effect.run, this.#nameOf(effect.cb), effect.props);
+          if (pairs.length > 0) batches.push(pairs);
+          if (left) leftPage.push(effect);
           break;
+        }
         case 'end':
+          this.#guard.forget(effect.run);
           if (effect.reset) batches.push(this.#resetOf(effect.cb));
           this.#reportEnd(effect);
           if (effect.reset && LOST_WITH_A_WORKER.has(effect.error?.code)) {
@@ -1523,6 +1681,11 @@ class FlashClient {
       }
     }
     this.#applier.apply(batches);
+    for (const {run, cb} of leftPage) {
+      if (this.#session.cancel(cb, run) !== null) {
+        this.#console.info(`flash_ws: ${this.#nameOf(cb)} stopped: the components it updates left the page`);
+      }
+    }
     if (gap) this.#transport.close(CloseReason.SEQUENCE_GAP);
     else this.#flushOutgoing();
   }
@@ -1636,9 +1799,10 @@ class FlashClient {
     if (frames.length > 0) this.#transport.send(encodeMessage(frames), options);
   }
 
-  /** @returns {Batch} the props that put the callback's outputs back when a run stops early */
+  /** @returns {Batch} the props that put the callback's outputs back when a run stops early (of
+   *  the components still in the layout) */
   #resetOf(cb) {
-    return this.#config.callbacks?.[cb]?.reset ?? [];
+    return this.#guard.present(this.#config.callbacks?.[cb]?.reset ?? []);
   }
 
   #nameOf(cb) {
@@ -2771,6 +2935,7 @@ function installFlashWs(window, scriptUrl) {
       },
       setProps: (id, props) => window.dash_clientside.set_props(id, props),
       isBusy: graphBusyCheck(window.document),
+      ...dashLayout(window), // which components the layout holds, as Dash's renderer says
       now: () => window.performance.now(),
       setTimeout: (fn, ms) => window.setTimeout(fn, ms),
       clearTimeout: (timer) => window.clearTimeout(timer),
