@@ -12,7 +12,7 @@ import dash
 
 from .backends import adapter_for
 from .callbacks import GLOBAL_EVENT_CALLBACKS, CallbackKeywords, EventCallbackRegistry, callback_options
-from .dash_callbacks import add_stream, cancel_inputs, take_from_dash
+from .dash_callbacks import add_stream, cancel_inputs, check_stream_outputs, take_from_dash
 from .devtools import add_devtools_view
 from .keywords import check_keywords
 from .needs_flash import FLASH_APPS
@@ -184,6 +184,7 @@ class Flash(dash.Dash):
 
         def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
             if inspect.isasyncgenfunction(func) or inspect.isgeneratorfunction(func):
+                check_stream_outputs(func, args, kwargs)
                 self._stream_cancels[func] = cancel_inputs(func, cancel)
                 return register(*args, **kwargs)(func)
             return register(*args, **({"cancel": cancel} if cancel is not None else {}), **kwargs)(func)

@@ -80,6 +80,14 @@ def _closure_value(wrapper: Any, name: str) -> Any:
     return cells[code.co_freevars.index(name)].cell_contents
 
 
+def check_stream_outputs(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """At registration: refuse a streaming callback whose Outputs flash_ws cannot stream to (ALL,
+    ALLSMALLER), as ``DashStream.check`` would when the app is first served."""
+    output, inputs, states, indices, _prevent = handle_grouped_callback_args(args, dict(kwargs))
+    outputs, grouping = _flat_outputs(output)
+    DashStream(func, outputs, grouping, tuple(inputs), tuple(states), indices).check()
+
+
 def cancel_inputs(func: Callable[..., Any], cancel: Any) -> tuple[Input, ...]:
     """A stream's ``cancel=`` as Inputs; TypeError naming ``func`` for anything else."""
     cancels = cancel if isinstance(cancel, (list, tuple)) else [cancel] if cancel is not None else []
@@ -92,8 +100,10 @@ def cancel_inputs(func: Callable[..., Any], cancel: Any) -> tuple[Input, ...]:
 def take_from_dash(callback_map: dict[str, Any], callback_list: list[dict], app_on_error: Any = None,
                    cancels: dict[Callable[..., Any], tuple[Input, ...]] | None = None) -> list[DashStream]:
     """Remove the generator callbacks from Dash's registries; return them as streams (with the
-    ``cancel=`` Inputs ``Flash.callback`` kept for their functions, which Dash drops)."""
-    streams = []
+    ``cancel=`` Inputs ``Flash.callback`` kept for their functions, which Dash drops). Every stream
+    is checked before anything is removed: one flash_ws cannot stream (an ALL Output) is refused
+    with a TypeError naming it, each time this is called, and the app keeps all of its callbacks."""
+    streams: list[tuple[str, DashStream]] = []
     for cb_id, entry in list(callback_map.items()):
         wrapper = entry.get("callback")
         func = getattr(wrapper, "__wrapped__", None)
@@ -106,14 +116,17 @@ def take_from_dash(callback_map: dict[str, Any], callback_list: list[dict], app_
         output = entry["output"]
         outputs = (output,) if isinstance(output, Output) else tuple(output)
         grouping = None if isinstance(output, Output) else entry.get("outputs_indices")
-        streams.append(DashStream(
+        streams.append((cb_id, DashStream(
             func, outputs, grouping, tuple(i for i in entry["raw_inputs"] if isinstance(i, Input)),
             tuple(_dependency(State, s) for s in entry["state"]), entry["inputs_state_indices"], running_entries,
             (cancels or {}).get(func, ()), _closure_value(wrapper, "on_error") or app_on_error,
-            prevent_initial_call=spec.get("prevent_initial_call") is True))
+            prevent_initial_call=spec.get("prevent_initial_call") is True)))
+    for _cb_id, stream in streams:
+        stream.check()
+    for cb_id, _stream in streams:
         del callback_map[cb_id]
         callback_list[:] = [s for s in callback_list if s.get("output") != cb_id]
-    return streams
+    return [stream for _cb_id, stream in streams]
 
 
 def _split_prop(key: str) -> tuple[Any, str]:

@@ -211,3 +211,36 @@ def test_the_app_s_own_callback_keeps_cancel_for_a_stream():
     groups = app._config()["flash_ws"]["groups"].values()
     assert [action["kind"] for actions in groups for action in actions] == ["start", "cancel"]
     assert "b.children" in app.callback_map  # a function that is not a generator stays Dash's
+
+
+def test_a_stream_to_all_outputs_is_refused_on_every_install_and_the_app_keeps_its_callbacks():
+    """Issue 22, item 5: a dash-registered stream with an ALL Output used to be taken out of Dash's
+    registry before it was refused, so only the first request failed and the callback then vanished."""
+    app = Flash(__name__)
+    app.layout = html.Div([html.Button(id="go"), html.Div(id="b")])
+
+    @app.callback(Output("b", "children"), Input("go", "n_clicks"))
+    def returns(n):
+        return n
+
+    async def to_all(n):
+        yield [n]
+
+    # registered the way dash.callback does (flash_ws sees it only when the app is first served)
+    dash.Dash.callback(app, Output({"type": "o", "index": ALL}, "children"), Input("go", "title"))(to_all)
+    before = dict(app.callback_map)
+    for _ in range(2):
+        with pytest.raises(TypeError, match=r"to_all: .*has ALL/ALLSMALLER"):
+            app.install_event_callbacks()
+    assert app.callback_map.keys() == before.keys()  # nothing taken out: every request says the same
+
+
+def test_flash_callback_refuses_a_stream_to_all_outputs_when_it_is_registered():
+    app = Flash(__name__)
+
+    async def to_all(n):
+        yield [n]
+
+    with pytest.raises(TypeError, match=r"to_all: .*has ALL/ALLSMALLER"):
+        app.callback(Output({"type": "o", "index": ALL}, "children"), Input("go", "n_clicks"))(to_all)
+    assert not any("to_all" in str(entry.get("callback")) for entry in app.callback_map.values())
