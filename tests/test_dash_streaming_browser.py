@@ -60,28 +60,17 @@ def test_every_dash_streaming_behaviour_over_one_connection(browser, serve, tran
     page.page.evaluate("""() => { const button = document.getElementById('count-start'); window.__disabled = [];
         new MutationObserver(() => window.__disabled.push(button.disabled))
             .observe(button, {attributes: true, attributeFilter: ['disabled']}); }""")
+    _record_fires(page)
     page.click("count-start")
     page.click("multi-start")
     page.click("err-start")
     page.page.click("[id='{\"index\":1,\"type\":\"pm-btn\"}']")
     page.click("sync-start")
     page.click("chart-start")
-
-    page.wait_text("multi-a", "a4 v")  # a multi-output stream with a State
-    assert page.text("multi-b") == "b4"
-    # no_update left b1 and b3 out (values arriving together may coalesce: the last one shows)
-    assert _in_order(page.seen("multi-b"), ["b0", "b2", "b4"])
-    page.wait_text("side", "side 4")  # set_props between yields
-    assert _in_order(page.seen("side"), [f"side {k}" for k in range(5)])
-    page.wait_text("err-out", "failed: boom")  # on_error's value replaces the output
-    page.wait_text({"type": "pm-out", "index": 1}, "1:2")  # a MATCH output, ctx.triggered_id
-    assert page.text({"type": "pm-out", "index": 0}) == ""
-    page.wait_text("sync-out", "sync 4")  # a sync generator (flash_ws.callback)
-    page.wait_until(lambda: len(page.chart_y("chart")) >= 60, "60 Patch appends")
-    assert page.chart_y("chart") == list(range(60))
-    page.wait_text("count-out", "done 1")
-    page.wait_until(lambda: page.page.is_enabled("#count-start"), "running= to enable the button again")
-    assert page.page.evaluate("window.__disabled")[:1] == [True]  # running= disabled it while it streamed
+    try:
+        _every_stream_of_the_six_clicks(page)
+    except AssertionError as exc:  # which clicks reached Dash, which triggers reached flash_ws
+        raise AssertionError(f"{exc}\n{_fires_and_clicks(page)}") from None
 
     page.click("long-start")  # cancel=[Input(...)]: Stop ends the stream and the running= values
     page.wait_until(lambda: page.text("long-out").startswith("long"), "the long stream")
@@ -105,6 +94,42 @@ def test_every_dash_streaming_behaviour_over_one_connection(browser, serve, tran
     _one_connection(page, transport)
     assert page.flash_ws_console("error") == []
     page.page.close()
+
+
+def _every_stream_of_the_six_clicks(page: PageWatch) -> None:
+    page.wait_text("multi-a", "a4 v")  # a multi-output stream with a State
+    assert page.text("multi-b") == "b4"
+    # no_update left b1 and b3 out (values arriving together may coalesce: the last one shows)
+    assert _in_order(page.seen("multi-b"), ["b0", "b2", "b4"])
+    page.wait_text("side", "side 4")  # set_props between yields
+    assert _in_order(page.seen("side"), [f"side {k}" for k in range(5)])
+    page.wait_text("err-out", "failed: boom")  # on_error's value replaces the output
+    page.wait_text({"type": "pm-out", "index": 1}, "1:2")  # a MATCH output, ctx.triggered_id
+    assert page.text({"type": "pm-out", "index": 0}) == ""
+    page.wait_text("sync-out", "sync 4")  # a sync generator (flash_ws.callback)
+    page.wait_until(lambda: len(page.chart_y("chart")) >= 60, "60 Patch appends")
+    assert page.chart_y("chart") == list(range(60))
+    page.wait_text("count-out", "done 1")
+    page.wait_until(lambda: page.page.is_enabled("#count-start"), "running= to enable the button again")
+    assert page.page.evaluate("window.__disabled")[:1] == [True]  # running= disabled it while it streamed
+
+
+BUTTONS = ("count-start", "multi-start", "err-start", {"index": 1, "type": "pm-btn"}, "sync-start", "chart-start")
+
+
+def _record_fires(page: PageWatch) -> None:
+    """Keep every trigger the page hands flash_ws (its group and what Dash said triggered it)."""
+    page.page.evaluate("""() => { const client = window.flash_ws, fire = client.fire.bind(client); window.__fires = [];
+        client.fire = (group, values, triggered) => {
+            window.__fires.push([group, (triggered || []).map((t) => t.prop_id)]); return fire(group, values, triggered); }; }""")
+
+
+def _fires_and_clicks(page: PageWatch) -> str:
+    """The buttons' n_clicks as Dash's layout holds them, and the triggers flash_ws was handed."""
+    clicks = page.page.evaluate("""ids => ids.map((id) => { try {
+        return (window.dash_component_api.getLayout(id) || {}).props?.n_clicks ?? null; } catch (e) { return String(e); } })""",
+                                list(BUTTONS))
+    return f"n_clicks of {BUTTONS}: {clicks}; triggers handed to flash_ws: {page.page.evaluate('window.__fires')}"
 
 
 def test_300_patch_updates_exact_while_connections_are_cut(browser, serve, transport):
