@@ -20,7 +20,7 @@ from .page_config import TriggerGroup, build_groups, page_config
 from .protocol import Limits
 from .server import operations
 from .server.gate import Gate
-from .server.operations import OpsSettings
+from .server.metrics_access import parse_allowed
 from .server.service import FlashWsService
 from .server.settings import Settings
 
@@ -114,7 +114,7 @@ class Flash(dash.Dash):
         metrics: bool | None = None,
         metrics_allowed: Sequence[str] = (),
         metrics_token: str | None = None,
-        shutdown_grace: float = OpsSettings.shutdown_grace,
+        shutdown_grace: float = Settings.shutdown_grace,
         log_format: str | None = None,
         shared_event_stream: bool = Settings.shared_event_stream,
         max_shared_sessions: int = Settings.max_shared_sessions,
@@ -131,6 +131,7 @@ class Flash(dash.Dash):
         self._stream_cancels: dict[Callable[..., Any], tuple[dash.Input, ...]] = {}  # app.callback's, by function
         FLASH_APPS.add(self)
         super().__init__(name, **dash_kwargs)
+        metrics_on, token = operations.metrics_from_environment(metrics, metrics_token)
         limits = Limits(max_message_bytes=max_message_bytes, max_active_runs=max_active_runs,
                         replay_buffer_bytes=replay_buffer_bytes, max_nesting=max_nesting,
                         max_refused_frames=max_refused_frames)
@@ -149,7 +150,9 @@ class Flash(dash.Dash):
                                           post_body_timeout=post_body_timeout, sync_threads=sync_threads,
                                           sync_threads_per_page=sync_threads_per_page,
                                           ws_compress_min_bytes=ws_compress_min_bytes,
-                                          log_format=log_format or os.environ.get("FLASH_WS_LOG_FORMAT") or "text")
+                                          log_format=log_format or os.environ.get("FLASH_WS_LOG_FORMAT") or "text",
+                                          metrics=metrics_on, metrics_allowed=parse_allowed(metrics_allowed),
+                                          metrics_token=token, shutdown_grace=shutdown_grace)
         self.event_callbacks = EventCallbackRegistry()
         self.flash_ws = FlashWsService(self.event_callbacks, self.flash_ws_settings)
         self.flash_ws_gate = Gate(self.flash_ws, self._hooks.get_hooks, self.config.requests_pathname_prefix)
@@ -158,8 +161,7 @@ class Flash(dash.Dash):
         self._event_callbacks_installed = False
         self._install_lock = threading.Lock()
         self.scripts.append_script(SCRIPT)
-        self.flash_ws_ops = operations.Operations(
-            self.flash_ws, operations.ops_settings(metrics, metrics_allowed, metrics_token, shutdown_grace))
+        self.flash_ws_ops = operations.Operations(self.flash_ws)
         self.flash_ws_drain = self.flash_ws_ops.drain
         adapter.install(self)
 

@@ -1,5 +1,5 @@
 """One settings object owns every option's default and validation: ``Flash``'s keywords take their
-defaults from ``Settings`` (and the protocol's ``Limits``, the operations' ``OpsSettings``), and a bad
+defaults from ``Settings`` (and the protocol's ``Limits``, its ``limits``), and a bad
 value is refused by the setting's name, whichever object checks it."""
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import pytest
 
 from flash_ws import Flash
 from flash_ws.protocol import Limits
-from flash_ws.server.operations import OpsSettings
 from flash_ws.server.settings import Settings
 
 
@@ -21,14 +20,12 @@ def test_a_flash_made_without_options_has_exactly_the_settings_defaults(monkeypa
     monkeypatch.delenv("FLASH_WS_METRICS_TOKEN", raising=False)
     app = Flash(__name__)
     assert app.flash_ws_settings == Settings()
-    assert app.flash_ws_ops.settings == OpsSettings()
 
 
 def test_every_keyword_default_is_read_from_the_settings_objects() -> None:
     """Each of Flash's own keywords that has a settings field defaults to that field's default (None
     means "read the environment": ``redis_url``, ``metrics``, ``metrics_token``)."""
     owners = {**{name: Limits for name in Limits.__dataclass_fields__},
-              **{name: OpsSettings for name in OpsSettings.__dataclass_fields__},
               **{name: Settings for name in Settings.__dataclass_fields__ if name != "limits"}}
     checked = 0
     for name, parameter in inspect.signature(Flash.__init__).parameters.items():

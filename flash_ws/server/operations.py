@@ -6,39 +6,23 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass
 
 from .. import logs
 from . import metrics
 from .draining import Drain, ShutdownWatch
 from .health import health
-from .metrics_access import Network, metrics_refusal, parse_allowed
+from .metrics_access import metrics_refusal
 from .requests import ClientRequest, HttpAnswer
 from .service import FlashWsService
 
 TRUE_WORDS = ("1", "true", "yes", "on")
 
 
-@dataclass(frozen=True)
-class OpsSettings:
-    metrics: bool = False
-    metrics_allowed: tuple[Network, ...] = ()
-    metrics_token: str | None = None
-    shutdown_grace: float = 5.0
-
-
-def ops_settings(metrics_enabled: bool | None, metrics_allowed: Sequence[str], metrics_token: str | None,
-                 shutdown_grace: float) -> OpsSettings:
-    """The settings from ``Flash(...)`` arguments; ``metrics`` None reads ``FLASH_WS_METRICS``, and
-    ``metrics_token`` None reads ``FLASH_WS_METRICS_TOKEN``."""
-    if metrics_enabled is None:
-        metrics_enabled = os.environ.get("FLASH_WS_METRICS", "").strip().lower() in TRUE_WORDS
-    if shutdown_grace < 0:
-        raise ValueError(f"shutdown_grace must be >= 0 seconds, got {shutdown_grace}")
-    token = metrics_token if metrics_token is not None else os.environ.get("FLASH_WS_METRICS_TOKEN") or None
-    return OpsSettings(metrics=metrics_enabled, metrics_allowed=parse_allowed(metrics_allowed), metrics_token=token,
-                       shutdown_grace=shutdown_grace)
+def metrics_from_environment(enabled: bool | None, token: str | None) -> tuple[bool, str | None]:
+    """``metrics`` None reads ``FLASH_WS_METRICS``; ``metrics_token`` None reads ``FLASH_WS_METRICS_TOKEN``."""
+    if enabled is None:
+        enabled = os.environ.get("FLASH_WS_METRICS", "").strip().lower() in TRUE_WORDS
+    return enabled, token if token is not None else os.environ.get("FLASH_WS_METRICS_TOKEN") or None
 
 
 def _json(status: int, body: object) -> HttpAnswer:
@@ -48,13 +32,11 @@ def _json(status: int, body: object) -> HttpAnswer:
 class Operations:
     """The health and metrics answers and the start and stop of one app's service."""
 
-    def __init__(self, service: FlashWsService, settings: OpsSettings) -> None:
+    def __init__(self, service: FlashWsService) -> None:
         self.service = service
-        self.settings = settings
-        self.drain = Drain(service, settings.shutdown_grace)
+        self.settings = service.settings
+        self.drain = Drain(service, self.settings.shutdown_grace)
         self._watch = ShutdownWatch(self.drain)
-        if settings.metrics:
-            metrics.enable()
 
     async def health(self, req: ClientRequest) -> HttpAnswer:
         body, status = await health(self.service, liveness_only=req.arg("probe") == "live")
@@ -73,9 +55,11 @@ class Operations:
         return HttpAnswer(200, [("Content-Type", content_type)], body)
 
     async def starting(self) -> None:
-        """Before the server serves: flash_ws's log format applies (process wide: here, not when an
-        app is constructed), the session store starts, the shutdown watch begins."""
-        logs.configure(self.service.settings.log_format)
+        """Before the server serves: flash_ws's log format and metrics apply (process wide: here, not
+        when an app is constructed), the session store starts, the shutdown watch begins."""
+        logs.configure(self.settings.log_format)
+        if self.settings.metrics:
+            metrics.enable()  # the process's Prometheus registry: here too, not when an app is made
         await self.service.store.start()
         await self._watch.start()
 

@@ -1,4 +1,5 @@
-"""Server settings of flash_ws, set through ``Flash(...)`` arguments."""
+"""Server settings of flash_ws, set through ``Flash(...)`` arguments: the one object that owns every
+option's default and validation (the protocol's per-session ``Limits`` are its ``limits``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from ..logs import LOG_FORMATS
 from ..protocol import Limits
+from .metrics_access import Network
 from .sync_steps import DEFAULT_SYNC_THREADS, DEFAULT_SYNC_THREADS_PER_PAGE
 
 TRANSPORTS = ("auto", "websocket", "sse")
@@ -42,6 +44,10 @@ class Settings:
     sync_threads_per_page: int = DEFAULT_SYNC_THREADS_PER_PAGE  # of which one page may hold at once
     ws_compress_min_bytes: int = 1024  # WebSocket messages shorter than this go out uncompressed (hypercorn)
     log_format: str = "text"  # "json": flash_ws's loggers write JSON lines once the app starts serving
+    metrics: bool = False  # serve Prometheus metrics at _flash_ws/metrics
+    metrics_allowed: tuple[Network, ...] = ()  # besides loopback, who may read them (addresses, networks)
+    metrics_token: str | None = None  # a bearer token that may read them from anywhere
+    shutdown_grace: float = 5.0  # seconds running generators get to finish when the worker stops
 
     def __post_init__(self) -> None:
         if self.transport not in TRANSPORTS:
@@ -60,6 +66,8 @@ class Settings:
             raise ValueError(f"stall_warning must be positive seconds, got {self.stall_warning}")
         if self.post_body_timeout <= 0:
             raise ValueError(f"post_body_timeout must be positive seconds, got {self.post_body_timeout}")
+        if self.shutdown_grace < 0:
+            raise ValueError(f"shutdown_grace must be >= 0 seconds, got {self.shutdown_grace}")
         if self.log_format not in LOG_FORMATS:
             raise ValueError(f"log_format must be one of {', '.join(LOG_FORMATS)}, got {self.log_format!r}")
         if self.ws_compress_min_bytes < 0:
