@@ -336,3 +336,26 @@ def test_the_hosts_real_deployments_send_are_well_formed():
         assert host_is_well_formed(host), host
     for host in ("evil@x", "a b", "x/y", "", None, "x:1@y", "x\\@y", "x:123456"):
         assert not host_is_well_formed(host), host
+
+
+async def test_behind_a_proxy_that_rewrites_host_the_pages_posts_are_taken_and_a_foreign_one_is_logged(serve_in_process):
+    """Issue 23, item 1: a stock nginx (a bare proxy_pass) sends the upstream's address as Host, so
+    a page's POST has an Origin that is not its Host. Its SameSite=Strict browser key proves a page
+    of this site sent it (and must match the session); without one it is refused, and the server
+    log says once what to fix."""
+    server = await serve_in_process("tests.apps.basic:server")
+    ws, (welcome, *_), cookie = await open_page(server, "")
+    proxied = {"Origin": "http://proxy.example:8080", "Host": "127.0.0.1:8050"}
+    status, _, _ = await post(server, [{"t": "ack", "seq": 0}], welcome["session"], cookie, **proxied)
+    assert status == 204
+    for _ in range(2):
+        status, answer, _ = await post(server, [{"t": "ack", "seq": 0}], welcome["session"], "", **proxied)
+        assert (status, answer["code"]) == (403, "origin") and "proxy_set_header Host $host:$server_port" in answer["message"]
+    logged = [line for line in server.output().splitlines() if "refused a post request" in line]
+    assert logged == ["WARNING flash_ws: flash_ws: refused a post request from Origin 'http://proxy.example:8080' "
+                      "to Host '127.0.0.1:8050': if a proxy rewrote the Host header, make it pass the browser's "
+                      "(nginx: proxy_set_header Host $host:$server_port), or add the page's origin to "
+                      "Flash(allowed_origins=[...])"]
+    status, answer, _ = await post(server, [{"t": "ack", "seq": 0}], welcome["session"], "flash_ws_key=" + "k" * 43, **proxied)
+    assert (status, answer["code"]) == (404, "unknown_session")  # a key, but not this session's
+    await ws.close()

@@ -152,8 +152,10 @@ def test_300_patch_updates_exact_while_connections_are_cut(browser, serve, trans
 
 
 def test_streams_behind_a_stock_nginx_that_blocks_websockets(browser, serve):
+    """A truly stock nginx (a bare proxy_pass: no Upgrade, the upstream's address as Host), and no
+    allowed_origins: the fallback's POSTs carry the page's browser key (issue 23, item 1)."""
     port = free_port()
-    app = serve(APP, FLASH_WS_TEST_POINTS="100", FLASH_WS_TEST_ORIGINS=f"http://127.0.0.1:{port}")
+    app = serve(APP, FLASH_WS_TEST_POINTS="100")
     proxy = Nginx(app.port, STOCK, port)
     try:
         page = open_page(browser, proxy.url)

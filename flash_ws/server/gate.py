@@ -36,6 +36,9 @@ from .sessions import Connection, SessionHandle, SessionMoved, SessionStoreError
 
 log = logging.getLogger("flash_ws")
 Hook = Callable[..., Any]
+MAX_ORIGIN_WARNINGS = 32  # distinct (Origin, Host) refusals logged per process; later ones are not
+ORIGIN_FIX = ("if a proxy rewrote the Host header, make it pass the browser's (nginx: proxy_set_header Host "
+              "$host:$server_port), or add the page's origin to Flash(allowed_origins=[...])")
 Authenticate = Callable[[ClientRequest], Awaitable[Refusal | None]]
 _BROWSER_KEY = re.compile(r"[A-Za-z0-9_-]{43}")
 
@@ -127,6 +130,7 @@ class Gate:
         self.cookie_path = cookie_path
         self.authenticate = authenticate
         self.authenticate_on = frozenset({"websocket"})  # the transports the framework does not protect itself
+        self._warned: set[tuple[str, str]] = set()  # (Origin, Host) pairs refused and logged
 
     async def admit(self, req: ClientRequest, transport: str) -> Refusal | None:
         """The checks of a connection: ``transport`` is ``"websocket"``, ``"sse"`` or ``"post"``."""
@@ -139,8 +143,11 @@ class Gate:
         origin = req.headers.get("origin")
         if origin is not None or transport != "sse":  # a same-origin EventSource sends no Origin
             why = origin_refusal(origin, host, settings.allowed_origins)
+            if why and transport == "post" and origin and self.holds_browser_key(req):
+                why = None  # a proxy that rewrote Host (docs/security.md: "A proxy that rewrites Host")
             if why:
-                return Refusal("origin", why)
+                self._warn_origin(transport, origin, host)
+                return Refusal("origin", f"{why}; {ORIGIN_FIX}")
         if transport in self.authenticate_on and self.authenticate is not None:
             refused = await self.authenticate(req)
             if refused:
@@ -201,6 +208,22 @@ class Gate:
             if refused:
                 return refused
         return None
+
+    def holds_browser_key(self, req: ClientRequest) -> bool:
+        """Whether ``req`` carries a browser key: a ``SameSite=Strict`` cookie, which a browser sends
+        only with requests that a page of this site made."""
+        key = req.cookies.get(BROWSER_KEY_COOKIE)
+        return bool(key and _BROWSER_KEY.fullmatch(key))
+
+    def _warn_origin(self, transport: str, origin: str | None, host: str | None) -> None:
+        """Say in the server's log, once per Origin and Host (at most ``MAX_ORIGIN_WARNINGS`` pairs),
+        why a request was refused and how to fix the deployment."""
+        pair = (origin or "", host or "")
+        if pair in self._warned or len(self._warned) >= MAX_ORIGIN_WARNINGS:
+            return
+        self._warned.add(pair)
+        log.warning("flash_ws: refused a %s request from Origin %s to Host %s: %s", transport, _short(origin),
+                    _short(host), ORIGIN_FIX)
 
     def browser_key(self, req: ClientRequest) -> tuple[str, str | None]:
         """The browser key ``req`` presents in its cookie, or a new one with the Set-Cookie value
