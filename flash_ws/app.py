@@ -232,6 +232,8 @@ class Flash(dash.Dash):
         settings = self.flash_ws_settings
         config["flash_ws"] = page_config(self.event_callbacks, self._trigger_groups,
                                          self.config.requests_pathname_prefix + "_flash_ws/", settings)
+        if config.get("props_check"):  # Dash's debug mode: the page warns about props no component declares
+            config["flash_ws"]["props_check"] = True
         add_devtools_view(config)  # only with Dash's dev tools UI (debug=True)
         return config
 

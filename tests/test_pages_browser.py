@@ -49,3 +49,13 @@ def test_a_stream_to_an_id_not_in_the_layout_is_named_with_the_closest_id(browse
     assert errors == ['error: flash_ws: tests.apps.pages_app.typo sent children to "a-cuont", which is not in the '
                       'page\'s layout (the closest id is "a-count"); nothing was set'], page.console
     assert not any("TypeError" in line for line in page.console), page.console
+
+
+def test_with_debug_a_prop_the_component_does_not_declare_is_warned_about(browser, serve):
+    server = serve(APP, FLASH_WS_TEST_DEBUG="1")
+    page = open_page(browser, server.url)
+    page.click("misprop-start")
+    warnings = page.wait_until(lambda: page.flash_ws_console("warning"), "the console to name the undeclared prop")
+    assert warnings == ['warning: flash_ws: tests.apps.pages_app.misprop sets chidlren on "a-count", a '
+                        'dash_html_components.Div, which declares no such prop'], page.console
+    page.wait_until(lambda: page.page.get_attribute("#a-count", "title") == "kept", "the declared prop to be set")

@@ -97,6 +97,8 @@ export class FlashClient {
    * @param {(id: string | object) => boolean} [options.hasComponent] the layout holds id now (see
    *   LayoutGuard); default: every id
    * @param {() => Array<string | object>} [options.layoutIds] every id of the layout
+   * @param {(id: string | object) => {name: string, props: Set<string>} | null} [options.declaredProps]
+   *   the props a component declares, checked when the page config's props_check is on
    * @param {() => number} [options.now] milliseconds, on the clock of setTimeout
    * @param {(fn: () => void, ms: number) => unknown} [options.setTimeout]
    * @param {(timer: unknown) => void} [options.clearTimeout]
@@ -116,6 +118,7 @@ export class FlashClient {
     isBusy,
     hasComponent = () => true,
     layoutIds = () => [],
+    declaredProps = () => null,
     now = () => Date.now(),
     setTimeout = (fn, ms) => globalThis.setTimeout(fn, ms),
     clearTimeout = (timer) => globalThis.clearTimeout(timer),
@@ -150,7 +153,7 @@ export class FlashClient {
     this.#silenceLimit =
       config.heartbeat_ms === undefined ? null : config.heartbeat_ms + (config.heartbeat_timeout_ms ?? 0);
     this.#graceMs = config.resume_grace_ms ?? null;
-    this.#guard = new LayoutGuard({hasComponent, layoutIds, console});
+    this.#guard = new LayoutGuard({hasComponent, layoutIds, console, declaredProps: config.props_check ? declaredProps : null});
     this.#applier = new PropsApplier({
       setProps,
       defer: defer ?? ((fn) => setTimeout(fn, 0)),

@@ -5,6 +5,8 @@
 //   replaced that part of the page): the run's page is gone, so the run is stopped, quietly;
 // - a component that was never there (a misspelt id): a bug in the app, said once per callback and
 //   id in the console, with the closest id the layout has.
+// With Dash's props check on (debug=True), a prop the component does not declare is warned about
+// once per callback, id and prop: set_props would store it and nothing would show it.
 
 import {canonicalJson} from './json.js';
 
@@ -16,20 +18,24 @@ export class LayoutGuard {
   #console;
   /** @type {Map<number, Set<string>>} the ids each open run has written to */
   #written = new Map();
-  /** @type {Set<string>} callback + id pairs already reported missing */
+  /** @type {Set<string>} what was already reported (callback + id, or + prop) */
   #reported = new Set();
+  #declaredProps;
 
   /**
    * @param {object} options
    * @param {(id: string | object) => boolean} options.hasComponent whether the layout holds id now
    * @param {() => Array<string | object>} options.layoutIds every id the layout holds (for the
    *   closest one to a missing id)
-   * @param {Pick<Console, 'error'>} options.console
+   * @param {Pick<Console, 'error' | 'warn'>} options.console
+   * @param {((id: string | object) => {name: string, props: Set<string>} | null) | null} [options.declaredProps]
+   *   the component's name and the props it declares (null: unknown); null: do not check props
    */
-  constructor({hasComponent, layoutIds, console}) {
+  constructor({hasComponent, layoutIds, console, declaredProps = null}) {
     this.#hasComponent = hasComponent;
     this.#layoutIds = layoutIds;
     this.#console = console;
+    this.#declaredProps = declaredProps;
   }
 
   /**
@@ -48,6 +54,7 @@ export class LayoutGuard {
       if (this.#hasComponent(pair[0])) {
         written.add(key);
         kept.push(pair);
+        if (this.#declaredProps !== null) this.#checkProps(name, pair[0], key, pair[1]);
       } else if (written.has(key)) {
         left = true;
       } else {
@@ -65,6 +72,17 @@ export class LayoutGuard {
   /** The run is over: forget what it wrote to. */
   forget(run) {
     this.#written.delete(run);
+  }
+
+  #checkProps(name, id, key, props) {
+    const declared = this.#declaredProps(id);
+    if (declared === null) return;
+    for (const prop of Object.keys(props)) {
+      const wildcard = prop.includes('-') && declared.props.has(`${prop.split('-')[0]}-*`);
+      if (declared.props.has(prop) || wildcard || this.#reported.has(`${name}\u0000${key}\u0000${prop}`)) continue;
+      this.#reported.add(`${name}\u0000${key}\u0000${prop}`);
+      this.#console.warn(`flash_ws: ${name} sets ${prop} on ${key}, a ${declared.name}, which declares no such prop`);
+    }
   }
 
   #reportMissing(name, key, props) {
@@ -138,6 +156,15 @@ export function dashLayout(window) {
   };
   return {
     hasComponent: (id) => getLayout() === undefined || has(id),
+    declaredProps: (id) => {
+      try {
+        const {namespace, type} = getLayout()(id);
+        const propTypes = window[namespace]?.[type]?.propTypes;
+        return propTypes ? {name: `${namespace}.${type}`, props: new Set(Object.keys(propTypes))} : null;
+      } catch {
+        return null;
+      }
+    },
     layoutIds: () => (getLayout() === undefined ? [] : idsOfLayout(getLayout()([]))),
   };
 }

@@ -35,6 +35,18 @@ describe('the guard', () => {
     assert.deepEqual(console.lines.error, []);
   });
 
+  test('with the props check on, a prop the component does not declare is warned about once', () => {
+    const console = new FakeConsole();
+    const declared = {name: 'dash_html_components.Div', props: new Set(['children', 'style', 'data-*'])};
+    const guard = new LayoutGuard({hasComponent: () => true, layoutIds: () => [], console, declaredProps: () => declared});
+    const pairs = [['out', {chidlren: 1, children: 2, 'data-x': 3}]];
+    assert.deepEqual(guard.filter(1, 'app.load', pairs).pairs, pairs); // set anyway, as Dash would
+    guard.filter(2, 'app.load', pairs);
+    assert.deepEqual(console.lines.warn, [
+      'flash_ws: app.load sets chidlren on "out", a dash_html_components.Div, which declares no such prop',
+    ]);
+  });
+
   test('the closest id must be close', () => {
     assert.equal(closestId('"out"', ['"output"', '"progress"']), '"output"');
     assert.equal(closestId('"xyz"', ['"progress-bar"']), null);
