@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 
 import pytest
 import websockets
@@ -87,6 +88,57 @@ async def test_sigterm_without_runs_closes_at_once_and_a_restarted_worker_serves
     server.proc.wait(TIMEOUT)
     server.restart()
     assert health(server.url)[0] == 200
+
+
+async def _run_ends_as_worker_shutdown(ws_url: str, origin: str, stop: Callable[[], None]) -> float:
+    """Start an endless run, ``stop`` the server; the seconds until the run's end arrived (as
+    worker_shutdown, before the server closed the connection with RECONNECT)."""
+    async with websockets.connect(ws_url, origin=origin) as ws:
+        await ws.send(encode_message([Hello(None, 0), Start(1, f"{APP}.endless", [1])]))
+        assert json.loads(await ws.recv())[0]["t"] == "welcome"
+        signalled = time.monotonic()
+        stop()
+        received = await _frames_until_closed(ws)
+        ends = [(at - signalled, frame) for at, frame in received if frame["t"] == "end"]
+        assert [frame["error"]["code"] for _, frame in ends] == ["worker_shutdown"], received[-3:]
+        assert ws.close_code == CloseCode.RECONNECT
+        return ends[0][0]
+
+
+async def test_with_hypercorns_default_graceful_timeout_the_page_still_learns_its_run_ended(serve):
+    """hypercorn gives connections 3 s by default, less than the default shutdown_grace (5 s): the
+    drain fits inside it instead of being cut (the page was left showing its run as running)."""
+    server = serve(f"{APP}:server", FLASH_WS_TEST_SHUTDOWN_GRACE="5")
+    took = await _run_ends_as_worker_shutdown(server.ws_url, server.url, lambda: server.proc.send_signal(signal.SIGTERM))
+    assert took < 5, f"the run ended {took:.2f} s after SIGTERM: not within the 3 s graceful timeout"
+    server.proc.wait(TIMEOUT)
+    assert "shutdown_grace 5.0 s does not fit hypercorn's graceful timeout (3.0 s)" in server.output()
+
+
+@pytest.fixture
+def process_group(tmp_path):
+    """hypercorn (master and worker) in a process group of its own, as systemd or a terminal runs it."""
+    port = free_port()
+    log = tmp_path / "hypercorn.log"
+    proc = subprocess.Popen([sys.executable, "-m", "hypercorn", f"{APP}:server", "--bind", f"127.0.0.1:{port}",
+                             "--graceful-timeout", "8"], cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+                            env={**os.environ, "FLASH_WS_TEST_SHUTDOWN_GRACE": "1"}, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: _answers(url, proc, log), what="hypercorn to serve")
+        yield url, proc, log
+    finally:
+        stop_process(proc)
+
+
+async def test_a_sigterm_to_the_whole_process_group_drains_instead_of_killing_the_worker(process_group):
+    """systemd's default KillMode=control-group, Ctrl-C, kill 0: the worker gets the SIGTERM itself,
+    which killed it at once, cutting the pages without telling them."""
+    url, proc, log = process_group
+    took = await _run_ends_as_worker_shutdown("ws" + url[len("http"):] + "/_flash_ws/ws", url,
+                                              lambda: os.killpg(proc.pid, signal.SIGTERM))
+    assert took < 1 + 2, f"the run ended {took:.2f} s after SIGTERM"
+    proc.wait(TIMEOUT)
 
 
 async def test_uvicorn_drains_on_sigterm_and_its_open_event_streams_let_it_exit(serve):

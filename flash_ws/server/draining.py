@@ -1,30 +1,19 @@
-"""Graceful shutdown of a worker: learn of it early, stop taking sessions and runs, send pages
-elsewhere, let running generators finish within ``shutdown_grace``, then end the rest.
+"""Graceful shutdown of a worker: stop taking sessions and runs, send pages elsewhere, let running
+generators finish within ``shutdown_grace``, then end the rest.
 
-Hypercorn closes its listening sockets when told to stop (SIGTERM or SIGINT to its master, which
-sets a shared event its worker processes poll) and gives open connections ``graceful_timeout``
-seconds before cancelling them; Quart's ``after_serving`` runs only after that, too late to tell
-pages. ``ShutdownWatch`` therefore watches the same event hypercorn's workers poll (``hypercorn
---workers N``, the default of 1 included) and chains itself to the event loop's SIGTERM/SIGINT
-handlers (``app.run``, ``hypercorn.asyncio.serve`` in-process) or, where the server installed a
-Python signal handler instead (uvicorn, which waits for every open response, event streams
-included, before the app's lifespan hears of the shutdown), to that. ``Drain.begin()`` may also be
-called directly by a server of one's own.
-
-The drain: new sessions are refused (WebSocket close 1013 TRY_AGAIN_LATER, HTTP 503) and new runs
-end as refused; connections whose session has nothing running here are closed at once with
-RECONNECT (1012); generators get ``shutdown_grace`` seconds to finish; the rest end as error
-``worker_shutdown`` (the page applies their ``reset_props``), and once those end frames are sent
-(and stored, with Redis) the remaining connections are closed with RECONNECT too.
+``shutdown_watch.ShutdownWatch`` calls ``Drain.begin()`` as soon as the server is told to stop; a
+server of one's own may call it directly. The drain: new sessions are refused (WebSocket close 1013
+TRY_AGAIN_LATER, HTTP 503) and new runs end as refused; connections whose session has nothing
+running here are closed at once with RECONNECT (1012); generators get ``shutdown_grace`` seconds to
+finish; the rest end as error ``worker_shutdown`` (the page applies their ``reset_props``), and once
+those end frames are sent (and stored, with Redis) the remaining connections are closed with
+RECONNECT too.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
-import signal
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -55,6 +44,11 @@ class Drain:
         self.service = service
         self.grace = grace
         self._task: asyncio.Task[None] | None = None
+
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        """The drain, once it began."""
+        return self._task
 
     @property
     def draining(self) -> bool:
@@ -126,68 +120,3 @@ class Drain:
 def _runs_of(live: SessionHandle) -> list[int]:
     """The runs of ``live`` driven here (none for a handle on a session owned elsewhere)."""
     return live.core.active_runs() if isinstance(live, LiveSession) else []
-
-
-class ShutdownWatch:
-    """Calls ``drain.begin`` as soon as the server is told to stop (see the module docstring)."""
-
-    def __init__(self, drain: Drain) -> None:
-        self.drain = drain
-        self._poller: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        """Quart's ``before_serving``."""
-        loop = asyncio.get_running_loop()
-        self._chain_signal_handlers(loop)
-        event = hypercorn_shutdown_event()
-        if event is not None and self._poller is None:
-            self._poller = loop.create_task(self._poll(event), name="flash_ws shutdown watch")
-
-    async def stop(self) -> None:
-        if self._poller is not None:
-            self._poller.cancel()
-            self._poller = None
-
-    async def _poll(self, event: Any) -> None:
-        while not event.is_set():
-            await asyncio.sleep(POLL)
-        self.drain.begin("hypercorn is shutting down")
-
-    def _chain_signal_handlers(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Run ``drain.begin`` first, then the server's own handler, on SIGTERM and SIGINT: a handler
-        on the event loop (hypercorn's ``serve``, ``app.run``) or a Python signal handler (uvicorn's,
-        which otherwise waits for every open event stream to end before the app hears of it)."""
-        handlers = getattr(loop, "_signal_handlers", {})
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            previous = handlers.get(signum)
-            if previous is not None:
-                if getattr(previous, "_callback", None) != self._on_signal:
-                    loop.add_signal_handler(signum, self._on_signal, signum, previous._callback, previous._args)
-                continue
-            python_handler = signal.getsignal(signum)
-            if (callable(python_handler) and not isinstance(python_handler, _ChainedHandler)
-                    and threading.current_thread() is threading.main_thread()):
-                signal.signal(signum, _ChainedHandler(loop, self.drain, python_handler))
-
-    def _on_signal(self, signum: int, callback: Callable[..., Any], args: tuple[Any, ...]) -> None:
-        self.drain.begin(f"{signal.Signals(signum).name} received")
-        callback(*args)
-
-
-class _ChainedHandler:
-    """A Python signal handler that starts the drain on ``loop``, then calls the server's own."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, drain: Drain, previous: Callable[..., Any]) -> None:
-        self.loop, self.drain, self.previous = loop, drain, previous
-
-    def __call__(self, signum: int, frame: Any) -> None:
-        if not self.loop.is_closed():
-            self.loop.call_soon_threadsafe(self.drain.begin, f"{signal.Signals(signum).name} received")
-        self.previous(signum, frame)
-
-def hypercorn_shutdown_event() -> Any:
-    """The event hypercorn's master sets to stop this worker process (None when not one of them)."""
-    kwargs = getattr(multiprocessing.current_process(), "_kwargs", None) or {}
-    event = kwargs.get("shutdown_event")
-    return event if callable(getattr(event, "is_set", None)) else None
-

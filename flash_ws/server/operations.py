@@ -9,11 +9,12 @@ import os
 
 from .. import logs
 from . import metrics
-from .draining import Drain, ShutdownWatch
+from .draining import Drain
 from .health import health
 from .metrics_access import metrics_refusal
 from .requests import ClientRequest, HttpAnswer
 from .service import FlashWsService
+from .shutdown_watch import ShutdownWatch
 
 TRUE_WORDS = ("1", "true", "yes", "on")
 
