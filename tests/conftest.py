@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -97,9 +98,19 @@ class LiveServer:
         self.proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
         wait_until(self._ready, what=f"{program} serving {self.target} (log: {self.log})")
 
-    def restart(self) -> None:
-        """Stop the process and start a new one on the same port (its sessions are gone)."""
-        self.stop()
+    def restart(self, crash: bool = False) -> None:
+        """Stop the process and start a new one on the same port (its sessions are gone). ``crash``:
+        SIGKILL the server and the worker it spawned, so nothing drains and tells the pages first
+        (a SIGTERM makes a graceful restart: the pages hear their runs end as worker_shutdown)."""
+        if crash:
+            from benchmarks.processes import children
+
+            for pid in children(self.proc.pid):
+                os.kill(pid, signal.SIGKILL)
+            self.proc.kill()
+            self.proc.wait()
+        else:
+            self.stop()
         self._start()
 
     def _ready(self) -> bool:

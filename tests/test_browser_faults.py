@@ -74,7 +74,7 @@ def test_a_restarted_server_resets_the_page_which_can_start_again(browser, serve
     page.click("long-start")
     page.wait_until(lambda: page.text("long-out").startswith("tick"), "the long stream")
     page.page.evaluate("window.__lost = []; addEventListener('flash_ws:lost', (e) => __lost.push(e.detail.name))")
-    server.restart()
+    server.restart(crash=True)  # a crash: nothing told the page (a SIGTERM would drain first)
     page.wait_text("long-out", "reset")  # its reset_props, applied because the run was lost
     page.wait_until(lambda: page.flash_ws_console("error"), "the console to say so")
     assert "tests.apps.browser_app.long was interrupted" in page.flash_ws_console("error")[0]

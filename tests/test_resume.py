@@ -56,7 +56,8 @@ async def test_a_restarted_server_tells_the_page_its_runs_are_lost(serve, transp
         run = await client.start(f"{APP}.endless", ["x"])
         await asyncio.wait_for(run.queue.get(), TIMEOUT)
         old_session = client.session.session
-        await asyncio.get_running_loop().run_in_executor(None, server.restart)
+        # a crash: nothing drains and tells the page first (a SIGTERM would end the run as worker_shutdown)
+        await asyncio.get_running_loop().run_in_executor(None, lambda: server.restart(crash=True))
         await eventually(lambda: run.ended, what="the run to be declared lost")
         assert (run.ended.reason, run.ended.reset) == ("lost", True)  # the page applies reset_props
         assert client.session.session != old_session and len(client.lost) == 1
