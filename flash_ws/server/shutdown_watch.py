@@ -42,12 +42,12 @@ class ShutdownWatch:
     async def start(self) -> None:
         """When the server starts serving."""
         loop = asyncio.get_running_loop()
-        self._chain_signal_handlers(loop)
         event = hypercorn_shutdown_event()
         if event is not None and self._poller is None:
             self._fit_graceful_timeout(getattr(hypercorn_worker_config(), "graceful_timeout", None))
             self._handle_sigterm_in_the_worker(loop, event)
             self._poller = loop.create_task(self._poll(event), name="flash_ws shutdown watch")
+        self._chain_signal_handlers(loop)
 
     def _fit_graceful_timeout(self, graceful_timeout: float | None) -> None:
         """Give runs at most what the server's graceful timeout leaves once the last frames are sent."""
@@ -61,21 +61,14 @@ class ShutdownWatch:
 
     def _handle_sigterm_in_the_worker(self, loop: asyncio.AbstractEventLoop, event: Any) -> None:
         """A hypercorn worker leaves SIGTERM to its master: one that reaches the worker (a signal to
-        the process group) would kill it at once. Drain instead; then, unless the master is stopping
-        it anyway, let the signal take its course."""
-        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL or threading.current_thread() is not threading.main_thread():
+        the process group) would kill it at once, by default or through what a library installed
+        (Dash 4.5's stream shutdown handler re-raises it). Drain instead; then, unless the master is
+        stopping the worker anyway, let the signal take its course."""
+        if threading.current_thread() is not threading.main_thread():
             return
-
-        def on_sigterm(signum: int, frame: Any) -> None:
-            loop.call_soon_threadsafe(self._drain_then_exit, event)
-
-        signal.signal(signal.SIGTERM, on_sigterm)
-
-    def _drain_then_exit(self, event: Any) -> None:
-        self.drain.begin("SIGTERM received")
-        task = self.drain.task
-        if task is not None:
-            task.add_done_callback(lambda _: None if event.is_set() else _terminate())
+        previous = signal.getsignal(signal.SIGTERM)
+        if not isinstance(previous, _WorkerSigterm):
+            signal.signal(signal.SIGTERM, _WorkerSigterm(loop, self.drain, event, previous))
 
     async def stop(self) -> None:
         if self._poller is not None:
@@ -99,7 +92,7 @@ class ShutdownWatch:
                     loop.add_signal_handler(signum, self._on_signal, signum, previous._callback, previous._args)
                 continue
             python_handler = signal.getsignal(signum)
-            if (callable(python_handler) and not isinstance(python_handler, _ChainedHandler)
+            if (callable(python_handler) and not isinstance(python_handler, (_ChainedHandler, _WorkerSigterm))
                     and threading.current_thread() is threading.main_thread()):
                 signal.signal(signum, _ChainedHandler(loop, self.drain, python_handler))
 
@@ -119,10 +112,29 @@ class _ChainedHandler:
             self.loop.call_soon_threadsafe(self.drain.begin, f"{signal.Signals(signum).name} received")
         self.previous(signum, frame)
 
-def _terminate() -> None:
-    """Die of SIGTERM, as the process would have without the drain."""
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    os.kill(os.getpid(), signal.SIGTERM)
+class _WorkerSigterm:
+    """A hypercorn worker's SIGTERM handler: drain, then (unless the master stops the worker anyway)
+    what the handler before it would have done, which by default is to die of the signal."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, drain: Drain, event: Any, previous: Any) -> None:
+        self.loop, self.drain, self.event, self.previous = loop, drain, event, previous
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        if not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(self._drain_then_go_on)
+
+    def _drain_then_go_on(self) -> None:
+        self.drain.begin("SIGTERM received")
+        task = self.drain.task
+        if task is not None:
+            task.add_done_callback(lambda _: None if self.event.is_set() else self._go_on())
+
+    def _go_on(self) -> None:
+        if callable(self.previous):
+            self.previous(signal.SIGTERM, None)
+        else:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _worker_kwargs() -> dict[str, Any]:
