@@ -330,7 +330,7 @@ async def test_the_event_stream_is_kept_by_no_cache(serve_in_process):
 
 
 def test_the_hosts_real_deployments_send_are_well_formed():
-    from flash_ws.server.gate import host_is_well_formed
+    from flash_ws.server.origins import host_is_well_formed
 
     for host in ("app.example.com", "app.example.com.", "127.0.0.1:8050", "[::1]:8050", "web_1:8050", "localhost"):
         assert host_is_well_formed(host), host
@@ -359,3 +359,81 @@ async def test_behind_a_proxy_that_rewrites_host_the_pages_posts_are_taken_and_a
     status, answer, _ = await post(server, [{"t": "ack", "seq": 0}], welcome["session"], "flash_ws_key=" + "k" * 43, **proxied)
     assert (status, answer["code"]) == (404, "unknown_session")  # a key, but not this session's
     await ws.close()
+
+
+# ----- Origin: scheme, host and port (issue 24, item 6)
+
+
+def test_an_origin_is_the_requests_own_scheme_host_and_port_or_an_allowed_one():
+    """The comparison as a table: the request's scheme, its Host, the Origin, allowed or not."""
+    from flash_ws.server.origins import origin_refusal
+
+    allowed = [  # (https request, Host, Origin): the page's own, or a proxy that rewrote Host to $host
+        (False, "app.example.com:8050", "http://app.example.com:8050"),
+        (True, "app.example.com:8443", "https://app.example.com:8443"),
+        (False, "app.example.com:80", "http://app.example.com"),
+        (False, "app.example.com", "http://app.example.com:8050"),  # Host $host: names compared
+        (False, "app.example.com", "https://app.example.com"),  # and TLS ended in that proxy
+        (True, "app.example.com", "https://app.example.com"),
+        (False, "[::1]:8050", "http://[::1]:8050"),
+        (False, "APP.example.com:8050", "http://app.example.com:8050"),
+    ]
+    for secure, host, origin in allowed:
+        assert origin_refusal(origin, host, (), secure) is None, (secure, host, origin)
+    refused = [
+        (False, "app.example.com:8050", "https://app.example.com:8050"),
+        (False, "app.example.com:8050", "ws://app.example.com:8050"),
+        (False, "app.example.com:8050", "HTTP://app.example.com:8050"),
+        (False, "app.example.com:8050", "http://app.example.com:8050/"),
+        (False, "app.example.com:8050", "http://APP.example.com:8050"),
+        (False, "app.example.com:8050", "http://user@app.example.com:8050"),
+        (False, "app.example.com:8050", "null"),
+        (False, "app.example.com:8050", "http://app.example.com:8051"),
+        (False, "app.example.com:8050", "http://evil.example:8050"),
+        (True, "app.example.com", "http://app.example.com"),  # never an http page for an https app
+        (True, "app.example.com:443", "http://app.example.com:443"),
+        (False, "app.example.com:443", "https://app.example.com"),  # TLS ended in front: allowed_origins says so
+    ]
+    for secure, host, origin in refused:
+        assert origin_refusal(origin, host, (), secure) is not None, (secure, host, origin)
+    behind_tls = origin_refusal("https://app.example.com", "app.example.com:443", ())
+    assert behind_tls and "allowed_origins" in behind_tls.fix and "'https://app.example.com'" in behind_tls.fix
+    assert "X-Forwarded-Proto" in behind_tls.fix
+    for entry in ("https://app.example.com", "HTTPS://App.Example.com/", "https://app.example.com:443"):
+        assert origin_refusal("https://app.example.com", "app.example.com:443", [entry]) is None, entry
+
+
+async def test_an_origin_of_another_scheme_or_not_as_browsers_write_it_is_refused(serve):
+    """Real hypercorn, over plain http: ``https://``, ``ws://``, an upper-case scheme and a trailing
+    slash are not this page's origin, on the WebSocket and on POST; the page's own origin is."""
+    server = serve("tests.apps.basic:server")
+    own = f"http://127.0.0.1:{server.port}"
+    for origin in (f"https://127.0.0.1:{server.port}", f"ws://127.0.0.1:{server.port}",
+                   f"HTTP://127.0.0.1:{server.port}", f"{own}/"):
+        async with websockets.connect(server.ws_url, origin=origin) as ws:  # type: ignore[arg-type]
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await ws.send(json.dumps([HELLO]))
+                await asyncio.wait_for(ws.recv(), TIMEOUT)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4003, origin
+        status, body = await asyncio.to_thread(_post_raw, server.url, origin)
+        assert status == 403 and body["code"] == "origin", origin
+    https = (await asyncio.to_thread(_post_raw, server.url, f"https://127.0.0.1:{server.port}"))[1]["message"]
+    assert "is https but the request came to the app over http" in https and "allowed_origins" in https
+    ws, welcome, _ = await open_real_page(server, "")
+    assert welcome["t"] == "welcome"
+    await ws.close()
+
+
+def _post_raw(base_url: str, origin: str) -> tuple[int, dict]:
+    """A POST of one ack from ``origin`` with no browser key: (status, JSON answer)."""
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(base_url + "/_flash_ws/post", data=b'[{"t":"ack","seq":0}]', method="POST",
+                                     headers={"Origin": origin, "Content-Type": "application/json",
+                                              "X-Flash-Ws-Session": "x.y"})
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+            return response.status, {}
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())

@@ -3,8 +3,8 @@
 Two entry points, called by every transport (``websocket``, ``sse``, ``shared_stream``, ``post``):
 
 - ``Gate.open`` for a connection (the WebSocket handshake and its hello, an event stream, a shared
-  stream's lane): the Host (``allowed_hosts``), the Origin (the page's own host or
-  ``allowed_origins``), the app's own protection where its framework does not run it (the
+  stream's lane): the Host (``allowed_hosts``), the Origin (the request's own scheme, host and
+  port, or ``allowed_origins``: ``origins``), the app's own protection where its framework does not run it (the
   adapter's ``authenticate``: Quart's ``before_request`` functions for a WebSocket), Dash's
   ``websocket_connect`` hooks, the protocol version; then the session is opened or resumed.
 - ``Gate.message`` for each client message: decoded with the sessions' own codec (size before
@@ -22,7 +22,6 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 from ..protocol import PROTOCOL_VERSION, Command, Hello, Misbehaved, ProtocolError, decode_message, encode_message
 from ..protocol.codec import frame_to_dict
@@ -30,6 +29,7 @@ from ..protocol.frames import Frame
 from ..protocol.refusals import Refusal
 from ..protocol.tokens import BROWSER_KEY_COOKIE, binding, new_browser_key
 from .draining import WorkerDraining
+from .origins import host_allowed, host_is_well_formed, origin_refusal, quoted
 from .requests import ClientRequest
 from .service import FlashWsService
 from .sessions import Connection, SessionHandle, SessionMoved, SessionStoreError, StoreUnavailable, TooManySessions
@@ -37,53 +37,12 @@ from .sessions import Connection, SessionHandle, SessionMoved, SessionStoreError
 log = logging.getLogger("flash_ws")
 Hook = Callable[..., Any]
 MAX_ORIGIN_WARNINGS = 32  # distinct (Origin, Host) refusals logged per process; later ones are not
-ORIGIN_FIX = ("if a proxy rewrote the Host header, make it pass the browser's (nginx: proxy_set_header Host "
-              "$host:$server_port), or add the page's origin to Flash(allowed_origins=[...])")
 Authenticate = Callable[[ClientRequest], Awaitable[Refusal | None]]
 _BROWSER_KEY = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 def _rejected(message: str, status: int | None = None) -> Refusal:
     return Refusal("rejected", message, app_status=status)
-
-
-# host[:port]: a DNS name (underscores too, as container names have them; a trailing dot) or IPv4
-# address, or a bracketed IPv6 address; no userinfo, path or spaces
-_HOST = re.compile(r"(?:[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?\.?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
-
-
-def host_is_well_formed(host: str | None) -> bool:
-    """Whether a Host header is a host[:port] (``evil@app.example.com`` is not)."""
-    return host is not None and _HOST.fullmatch(host) is not None
-
-
-def host_allowed(host: str | None, allowed: Sequence[str]) -> bool:
-    """Whether the Host header names this app (``allowed`` empty: any host; ``*.x`` wildcards)."""
-    if not allowed or "*" in allowed:
-        return True
-    name = urlsplit(f"//{host or ''}").hostname or ""
-    return any(name == entry or (entry.startswith("*.") and name.endswith(entry[1:])) for entry in allowed)
-
-
-def origin_refusal(origin: str | None, host: str | None, allowed: Iterable[str]) -> str | None:
-    """Why a request from ``origin`` must be refused, or None when it is allowed.
-
-    Same origin means the Origin's host and port are the Host header's; a Host without a port (a
-    proxy that rewrote it, like nginx's ``$host``) is compared by host name alone."""
-    if not origin:
-        return "Origin header required"
-    if origin in allowed or "*" in allowed:
-        return None
-    netloc = urlsplit(origin).netloc
-    if host and (netloc == host or (":" not in host and urlsplit(origin).hostname == host)):
-        return None
-    return f"Origin {_short(origin)} not allowed (same host {_short(host)} or the app's allowed_origins)"
-
-
-def _short(text: str | None, limit: int = 80) -> str:
-    """Client text fit for a message or a log line: escaped, and cut to ``limit`` characters."""
-    shown = repr(text)
-    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
 
 
 async def run_hooks(hooks: Iterable[Hook], *args: Any) -> Refusal | None:
@@ -137,17 +96,17 @@ class Gate:
         settings = self.settings
         host = req.headers.get("host")
         if not host_is_well_formed(host):
-            return Refusal("bad_host", f"Host {_short(host)} is not a host[:port]")
+            return Refusal("bad_host", f"Host {quoted(host)} is not a host[:port]")
         if not host_allowed(host, settings.allowed_hosts):
-            return Refusal("origin", f"Host {_short(host)} is not in the app's allowed_hosts")
+            return Refusal("origin", f"Host {quoted(host)} is not in the app's allowed_hosts")
         origin = req.headers.get("origin")
         if origin is not None or transport != "sse":  # a same-origin EventSource sends no Origin
-            why = origin_refusal(origin, host, settings.allowed_origins)
-            if why and transport == "post" and origin and self.holds_browser_key(req):
-                why = None  # a proxy that rewrote Host (docs/security.md: "A proxy that rewrites Host")
-            if why:
-                self._warn_origin(transport, origin, host)
-                return Refusal("origin", f"{why}; {ORIGIN_FIX}")
+            foreign = origin_refusal(origin, host, settings.allowed_origins, req.secure)
+            if foreign and transport == "post" and origin and self.holds_browser_key(req):
+                foreign = None  # a proxy that rewrote Host (docs/security.md: "A proxy that rewrites Host")
+            if foreign:
+                self._warn_origin(transport, origin, host, foreign.fix)
+                return Refusal("origin", f"{foreign.why}; {foreign.fix}")
         if transport in self.authenticate_on and self.authenticate is not None:
             refused = await self.authenticate(req)
             if refused:
@@ -215,15 +174,15 @@ class Gate:
         key = req.cookies.get(BROWSER_KEY_COOKIE)
         return bool(key and _BROWSER_KEY.fullmatch(key))
 
-    def _warn_origin(self, transport: str, origin: str | None, host: str | None) -> None:
+    def _warn_origin(self, transport: str, origin: str | None, host: str | None, fix: str) -> None:
         """Say in the server's log, once per Origin and Host (at most ``MAX_ORIGIN_WARNINGS`` pairs),
         why a request was refused and how to fix the deployment."""
         pair = (origin or "", host or "")
         if pair in self._warned or len(self._warned) >= MAX_ORIGIN_WARNINGS:
             return
         self._warned.add(pair)
-        log.warning("flash_ws: refused a %s request from Origin %s to Host %s: %s", transport, _short(origin),
-                    _short(host), ORIGIN_FIX)
+        log.warning("flash_ws: refused a %s request from Origin %s to Host %s: %s", transport, quoted(origin),
+                    quoted(host), fix)
 
     def browser_key(self, req: ClientRequest) -> tuple[str, str | None]:
         """The browser key ``req`` presents in its cookie, or a new one with the Set-Cookie value
