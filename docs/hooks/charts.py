@@ -73,7 +73,7 @@ def dash_api() -> Any:
     for page in dict.fromkeys(row["page"] for row in rows):
         mine = {row["profile"]: row for row in rows if row["page"] == page}
         share = [100 * mine[p]["delivered"] / mine[p]["produced"] if p in mine and mine[p]["produced"] else 0 for p in profiles]
-        fig.add_trace(go.Bar(x=profiles, y=share, name=page))
+        fig.add_trace(go.Bar(x=profiles, y=share, name="flash_ws (Flash)" if page == "Flash" else page))
     return _layout(fig, "The same Dash-API page: share of the updates produced that arrived", barmode="group",
                    yaxis={"title": "% delivered", "range": [0, 105]}, xaxis={"title": "profile"})
 
