@@ -356,9 +356,13 @@ async def test_behind_a_proxy_that_rewrites_host_the_pages_posts_are_taken_and_a
                       "to Host '127.0.0.1:8050': if a proxy rewrote the Host header, make it pass the browser's "
                       "(nginx: proxy_set_header Host $host:$server_port), or add the page's origin to "
                       "Flash(allowed_origins=[...])"]
-    status, answer, _ = await post(server, [{"t": "ack", "seq": 0}], welcome["session"], "flash_ws_key=" + "k" * 43, **proxied)
+    other, _, other_key = await open_page(server, "")  # another browser's key
+    status, answer, _ = await post(server, [{"t": "ack", "seq": 0}], welcome["session"], other_key, **proxied)
     assert (status, answer["code"]) == (404, "unknown_session")  # a key, but not this session's
+    status, answer, _ = await post(server, [{"t": "ack", "seq": 0}], welcome["session"], "flash_ws_key=" + "k" * 43, **proxied)
+    assert (status, answer["code"]) == (403, "origin")  # a key the server never issued proves nothing
     await ws.close()
+    await other.close()
 
 
 # ----- Origin: scheme, host and port (issue 24, item 6)
@@ -437,3 +441,128 @@ def _post_raw(base_url: str, origin: str) -> tuple[int, dict]:
             return response.status, {}
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
+
+
+# ----- browser keys: only keys the server signed, __Host- on https (issue 24, item 8)
+
+
+def _set_cookie(headers) -> str:
+    """The browser key a response sets ("" when it sets none): ``name=value; attributes``."""
+    found = [value for name, value in headers if name.lower() == "set-cookie" and "flash_ws_key" in value]
+    return found[0] if found else ""
+
+
+def _get(url: str, cookie: str = "", context=None) -> tuple[int, str]:
+    """GET the page at ``url`` with ``cookie``: its status and the browser key it sets."""
+    import urllib.request
+
+    request = urllib.request.Request(url, headers={"Cookie": cookie} if cookie else {})
+    with urllib.request.urlopen(request, timeout=TIMEOUT, context=context) as response:
+        return response.status, _set_cookie(response.headers.items())
+
+
+async def test_a_browser_key_the_server_never_issued_is_replaced_with_a_signed_one(serve):
+    """Real hypercorn: a client-chosen ``flash_ws_key`` is not kept: the page, the WebSocket and the
+    event stream answer it with a fresh signed key; a key the server issued is kept; a forged key is
+    no proof for a POST whose Origin is not its Host."""
+    server = serve("tests.apps.basic:server")
+    chosen = "flash_ws_key=" + "k" * 43
+    status, fresh = await asyncio.to_thread(_get, server.url + "/", chosen)
+    assert status == 200 and fresh.startswith("flash_ws_key=") and fresh.split(";")[0] != chosen
+    assert {part.strip() for part in fresh.split(";")[1:]} == {"Path=/", "HttpOnly", "SameSite=Strict"}
+    issued = fresh.split(";")[0]
+    assert (await asyncio.to_thread(_get, server.url + "/", issued))[1] == ""  # an issued key is kept
+    async with websockets.connect(server.ws_url, origin=server.url, additional_headers={"Cookie": chosen}) as ws:
+        replaced = _set_cookie(ws.response.headers.raw_items())
+    assert replaced.startswith("flash_ws_key=") and replaced.split(";")[0] not in (chosen, issued)
+    ws, welcome, cookie = await open_real_page(server, issued)
+    assert cookie == issued
+    proxied = {"Origin": "http://proxy.example:8080", "Host": f"127.0.0.1:{server.port}"}
+    forged = await asyncio.to_thread(_post_as, server.url, welcome["session"], chosen, proxied)
+    assert forged[0] == 403 and forged[1]["code"] == "origin"
+    assert (await asyncio.to_thread(_post_as, server.url, welcome["session"], issued, proxied))[0] == 204
+    await ws.close()
+
+
+def _post_as(base_url: str, token: str, cookie: str, headers: dict[str, str]) -> tuple[int, dict]:
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(base_url + "/_flash_ws/post", data=b'[{"t":"ack","seq":0}]', method="POST",
+                                     headers={"Content-Type": "application/json", "X-Flash-Ws-Session": token,
+                                              "Cookie": cookie, **headers})
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+            return response.status, {}
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+async def test_on_https_the_browser_key_is_a_host_prefixed_secure_cookie(serve, tmp_path):
+    """Real hypercorn serving TLS: the key cookie is ``__Host-flash_ws_key`` (Secure, Path=/, no
+    Domain), so neither a sibling subdomain nor an http page can plant one; a plain ``flash_ws_key``
+    (from http) or a forged ``__Host-`` one is replaced, an issued one kept, over wss too."""
+    import ssl
+    import subprocess
+
+    from tests.conftest import LiveServer
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+
+    class TlsServer(LiveServer):
+        def _ready(self) -> bool:
+            self.url, self.ws_url = f"https://127.0.0.1:{self.port}", f"wss://127.0.0.1:{self.port}/_flash_ws/ws"
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.output()[-2000:]}")
+            try:
+                return _get(self.url + "/_dash-layout", context=context)[0] == 200
+            except OSError:
+                return False
+
+    server = TlsServer("tests.apps.basic:server", {}, ("--certfile", str(cert), "--keyfile", str(key)))
+    try:
+        _, fresh = await asyncio.to_thread(_get, server.url + "/", "", context)
+        name, _, value = fresh.split(";")[0].partition("=")
+        assert name == "__Host-flash_ws_key" and "." in value
+        assert {part.strip() for part in fresh.split(";")[1:]} == {"Path=/", "Secure", "HttpOnly", "SameSite=Strict"}
+        issued = fresh.split(";")[0]
+        assert (await asyncio.to_thread(_get, server.url + "/", issued, context))[1] == ""
+        for planted in (f"flash_ws_key={value}", "__Host-flash_ws_key=" + "k" * 43):
+            assert (await asyncio.to_thread(_get, server.url + "/", planted, context))[1].startswith("__Host-flash_ws_key=")
+        async with websockets.connect(server.ws_url, origin=server.url, ssl=context,
+                                      additional_headers={"Cookie": issued}) as ws:
+            assert _set_cookie(ws.response.headers.raw_items()) == ""
+            await ws.send(json.dumps([HELLO]))
+            assert json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))[0]["t"] == "welcome"
+    finally:
+        server.stop()
+
+
+async def test_workers_sharing_a_redis_sign_browser_keys_with_one_secret(redis_server, monkeypatch):
+    """Real redis-server: without ``$FLASH_WS_SECRET`` the first worker puts its secret and the
+    others take it, so a key one worker issued is kept by every other; with it, it is used as given."""
+    from flash_ws.callbacks import EventCallbackRegistry
+    from flash_ws.protocol.tokens import browser_key_issued, new_browser_key
+    from flash_ws.server.service import FlashWsService
+    from flash_ws.server.settings import Settings
+
+    monkeypatch.delenv("FLASH_WS_SECRET", raising=False)
+    workers = [FlashWsService(EventCallbackRegistry(), Settings(redis_url=redis_server.url)) for _ in range(3)]
+    try:
+        assert len({worker.key_secret for worker in workers}) == 3  # each its own until they start
+        for worker in workers:
+            await worker.share_key_secret()
+        assert len({worker.key_secret for worker in workers}) == 1
+        assert browser_key_issued(new_browser_key(workers[0].key_secret), workers[2].key_secret)
+    finally:
+        for worker in workers:
+            await worker.store.redis.aclose()  # type: ignore[attr-defined]
+    monkeypatch.setenv("FLASH_WS_SECRET", "s" * 32)
+    assert FlashWsService(EventCallbackRegistry(), Settings()).key_secret == b"s" * 32
+    monkeypatch.setenv("FLASH_WS_SECRET", "short")
+    with pytest.raises(ValueError, match="FLASH_WS_SECRET must be at least 16 characters"):
+        Settings()

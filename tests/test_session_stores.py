@@ -156,14 +156,20 @@ async def test_on_redis_the_binding_is_checked_by_every_worker_and_keys_never_ho
 
 # ----- through the routes, in-process: 300 sessions opened and dropped in a burst from one address
 
-BROWSER = {"Cookie": "flash_ws_key=" + "k" * 43}  # one browser's key cookie
+def _browser(server, name: str = "k") -> dict[str, str]:
+    """One browser's key cookie, signed as the server signs them (one per ``name`` and server)."""
+    from flash_ws.protocol.tokens import new_browser_key
+
+    keys = server.__dict__.setdefault("test_browser_keys", {})
+    key = keys.setdefault(name, new_browser_key(server.app.flash_ws.key_secret))
+    return {"Cookie": f"flash_ws_key={key}"}
 
 
 async def _open_page(server, session: str | None = None) -> tuple[str, object]:
     """One WebSocket of one browser that says hello, reads its first answer, and drops."""
     from tests.asgi import ConnectionClosed
 
-    ws = await server.asgi.websocket("/_flash_ws/ws", {"Origin": server.url, **BROWSER})
+    ws = await server.asgi.websocket("/_flash_ws/ws", {"Origin": server.url, **_browser(server)})
     try:
         await ws.send(encode_message([Hello(session, 0)]))
         try:
@@ -203,7 +209,7 @@ def test_a_cap_below_one_is_refused_naming_the_setting(name):
 async def test_through_the_routes_a_stolen_token_without_the_browser_cookie_takes_nothing(serve_in_process):
     """In-process: the cookies are headers the test writes, and the answers are the routes'."""
     server = await serve_in_process("tests.apps.basic:server", FLASH_WS_TEST_GRACE="30")
-    cookie = {"mine": {"Cookie": "flash_ws_key=" + "m" * 43}, "theirs": {"Cookie": "flash_ws_key=" + "t" * 43}}
+    cookie = {"mine": _browser(server, "mine"), "theirs": _browser(server, "theirs")}
     owner = await server.asgi.websocket("/_flash_ws/ws", {"Origin": server.url, **cookie["mine"]})
     await owner.send(encode_message([Hello()]))
     token = json.loads(await owner.recv())[0]["session"]

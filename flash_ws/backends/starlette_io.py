@@ -10,7 +10,6 @@ from starlette.responses import Response, StreamingResponse
 from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from ..protocol.tokens import BROWSER_KEY_COOKIE
 from ..server.requests import ClientRequest, Disconnected, HttpAnswer
 
 
@@ -64,14 +63,15 @@ class StarletteSocket:
 
 class BrowserKeyOnPages:
     """Pure ASGI middleware: a page (HTML) gets its browser key before its first connection, so tabs
-    opened later share one key instead of racing to set their own."""
+    opened later share one key instead of racing to set their own (a key this app did not sign is
+    replaced)."""
 
     def __init__(self, app: Any, gate: Any) -> None:
         self.app = app
         self.gate = gate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or BROWSER_KEY_COOKIE.encode() in dict(scope.get("headers") or []).get(b"cookie", b""):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
 

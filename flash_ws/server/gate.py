@@ -27,7 +27,7 @@ from ..protocol import PROTOCOL_VERSION, Command, Hello, Misbehaved, ProtocolErr
 from ..protocol.codec import frame_to_dict
 from ..protocol.frames import Frame
 from ..protocol.refusals import Refusal
-from ..protocol.tokens import BROWSER_KEY_COOKIE, binding, new_browser_key
+from ..protocol.tokens import BROWSER_KEY_COOKIE, binding, browser_key_issued, new_browser_key
 from .draining import WorkerDraining
 from .origins import host_allowed, host_is_well_formed, origin_refusal, quoted
 from .requests import ClientRequest
@@ -38,7 +38,16 @@ log = logging.getLogger("flash_ws")
 Hook = Callable[..., Any]
 MAX_ORIGIN_WARNINGS = 32  # distinct (Origin, Host) refusals logged per process; later ones are not
 Authenticate = Callable[[ClientRequest], Awaitable[Refusal | None]]
-_BROWSER_KEY = re.compile(r"[A-Za-z0-9_-]{43}")
+
+
+def key_cookie_name(secure: bool, app_path: str) -> str:
+    """The browser key's cookie: ``__Host-`` prefixed on https (Secure, Path=/, no Domain, so no
+    sibling subdomain or http page can plant one), named after the app's path when it is not /,
+    so two apps of one host keep a key each; plain ``flash_ws_key`` on http."""
+    if not secure:
+        return BROWSER_KEY_COOKIE
+    mount = re.sub(r"[^A-Za-z0-9]+", "_", app_path).strip("_")
+    return f"__Host-{BROWSER_KEY_COOKIE}" + (f"_{mount}" if mount else "")
 
 
 def _rejected(message: str, status: int | None = None) -> Refusal:
@@ -169,10 +178,13 @@ class Gate:
         return None
 
     def holds_browser_key(self, req: ClientRequest) -> bool:
-        """Whether ``req`` carries a browser key: a ``SameSite=Strict`` cookie, which a browser sends
-        only with requests that a page of this site made."""
-        key = req.cookies.get(BROWSER_KEY_COOKIE)
-        return bool(key and _BROWSER_KEY.fullmatch(key))
+        """Whether ``req`` carries a browser key this app issued: a ``SameSite=Strict`` cookie, which
+        a browser sends only with requests that a page of this site made."""
+        return self._presented_key(req) is not None
+
+    def _presented_key(self, req: ClientRequest) -> str | None:
+        key = req.cookies.get(key_cookie_name(req.secure, self.cookie_path))
+        return key if key and browser_key_issued(key, self.service.key_secret) else None
 
     def _warn_origin(self, transport: str, origin: str | None, host: str | None, fix: str) -> None:
         """Say in the server's log, once per Origin and Host (at most ``MAX_ORIGIN_WARNINGS`` pairs),
@@ -185,15 +197,17 @@ class Gate:
                     quoted(host), fix)
 
     def browser_key(self, req: ClientRequest) -> tuple[str, str | None]:
-        """The browser key ``req`` presents in its cookie, or a new one with the Set-Cookie value
-        that gives it to the browser: HttpOnly, SameSite=Strict, scoped to the app's path, Secure
-        on https."""
-        key = req.cookies.get(BROWSER_KEY_COOKIE)
-        if key and _BROWSER_KEY.fullmatch(key):
+        """The browser key ``req`` presents in its cookie when this app signed it, else a new one
+        with the Set-Cookie value that gives it to the browser (replacing a key it never issued):
+        HttpOnly, SameSite=Strict, scoped to the app's path; on https ``__Host-`` prefixed,
+        Secure and Path=/ as that prefix requires."""
+        key = self._presented_key(req)
+        if key:
             return key, None
-        key = new_browser_key()
-        secure = "; Secure" if req.secure else ""
-        return key, f"{BROWSER_KEY_COOKIE}={key}; Path={self.cookie_path}; HttpOnly; SameSite=Strict{secure}"
+        key = new_browser_key(self.service.key_secret)
+        name = key_cookie_name(req.secure, self.cookie_path)
+        scope = "Path=/; Secure" if req.secure else f"Path={self.cookie_path}"
+        return key, f"{name}={key}; {scope}; HttpOnly; SameSite=Strict"
 
     def binding(self, req: ClientRequest, key: str) -> str:
         """What the session of this browser (and user, when the app names one) stores."""

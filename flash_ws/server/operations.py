@@ -57,11 +57,13 @@ class Operations:
 
     async def starting(self) -> None:
         """Before the server serves: flash_ws's log format and metrics apply (process wide: here, not
-        when an app is constructed), the session store starts, the shutdown watch begins."""
+        when an app is constructed), the session store starts (with Redis, the workers agree on the
+        secret that signs browser keys), the shutdown watch begins."""
         logs.configure(self.settings.log_format)
         if self.settings.metrics:
             metrics.enable()  # the process's Prometheus registry: here too, not when an app is made
         await self.service.store.start()
+        await self.service.share_key_secret()
         await self._watch.start()
 
     async def stopping(self) -> None:

@@ -11,13 +11,15 @@ Keys name a session by its public id ``SID`` (tokens.session_id), never by its t
 Per worker ``W``: ``flash_ws:w:W`` (liveness key with a TTL), ``flash_ws:owned:W`` (set of sids it
 owns), ``flash_ws:in:W`` (stream: its inbox of commands from other workers, see ``redis_inbox``) and
 ``flash_ws:inbytes:W`` (the bytes its inbox holds). ``flash_ws:workers`` is the set of worker ids,
-and ``flash_ws:reap:W`` marks who takes over a dead worker's sessions.
+and ``flash_ws:reap:W`` marks who takes over a dead worker's sessions. ``flash_ws:browser_key_secret``
+signs browser keys when the app has no ``$FLASH_WS_SECRET`` (the first worker to start puts it).
 """
 
 from __future__ import annotations
 
 PREFIX = "flash_ws:"
 WORKERS = PREFIX + "workers"
+KEY_SECRET = PREFIX + "browser_key_secret"
 INBOX_TTL = 3600  # seconds: an inbox its worker stopped reading (it died) disappears by itself
 
 

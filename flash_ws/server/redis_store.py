@@ -30,6 +30,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 
 from ..protocol import ByteBudget, ErrorInfo, Hello, Limits, ServerSession
 from ..protocol.tokens import new_token, same_secret, session_id
@@ -104,6 +105,18 @@ class RedisSessionStore:
         self._tasks = []
         await self.liveness.leave()  # survivors take the sessions over at once instead of after worker_ttl
         await self.redis.aclose()
+
+    async def share_secret(self, mine: bytes) -> bytes:
+        """The secret every worker of this Redis signs browser keys with: ``mine`` when no worker put
+        one yet; ``mine`` also when Redis cannot be reached (said in the log)."""
+        try:
+            await self.redis.set(keys.KEY_SECRET, mine.hex(), nx=True)
+            shared = await self.redis.get(keys.KEY_SECRET)
+            return bytes.fromhex(str(shared)) if shared else mine
+        except (RedisError, OSError, ValueError) as exc:
+            log.warning("flash_ws: no shared browser-key secret from Redis (%s): this worker signs its own, so a page "
+                        "that reaches another worker gets a new key; set FLASH_WS_SECRET on every worker", type(exc).__name__)
+            return mine
 
     async def open(self, hello: Hello, binding: str, address: str) -> tuple[SessionHandle, bool]:
         await self.start()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 
 from ..callbacks import EventCallbackRegistry
@@ -37,6 +38,14 @@ class FlashWsService:
         self.runner: StreamRunner = runner or AsyncioStreamRunner(
             debug=lambda: self.debug, steps=SyncSteps(settings.sync_threads, settings.sync_threads_per_page))
         self.store: SessionStore = store or self._default_store()
+        self.key_secret: bytes = settings.secret or secrets.token_bytes(32)  # signs browser keys
+
+    async def share_key_secret(self) -> None:
+        """Without ``$FLASH_WS_SECRET``, the workers sharing a Redis sign browser keys with one secret:
+        the first to start puts its own there, the others take it."""
+        share = getattr(self.store, "share_secret", None)
+        if self.settings.secret is None and share is not None:
+            self.key_secret = await share(self.key_secret)
 
     @property
     def worker_id(self) -> str | None:

@@ -3,6 +3,7 @@ option's default and validation (the protocol's per-session ``Limits`` are its `
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,6 +14,12 @@ from .metrics_access import Network
 from .sync_steps import DEFAULT_SYNC_THREADS, DEFAULT_SYNC_THREADS_PER_PAGE
 
 TRANSPORTS = ("auto", "websocket", "sse")
+SECRET_ENV = "FLASH_WS_SECRET"
+
+
+def secret_from_environment() -> bytes | None:
+    """``$FLASH_WS_SECRET``: what signs browser keys, the same on every worker of an app."""
+    return os.environ.get(SECRET_ENV, "").encode() or None
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,8 @@ class Settings:
     metrics_allowed: tuple[Network, ...] = ()  # besides loopback, who may read them (addresses, networks)
     metrics_token: str | None = None  # a bearer token that may read them from anywhere
     shutdown_grace: float = 5.0  # seconds running generators get to finish when the worker stops
+    # signs browser keys; None: a random one per process, agreed on through Redis when there is one
+    secret: bytes | None = field(default_factory=secret_from_environment, repr=False)
 
     def __post_init__(self) -> None:
         if self.transport not in TRANSPORTS:
@@ -72,5 +81,7 @@ class Settings:
             raise ValueError(f"log_format must be one of {', '.join(LOG_FORMATS)}, got {self.log_format!r}")
         if self.ws_compress_min_bytes < 0:
             raise ValueError(f"ws_compress_min_bytes must be 0 or more bytes, got {self.ws_compress_min_bytes}")
+        if self.secret is not None and len(self.secret) < 16:
+            raise ValueError(f"{SECRET_ENV} must be at least 16 characters (a random value, the same on every worker)")
         if self.resume_grace < 0:
             raise ValueError(f"resume_grace must be >= 0 seconds, got {self.resume_grace}")
