@@ -8,10 +8,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any, TypedDict, Unpack
 
-from dash.dependencies import Input, Output, State
+from dash.dependencies import Input, Output, State, Wildcard
 
 from .keywords import check_keywords
 from .stream import StreamProps, _check_pair
+from .trigger_context import match_keys
 
 OnError = Callable[[Exception], Any]
 BACKPRESSURE_MODES = ("wait", "latest")
@@ -78,7 +79,7 @@ class EventCallback(CallbackOptions):
     func: Callable[..., Any]
     inputs: tuple[Input, ...]
     states: tuple[State, ...]
-    context_arg: bool = False  # the page also sends its trigger context (Dash-style callbacks, page_config.py)
+    context_arg: bool = False  # the generator takes the page's trigger context (Dash-style callbacks, page_config.py)
 
     @property
     def name(self) -> str:
@@ -93,11 +94,19 @@ class EventCallback(CallbackOptions):
         return len(self.inputs) + len(self.states) + self.context_arg
 
     def arity_refusal(self, args: list[Any]) -> str | None:
-        """Why ``args`` cannot be this callback's arguments (their count), or None."""
-        if len(args) == self.arity:
+        """Why ``args`` cannot be this callback's arguments (their count), or None. The page's
+        trigger context may follow the values of an event callback (``split_context``)."""
+        if len(args) == self.arity or (not self.context_arg and len(args) == self.arity + 1):
             return None
         return (f"start of {self.name!r} carries {len(args)} values, expected {self.arity} "
                 f"({len(self.inputs)} Input, {len(self.states)} State)")
+
+    def split_context(self, args: list[Any]) -> tuple[list[Any], Any]:
+        """The generator's arguments, and the page's trigger context when it came apart from them
+        (an event callback's; a Dash-style callback takes it as its last argument)."""
+        if not self.context_arg and len(args) == self.arity + 1:
+            return args[:-1], args[-1]
+        return args, None
 
     def reset_stream(self) -> StreamProps:
         return StreamProps(tuple(self.reset_props))
@@ -183,8 +192,29 @@ def _build(cb_id: str, func: Callable[..., Any], dependencies: Sequence[Any], op
     if any(isinstance(d, Input) for d in dependencies[len(inputs):]):
         raise TypeError(f"{where}: list every Input before the States")
     checked = options.checked(where)
+    _check_match(where, inputs, checked.cancel, checked.reset_props)
     return EventCallback(cb_id=cb_id, func=func, inputs=inputs, states=states, context_arg=bool(context_arg),
                          **{f.name: getattr(checked, f.name) for f in fields(CallbackOptions)})
+
+
+def _check_match(where: str, inputs: Sequence[Input], cancel: Sequence[tuple[Input, Any]],
+                 reset_props: Sequence[tuple[Any, dict]]) -> None:
+    """A MATCH cancel Input stops the run of its own instance: its MATCH keys must be the Inputs';
+    a reset id may have MATCH for those keys (the instance's value), and no other wildcard."""
+    own = match_keys(inputs)
+    for cid, _props in reset_props:
+        wildcards = {k: v.value for k, v in cid.items() if isinstance(v, Wildcard)} if isinstance(cid, dict) else {}
+        wrong = {k: v for k, v in wildcards.items() if v != "MATCH" or own is None or k not in own[1]}
+        if wrong:
+            raise TypeError(f"{where}: reset_props id {cid} has {', '.join(f'{v} for {k!r}' for k, v in wrong.items())}; "
+                            f"a reset id may use MATCH only for the keys the callback's Inputs MATCH "
+                            f"({list(own[1]) if own else 'none'})")
+    for cancel_input, _keep in cancel:
+        keys = match_keys([cancel_input])
+        if keys is not None and (own is None or keys[1] != own[1]):
+            theirs = f"MATCH {list(own[1])}" if own is not None else "no MATCH"
+            raise TypeError(f"{where}: cancel Input {cancel_input} has MATCH {list(keys[1])} but the callback's Inputs have "
+                            f"{theirs}; a MATCH cancel stops the run of the same instance, so its keys must be the same")
 
 
 def event_callback(*dependencies: Any, **options: Unpack[CallbackKeywords]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

@@ -244,8 +244,10 @@ class FlashWsClient:
             except LinkClosed:
                 pass
 
-    async def start(self, cb: str, args: list[Any]) -> RunHandle:
-        frame, _replaced = self.session.start(cb, args)
+    async def start(self, cb: str, args: list[Any], key: str = "") -> RunHandle:
+        """Start ``cb`` with ``args``; ``key`` names a MATCH instance (``run_key``): a start replaces
+        the active run of the same callback and key."""
+        frame, _replaced = self.session.start(cb, args, key)
         handle = self.runs[frame.run] = RunHandle(frame.run, cb)
         await self._send([frame])
         return handle

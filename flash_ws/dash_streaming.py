@@ -19,15 +19,14 @@ from typing import Any
 
 from dash import no_update
 from dash._callback import NoUpdate
-from dash._callback_context import context_value
 from dash._grouping import flatten_grouping
-from dash._utils import AttributeDict
 from dash._validate import validate_and_group_input_args
 from dash.dependencies import ALL, ALLSMALLER, MATCH, Input, Output, State, Wildcard
 from dash.exceptions import PreventUpdate
 
 from .callbacks import CallbackOptions
 from .stream import StreamProps
+from .trigger_context import TriggerContext
 
 WILDCARDS = {"MATCH": MATCH, "ALL": ALL, "ALLSMALLER": ALLSMALLER}
 
@@ -90,67 +89,18 @@ def parse_component_id(text: str) -> str | dict:
             for key, value in parsed.items()}
 
 
-class RunContext:
+class RunContext(TriggerContext):
     """What one run knows of its trigger: Dash's callback context, and the concrete MATCH values."""
 
     def __init__(self, stream: DashStream, values: Sequence[Any], page: dict | None) -> None:
-        page = page if isinstance(page, dict) else {}
-        n_inputs = len(stream.inputs)
-        inputs_list = _with_values(page.get("i"), stream.inputs, values[:n_inputs])
-        states_list = _with_values(page.get("s"), stream.states, values[n_inputs:])
-        triggered = [str(t) for t in page.get("t") or [] if isinstance(t, str)]
-        by_prop = {_prop_id(entry): entry.get("value") for entry in _flat(inputs_list)}
-        self.match: dict[str, Any] = {}
-        for declared, entry in zip(stream.inputs + stream.states, inputs_list + states_list, strict=False):
-            if isinstance(declared.component_id, dict) and isinstance(entry, dict) and isinstance(entry.get("id"), dict):
-                for key, value in declared.component_id.items():
-                    if isinstance(value, Wildcard) and value.value == "MATCH" and key in entry["id"]:
-                        self.match[key] = entry["id"][key]
+        super().__init__(stream.inputs, stream.states, values, page)
         self.outputs = [self.concrete(o.component_id) for o in stream.outputs]
-        self.dash_context = AttributeDict(
-            updated_props={}, triggered_inputs=[{"prop_id": t, "value": by_prop.get(t)} for t in triggered],
-            inputs_list=inputs_list, states_list=states_list,
-            outputs_list=[{"id": cid, "property": o.component_property} for cid, o in zip(self.outputs, stream.outputs, strict=False)],
-        )
-
-    def concrete(self, component_id: Any) -> Any:
-        """The id with its MATCH wildcards replaced by this run's values."""
-        if not isinstance(component_id, dict):
-            return component_id
-        return {k: self.match.get(k, v) if isinstance(v, Wildcard) else v for k, v in component_id.items()}
-
-    def enter(self) -> None:
-        """Make ``dash.ctx`` and ``dash.set_props`` see this run (in the current thread or task)."""
-        context_value.set(self.dash_context)
+        self.dash_context["outputs_list"] = [{"id": cid, "property": o.component_property}
+                                             for cid, o in zip(self.outputs, stream.outputs, strict=False)]
 
     def take_set_props(self) -> list[tuple[Any, dict]]:
         updated, self.dash_context["updated_props"] = self.dash_context["updated_props"], {}
         return [(parse_component_id(cid) if isinstance(cid, str) else cid, dict(props)) for cid, props in updated.items()]
-
-
-def _prop_id(entry: dict) -> str:
-    cid = entry.get("id")
-    text = json.dumps(cid, sort_keys=True, separators=(",", ":")) if isinstance(cid, dict) else str(cid)
-    return f"{text}.{entry.get('property')}"
-
-
-def _flat(entries: list) -> list[dict]:
-    return [e for entry in entries for e in (entry if isinstance(entry, list) else [entry]) if isinstance(e, dict)]
-
-
-def _with_values(described: Any, declared: Sequence[Any], values: Sequence[Any]) -> list:
-    """Dash's ``inputs_list`` entries: the ids the page sent (concrete for wildcards) with the values."""
-    described = described if isinstance(described, list) and len(described) == len(declared) else [None] * len(declared)
-    out: list = []
-    for dep, ids, value in zip(declared, described, values, strict=False):
-        if isinstance(ids, list):  # an ALL / ALLSMALLER dependency: one entry per matching component
-            seq = value if isinstance(value, list) else []
-            out.append([{"id": i.get("id"), "property": dep.component_property, "value": v}
-                        for i, v in zip(ids, seq, strict=False) if isinstance(i, dict)])
-        else:
-            cid = ids.get("id") if isinstance(ids, dict) else dep.component_id
-            out.append({"id": cid, "property": dep.component_property, "value": value})
-    return out
 
 
 def updates_of(stream: DashStream, run: RunContext, value: Any, *, check_shape: bool = True) -> StreamProps | None:

@@ -14,39 +14,52 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dash._utils import to_json
-from dash.dependencies import Input, State
+from dash.dependencies import Input, State, Wildcard
 
 from .callbacks import EventCallback
 from .server.settings import Settings
+from .trigger_context import match_keys
+
+Match = tuple[int, tuple[str, ...]] | None  # the group Input whose id has MATCH wildcards, and their keys
+
+
+def _match_config(match: Match, context_index: int) -> dict[str, Any]:
+    """Where the page finds a run's instance (docs/protocol.md, "Run identity"): the MATCH values
+    of the id Dash's renderer resolved for one Input, in the trigger context it hands the group."""
+    if match is None:
+        return {}
+    return {"match": {"context": context_index, "input": match[0], "keys": list(match[1])}}
 
 
 @dataclass(frozen=True)
 class StartAction:
     """Start ``cb`` with the group's values at ``args`` (indices into the group's Inputs then
-    States), then the page's trigger context when ``context``; ``initial``: on the initial call too."""
+    States), then the page's trigger context; ``initial``: on the initial call too; ``match``: its
+    instance key comes from these MATCH values."""
 
     cb: str
     args: tuple[int, ...]
     initial: bool
-    context: bool = False
+    match: Match = None
 
     def config(self, context_index: int) -> dict[str, Any]:
         """The action as the page reads it (the context comes after every State of the group)."""
-        args = [*self.args, context_index] if self.context else list(self.args)
-        return {"kind": "start", "cb": self.cb, "args": args, "initial": self.initial}
+        return {"kind": "start", "cb": self.cb, "args": [*self.args, context_index], "initial": self.initial,
+                **_match_config(self.match, context_index)}
 
 
 @dataclass(frozen=True)
 class CancelAction:
-    """Cancel ``cb``'s active run when the group's value at ``arg`` changes to anything but ``keep``
-    (a JSON value)."""
+    """Cancel ``cb``'s active runs when the group's value at ``arg`` changes to anything but ``keep``
+    (a JSON value): with ``match``, only the run of the instance whose cancel Input changed."""
 
     cb: str
     keep: Any
     arg: int = 0
+    match: Match = None
 
     def config(self, context_index: int) -> dict[str, Any]:
-        return {"kind": "cancel", "cb": self.cb, "arg": self.arg, "keep": self.keep}
+        return {"kind": "cancel", "cb": self.cb, "arg": self.arg, "keep": self.keep, **_match_config(self.match, context_index)}
 
 
 GroupAction = StartAction | CancelAction
@@ -58,7 +71,6 @@ class TriggerGroup:
     inputs: list[Input]
     states: list[State] = field(default_factory=list)
     actions: list[GroupAction] = field(default_factory=list)
-    sends_context: bool = False  # the page appends its trigger context after the States
 
     def state_index(self, state: State) -> int:
         for index, known in enumerate(self.states):
@@ -77,11 +89,10 @@ class TriggerGroup:
         return [action.config(context_index) for action in self.actions]
 
     def clientside_function(self) -> str:
-        values = "Array.prototype.slice.call(arguments)"
-        if self.sends_context:
-            # Dash-style callbacks: which inputs triggered, and the concrete ids of wildcard inputs
-            # and states (for MATCH outputs and dash.ctx), without their values (sent once already).
-            values += ".concat([c?{t:c.triggered.map(function(x){return x.prop_id;}),i:ids(c.inputs_list),s:ids(c.states_list)}:null])"
+        # The values, then the trigger context: which inputs triggered, and the concrete ids of
+        # wildcard inputs and states (for a run's instance and dash.ctx), without their values.
+        values = ("Array.prototype.slice.call(arguments).concat([c?{t:c.triggered.map(function(x){return x.prop_id;}),"
+                  "i:ids(c.inputs_list),s:ids(c.states_list)}:null])")
         return ("function(){var c=window.dash_clientside&&window.dash_clientside.callback_context;"
                 "function ids(l){return (l||[]).map(function(e){return Array.isArray(e)?ids(e):{id:e.id,property:e.property};});}"
                 f"window.flash_ws.fire({json.dumps(self.key)},{values},c?c.triggered:[]);}}")
@@ -103,11 +114,11 @@ def build_groups(callbacks: Iterable[EventCallback]) -> list[TriggerGroup]:
     for cb in callbacks:
         group = _group_for(groups, cb.inputs)
         args = (*range(len(cb.inputs)), *(group.state_index(s) for s in cb.states))
-        group.sends_context |= cb.context_arg
-        group.actions.append(StartAction(cb.cb_id, args, not cb.prevent_initial_call, cb.context_arg))
+        group.actions.append(StartAction(cb.cb_id, args, not cb.prevent_initial_call, match_keys(cb.inputs)))
     for cb in callbacks:
         for cancel_input, keep in cb.cancel:
-            _group_for(groups, [cancel_input]).actions.append(CancelAction(cb.cb_id, json.loads(to_json(keep))))
+            _group_for(groups, [cancel_input]).actions.append(
+                CancelAction(cb.cb_id, json.loads(to_json(keep)), match=match_keys([cancel_input])))
     return list(groups.values())
 
 
@@ -120,7 +131,7 @@ def page_config(callbacks: Iterable[EventCallback], groups: Iterable[TriggerGrou
         "sse_url": base_url + "sse",
         "post_url": base_url + "post",
         "transport": settings.transport,
-        "callbacks": {cb.cb_id: {"name": cb.name, "reset": json.loads(cb.reset_stream().to_json())} for cb in callbacks},
+        "callbacks": {cb.cb_id: {"name": cb.name, "reset": _reset_config(cb)} for cb in callbacks},
         "groups": {g.key: g.config() for g in groups},
         "ack_interval_ms": settings.ack_interval_ms,
         "ack_every": settings.ack_every,
@@ -133,3 +144,11 @@ def page_config(callbacks: Iterable[EventCallback], groups: Iterable[TriggerGrou
         "stall_warning_ms": int(settings.stall_warning * 1000),
         **({"shared_url": base_url + "shared", "posts_url": base_url + "posts"} if settings.shared_event_stream else {}),
     }
+
+
+def _reset_config(cb: EventCallback) -> list[Any]:
+    """The callback's reset props as the page applies them; a MATCH in an id is Dash's ``["MATCH"]``,
+    which the page makes the instance's value (client/src/instances.js)."""
+    pairs = [[{k: [v.value] if isinstance(v, Wildcard) else v for k, v in cid.items()} if isinstance(cid, dict) else cid, props]
+             for cid, props in cb.reset_props]
+    return json.loads(to_json(pairs))

@@ -152,7 +152,7 @@ def test_generator_callbacks_leave_dashs_registries_for_flash_ws_and_others_stay
     assert taken.name.endswith("streams") and taken.arity == 3 and taken.prevent_initial_call is False
     assert [(cid, props) for cid, props in taken.reset_props] == [("go", {"disabled": False})]
     [group] = build_groups(app.event_callbacks)
-    assert group.sends_context and group.config()[0]["args"] == [0, 1, 2]  # Input, State, then the page's context
+    assert group.config()[0]["args"] == [0, 1, 2]  # Input, State, then the page's context
     assert ".concat([c?{t:" in group.clientside_function()
     assert app._config()["flash_ws"]["callbacks"][taken.cb_id]["reset"] == [["go", {"disabled": False}]]
 

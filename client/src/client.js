@@ -5,6 +5,7 @@ import {PropsApplier} from './apply.js';
 import {backoffDelay} from './backoff.js';
 import {CloseAction} from './close_codes.js';
 import {decodeMessage, encodeMessage, ProtocolError} from './codec.js';
+import {instanceKey, forInstance} from './instances.js';
 import {canonicalJson} from './json.js';
 import {LayoutGuard} from './layout_guard.js';
 import {ClientSession} from './session.js';
@@ -25,8 +26,10 @@ const MAX_QUICK_ATTEMPTS = 10;
 /** @typedef {import('./transport.js').CloseDetail} CloseDetail */
 /** @typedef {import('./transport_choice.js').TransportName} TransportName */
 /**
- * @typedef {{kind: 'start', cb: string, args: number[], initial: boolean}
- *   | {kind: 'cancel', cb: string, arg: number, keep: unknown}} GroupAction
+ * @typedef {{context: number, input: number, keys: string[]}} MatchSource  where a run's instance
+ *   key comes from: the MATCH values of one Input's id in the trigger context at `context`
+ * @typedef {{kind: 'start', cb: string, args: number[], initial: boolean, match?: MatchSource}
+ *   | {kind: 'cancel', cb: string, arg: number, keep: unknown, match?: MatchSource}} GroupAction
  * @typedef {object} PageConfig  the flash_ws member of Dash's page config (docs/protocol.md)
  * @property {string} ws_url
  * @property {string} [sse_url]
@@ -225,10 +228,15 @@ export class FlashClient {
     const resets = [];
     for (const action of actions) {
       if (action.kind === 'start') {
-        if (!initial || action.initial) this.#session.start(action.cb, action.args.map((index) => values[index]));
+        if (!initial || action.initial) {
+          this.#session.start(action.cb, action.args.map((index) => values[index]), instanceKey(action.match, values) ?? '');
+        }
       } else if (action.kind === 'cancel') {
         const keep = canonicalJson(values[action.arg]) === canonicalJson(action.keep);
-        if (!initial && !keep && this.#session.cancel(action.cb) !== null) resets.push(this.#resetOf(action.cb));
+        if (initial || keep) continue;
+        for (const {key} of this.#session.cancel(action.cb, instanceKey(action.match, values))) {
+          resets.push(this.#resetOf(action.cb, key));
+        }
       } else {
         this.#console.error(`flash_ws: unknown action kind '${action.kind}' in trigger group '${group}'`);
       }
@@ -305,7 +313,7 @@ export class FlashClient {
           );
           break;
         case 'lost':
-          batches.push(this.#resetOf(effect.cb));
+          batches.push(this.#resetOf(effect.cb, effect.key));
           this.#console.error(`flash_ws: ${this.#nameOf(effect.cb)} was interrupted: the server lost the session`);
           this.#onLost({cb: effect.cb, name: this.#nameOf(effect.cb)});
           break;
@@ -317,7 +325,7 @@ export class FlashClient {
         }
         case 'end':
           this.#guard.forget(effect.run);
-          if (effect.reset) batches.push(this.#resetOf(effect.cb));
+          if (effect.reset) batches.push(this.#resetOf(effect.cb, effect.key));
           this.#reportEnd(effect);
           if (effect.reset && LOST_WITH_A_WORKER.has(effect.error?.code)) {
             // the run's worker stopped (a restart, a crash): the page hears of it like a lost session
@@ -337,7 +345,7 @@ export class FlashClient {
     }
     this.#applier.apply(batches);
     for (const {run, cb} of leftPage) {
-      if (this.#session.cancel(cb, run) !== null) {
+      if (this.#session.cancelRun(run)) {
         this.#console.info(`flash_ws: ${this.#nameOf(cb)} stopped: the components it updates left the page`);
       }
     }
@@ -368,7 +376,7 @@ export class FlashClient {
     if (action === CloseAction.GIVE_UP) {
       this.#state = ClientState.STOPPED;
       this.#console.error(`flash_ws: the server refused the connection (${describeClose(reason, detail)}); giving up`);
-      this.#applier.apply(this.#session.abandon().map(({cb}) => this.#resetOf(cb)));
+      this.#applier.apply(this.#session.abandon().map(({cb, key}) => this.#resetOf(cb, key)));
       return;
     }
     if (this.#graceTimer === null && this.#graceMs !== null && this.#session.token !== null) {
@@ -412,7 +420,7 @@ export class FlashClient {
     this.#graceTimer = null;
     const seconds = Math.round(this.#graceMs / 100) / 10;
     const lost = this.#session.expire();
-    this.#applier.apply(lost.map(({cb}) => this.#resetOf(cb)));
+    this.#applier.apply(lost.map(({cb, key}) => this.#resetOf(cb, key)));
     for (const {cb} of lost) {
       this.#console.error(`flash_ws: ${this.#nameOf(cb)} was interrupted: the server could not be reached for ` +
         `${seconds} s (its resume_grace), so the session is gone; reconnecting for new runs`);
@@ -454,10 +462,14 @@ export class FlashClient {
     if (frames.length > 0) this.#transport.send(encodeMessage(frames), options);
   }
 
-  /** @returns {Batch} the props that put the callback's outputs back when a run stops early (of
-   *  the components still in the layout) */
-  #resetOf(cb) {
-    return this.#guard.present(this.#config.callbacks?.[cb]?.reset ?? []);
+  /**
+   * The props that put the callback's outputs back when a run of instance `key` stops early (of
+   * the components still in the layout; MATCH in a reset id is the instance's value).
+   * @param {string} cb @param {string} key
+   * @returns {Batch}
+   */
+  #resetOf(cb, key) {
+    return this.#guard.present(forInstance(this.#config.callbacks?.[cb]?.reset ?? [], key));
   }
 
   #nameOf(cb) {
@@ -475,3 +487,4 @@ function describeClose(reason, detail) {
   const what = detail.code === undefined ? reason : `${reason} ${detail.code}`;
   return detail.reason ? `${what}: ${detail.reason}` : what;
 }
+

@@ -22,6 +22,8 @@ export const PROTOCOL_VERSION = 1;
 
 /** Characters (code points) of a start's `cb` at most: longer ids are refused, never echoed. */
 export const MAX_CALLBACK_ID = 256;
+/** Characters (code points) of a start's `key` (a MATCH instance's values) at most. */
+export const MAX_RUN_KEY = 1024;
 
 const END_REASONS = Object.freeze(['done', 'cancelled', 'replaced', 'error', 'refused']);
 
@@ -38,6 +40,7 @@ const KINDS = {
   list: [Array.isArray, 'an array'],
   props: [(v) => Array.isArray(v) && v.every(isPropsPair), 'an array of [id, props] pairs'],
   reason: [(v) => END_REASONS.includes(v), `one of ${END_REASONS.join(', ')}`],
+  runKey: [(v) => typeof v === 'string' && codePoints(v) <= MAX_RUN_KEY, `a string of at most ${MAX_RUN_KEY} characters`],
   errorInfo: [
     (v) => isObject(v) && typeof v.code === 'string' && typeof v.message === 'string',
     "an object with string 'code' and 'message'",
@@ -51,7 +54,7 @@ const KINDS = {
 const SCHEMAS = {
   client: {
     hello: {v: 'uint', session: 'strOrNull', seq: 'uint'},
-    start: {run: 'uint', cb: 'str', args: 'list'},
+    start: {run: 'uint', cb: 'str', args: 'list', key: 'runKey?'},
     cancel: {run: 'uint'},
     ack: {seq: 'uint'},
     bye: {},
@@ -155,14 +158,20 @@ function decodeFrame(index, obj, from) {
 
 function checkCallbackId(index, cb) {
   if (cb.length <= MAX_CALLBACK_ID) return; // UTF-16 units: at least as many as code points
-  let characters = 0;
-  for (let i = 0; i < cb.length; i++) {
-    const unit = cb.charCodeAt(i);
-    if (unit < 0xdc00 || unit > 0xdfff || i === 0 || (cb.charCodeAt(i - 1) & 0xfc00) !== 0xd800) characters++;
-  }
+  const characters = codePoints(cb);
   if (characters > MAX_CALLBACK_ID) {
     throw new ProtocolError('bad_frame', `frame ${index}: 'start' needs a 'cb' of at most ${MAX_CALLBACK_ID} characters, got ${characters}`);
   }
+}
+
+/** Characters of `text` as Python counts them (code points; a lone surrogate counts as one). */
+function codePoints(text) {
+  let characters = 0;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0xdc00 || unit > 0xdfff || i === 0 || (text.charCodeAt(i - 1) & 0xfc00) !== 0xd800) characters++;
+  }
+  return characters;
 }
 
 function typeName(value) {

@@ -9,10 +9,10 @@ import {PROTOCOL_VERSION} from './codec.js';
 /**
  * What the caller must do, in order:
  * @typedef {{kind: 'welcome', resumed: boolean}} WelcomeEffect  connected: log it
- * @typedef {{kind: 'lost', run: number, cb: string}} LostEffect  the server lost the session and
- *   this open run with it: apply the callback's reset
+ * @typedef {{kind: 'lost', run: number, cb: string, key: string}} LostEffect  the server lost the
+ *   session and this open run with it: apply the callback's reset (of instance `key`)
  * @typedef {{kind: 'apply', run: number, cb: string, props: Array<[any, object]>}} ApplyEffect  one batch
- * @typedef {{kind: 'end', run: number, cb: string, reason: string, error: ErrorInfo | null,
+ * @typedef {{kind: 'end', run: number, cb: string, key: string, reason: string, error: ErrorInfo | null,
  *   reset: boolean}} EndEffect  the run is over; apply the callback's reset when `reset`
  * @typedef {{kind: 'error', code: string, message: string, run?: number, cb?: string}} ErrorEffect
  * @typedef {{kind: 'gap', expected: number, received: number}} GapEffect  frames were lost:
@@ -22,13 +22,16 @@ import {PROTOCOL_VERSION} from './codec.js';
 
 /** What the page knows of a run until its `end` arrives. */
 const RunState = Object.freeze({
-  RUNNING: 'running', // the active run of its callback
+  RUNNING: 'running', // the active run of its callback and key
   CANCELLED: 'cancelled', // cancelled here, its reset applied already
-  REPLACED: 'replaced', // superseded by a newer run of its callback
+  REPLACED: 'replaced', // superseded by a newer run of its callback and key
 });
 
 const SEQUENCED = new Set(['update', 'end']);
 const RESET_ON_END = new Set(['cancelled', 'error', 'refused']);
+
+/** A run's identity: its callback and its instance key (tests/vectors/run_identity.json). */
+const identity = (cb, key) => JSON.stringify([cb, key]);
 
 /**
  * Session token, sequence numbers and runs of one page. Runs started while no connection is
@@ -45,9 +48,9 @@ export class ClientSession {
   #ackedSeq = 0; // highest sequence number the server knows we applied
   #unackedSince = 0; // when the first frame after #ackedSeq was applied
   #unackedBytes = 0; // size of the messages that brought the frames after #ackedSeq
-  /** @type {Map<number, {cb: string, args: unknown[], state: string, sent: boolean}>} in run order */
+  /** @type {Map<number, {cb: string, key: string, args: unknown[], state: string, sent: boolean}>} in run order */
   #runs = new Map();
-  /** @type {Map<string, number>} callback id -> its running run */ #active = new Map();
+  /** @type {Map<string, number>} identity (callback and key) -> its running run */ #active = new Map();
   #nextRun = 1;
   /** @type {Frame[]} start, cancel and pong frames not sent yet */ #outbox = [];
   #welcomed = false;
@@ -88,7 +91,7 @@ export class ClientSession {
    * - Not resumed: the runs the server had are lost; returns those still running (their reset is
    *   due). Starts not sent yet go to the new session.
    * @param {Frame} frame a `welcome`
-   * @returns {Array<{run: number, cb: string}>}
+   * @returns {Array<{run: number, cb: string, key: string}>}
    */
   onWelcome(frame) {
     const lost = [];
@@ -100,12 +103,12 @@ export class ClientSession {
         // a replaced run is cancelled too: the start that replaced it may have been lost
         if (entry.state !== RunState.RUNNING) again.push({t: 'cancel', run});
       } else if (frame.resumed && entry.state === RunState.RUNNING) {
-        again.push({t: 'start', run, cb: entry.cb, args: entry.args});
+        again.push(startFrame(run, entry));
       } else {
         this.#runs.delete(run); // the server does not have it: no end will come
         if (entry.state === RunState.RUNNING) {
-          this.#active.delete(entry.cb);
-          lost.push({run, cb: entry.cb});
+          this.#active.delete(identity(entry.cb, entry.key));
+          lost.push({run, cb: entry.cb, key: entry.key});
         }
       }
     }
@@ -127,42 +130,58 @@ export class ClientSession {
   }
 
   /**
-   * Starts a run of `cb`; the callback's running run, if any, is replaced: its later frames are
-   * ignored.
+   * Starts a run of `cb`'s instance `key` (a MATCH callback's matched values; '' otherwise); the
+   * running run of the same callback and key, if any, is replaced: its later frames are ignored.
    * @param {string} cb
    * @param {unknown[]} args
+   * @param {string} [key]
    * @returns {{run: number, replaced: number | null}}
    */
-  start(cb, args) {
-    const replaced = this.#active.get(cb) ?? null;
+  start(cb, args, key = '') {
+    const replaced = this.#active.get(identity(cb, key)) ?? null;
     if (replaced !== null) this.#retire(replaced, RunState.REPLACED);
     const run = this.#nextRun++;
-    this.#runs.set(run, {cb, args, state: RunState.RUNNING, sent: false});
-    this.#active.set(cb, run);
-    this.#outbox.push({t: 'start', run, cb, args});
+    const entry = {cb, key, args, state: RunState.RUNNING, sent: false};
+    this.#runs.set(run, entry);
+    this.#active.set(identity(cb, key), run);
+    this.#outbox.push(startFrame(run, entry));
     return {run, replaced};
   }
 
   /**
-   * Cancels the running run of `cb` (only if it is `only`, when given): its later frames are
-   * ignored. The caller applies the reset.
-   * @param {string} cb @param {number} [only]
-   * @returns {number | null} the run cancelled, null when `cb` had none running
+   * Cancels the running runs of `cb`: of its instance `key`, or of every instance when `key` is
+   * null. Their later frames are ignored; the caller applies their resets.
+   * @param {string} cb @param {string | null} [key]
+   * @returns {Array<{run: number, key: string}>} the runs cancelled
    */
-  cancel(cb, only = undefined) {
-    const run = this.#active.get(cb);
-    if (run === undefined || (only !== undefined && run !== only)) return null;
-    if (this.#retire(run, RunState.CANCELLED)) this.#outbox.push({t: 'cancel', run});
-    return run;
+  cancel(cb, key = null) {
+    const cancelled = [];
+    for (const [run, entry] of this.#runs) {
+      if (entry.state !== RunState.RUNNING || entry.cb !== cb || (key !== null && entry.key !== key)) continue;
+      this.cancelRun(run);
+      cancelled.push({run, key: entry.key});
+    }
+    return cancelled;
   }
 
   /**
-   * Ends `run` as the running run of its callback. Returns whether the server knows of it: a run
-   * whose start is still queued is forgotten with its start frame.
+   * Cancels `run` if it is running: its later frames are ignored. The caller applies the reset.
+   * @param {number} run
+   * @returns {boolean} whether it was running
+   */
+  cancelRun(run) {
+    if (this.#runs.get(run)?.state !== RunState.RUNNING) return false;
+    if (this.#retire(run, RunState.CANCELLED)) this.#outbox.push({t: 'cancel', run});
+    return true;
+  }
+
+  /**
+   * Ends `run` as the running run of its callback and key. Returns whether the server knows of it:
+   * a run whose start is still queued is forgotten with its start frame.
    */
   #retire(run, state) {
     const entry = this.#runs.get(run);
-    this.#active.delete(entry.cb);
+    this.#active.delete(identity(entry.cb, entry.key));
     if (entry.sent) {
       entry.state = state;
       return true;
@@ -172,14 +191,19 @@ export class ClientSession {
     return false;
   }
 
+  /** @returns {Array<{run: number, cb: string, key: string}>} the running runs, in run order */
+  running() {
+    return [...this.#runs]
+      .filter(([, entry]) => entry.state === RunState.RUNNING)
+      .map(([run, entry]) => ({run, cb: entry.cb, key: entry.key}));
+  }
+
   /**
    * Forgets every run and queued frame, for a client that gives up.
-   * @returns {Array<{run: number, cb: string}>} the runs that were running (their reset is due)
+   * @returns {Array<{run: number, cb: string, key: string}>} the runs that were running (their reset is due)
    */
   abandon() {
-    const running = [...this.#runs]
-      .filter(([, entry]) => entry.state === RunState.RUNNING)
-      .map(([run, entry]) => ({run, cb: entry.cb}));
+    const running = this.running();
     this.#runs.clear();
     this.#active.clear();
     this.#outbox = [];
@@ -189,7 +213,7 @@ export class ClientSession {
   /**
    * Forgets the session itself, as ``abandon()`` forgets its runs: the server cannot have it any
    * more, and the next hello opens a new one.
-   * @returns {Array<{run: number, cb: string}>} the runs that were running (their reset is due)
+   * @returns {Array<{run: number, cb: string, key: string}>} the runs that were running (their reset is due)
    */
   expire() {
     const running = this.abandon();
@@ -232,7 +256,7 @@ export class ClientSession {
     switch (frame.t) {
       case 'welcome':
         effects.push({kind: 'welcome', resumed: frame.resumed});
-        for (const {run, cb} of this.onWelcome(frame)) effects.push({kind: 'lost', run, cb});
+        for (const {run, cb, key} of this.onWelcome(frame)) effects.push({kind: 'lost', run, cb, key});
         break;
       case 'update':
         if (this.#runs.get(frame.run)?.state === RunState.RUNNING) {
@@ -244,9 +268,10 @@ export class ClientSession {
         if (entry === undefined) break;
         this.#runs.delete(frame.run);
         const running = entry.state === RunState.RUNNING;
-        if (running) this.#active.delete(entry.cb);
+        if (running) this.#active.delete(identity(entry.cb, entry.key));
         const reset = running && RESET_ON_END.has(frame.reason);
-        effects.push({kind: 'end', run: frame.run, cb: entry.cb, reason: frame.reason, error: frame.error ?? null, reset});
+        effects.push({kind: 'end', run: frame.run, cb: entry.cb, key: entry.key, reason: frame.reason,
+          error: frame.error ?? null, reset});
         break;
       }
       case 'error': {
@@ -301,4 +326,9 @@ export class ClientSession {
     if (!this.#welcomed || this.#lastSeq === this.#ackedSeq) return null;
     return this.#unackedSince + this.#ackIntervalMs;
   }
+}
+
+/** The start frame of `run` (its key only when it has one). */
+function startFrame(run, {cb, args, key}) {
+  return key === '' ? {t: 'start', run, cb, args} : {t: 'start', run, cb, args, key};
 }

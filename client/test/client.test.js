@@ -101,6 +101,35 @@ describe('fire()', () => {
     assert.deepEqual(applied, [['status', {children: 'new'}]]);
   });
 
+  test('MATCH: each card is its own run; a MATCH cancel stops its card only, with the reset made for its card', () => {
+    const match = {context: 1, input: 0, keys: ['index']};
+    const {client, welcomeIn, applied, clock} = setup({config: {
+      callbacks: {count: {name: 'app.count', reset: [[{type: 'out', index: ['MATCH']}, {children: 'stopped'}], ['all', {n: 0}]]}},
+      groups: {
+        go: [{kind: 'start', cb: 'count', args: [0, 1], initial: false, match}],
+        stop: [{kind: 'cancel', cb: 'count', arg: 0, keep: null, match}],
+        stopAll: [{kind: 'cancel', cb: 'count', arg: 0, keep: null}],
+      },
+    }});
+    client.connect();
+    const ws = welcomeIn();
+    const card = (type, index) => ({t: [`{"index":${index},"type":"${type}"}.n_clicks`], i: [{id: {type, index}, property: 'n_clicks'}], s: []});
+    const fire = (group, type, index) => client.fire(group, [1, card(type, index)], [{prop_id: card(type, index).t[0]}]);
+    fire('go', 'go', 1);
+    fire('go', 'go', 2);
+    fire('go', 'go', 1); // replaces card 1's run only
+    assert.deepEqual(ws.frames().slice(1).map(({t, run, key}) => [t, run, key]), [
+      ['start', 1, '{"index":1}'], ['start', 2, '{"index":2}'], ['start', 3, '{"index":1}'],
+    ]);
+    fire('stop', 'stop', 2);
+    assert.deepEqual(ws.frames().at(-1), {t: 'cancel', run: 2});
+    assert.deepEqual(applied, [[{type: 'out', index: 2}, {children: 'stopped'}], ['all', {n: 0}]]);
+    client.fire('stopAll', [1], [{prop_id: 'halt.n_clicks'}]); // no MATCH: every card's run
+    assert.deepEqual(ws.frames().at(-1), {t: 'cancel', run: 3});
+    clock.advance(1); // the next flush follows the renderer's turn (a timer)
+    assert.deepEqual(applied.slice(2), [[{type: 'out', index: 1}, {children: 'stopped'}], ['all', {n: 0}]]);
+  });
+
   test('an unknown group is reported', () => {
     const {client, console} = setup();
     client.fire('nope', [], CLICK);

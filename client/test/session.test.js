@@ -45,7 +45,7 @@ describe('handshake', () => {
   test('a run cancelled or replaced before it was sent never reaches the server', () => {
     const session = new ClientSession();
     session.start('a', [1]);
-    assert.equal(session.cancel('a'), 1);
+    assert.deepEqual(session.cancel('a'), [{run: 1, key: ''}]);
     const {run, replaced} = session.start('b', ['old']);
     assert.deepEqual(session.start('b', ['new']), {run: run + 1, replaced: run});
     session.receive([welcome()], 0);
@@ -83,7 +83,7 @@ describe('sequenced frames', () => {
     assert.deepEqual(session.takeFrames(0), [{t: 'start', run: second, cb: 'cb', args: []}]);
     const effects = session.receive([update(1, first), end(2, first, 'replaced'), update(3, second)], 0);
     assert.deepEqual(effects, [
-      {kind: 'end', run: first, cb: 'cb', reason: 'replaced', error: null, reset: false},
+      {kind: 'end', run: first, cb: 'cb', key: '', reason: 'replaced', error: null, reset: false},
       {kind: 'apply', run: second, cb: 'cb', props: [['out', {children: 3}]]},
     ]);
     assert.equal(session.lastSeq, 3);
@@ -91,15 +91,15 @@ describe('sequenced frames', () => {
 
   test('a run cancelled here ignores its updates; its end, even an error, resets nothing again', () => {
     const {session, runs: [a, b]} = connected('a', 'b');
-    assert.equal(session.cancel('a'), a);
-    assert.equal(session.cancel('a'), null);
-    assert.equal(session.cancel('b'), b);
+    assert.deepEqual(session.cancel('a'), [{run: a, key: ''}]);
+    assert.deepEqual(session.cancel('a'), []);
+    assert.deepEqual(session.cancel('b'), [{run: b, key: ''}]);
     assert.deepEqual(session.takeFrames(0), [{t: 'cancel', run: a}, {t: 'cancel', run: b}]);
     const boom = {code: 'callback_error', message: 'ValueError: boom'};
     const effects = session.receive([update(1, a), end(2, a, 'cancelled'), end(3, b, 'error', boom)], 0);
     assert.deepEqual(effects, [
-      {kind: 'end', run: a, cb: 'a', reason: 'cancelled', error: null, reset: false},
-      {kind: 'end', run: b, cb: 'b', reason: 'error', error: boom, reset: false},
+      {kind: 'end', run: a, cb: 'a', key: '', reason: 'cancelled', error: null, reset: false},
+      {kind: 'end', run: b, cb: 'b', key: '', reason: 'error', error: boom, reset: false},
     ]);
   });
 
@@ -111,7 +111,7 @@ describe('sequenced frames', () => {
       effects.map(({reason, reset}) => [reason, reset]),
       [['done', false], ['cancelled', true], ['replaced', false], ['error', true], ['refused', true]],
     );
-    assert.equal(session.cancel('error'), null, 'an ended run is no longer active');
+    assert.deepEqual(session.cancel('error'), [], 'an ended run is no longer active');
   });
 
   test('frames of unknown runs are dropped; error frames become effects', () => {
@@ -228,7 +228,7 @@ describe('resume', () => {
     const effects = session.receive([welcome({session: 'new', epoch: 'e2', seq: 0})], 0);
     assert.deepEqual(effects, [
       {kind: 'welcome', resumed: false},
-      {kind: 'lost', run: a, cb: 'a'},
+      {kind: 'lost', run: a, cb: 'a', key: ''},
     ]);
     assert.equal(session.token, 'new');
     assert.equal(session.lastSeq, 0);
@@ -237,7 +237,7 @@ describe('resume', () => {
       {t: 'start', run: c + 1, cb: 'c', args: []},
       {t: 'start', run: c + 2, cb: 'd', args: ['d']},
     ]);
-    assert.equal(session.cancel('a'), null, 'a lost run is not active');
+    assert.deepEqual(session.cancel('a'), [], 'a lost run is not active');
   });
 
   test('abandon forgets everything and returns the running runs', () => {
@@ -245,7 +245,7 @@ describe('resume', () => {
     session.cancel('b');
     session.onDisconnect();
     session.start('c', []);
-    assert.deepEqual(session.abandon(), [{run: a, cb: 'a'}, {run: 3, cb: 'c'}]);
+    assert.deepEqual(session.abandon(), [{run: a, cb: 'a', key: ''}, {run: 3, cb: 'c', key: ''}]);
     session.receive([welcome({resumed: true, run: 3})], 0);
     assert.deepEqual(session.takeFrames(0), []);
   });

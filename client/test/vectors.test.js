@@ -64,7 +64,7 @@ function sessionWithRuns(vector) {
     }
     assert.equal(session.start(entry.cb, entry.args).run, entry.run, 'runs are numbered from 1 in the order listed');
     session.takeFrames(0); // hands the start to the connection, when one is welcomed
-    if (entry.state === 'cancelled') assert.equal(session.cancel(entry.cb), entry.run);
+    if (entry.state === 'cancelled') assert.deepEqual(session.cancel(entry.cb).map(({run}) => run), [entry.run]);
     session.takeFrames(0);
   }
   session.onDisconnect();
@@ -78,6 +78,34 @@ describe('resume vectors', () => {
       const effects = session.receive([welcomeFrame(vector.welcome)], 0);
       assert.deepEqual(session.takeFrames(0), vector.sent_again);
       assert.deepEqual(effects.filter((effect) => effect.kind === 'lost').map((effect) => effect.run), vector.lost);
+    });
+  }
+});
+
+const identity = JSON.parse(readFileSync(new URL('../../tests/vectors/run_identity.json', import.meta.url), 'utf8'));
+
+describe('run identity vectors', () => {
+  for (const vector of identity.cases) {
+    test(vector.name, () => {
+      const session = new ClientSession();
+      session.receive([welcomeFrame({resumed: false, run: 0, seq: 0})], 0);
+      const replaced = [];
+      const cancelled = [];
+      for (const op of vector.ops) {
+        if (op.start !== undefined) {
+          const started = session.start(op.start, [], op.key);
+          if (started.replaced !== null) replaced.push([started.run, started.replaced]);
+        } else {
+          cancelled.push(...session.cancel(op.cancel, op.key).map(({run}) => run));
+        }
+      }
+      assert.deepEqual(replaced, vector.replaced);
+      assert.deepEqual(cancelled, vector.cancelled);
+      assert.deepEqual(session.running().map(({run}) => run), vector.active);
+      const keys = new Map(vector.ops.filter((op) => op.start !== undefined).map((op, index) => [index + 1, op.key]));
+      for (const frame of session.takeFrames(0).filter((queued) => queued.t === 'start')) {
+        assert.equal(frame.key ?? '', keys.get(frame.run), 'a start carries its key (none when empty)');
+      }
     });
   }
 });

@@ -464,6 +464,8 @@ const PROTOCOL_VERSION = 1;
 
 /** Characters (code points) of a start's `cb` at most: longer ids are refused, never echoed. */
 const MAX_CALLBACK_ID = 256;
+/** Characters (code points) of a start's `key` (a MATCH instance's values) at most. */
+const MAX_RUN_KEY = 1024;
 
 const END_REASONS = Object.freeze(['done', 'cancelled', 'replaced', 'error', 'refused']);
 
@@ -480,6 +482,7 @@ const KINDS = {
   list: [Array.isArray, 'an array'],
   props: [(v) => Array.isArray(v) && v.every(isPropsPair), 'an array of [id, props] pairs'],
   reason: [(v) => END_REASONS.includes(v), `one of ${END_REASONS.join(', ')}`],
+  runKey: [(v) => typeof v === 'string' && codePoints(v) <= MAX_RUN_KEY, `a string of at most ${MAX_RUN_KEY} characters`],
   errorInfo: [
     (v) => isObject(v) && typeof v.code === 'string' && typeof v.message === 'string',
     "an object with string 'code' and 'message'",
@@ -493,7 +496,7 @@ const KINDS = {
 const SCHEMAS = {
   client: {
     hello: {v: 'uint', session: 'strOrNull', seq: 'uint'},
-    start: {run: 'uint', cb: 'str', args: 'list'},
+    start: {run: 'uint', cb: 'str', args: 'list', key: 'runKey?'},
     cancel: {run: 'uint'},
     ack: {seq: 'uint'},
     bye: {},
@@ -597,14 +600,20 @@ function decodeFrame(index, obj, from) {
 
 function checkCallbackId(index, cb) {
   if (cb.length <= MAX_CALLBACK_ID) return; // UTF-16 units: at least as many as code points
-  let characters = 0;
-  for (let i = 0; i < cb.length; i++) {
-    const unit = cb.charCodeAt(i);
-    if (unit < 0xdc00 || unit > 0xdfff || i === 0 || (cb.charCodeAt(i - 1) & 0xfc00) !== 0xd800) characters++;
-  }
+  const characters = codePoints(cb);
   if (characters > MAX_CALLBACK_ID) {
     throw new ProtocolError('bad_frame', `frame ${index}: 'start' needs a 'cb' of at most ${MAX_CALLBACK_ID} characters, got ${characters}`);
   }
+}
+
+/** Characters of `text` as Python counts them (code points; a lone surrogate counts as one). */
+function codePoints(text) {
+  let characters = 0;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0xdc00 || unit > 0xdfff || i === 0 || (text.charCodeAt(i - 1) & 0xfc00) !== 0xd800) characters++;
+  }
+  return characters;
 }
 
 function typeName(value) {
@@ -618,6 +627,52 @@ function quote(value) {
 
 function truncate(text, length) {
   return text.length > length ? `${text.slice(0, length)}…` : text;
+}
+
+// ---- instances.js ----
+
+// A run's instance: MATCH callbacks run once per matched component set (docs/protocol.md, "Run
+// identity"). The key of an instance is its MATCH values as canonical JSON, made here from the ids
+// Dash's renderer hands a trigger group, and used for its reset props.
+
+
+/** @typedef {import('./apply.js').Batch} Batch */
+/** @typedef {{context: number, input: number, keys: string[]}} MatchSource */
+
+/**
+ * A run's instance key: the MATCH values of the id Dash resolved for the Input `match` names, as
+ * canonical JSON (the server's run_key); null when the action has no MATCH (every instance).
+ * @param {MatchSource | undefined} match @param {unknown[]} values
+ * @returns {string | null}
+ */
+function instanceKey(match, values) {
+  if (match === undefined) return null;
+  const id = values[match.context]?.i?.[match.input]?.id;
+  if (id === null || typeof id !== 'object') return ''; // not resolved: no instance's runs
+  return canonicalJson(Object.fromEntries(match.keys.map((key) => [key, id[key]])));
+}
+
+/** MATCH as the page config carries it in a reset id (Dash's wire form of a wildcard). */
+const isMatch = (value) => Array.isArray(value) && value.length === 1 && value[0] === 'MATCH';
+
+/**
+ * `pairs` with MATCH in their ids made the values of instance `key`; pairs it cannot make concrete
+ * are left out.
+ * @param {Batch} pairs @param {string} key
+ * @returns {Batch}
+ */
+function forInstance(pairs, key) {
+  if (!pairs.some(([id]) => isObject(id) && Object.values(id).some(isMatch))) return pairs;
+  const match = key ? JSON.parse(key) : {};
+  const out = [];
+  for (const [id, props] of pairs) {
+    if (!isObject(id) || !Object.values(id).some(isMatch)) {
+      out.push([id, props]);
+    } else if (Object.entries(id).every(([name, value]) => !isMatch(value) || name in match)) {
+      out.push([Object.fromEntries(Object.entries(id).map(([name, value]) => [name, isMatch(value) ? match[name] : value])), props]);
+    }
+  }
+  return out;
 }
 
 // ---- layout_guard.js ----
@@ -804,10 +859,10 @@ function dashLayout(window) {
 /**
  * What the caller must do, in order:
  * @typedef {{kind: 'welcome', resumed: boolean}} WelcomeEffect  connected: log it
- * @typedef {{kind: 'lost', run: number, cb: string}} LostEffect  the server lost the session and
- *   this open run with it: apply the callback's reset
+ * @typedef {{kind: 'lost', run: number, cb: string, key: string}} LostEffect  the server lost the
+ *   session and this open run with it: apply the callback's reset (of instance `key`)
  * @typedef {{kind: 'apply', run: number, cb: string, props: Array<[any, object]>}} ApplyEffect  one batch
- * @typedef {{kind: 'end', run: number, cb: string, reason: string, error: ErrorInfo | null,
+ * @typedef {{kind: 'end', run: number, cb: string, key: string, reason: string, error: ErrorInfo | null,
  *   reset: boolean}} EndEffect  the run is over; apply the callback's reset when `reset`
  * @typedef {{kind: 'error', code: string, message: string, run?: number, cb?: string}} ErrorEffect
  * @typedef {{kind: 'gap', expected: number, received: number}} GapEffect  frames were lost:
@@ -817,13 +872,16 @@ function dashLayout(window) {
 
 /** What the page knows of a run until its `end` arrives. */
 const RunState = Object.freeze({
-  RUNNING: 'running', // the active run of its callback
+  RUNNING: 'running', // the active run of its callback and key
   CANCELLED: 'cancelled', // cancelled here, its reset applied already
-  REPLACED: 'replaced', // superseded by a newer run of its callback
+  REPLACED: 'replaced', // superseded by a newer run of its callback and key
 });
 
 const SEQUENCED = new Set(['update', 'end']);
 const RESET_ON_END = new Set(['cancelled', 'error', 'refused']);
+
+/** A run's identity: its callback and its instance key (tests/vectors/run_identity.json). */
+const identity = (cb, key) => JSON.stringify([cb, key]);
 
 /**
  * Session token, sequence numbers and runs of one page. Runs started while no connection is
@@ -840,9 +898,9 @@ class ClientSession {
   #ackedSeq = 0; // highest sequence number the server knows we applied
   #unackedSince = 0; // when the first frame after #ackedSeq was applied
   #unackedBytes = 0; // size of the messages that brought the frames after #ackedSeq
-  /** @type {Map<number, {cb: string, args: unknown[], state: string, sent: boolean}>} in run order */
+  /** @type {Map<number, {cb: string, key: string, args: unknown[], state: string, sent: boolean}>} in run order */
   #runs = new Map();
-  /** @type {Map<string, number>} callback id -> its running run */ #active = new Map();
+  /** @type {Map<string, number>} identity (callback and key) -> its running run */ #active = new Map();
   #nextRun = 1;
   /** @type {Frame[]} start, cancel and pong frames not sent yet */ #outbox = [];
   #welcomed = false;
@@ -883,7 +941,7 @@ class ClientSession {
    * - Not resumed: the runs the server had are lost; returns those still running (their reset is
    *   due). Starts not sent yet go to the new session.
    * @param {Frame} frame a `welcome`
-   * @returns {Array<{run: number, cb: string}>}
+   * @returns {Array<{run: number, cb: string, key: string}>}
    */
   onWelcome(frame) {
     const lost = [];
@@ -895,12 +953,12 @@ class ClientSession {
         // a replaced run is cancelled too: the start that replaced it may have been lost
         if (entry.state !== RunState.RUNNING) again.push({t: 'cancel', run});
       } else if (frame.resumed && entry.state === RunState.RUNNING) {
-        again.push({t: 'start', run, cb: entry.cb, args: entry.args});
+        again.push(startFrame(run, entry));
       } else {
         this.#runs.delete(run); // the server does not have it: no end will come
         if (entry.state === RunState.RUNNING) {
-          this.#active.delete(entry.cb);
-          lost.push({run, cb: entry.cb});
+          this.#active.delete(identity(entry.cb, entry.key));
+          lost.push({run, cb: entry.cb, key: entry.key});
         }
       }
     }
@@ -922,42 +980,58 @@ class ClientSession {
   }
 
   /**
-   * Starts a run of `cb`; the callback's running run, if any, is replaced: its later frames are
-   * ignored.
+   * Starts a run of `cb`'s instance `key` (a MATCH callback's matched values; '' otherwise); the
+   * running run of the same callback and key, if any, is replaced: its later frames are ignored.
    * @param {string} cb
    * @param {unknown[]} args
+   * @param {string} [key]
    * @returns {{run: number, replaced: number | null}}
    */
-  start(cb, args) {
-    const replaced = this.#active.get(cb) ?? null;
+  start(cb, args, key = '') {
+    const replaced = this.#active.get(identity(cb, key)) ?? null;
     if (replaced !== null) this.#retire(replaced, RunState.REPLACED);
     const run = this.#nextRun++;
-    this.#runs.set(run, {cb, args, state: RunState.RUNNING, sent: false});
-    this.#active.set(cb, run);
-    this.#outbox.push({t: 'start', run, cb, args});
+    const entry = {cb, key, args, state: RunState.RUNNING, sent: false};
+    this.#runs.set(run, entry);
+    this.#active.set(identity(cb, key), run);
+    this.#outbox.push(startFrame(run, entry));
     return {run, replaced};
   }
 
   /**
-   * Cancels the running run of `cb` (only if it is `only`, when given): its later frames are
-   * ignored. The caller applies the reset.
-   * @param {string} cb @param {number} [only]
-   * @returns {number | null} the run cancelled, null when `cb` had none running
+   * Cancels the running runs of `cb`: of its instance `key`, or of every instance when `key` is
+   * null. Their later frames are ignored; the caller applies their resets.
+   * @param {string} cb @param {string | null} [key]
+   * @returns {Array<{run: number, key: string}>} the runs cancelled
    */
-  cancel(cb, only = undefined) {
-    const run = this.#active.get(cb);
-    if (run === undefined || (only !== undefined && run !== only)) return null;
-    if (this.#retire(run, RunState.CANCELLED)) this.#outbox.push({t: 'cancel', run});
-    return run;
+  cancel(cb, key = null) {
+    const cancelled = [];
+    for (const [run, entry] of this.#runs) {
+      if (entry.state !== RunState.RUNNING || entry.cb !== cb || (key !== null && entry.key !== key)) continue;
+      this.cancelRun(run);
+      cancelled.push({run, key: entry.key});
+    }
+    return cancelled;
   }
 
   /**
-   * Ends `run` as the running run of its callback. Returns whether the server knows of it: a run
-   * whose start is still queued is forgotten with its start frame.
+   * Cancels `run` if it is running: its later frames are ignored. The caller applies the reset.
+   * @param {number} run
+   * @returns {boolean} whether it was running
+   */
+  cancelRun(run) {
+    if (this.#runs.get(run)?.state !== RunState.RUNNING) return false;
+    if (this.#retire(run, RunState.CANCELLED)) this.#outbox.push({t: 'cancel', run});
+    return true;
+  }
+
+  /**
+   * Ends `run` as the running run of its callback and key. Returns whether the server knows of it:
+   * a run whose start is still queued is forgotten with its start frame.
    */
   #retire(run, state) {
     const entry = this.#runs.get(run);
-    this.#active.delete(entry.cb);
+    this.#active.delete(identity(entry.cb, entry.key));
     if (entry.sent) {
       entry.state = state;
       return true;
@@ -967,14 +1041,19 @@ class ClientSession {
     return false;
   }
 
+  /** @returns {Array<{run: number, cb: string, key: string}>} the running runs, in run order */
+  running() {
+    return [...this.#runs]
+      .filter(([, entry]) => entry.state === RunState.RUNNING)
+      .map(([run, entry]) => ({run, cb: entry.cb, key: entry.key}));
+  }
+
   /**
    * Forgets every run and queued frame, for a client that gives up.
-   * @returns {Array<{run: number, cb: string}>} the runs that were running (their reset is due)
+   * @returns {Array<{run: number, cb: string, key: string}>} the runs that were running (their reset is due)
    */
   abandon() {
-    const running = [...this.#runs]
-      .filter(([, entry]) => entry.state === RunState.RUNNING)
-      .map(([run, entry]) => ({run, cb: entry.cb}));
+    const running = this.running();
     this.#runs.clear();
     this.#active.clear();
     this.#outbox = [];
@@ -984,7 +1063,7 @@ class ClientSession {
   /**
    * Forgets the session itself, as ``abandon()`` forgets its runs: the server cannot have it any
    * more, and the next hello opens a new one.
-   * @returns {Array<{run: number, cb: string}>} the runs that were running (their reset is due)
+   * @returns {Array<{run: number, cb: string, key: string}>} the runs that were running (their reset is due)
    */
   expire() {
     const running = this.abandon();
@@ -1027,7 +1106,7 @@ class ClientSession {
     switch (frame.t) {
       case 'welcome':
         effects.push({kind: 'welcome', resumed: frame.resumed});
-        for (const {run, cb} of this.onWelcome(frame)) effects.push({kind: 'lost', run, cb});
+        for (const {run, cb, key} of this.onWelcome(frame)) effects.push({kind: 'lost', run, cb, key});
         break;
       case 'update':
         if (this.#runs.get(frame.run)?.state === RunState.RUNNING) {
@@ -1039,9 +1118,10 @@ class ClientSession {
         if (entry === undefined) break;
         this.#runs.delete(frame.run);
         const running = entry.state === RunState.RUNNING;
-        if (running) this.#active.delete(entry.cb);
+        if (running) this.#active.delete(identity(entry.cb, entry.key));
         const reset = running && RESET_ON_END.has(frame.reason);
-        effects.push({kind: 'end', run: frame.run, cb: entry.cb, reason: frame.reason, error: frame.error ?? null, reset});
+        effects.push({kind: 'end', run: frame.run, cb: entry.cb, key: entry.key, reason: frame.reason,
+          error: frame.error ?? null, reset});
         break;
       }
       case 'error': {
@@ -1096,6 +1176,11 @@ class ClientSession {
     if (!this.#welcomed || this.#lastSeq === this.#ackedSeq) return null;
     return this.#unackedSince + this.#ackIntervalMs;
   }
+}
+
+/** The start frame of `run` (its key only when it has one). */
+function startFrame(run, {cb, args, key}) {
+  return key === '' ? {t: 'start', run, cb, args} : {t: 'start', run, cb, args, key};
 }
 
 // ---- transport.js ----
@@ -1400,8 +1485,10 @@ const MAX_QUICK_ATTEMPTS = 10;
 /** @typedef {import('./transport.js').CloseDetail} CloseDetail */
 /** @typedef {import('./transport_choice.js').TransportName} TransportName */
 /**
- * @typedef {{kind: 'start', cb: string, args: number[], initial: boolean}
- *   | {kind: 'cancel', cb: string, arg: number, keep: unknown}} GroupAction
+ * @typedef {{context: number, input: number, keys: string[]}} MatchSource  where a run's instance
+ *   key comes from: the MATCH values of one Input's id in the trigger context at `context`
+ * @typedef {{kind: 'start', cb: string, args: number[], initial: boolean, match?: MatchSource}
+ *   | {kind: 'cancel', cb: string, arg: number, keep: unknown, match?: MatchSource}} GroupAction
  * @typedef {object} PageConfig  the flash_ws member of Dash's page config (docs/protocol.md)
  * @property {string} ws_url
  * @property {string} [sse_url]
@@ -1600,10 +1687,15 @@ class FlashClient {
     const resets = [];
     for (const action of actions) {
       if (action.kind === 'start') {
-        if (!initial || action.initial) this.#session.start(action.cb, action.args.map((index) => values[index]));
+        if (!initial || action.initial) {
+          this.#session.start(action.cb, action.args.map((index) => values[index]), instanceKey(action.match, values) ?? '');
+        }
       } else if (action.kind === 'cancel') {
         const keep = canonicalJson(values[action.arg]) === canonicalJson(action.keep);
-        if (!initial && !keep && this.#session.cancel(action.cb) !== null) resets.push(this.#resetOf(action.cb));
+        if (initial || keep) continue;
+        for (const {key} of this.#session.cancel(action.cb, instanceKey(action.match, values))) {
+          resets.push(this.#resetOf(action.cb, key));
+        }
       } else {
         this.#console.error(`flash_ws: unknown action kind '${action.kind}' in trigger group '${group}'`);
       }
@@ -1680,7 +1772,7 @@ class FlashClient {
           );
           break;
         case 'lost':
-          batches.push(this.#resetOf(effect.cb));
+          batches.push(this.#resetOf(effect.cb, effect.key));
           this.#console.error(`flash_ws: ${this.#nameOf(effect.cb)} was interrupted: the server lost the session`);
           this.#onLost({cb: effect.cb, name: this.#nameOf(effect.cb)});
           break;
@@ -1692,7 +1784,7 @@ class FlashClient {
         }
         case 'end':
           this.#guard.forget(effect.run);
-          if (effect.reset) batches.push(this.#resetOf(effect.cb));
+          if (effect.reset) batches.push(this.#resetOf(effect.cb, effect.key));
           this.#reportEnd(effect);
           if (effect.reset && LOST_WITH_A_WORKER.has(effect.error?.code)) {
             // the run's worker stopped (a restart, a crash): the page hears of it like a lost session
@@ -1712,7 +1804,7 @@ class FlashClient {
     }
     this.#applier.apply(batches);
     for (const {run, cb} of leftPage) {
-      if (this.#session.cancel(cb, run) !== null) {
+      if (this.#session.cancelRun(run)) {
         this.#console.info(`flash_ws: ${this.#nameOf(cb)} stopped: the components it updates left the page`);
       }
     }
@@ -1743,7 +1835,7 @@ class FlashClient {
     if (action === CloseAction.GIVE_UP) {
       this.#state = ClientState.STOPPED;
       this.#console.error(`flash_ws: the server refused the connection (${describeClose(reason, detail)}); giving up`);
-      this.#applier.apply(this.#session.abandon().map(({cb}) => this.#resetOf(cb)));
+      this.#applier.apply(this.#session.abandon().map(({cb, key}) => this.#resetOf(cb, key)));
       return;
     }
     if (this.#graceTimer === null && this.#graceMs !== null && this.#session.token !== null) {
@@ -1787,7 +1879,7 @@ class FlashClient {
     this.#graceTimer = null;
     const seconds = Math.round(this.#graceMs / 100) / 10;
     const lost = this.#session.expire();
-    this.#applier.apply(lost.map(({cb}) => this.#resetOf(cb)));
+    this.#applier.apply(lost.map(({cb, key}) => this.#resetOf(cb, key)));
     for (const {cb} of lost) {
       this.#console.error(`flash_ws: ${this.#nameOf(cb)} was interrupted: the server could not be reached for ` +
         `${seconds} s (its resume_grace), so the session is gone; reconnecting for new runs`);
@@ -1829,10 +1921,14 @@ class FlashClient {
     if (frames.length > 0) this.#transport.send(encodeMessage(frames), options);
   }
 
-  /** @returns {Batch} the props that put the callback's outputs back when a run stops early (of
-   *  the components still in the layout) */
-  #resetOf(cb) {
-    return this.#guard.present(this.#config.callbacks?.[cb]?.reset ?? []);
+  /**
+   * The props that put the callback's outputs back when a run of instance `key` stops early (of
+   * the components still in the layout; MATCH in a reset id is the instance's value).
+   * @param {string} cb @param {string} key
+   * @returns {Batch}
+   */
+  #resetOf(cb, key) {
+    return this.#guard.present(forInstance(this.#config.callbacks?.[cb]?.reset ?? [], key));
   }
 
   #nameOf(cb) {

@@ -67,6 +67,7 @@ class ClientSession:
     acked_seq: int = 0
     runs: dict[int, str] = field(default_factory=dict)  # active runs: run -> cb
     args: dict[int, list[Any]] = field(default_factory=dict)  # args of the active runs
+    keys: dict[int, str] = field(default_factory=dict)  # instance keys of the runs started with one (Start.key)
     cancelling: dict[int, str] = field(default_factory=dict)  # cancelled or replaced here, end not yet received: run -> cb
     server_run: int = 0  # the highest run id the server said it received
     unsent: set[int] = field(default_factory=set)  # runs started while no connection was welcomed
@@ -82,26 +83,35 @@ class ClientSession:
         """The connection is gone: runs started from now on wait for the next welcome."""
         self.connected = False
 
-    def start(self, cb: str, args: list[Any]) -> tuple[Start, int | None]:
-        """A start frame for ``cb`` (to send now when ``connected``; otherwise the next welcome's
-        replies carry it); also the run it replaces, if one was active."""
-        replaced = next((run for run, name in self.runs.items() if name == cb), None)
+    def start(self, cb: str, args: list[Any], key: str = "") -> tuple[Start, int | None]:
+        """A start frame for ``cb``'s instance ``key`` (to send now when ``connected``; otherwise the
+        next welcome's replies carry it); also the run it replaces: the active run of the same
+        callback and key, if any (tests/vectors/run_identity.json)."""
+        replaced = next((run for run, name in self.runs.items() if name == cb and self.keys.get(run, "") == key), None)
         if replaced is not None:
             del self.runs[replaced]
             self.args.pop(replaced, None)
+            self.keys.pop(replaced, None)
             self.cancelling[replaced] = cb  # until its end comes: if the new start is lost, cancel it
         run, self._next_run = self._next_run, self._next_run + 1
         self.runs[run] = cb
         self.args[run] = args
+        if key:
+            self.keys[run] = key
         if not self.connected:
             self.unsent.add(run)
-        return Start(run, cb, args), replaced
+        return Start(run, cb, args, key), replaced
+
+    def runs_of(self, cb: str, key: str | None = None) -> list[int]:
+        """The active runs of ``cb``: of its instance ``key``, or of every instance when None."""
+        return [run for run, name in self.runs.items() if name == cb and (key is None or self.keys.get(run, "") == key)]
 
     def cancel(self, run: int) -> Cancel | None:
         cb = self.runs.pop(run, None)
         if cb is None:
             return None
         self.args.pop(run, None)
+        self.keys.pop(run, None)
         self.cancelling[run] = cb
         return Cancel(run)
 
@@ -156,15 +166,16 @@ class ClientSession:
                 if run in self.cancelling:
                     again.append(Cancel(run))
             elif frame.resumed and run in self.runs:
-                again.append(Start(run, self.runs[run], self.args[run]))
+                again.append(Start(run, self.runs[run], self.args[run], self.keys.get(run, "")))
             elif run in self.runs:  # the server lost it with the session
                 lost[run] = self.runs.pop(run)
                 self.args.pop(run, None)
+                self.keys.pop(run, None)
             else:  # cancelled or replaced here, and the server does not have it: no end will come
                 effects.append(RunEnded(run, self.cancelling.pop(run), "cancelled", None, False))
         for run in sorted(self.unsent):
             if run in self.runs:
-                again.append(Start(run, self.runs[run], self.args[run]))
+                again.append(Start(run, self.runs[run], self.args[run], self.keys.get(run, "")))
             elif run in self.cancelling:
                 effects.append(RunEnded(run, self.cancelling.pop(run), "cancelled", None, False))
         if lost:
@@ -193,6 +204,7 @@ class ClientSession:
 
     def _ended(self, frame: End) -> list[Effect]:
         self.args.pop(frame.run, None)
+        self.keys.pop(frame.run, None)
         cancelled_here = self.cancelling.pop(frame.run, None)
         if cancelled_here is not None:  # its reset was applied when it was cancelled here
             return [RunEnded(frame.run, cancelled_here, frame.reason, frame.error, False)]

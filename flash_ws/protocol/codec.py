@@ -31,6 +31,7 @@ Sender = Literal["client", "server"]
 DEFAULT_MAX_BYTES = 1 << 20
 DEFAULT_MAX_NESTING = 32
 MAX_CALLBACK_ID = 256  # characters of a start's ``cb``: longer ids are refused, never echoed
+MAX_RUN_KEY = 1024  # characters of a start's ``key`` (a MATCH instance's values)
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
@@ -62,12 +63,13 @@ _KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "reason": (lambda v: v in END_REASONS, "one of " + ", ".join(sorted(END_REASONS))),
     "error?": (lambda v: v is None or _is_error_info(v), "an object with string 'code' and 'message'"),
     "uint?": (lambda v: v is None or _is_uint(v), "a non-negative integer or null"),
+    "key?": (lambda v: v is None or (isinstance(v, str) and len(v) <= MAX_RUN_KEY), f"a string of at most {MAX_RUN_KEY} characters"),
 }
 
 # (sender, type name) -> (frame class, {member: kind}); a kind ending in "?" may be absent.
 _SCHEMAS: dict[tuple[str, str], tuple[type, dict[str, str]]] = {
     ("client", "hello"): (Hello, {"v": "uint", "session": "str|null", "seq": "uint"}),
-    ("client", "start"): (Start, {"run": "uint", "cb": "str", "args": "list"}),
+    ("client", "start"): (Start, {"run": "uint", "cb": "str", "args": "list", "key": "key?"}),
     ("client", "cancel"): (Cancel, {"run": "uint"}),
     ("client", "ack"): (Ack, {"seq": "uint"}),
     ("client", "bye"): (Bye, {}),
@@ -105,6 +107,8 @@ def _decode_frame(index: int, obj: Any, sender: Sender) -> Frame:
     if cls is Start and len(values["cb"]) > MAX_CALLBACK_ID:
         raise ProtocolError("bad_frame", f"frame {index}: 'start' needs a 'cb' of at most {MAX_CALLBACK_ID} characters, "
                                          f"got {len(values['cb'])}")
+    if cls is Start and values.get("key", "") is None:
+        del values["key"]  # null is absent, as for every optional member
     if cls is End and values.get("error") is not None:
         values["error"] = ErrorInfo(values["error"]["code"], values["error"]["message"])
     frame: Frame = cls(**values)
@@ -164,7 +168,7 @@ def encode_frame(frame: Frame) -> str:
     obj: dict[str, Any] = {"t": _TYPE_OF[type(frame)]}
     for field in fields(frame):
         value = getattr(frame, field.name)
-        if value is None and field.name in ("error", "run", "cb"):
+        if (value is None and field.name in ("error", "run", "cb")) or (field.name == "key" and value == ""):
             continue
         obj[field.name] = value.__dict__ if isinstance(value, ErrorInfo) else value
     return _dumps(obj)

@@ -30,9 +30,14 @@ class Hello:
 
 @dataclass(frozen=True)
 class Start:
+    """Start ``run`` of ``cb``; ``key`` names its instance (a MATCH callback's matched values, as
+    canonical JSON; empty otherwise). A run's identity is its callback and its key: a start replaces
+    only the active run of the same callback and key (docs/protocol.md, "Run identity")."""
+
     run: int
     cb: str
     args: list[Any]
+    key: str = ""
 
 
 @dataclass(frozen=True)

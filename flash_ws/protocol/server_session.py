@@ -48,6 +48,7 @@ class Limits:
 @dataclass
 class _Run:
     cb: str
+    key: str = ""  # its instance (Start.key): a start replaces the active run of the same cb and key
 
 
 @dataclass
@@ -71,7 +72,7 @@ class ServerSession:
         self._ping: str | None = None  # the latest server ping not yet sent
         self._pong: str | None = None  # the answer to the latest client ping not yet sent
         self._runs: dict[int, _Run] = {}
-        self._active_by_cb: dict[str, int] = {}
+        self._active_by_identity: dict[tuple[str, str], int] = {}  # (cb, key) -> its active run
         self._highest_run = 0
 
     # ----- transport lifecycle
@@ -199,7 +200,7 @@ class ServerSession:
         if frame.cb not in self.callbacks:
             return [self._refuse(frame, "unknown_callback", f"no event callback {excerpt(frame.cb)} in this app")]
         commands: list[Command] = []
-        previous = self._active_by_cb.get(frame.cb)
+        previous = self._active_by_identity.get((frame.cb, frame.key))
         if previous is not None:
             self._finish(previous, "replaced")
             commands.append(CancelRun(previous, "replaced"))
@@ -207,8 +208,8 @@ class ServerSession:
             limit = self.limits.max_active_runs
             message = f"{excerpt(frame.cb)} refused: this page already has {limit} active runs (the limit)"
             return commands + [self._refuse(frame, "too_many_runs", message)]
-        self._runs[frame.run] = _Run(frame.cb)
-        self._active_by_cb[frame.cb] = frame.run
+        self._runs[frame.run] = _Run(frame.cb, frame.key)
+        self._active_by_identity[(frame.cb, frame.key)] = frame.run
         return commands + [StartRun(frame.run, frame.cb, frame.args)]
 
     def _refuse(self, frame: Start, code: str, message: str) -> Refused:
@@ -271,8 +272,8 @@ class ServerSession:
 
     def _finish(self, run: int, reason: EndReason, error: ErrorInfo | None = None) -> None:
         record = self._runs.pop(run)
-        if self._active_by_cb.get(record.cb) == run:
-            del self._active_by_cb[record.cb]
+        if self._active_by_identity.get((record.cb, record.key)) == run:
+            del self._active_by_identity[(record.cb, record.key)]
         self._sequence(End(0, run, reason, error))
 
     def _sequence(self, frame: Update | End) -> None:
@@ -348,8 +349,7 @@ class ServerSession:
         session.sent_seq = last_seq
         session._highest_run = highest_run
         for run, cb in runs.items():
-            session._runs[run] = _Run(cb)
-            session._active_by_cb[cb] = run
+            session._runs[run] = _Run(cb)  # lost at once (lose_runs): their keys do not matter
         return session
 
     def lose_runs(self, error: ErrorInfo) -> list[int]:

@@ -27,6 +27,7 @@ from ..callbacks import EventCallback
 from ..protocol import ErrorInfo
 from ..protocol.errors import FlashWsError
 from ..stream import StreamProps, combine
+from ..trigger_context import TriggerContext
 from . import observe
 from .log import session_name
 from .sessions import LiveSession
@@ -104,15 +105,21 @@ class AsyncioStreamRunner:
         context the adapter gave the message that started it (``RUN_CONTEXT``)."""
         opener = RUN_CONTEXT.get()
         with opener() if opener is not None else contextlib.nullcontext():
-            await self._iterate(live, run, callback, args)
+            args, page = callback.split_context(args)
+            trigger = None
+            if not callback.context_arg:  # dash.ctx for the generator: its task's, copied by its sync steps
+                trigger = TriggerContext(callback.inputs, callback.states, args, page)
+                trigger.enter()
+            await self._iterate(live, run, callback, args, trigger)
 
-    async def _iterate(self, live: LiveSession, run: int, callback: EventCallback, args: list[Any]) -> None:
+    async def _iterate(self, live: LiveSession, run: int, callback: EventCallback, args: list[Any],
+                       trigger: TriggerContext | None) -> None:
         # an async generator is iterated as it is: no layer between its yield and the session
         steps = callback.func(*args) if callback.is_async else self._thread_steps(live.token, callback, args)
         latest = LatestValues(live, run) if callback.backpressure == "latest" else None
         try:
             async for item in steps:
-                stream = _checked(callback, item)
+                stream = _checked(callback, item, trigger)
                 if latest is not None:
                     latest.offer(stream)
                 elif not await _emit(live, run, stream):
@@ -169,11 +176,17 @@ class AsyncioStreamRunner:
                 del self._lingering[page]
 
 
-def _checked(callback: EventCallback, item: Any) -> StreamProps:
+def _checked(callback: EventCallback, item: Any, trigger: TriggerContext | None = None) -> StreamProps:
+    """What a generator yielded as one update, its MATCH ids made this run's (``trigger``)."""
     stream = combine(item)
     if stream is None:
         raise BadYield(f"event callback {callback.name} yielded {type(item).__name__} {item!r:.60}; "
                        "yield stream_props(id, props) or a list of them")
+    if trigger is not None and any(isinstance(cid, dict) for cid, _props in stream.pairs):
+        try:
+            return trigger.resolved(stream)
+        except ValueError as exc:
+            raise BadYield(f"event callback {callback.name}: {exc}") from None
     return stream
 
 
