@@ -37,7 +37,12 @@ class Scrape:
                    if sample == name and all(found.get(key) == wanted for key, wanted in labels.items()))
 
 
+TOKEN = "flash-ws-test-metrics-token"
+METRICS_ON = {"FLASH_WS_METRICS": "1", "FLASH_WS_METRICS_TOKEN": TOKEN}  # a test server's environment
+
+
 def scrape(base_url: str, headers: dict[str, str] | None = None) -> Scrape:
-    status, body = get(base_url + "/_flash_ws/metrics", headers)
+    """The metrics of a server started with ``METRICS_ON``, read with its bearer token."""
+    status, body = get(base_url + "/_flash_ws/metrics", {"Authorization": f"Bearer {TOKEN}"} if headers is None else headers)
     assert status == 200, f"metrics answered {status}: {body[:300]!r}"
     return Scrape(body.decode())

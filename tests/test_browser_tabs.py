@@ -22,7 +22,7 @@ from tests.browser import PageWatch, open_page
 from tests.cluster import Cluster
 from tests.conftest import TIMEOUT, free_port
 from tests.nginx import STOCK, Nginx
-from tests.scrape import scrape
+from tests.scrape import METRICS_ON, scrape
 
 pytestmark = pytest.mark.browser
 APP = "tests.apps.tabs_app:server"
@@ -49,7 +49,7 @@ def stock_proxy(serve):
 
 @pytest.fixture
 def stock_proxy_quick_heartbeat(serve):
-    proxy = _behind_stock_nginx(serve, FLASH_WS_TEST_HEARTBEAT=str(HEARTBEAT), FLASH_WS_METRICS="1")
+    proxy = _behind_stock_nginx(serve, FLASH_WS_TEST_HEARTBEAT=str(HEARTBEAT), **METRICS_ON)
     yield proxy
     proxy.stop()
 

@@ -21,18 +21,26 @@ from flash_ws.protocol.codec import encode_message
 from flash_ws.protocol.frames import Start
 from flash_ws.server.metrics_access import metrics_refusal, parse_allowed
 from tests.conftest import TIMEOUT, eventually, wait_until
-from tests.scrape import scrape
+from tests.nginx import STOCK, Nginx
+from tests.scrape import METRICS_ON, TOKEN, get, scrape
 
 APP = "tests.apps.operated"
 COUNT = f"{APP}.count"
 LOCAL = {"host": "127.0.0.1:8050"}
 
 
-def test_loopback_clients_may_read_unless_a_proxy_forwarded_the_request():
-    assert metrics_refusal("127.0.0.1", LOCAL, (), None) is None
-    assert metrics_refusal("::1", LOCAL, (), None) is None
-    assert metrics_refusal("127.0.0.1", {"x-forwarded-for": "203.0.113.9"}, (), None) is not None
-    assert metrics_refusal("127.0.0.1", {"forwarded": "for=203.0.113.9"}, (), None) is not None
+def test_a_loopback_client_needs_the_token_or_an_explicit_allow_list():
+    """Issue 23, item 4: a stock nginx on the same machine sends no forwarding header, so loopback
+    proves nothing; the refusal names the settings that let a local scraper in."""
+    for address in ("127.0.0.1", "::1"):
+        why = metrics_refusal(address, LOCAL, (), None)
+        assert why is not None and "metrics_token" in why and "metrics_allowed=['127.0.0.1']" in why
+    loopback = parse_allowed(["127.0.0.1", "::1"])
+    assert metrics_refusal("127.0.0.1", LOCAL, loopback, None) is None
+    assert metrics_refusal("::1", LOCAL, loopback, None) is None
+    assert metrics_refusal("127.0.0.1", {"authorization": "Bearer s3cret"}, (), "s3cret") is None
+    for forwarded in ({"x-forwarded-for": "203.0.113.9"}, {"forwarded": "for=203.0.113.9"}, {"x-real-ip": "203.0.113.9"}):
+        assert metrics_refusal("127.0.0.1", forwarded, loopback, None) is not None  # a proxy on this machine sent it
 
 
 def test_other_clients_need_the_allow_list_or_the_token():
@@ -63,7 +71,7 @@ async def test_the_endpoint_is_refused_to_a_client_the_guard_refuses(serve_in_pr
         return response.status, response.body
 
     status, body = await get({"X-Forwarded-For": "203.0.113.9"})
-    assert status == 403 and b"loopback" in body and b"s3cret" not in body
+    assert status == 403 and b"metrics_allowed" in body and b"s3cret" not in body
     assert (await get({"X-Forwarded-For": "203.0.113.9", "Authorization": "Bearer wrong"}))[0] == 403
     status, body = await get({"X-Forwarded-For": "203.0.113.9", "Authorization": "Bearer s3cret"})
     assert status == 200 and b"flash_ws_runs_started_total" in body
@@ -77,9 +85,39 @@ async def test_metrics_are_off_by_default(serve_in_process):
     assert b"flash_ws_" not in answer.body and b"# TYPE" not in answer.body
 
 
+def test_through_a_stock_nginx_on_the_same_machine_the_metrics_need_the_token(serve):
+    """Real nginx as a distribution ships it (a bare proxy_pass: no forwarding header, the upstream's
+    address as Host) in front of a real hypercorn: every request arrives from loopback, and the
+    metrics are refused without the token (issue 23, item 4); the scraper's token reads them."""
+    server = serve(f"{APP}:server", **METRICS_ON)
+    proxy = Nginx(server.port, STOCK)
+    try:
+        status, body = get(proxy.url + "/_flash_ws/metrics")
+        assert status == 403 and b"# TYPE" not in body
+        assert b"metrics_token" in body and b"metrics_allowed" in body and TOKEN.encode() not in body
+        status, body = get(proxy.url + "/_flash_ws/metrics", {"Authorization": f"Bearer {TOKEN}"})
+        assert status == 200 and b"flash_ws_runs_started_total" in body
+        assert get(server.url + "/_flash_ws/metrics")[0] == 403  # asked directly on loopback: the same
+    finally:
+        proxy.stop()
+    warned = [line for line in server.output().splitlines() if "metrics are on but" in line]
+    assert warned == []  # a token is set: nothing to warn about
+
+
+def test_metrics_on_without_a_token_or_allow_list_are_refused_to_all_and_said_so_at_start(serve):
+    """Real hypercorn: what a user who scraped on loopback before now sees, in the log and the 403."""
+    server = serve(f"{APP}:server", FLASH_WS_METRICS="1")
+    status, body = get(server.url + "/_flash_ws/metrics")
+    assert status == 403 and b"metrics_allowed=['127.0.0.1']" in body
+    assert any(line.startswith("flash_ws: metrics are on but no client may read them: set metrics_token")
+               for line in server.output().splitlines())  # Python's last-resort handler: WARNING and up
+    local = serve(f"{APP}:server", FLASH_WS_METRICS="1", FLASH_WS_TEST_METRICS_ALLOWED="127.0.0.1")
+    assert get(local.url + "/_flash_ws/metrics")[0] == 200  # the operator allowed this machine
+
+
 @pytest.mark.parametrize("transport", ["websocket", "sse"])
 async def test_counters_move_by_what_a_run_did(serve, transport):
-    server = serve(f"{APP}:server", FLASH_WS_METRICS="1")
+    server = serve(f"{APP}:server", **METRICS_ON)
     before = scrape(server.url)
     async with FlashWsClient.connect(server.url, transport=transport) as client:
         pairs, end = await asyncio.wait_for((await client.start(COUNT, [25])).collect(), TIMEOUT)
@@ -112,7 +150,7 @@ async def test_counters_move_by_what_a_run_did(serve, transport):
 async def test_a_resume_counts_the_frames_replayed(serve):
     """A page that acknowledged nothing resumes from seq 0: every frame is sent again. The counts
     are absolute: only a process of its own has counted nothing else."""
-    server = serve(f"{APP}:server", FLASH_WS_METRICS="1")
+    server = serve(f"{APP}:server", **METRICS_ON)
     async with websockets.connect(server.ws_url, origin=server.url) as ws:
         browser = {"Cookie": ws.response.headers["Set-Cookie"].split(";")[0]}  # the page's browser key
         await ws.send(encode_message([Hello(None, 0), Start(1, COUNT, [30])]))
@@ -137,7 +175,7 @@ def test_two_workers_add_up_in_multiprocess_mode(serve, tmp_path: Path):
     two real processes write prometheus_client's multiprocess files."""
     metrics_dir = tmp_path / "prometheus"
     metrics_dir.mkdir()
-    server = serve(f"{APP}:server", args=("--workers", "2"), FLASH_WS_METRICS="1", PROMETHEUS_MULTIPROC_DIR=str(metrics_dir))
+    server = serve(f"{APP}:server", args=("--workers", "2"), **METRICS_ON, PROMETHEUS_MULTIPROC_DIR=str(metrics_dir))
 
     async def one_page() -> None:
         async with FlashWsClient.connect(server.url) as client:
@@ -189,7 +227,7 @@ async def _held_silent(server, transport: str) -> bytes:
 async def test_a_connection_silent_past_its_heartbeat_is_ended_logged_and_counted(serve, transport, label, named, ended):
     """Real hypercorn: its own output holds the JSON log line (the format is set for the process),
     and its counter is this connection's alone."""
-    server = serve(f"{APP}:server", FLASH_WS_METRICS="1", FLASH_WS_LOG_FORMAT="json", FLASH_WS_TEST_HEARTBEAT=str(HEARTBEAT))
+    server = serve(f"{APP}:server", **METRICS_ON, FLASH_WS_LOG_FORMAT="json", FLASH_WS_TEST_HEARTBEAT=str(HEARTBEAT))
     assert ended in await _held_silent(server, transport)
     await eventually(lambda: scrape(server.url).value("flash_ws_heartbeat_timeouts_total") == 1,
                      what="the heartbeat timeout to be counted")

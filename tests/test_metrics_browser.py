@@ -9,7 +9,7 @@ import pytest
 from tests.browser import PageWatch, open_page
 from tests.conftest import free_port, wait_until
 from tests.nginx import STOCK, Nginx
-from tests.scrape import Scrape, get, scrape
+from tests.scrape import METRICS_ON, TOKEN, Scrape, get, scrape
 
 pytestmark = [pytest.mark.browser, pytest.mark.proxy]
 APP = "tests.apps.operated"
@@ -35,7 +35,7 @@ def _run_finishing(page: PageWatch, base_url: str, before: Scrape) -> Scrape:
 def test_a_run_in_chromium_moves_the_counters(serve, browser, transport):
     """Real Chromium: the counters are those of the page's own JavaScript client (its connection,
     its acks, its choice of transport), on a server of its own process (the metrics are process-wide)."""
-    server = serve(f"{APP}:server", FLASH_WS_METRICS="1")
+    server = serve(f"{APP}:server", **METRICS_ON)
     before = scrape(server.url)
     page = open_page(browser, server.url, f"/?flash_ws_transport={transport}")
     try:
@@ -55,7 +55,7 @@ def test_a_run_in_chromium_moves_the_counters(serve, browser, transport):
 def test_behind_the_stock_nginx_the_fallback_is_counted(serve, browser):
     """Real nginx refuses the upgrade and real Chromium falls back by itself: the counters say so."""
     port = free_port()
-    server = serve(f"{APP}:server", FLASH_WS_METRICS="1", FLASH_WS_TEST_ORIGINS=f"http://127.0.0.1:{port}")
+    server = serve(f"{APP}:server", **METRICS_ON, FLASH_WS_TEST_ORIGINS=f"http://127.0.0.1:{port}")
     nginx = Nginx(server.port, location=STOCK, port=port)
     try:
         page = open_page(browser, nginx.url)
@@ -72,11 +72,12 @@ def test_behind_the_stock_nginx_the_fallback_is_counted(serve, browser):
 
 def test_the_endpoint_is_refused_through_a_proxy_forwarding_for_a_client(serve):
     """Real nginx: the documented proxy setting adds the X-Forwarded-For the guard refuses."""
-    server = serve(f"{APP}:server", FLASH_WS_METRICS="1")
+    server = serve(f"{APP}:server", **METRICS_ON)
     nginx = Nginx(server.port, location=FORWARDING)
     try:
         status, body = get(nginx.url + "/_flash_ws/metrics")
         assert status == 403 and b"metrics_allowed" in body
-        assert get(server.url + "/_flash_ws/metrics")[0] == 200  # the same server, asked on loopback directly
+        assert get(server.url + "/_flash_ws/metrics")[0] == 403  # the same server asked on loopback: no token, refused
+        assert get(nginx.url + "/_flash_ws/metrics", {"Authorization": f"Bearer {TOKEN}"})[0] == 200
     finally:
         nginx.stop()

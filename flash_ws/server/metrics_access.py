@@ -1,5 +1,7 @@
-"""Who may read ``_flash_ws/metrics``: loopback clients, an allow list of addresses or networks
-(``metrics_allowed``), or a bearer token (``metrics_token``). Pure: no request objects."""
+"""Who may read ``_flash_ws/metrics``: the bearer token (``metrics_token``) or the addresses and
+networks the operator allows (``metrics_allowed``); nobody else, loopback clients included: a
+reverse proxy on the same machine (a stock nginx sends no forwarding header) makes every client
+look local. Pure: no request objects."""
 
 from __future__ import annotations
 
@@ -26,20 +28,24 @@ def parse_allowed(allowed: Iterable[str]) -> tuple[Network, ...]:
 
 def metrics_refusal(remote_addr: str | None, headers: Mapping[str, str], allowed: tuple[Network, ...],
                     token: str | None) -> str | None:
-    """Why the metrics must be refused to this request, or None when it may read them.
+    """Why the metrics must be refused to this request, or None when it may read them. A request
+    from a loopback peer that carries a forwarding header came through a proxy on this machine:
+    ``metrics_allowed`` does not admit it.
 
     ``headers`` are matched case-insensitively (Quart's and Werkzeug's are)."""
     authorization = headers.get("authorization") or ""
     if token and authorization.startswith("Bearer "):
         return None if same_secret(authorization[len("Bearer "):].strip(), token) else "wrong metrics bearer token"
     address = _address(remote_addr)
-    if address is not None and any(address in network for network in allowed):
+    proxied = address is not None and address.is_loopback and any(headers.get(name) for name in FORWARDED_HEADERS)
+    if address is not None and not proxied and any(address in network for network in allowed):
         return None
-    proxied = any(headers.get(name) for name in FORWARDED_HEADERS)
     if address is not None and address.is_loopback and not proxied:
-        return None
-    return ("metrics are open to loopback clients, to metrics_allowed addresses and to the metrics_token bearer; "
-            "this client is none of them")
+        return ("metrics are not open to loopback clients by default (a proxy on this machine makes every client "
+                "look local): send the metrics_token as a bearer (Authorization: Bearer; FLASH_WS_METRICS_TOKEN), "
+                "or allow this machine with Flash(metrics_allowed=['127.0.0.1'])")
+    return ("metrics are open to the metrics_token bearer (Authorization: Bearer) and to metrics_allowed addresses; "
+            "this client is neither" + (" (it came through a proxy on this machine)" if proxied else ""))
 
 
 def _address(remote_addr: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

@@ -5,6 +5,7 @@ framework-free answers and hooks that each backend's adapter calls."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 
 from .. import logs
@@ -17,6 +18,7 @@ from .service import FlashWsService
 from .shutdown_watch import ShutdownWatch
 
 TRUE_WORDS = ("1", "true", "yes", "on")
+log = logging.getLogger("flash_ws")
 
 
 def metrics_from_environment(enabled: bool | None, token: str | None) -> tuple[bool, str | None]:
@@ -62,6 +64,11 @@ class Operations:
         logs.configure(self.settings.log_format)
         if self.settings.metrics:
             metrics.enable()  # the process's Prometheus registry: here too, not when an app is made
+            if not (self.settings.metrics_token or self.settings.metrics_allowed):
+                log.warning("flash_ws: metrics are on but no client may read them: set metrics_token "
+                            "(FLASH_WS_METRICS_TOKEN) for the scraper to send as a bearer, or metrics_allowed for its "
+                            "addresses (loopback clients are not open by default: a proxy on this machine makes "
+                            "every client look local)")
         await self.service.store.start()
         await self.service.share_key_secret()
         await self._watch.start()
