@@ -28,7 +28,7 @@ def _buttons(*names: str) -> list:
 
 app.layout = html.Div([
     html.Div([html.Div([html.Button(f"start {i}", id=f"start-{i}"), html.Span(id=f"out-{i}")]) for i in range(N_STREAMS)]),
-    *_buttons("long-start", "long-cancel", "re-start", "err-start", "err-plain-start", "misc-start", "sync-start",
+    *_buttons("finish-eight", "long-start", "long-cancel", "re-start", "err-start", "err-plain-start", "misc-start", "sync-start",
               "chart-start", "chart-burst", "plain", "plain-sync", "slow-start", "chart-300", "chart-400"),
     html.Div(id="long-out"), html.Div(id="re-out"), html.Div(id="err-msg"), html.Div(id="sync-out"),
     dcc.Input(id="misc-input", value="from state"),
@@ -38,9 +38,17 @@ app.layout = html.Div([
 ])
 
 
+FINISHED = [0]  # clicks of finish-eight so far, in this process (the one running the page's runs)
+
+
 def _stream(i: int):
     async def stream(n_clicks):
-        for k in range(100):  # 5 s: long enough that all eight overlap even on a busy machine
+        # counts until finish-eight is clicked (after the test saw all eight progress at once, however
+        # slowly a busy machine clicked them), two minutes at most
+        finished = FINISHED[0]
+        for k in range(2400):
+            if FINISHED[0] != finished:
+                break
             await asyncio.sleep(0.05)
             yield stream_props(f"out-{i}", {"children": str(k)})
         yield stream_props(f"out-{i}", {"children": "done"})
@@ -51,6 +59,12 @@ def _stream(i: int):
 
 for _i in range(N_STREAMS):
     event_callback(Input(f"start-{_i}", "n_clicks"))(_stream(_i))
+
+
+@event_callback(Input("finish-eight", "n_clicks"))
+async def finish_eight(n_clicks):
+    FINISHED[0] += 1
+    yield stream_props("finish-eight", {"title": "finished"})
 
 
 @event_callback(Input("long-start", "n_clicks"), cancel=[(Input("long-cancel", "n_clicks"), 0)],
