@@ -66,3 +66,47 @@ def test_the_formatter_writes_the_event_fields_and_tracebacks():
 def test_an_unknown_log_format_is_refused_by_name():
     with pytest.raises(ValueError, match="log_format must be one of text, json, got 'xml'"):
         configure("xml")
+
+
+def _status(port: int, method: str, path: str, headers: dict[str, str], body: bytes | None = None) -> int:
+    """The status of one request, redirects not followed (a login's answer is what it is)."""
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
+    try:
+        connection.request(method, path, body=body, headers=headers)
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def test_refusals_are_logged_at_warning_with_logging_as_it_comes(serve):
+    """Real hypercorn, no log_format and no logging setup of the app's: Python's last-resort handler
+    prints WARNING and up only, so each line found here is a WARNING. A refused Host, Origin and
+    login on the HTTP transports each say what was refused and why, once per kind."""
+    server = serve("tests.apps.basic:server", FLASH_WS_TEST_HOSTS="127.0.0.1")
+    evil = {"Host": f"evil.example:{server.port}", "Origin": f"http://evil.example:{server.port}"}
+    post = {"Content-Type": "application/json", "X-Flash-Ws-Session": "x.y"}
+    for _ in range(2):
+        assert _status(server.port, "POST", "/_flash_ws/post", {**evil, **post}, b"[]") == 403
+        assert _status(server.port, "GET", "/_flash_ws/sse?v=1&sid=&seq=0", evil) == 403
+        assert _status(server.port, "POST", "/_flash_ws/post", {"Origin": "http://elsewhere.example", **post}, b"[]") == 403
+    login = serve("tests.apps.login:server", args=("--workers", "1"), FLASH_WS_TEST_BACKEND="flask")
+    assert _status(login.port, "POST", "/_flash_ws/post", {"Origin": login.url, **post}, b"[]") >= 300
+    expected = {
+        server: [f"flash_ws: refused a post request: Host 'evil.example:{server.port}' is not in the app's allowed_hosts",
+                 f"flash_ws: refused a sse request: Host 'evil.example:{server.port}' is not in the app's allowed_hosts",
+                 "flash_ws: refused a post request from Origin 'http://elsewhere.example' to Host "
+                 f"'127.0.0.1:{server.port}': if a proxy rewrote the Host header"],
+        login: ["flash_ws: refused a post request from 127.0.0.1 (the app's login or websocket_connect hook)"],
+    }
+    def refused(where) -> list[str]:
+        return [line for line in where.output().splitlines() if "refused a" in line]
+
+    for where, starts in expected.items():
+        count = len(starts)
+        lines = wait_until(lambda w=where, n=count: (found := refused(w)) and len(found) >= n and found,
+                           what="the refusals to be logged")
+        assert len(lines) == count, lines  # once per kind, not per request
+        for start in starts:
+            assert any(line.startswith(start) for line in lines), (start, lines)

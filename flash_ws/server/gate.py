@@ -36,7 +36,7 @@ from .sessions import Connection, SessionHandle, SessionMoved, SessionStoreError
 
 log = logging.getLogger("flash_ws")
 Hook = Callable[..., Any]
-MAX_ORIGIN_WARNINGS = 32  # distinct (Origin, Host) refusals logged per process; later ones are not
+MAX_REFUSAL_WARNINGS = 64  # distinct refusals (kind, Origin or address, Host) logged per process; later ones are not
 Authenticate = Callable[[ClientRequest], Awaitable[Refusal | None]]
 
 
@@ -98,29 +98,41 @@ class Gate:
         self.cookie_path = cookie_path
         self.authenticate = authenticate
         self.authenticate_on = frozenset({"websocket"})  # the transports the framework does not protect itself
-        self._warned: set[tuple[str, str]] = set()  # (Origin, Host) pairs refused and logged
+        self._warned: set[tuple[str, ...]] = set()  # the kinds of refusal logged (``_warn``)
 
     async def admit(self, req: ClientRequest, transport: str) -> Refusal | None:
-        """The checks of a connection: ``transport`` is ``"websocket"``, ``"sse"`` or ``"post"``."""
+        """The checks of a connection: ``transport`` is ``"websocket"``, ``"sse"`` or ``"post"``.
+        A refusal is logged at WARNING (once per kind, transport and Host or client address, see
+        ``_warn``); the WebSocket route logs its own refusals but the Origin's."""
         settings = self.settings
         host = req.headers.get("host")
         if not host_is_well_formed(host):
-            return Refusal("bad_host", f"Host {quoted(host)} is not a host[:port]")
+            return self._host_refused(transport, host, Refusal("bad_host", f"Host {quoted(host)} is not a host[:port]"))
         if not host_allowed(host, settings.allowed_hosts):
-            return Refusal("origin", f"Host {quoted(host)} is not in the app's allowed_hosts")
+            return self._host_refused(transport, host, Refusal("origin", f"Host {quoted(host)} is not in the app's "
+                                                                         "allowed_hosts (Flash(allowed_hosts=[...]))"))
         origin = req.headers.get("origin")
         if origin is not None or transport != "sse":  # a same-origin EventSource sends no Origin
             foreign = origin_refusal(origin, host, settings.allowed_origins, req.secure)
             if foreign and transport == "post" and origin and self.holds_browser_key(req):
                 foreign = None  # a proxy that rewrote Host (docs/security.md: "A proxy that rewrites Host")
             if foreign:
-                self._warn_origin(transport, origin, host, foreign.fix)
+                self._warn(("origin", origin or "", host or ""), "flash_ws: refused a %s request from Origin %s to "
+                           "Host %s: %s", transport, quoted(origin), quoted(host), foreign.fix)
                 return Refusal("origin", f"{foreign.why}; {foreign.fix}")
+        refused = None
         if transport in self.authenticate_on and self.authenticate is not None:
             refused = await self.authenticate(req)
-            if refused:
-                return refused
-        return await run_hooks(self.hooks("websocket_connect"), req.native)
+        refused = refused or await run_hooks(self.hooks("websocket_connect"), req.native)
+        if refused and transport != "websocket":
+            self._warn(("login", transport, req.remote_addr), "flash_ws: refused a %s request from %s (the app's "
+                       "login or websocket_connect hook): %s", transport, req.remote_addr, refused.message)
+        return refused
+
+    def _host_refused(self, transport: str, host: str | None, refusal: Refusal) -> Refusal:
+        if transport != "websocket":
+            self._warn(("host", transport, host or ""), "flash_ws: refused a %s request: %s", transport, refusal.message)
+        return refusal
 
     async def open(self, req: ClientRequest, hello: Hello, connection: Connection, key: str,
                    bundled: Sequence[Frame] = ()) -> tuple[SessionHandle, list[Command]] | Refusal:
@@ -186,15 +198,13 @@ class Gate:
         key = req.cookies.get(key_cookie_name(req.secure, self.cookie_path))
         return key if key and browser_key_issued(key, self.service.key_secret) else None
 
-    def _warn_origin(self, transport: str, origin: str | None, host: str | None, fix: str) -> None:
-        """Say in the server's log, once per Origin and Host (at most ``MAX_ORIGIN_WARNINGS`` pairs),
-        why a request was refused and how to fix the deployment."""
-        pair = (origin or "", host or "")
-        if pair in self._warned or len(self._warned) >= MAX_ORIGIN_WARNINGS:
+    def _warn(self, kind: tuple[str, ...], line: str, *args: object) -> None:
+        """Log a refusal at WARNING once per ``kind`` (what was refused, and to whom), at most
+        ``MAX_REFUSAL_WARNINGS`` kinds per process: a client cannot flood the log."""
+        if kind in self._warned or len(self._warned) >= MAX_REFUSAL_WARNINGS:
             return
-        self._warned.add(pair)
-        log.warning("flash_ws: refused a %s request from Origin %s to Host %s: %s", transport, quoted(origin),
-                    quoted(host), fix)
+        self._warned.add(kind)
+        log.warning(line, *args)
 
     def browser_key(self, req: ClientRequest) -> tuple[str, str | None]:
         """The browser key ``req`` presents in its cookie when this app signed it, else a new one
