@@ -1,4 +1,5 @@
-"""The demo app: Flash 1.2.0's two event-callback examples, and Dash-style token streaming (tokens.py).
+"""The demo app: Flash 1.2.0's two event-callback examples, Dash-style token streaming (tokens.py) and
+MATCH cards (cards.py).
 
 ``app`` and ``server`` (the Quart app; the FastAPI or Flask app with ``FLASH_WS_DEMO_BACKEND``) are
 importable; ``python -m flash_ws.demo [--backend fastapi|flask]`` runs it.
@@ -20,6 +21,7 @@ from dash import Patch, dash_table, dcc, html
 from flash_ws import Flash, Input, Output, State, StreamProps, stream_props
 
 from . import components as c
+from .cards import cards_layout
 from .components import notify
 from .tokens import tokens_layout
 
@@ -43,7 +45,7 @@ app.layout = html.Div(
 @app.callback(Output(c.PAGE, "children"), Output(c.NAV, "children"), Input(c.URL, "pathname"))
 def route(pathname: str | None) -> tuple[Any, list]:
     """Show the page for ``pathname`` and highlight its nav link."""
-    pages = {"/": progressive_layout, "/live": live_layout, "/tokens": tokens_layout}
+    pages = {"/": progressive_layout, "/live": live_layout, "/tokens": tokens_layout, "/cards": cards_layout}
     page = pages.get(pathname or "/")
     if page is None:
         return c.card(html.P(f"No page at {pathname}."), dcc.Link("Back home", href="/"), title="404"), c.nav_links("")

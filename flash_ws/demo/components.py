@@ -63,7 +63,7 @@ COLORS = {"lime": "#82c91e", "violet": "#7950f2", "red": "#fa5252", "blue": ACCE
 
 # --- building blocks ---------------------------------------------------------------------------
 
-def button(label: str, id: str, style: dict[str, Any], disabled: bool = False) -> html.Button:
+def button(label: str, id: str | dict[str, Any], style: dict[str, Any], disabled: bool = False) -> html.Button:
     """A styled button whose ``n_clicks`` starts at 0 (the cancel entries' keep value)."""
     return html.Button(label, id=id, n_clicks=0, disabled=disabled, style=style)
 
@@ -76,7 +76,8 @@ def card(*children: Any, title: str | None = None) -> html.Div:
 
 def nav_links(pathname: str) -> list[dcc.Link]:
     """The nav bar's links, the one for ``pathname`` highlighted."""
-    pages = [("/", "Progressive data load"), ("/live", "Endless live dashboard"), ("/tokens", "Token streaming")]
+    pages = [("/", "Progressive data load"), ("/live", "Endless live dashboard"), ("/tokens", "Token streaming"),
+             ("/cards", "Cards")]
     links = []
     for href, label in pages:
         active = href == pathname
