@@ -79,8 +79,8 @@ def before_request_check(server: Any) -> Any:
                                               scheme="https" if req.secure else "http", root_path=ws.root_path,
                                               scope_base={"client": (req.remote_addr, 0)})
         try:
-            async with context:
-                answer = await server.preprocess_request()
+            async with context as pushed:  # Quart 0.23 (Python 3.13) needs the context passed
+                answer = await server.preprocess_request(pushed)
         except Exception as exc:  # abort(401) and the like
             status = getattr(exc, "code", None)
             if isinstance(status, int):
