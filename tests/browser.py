@@ -72,7 +72,8 @@ class PageWatch:
         return [line for line in self.console if line.startswith(kind) and line.split(": ", 1)[1].startswith("flash_ws")]
 
 
-def open_page(browser: Any, url: str, path: str = "/") -> PageWatch:
+def open_page(browser: Any, url: str, path: str = "/", *, connected: bool = True) -> PageWatch:
+    """A page of the app at ``url`` once its layout rendered and (``connected``) flash_ws connected."""
     page = browser.new_page()
     watch = PageWatch(page)
     page.on("console", lambda message: watch.console.append(f"{message.type}: {message.text}"))
@@ -81,5 +82,6 @@ def open_page(browser: Any, url: str, path: str = "/") -> PageWatch:
     page.on("dialog", lambda dialog: (watch.dialogs.append(dialog.message), dialog.dismiss()))
     page.goto(url + path)
     page.wait_for_selector("#react-entry-point [id]")  # the layout has rendered
-    watch.wait_until(lambda: watch.flash_ws_console("info"), "the flash_ws client to connect")
+    if connected:
+        watch.wait_until(lambda: watch.flash_ws_console("info"), "the flash_ws client to connect")
     return watch

@@ -57,6 +57,7 @@ const ClientState = Object.freeze({
 
 export class FlashClient {
   #config;
+  /** @type {string | null} why the server refused the page, once it gave up */ #refusal = null;
   #transports;
   #choice;
   #wsTimeoutMs;
@@ -218,7 +219,10 @@ export class FlashClient {
    * @param {unknown[]} triggered Dash's callback_context.triggered: empty on the initial call
    */
   fire(group, values, triggered) {
-    if (this.#state === ClientState.STOPPED) return;
+    if (this.#state === ClientState.STOPPED) {
+      if (this.#refusal !== null) this.#refuseStarts(group, triggered);
+      return;
+    }
     const actions = this.#config.groups?.[group];
     if (actions === undefined) {
       this.#console.error(`flash_ws: unknown trigger group '${group}'`);
@@ -243,6 +247,17 @@ export class FlashClient {
     }
     this.#applier.apply(resets);
     this.#flushOutgoing();
+  }
+
+  /** A trigger after the server refused the page: its starts are reported, never silently dropped. */
+  #refuseStarts(group, triggered) {
+    const initial = !Array.isArray(triggered) || triggered.length === 0;
+    for (const action of this.#config.groups?.[group] ?? []) {
+      if (action.kind !== 'start' || (initial && !action.initial)) continue;
+      const name = this.#nameOf(action.cb);
+      this.#console.error(`flash_ws: ${name} not started: the server refused this page's connection (${this.#refusal})`);
+      this.#onLost({cb: action.cb, name, reason: 'refused', message: this.#refusal});
+    }
   }
 
   #open() {
@@ -375,8 +390,16 @@ export class FlashClient {
     const action = detail.action ?? CloseAction.RESUME; // a close of this side's own: resume
     if (action === CloseAction.GIVE_UP) {
       this.#state = ClientState.STOPPED;
-      this.#console.error(`flash_ws: the server refused the connection (${describeClose(reason, detail)}); giving up`);
-      this.#applier.apply(this.#session.abandon().map(({cb, key}) => this.#resetOf(cb, key)));
+      const refusal = describeClose(reason, detail);
+      this.#refusal = refusal;
+      this.#console.error(`flash_ws: the server refused the connection (${refusal}); giving up`);
+      const ended = this.#session.abandon();
+      this.#applier.apply(ended.map(({cb, key}) => this.#resetOf(cb, key)));
+      for (const {cb} of ended) {
+        // not a cancel: the app hears why its run ended (flash_ws:lost, reason "refused")
+        this.#console.error(`flash_ws: ${this.#nameOf(cb)} was stopped: the server refused the connection (${refusal})`);
+        this.#onLost({cb, name: this.#nameOf(cb), reason: 'refused', message: refusal});
+      }
       return;
     }
     if (this.#graceTimer === null && this.#graceMs !== null && this.#session.token !== null) {

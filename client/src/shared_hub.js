@@ -5,6 +5,7 @@
 import {CloseAction, httpAction, websocketAction} from './close_codes.js';
 import {ProtocolError} from './codec.js';
 import {isObject} from './json.js';
+import {whyRefused} from './refusal_probe.js';
 import {batchBody, parseLaneEvent, sharedStreamUrl} from './shared_stream.js';
 import {CloseReason} from './transport.js';
 
@@ -118,14 +119,26 @@ export class SharedHub {
     for (const lane of this.#lanes.values()) lane.inStream = true;
     const stall = this.#setTimeout(() => this.#log('warn', `flash_ws: the shared event stream has not opened after ${this.#stallMs / 1000} s: ` +
       'the browser may be out of connections to this host (six per host over HTTP/1.1, shared by every tab and long request)'), this.#stallMs);
+    source.onmessage = (event) => this.#fromServer(event.data);
+    let opened = false;
     source.onopen = () => {
+      opened = true;
       this.#clearTimeout(stall);
       for (const lane of this.#lanes.values()) if (lane.inStream) lane.port.postMessage({op: 'open', id: lane.id});
     };
-    source.onmessage = (event) => this.#fromServer(event.data);
     source.onerror = () => {
       this.#clearTimeout(stall);
-      if (this.#source === source) this.#closeStream(CloseReason.ERROR, {reason: 'the shared event stream failed'});
+      if (this.#source !== source) return;
+      if (opened) {
+        this.#closeStream(CloseReason.ERROR, {reason: 'the shared event stream failed'});
+        return;
+      }
+      source.close(); // never opened: ask why (refusal_probe.js); the stream stays this one's meanwhile
+      whyRefused(this.#fetch, this.#urls.postsUrl).then((refusal) => {
+        if (this.#source !== source) return;
+        if (refusal === null) this.#closeStream(CloseReason.ERROR, {reason: 'the shared event stream failed'});
+        else this.#closeStream(CloseReason.REFUSED, {reason: refusal, action: CloseAction.GIVE_UP});
+      });
     };
   }
 

@@ -4,6 +4,7 @@
 import {CloseAction, httpAction} from './close_codes.js';
 import {concatMessages} from './codec.js';
 import {isObject} from './json.js';
+import {whyRefused} from './refusal_probe.js';
 import {CloseReason, Transport, TransportState} from './transport.js';
 
 /** The request header naming the session of a POST. */
@@ -69,14 +70,27 @@ export class SseTransport extends Transport {
     const source = new this.#EventSource(`${this.#sseUrl}?${query}`);
     this.#source = source;
     this.#stallTimer = this.#stallWarning('the event stream has not opened');
+    let opened = false;
     source.onopen = () => {
+      opened = true;
       this.#clearTimeout(this.#stallTimer);
       this.emitOpen();
     };
     source.onmessage = (event) => this.emitMessage(event.data);
     // Left alone, an EventSource reconnects by itself with a Last-Event-ID this protocol does not
     // use: closing it here lets the client reconnect with a hello that resumes the session.
-    source.onerror = () => this.close(CloseReason.ERROR, {reason: 'the event stream failed'});
+    source.onerror = () => {
+      if (opened) {
+        this.close(CloseReason.ERROR, {reason: 'the event stream failed'});
+        return;
+      }
+      source.close(); // a stream that never opened: the page cannot see why, so it asks (refusal_probe.js)
+      whyRefused(this.#fetch, this.#postUrl).then((refusal) => {
+        if (this.state === TransportState.CLOSED) return;
+        if (refusal === null) this.close(CloseReason.ERROR, {reason: 'the event stream failed'});
+        else this.close(CloseReason.REFUSED, {reason: refusal, action: CloseAction.GIVE_UP});
+      });
+    };
   }
 
   doClose() {

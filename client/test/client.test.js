@@ -393,13 +393,20 @@ describe('reconnection', () => {
     assert.equal(WebSocket.instances.length, 1);
   });
 
-  test('a refused connection is not retried; running runs are reset', () => {
-    const {ws, clock, applied, console, WebSocket} = running();
+  test('a refused connection is not retried; running runs are reset and reported as refused, not cancelled', () => {
+    const {client, ws, clock, applied, console, WebSocket, lost} = running();
     ws.serverCloses(4003, 'Origin not allowed', true);
     clock.advance(60_000);
     assert.equal(WebSocket.instances.length, 1);
     assert.match(console.lines.error[0], /refused the connection \(refused 4003: Origin not allowed\); giving up/);
+    assert.equal(console.lines.error[1], 'flash_ws: app.load was stopped: the server refused the connection (refused 4003: Origin not allowed)');
     assert.deepEqual(applied, RESET);
+    assert.deepEqual(lost, [{cb: 'load', name: 'app.load', reason: 'refused', message: 'refused 4003: Origin not allowed'}]);
+    client.fire('clicks', [2, null, 'x'], CLICK); // a click afterwards is not dropped silently
+    assert.equal(console.lines.error.at(-1),
+      "flash_ws: app.load not started: the server refused this page's connection (refused 4003: Origin not allowed)");
+    assert.equal(lost.length, 2);
+    assert.equal(WebSocket.instances.length, 1, 'nothing is sent or opened');
   });
 
   test('an unreadable message closes the socket and reconnects', () => {
@@ -644,12 +651,14 @@ describe('transport choice', () => {
     assert.equal(EventSource.instances.length, 0);
   });
 
-  test('once on SSE after a fallback, every reconnection is over SSE', () => {
-    const {client, WebSocket, EventSource, clock} = setup({transport: 'auto'});
+  test('once on SSE after a fallback, every reconnection is over SSE', async () => {
+    const {client, WebSocket, EventSource, clock, fetch} = setup({transport: 'auto'});
     client.connect();
     WebSocket.last.serverCloses(1006);
     clock.advance(0);
-    EventSource.last.fails(); // SSE fails too, before its welcome
+    EventSource.last.fails(); // SSE fails too, before its welcome: the page asks why
+    fetch.last.respond(400, {code: 'unknown_session', message: 'missing the session header'}); // admitted
+    await settle();
     clock.advance(100);
     EventSource.last.serverOpens();
     EventSource.last.serverSends([welcome()]);

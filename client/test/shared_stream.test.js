@@ -146,6 +146,34 @@ describe('SharedHub', () => {
     assert.equal(EventSource.last.closed, true);
   });
 
+  test('a stream refused before it opened: the hub asks why, and every tab gives up with the reason', async () => {
+    const {clock, EventSource, fetch, tab} = makeHub();
+    const [first, second] = [tab(), tab()];
+    first.say({op: 'open', id: 1, hello: HELLO, urls: URLS});
+    second.say({op: 'open', id: 1, hello: HELLO, urls: URLS});
+    clock.advance(50);
+    EventSource.last.fails();
+    assert.deepEqual([fetch.last.init.method, fetch.last.init.body], ['POST', '[]']);
+    assert.deepEqual(first.ops('close'), [], 'no lane ends before the answer');
+    fetch.last.respond(403, {code: 'origin', message: "Host 'x:1' is not in the app's allowed_hosts"});
+    await settle();
+    for (const port of [first, second]) {
+      assert.deepEqual(port.ops('close'), [{op: 'close', id: 1, reason: 'refused', detail: {
+        reason: "the event stream was refused: 403 (origin: Host 'x:1' is not in the app's allowed_hosts)", action: 'give_up'}}]);
+    }
+  });
+
+  test('a stream that failed before it opened but whose checks pass closes its lanes to resume', async () => {
+    const {clock, EventSource, fetch, tab} = makeHub();
+    const port = tab();
+    port.say({op: 'open', id: 1, hello: HELLO, urls: URLS});
+    clock.advance(50);
+    EventSource.last.fails();
+    fetch.last.respond(400, {code: 'bad_frame', message: 'expected a batch'}); // admitted: its body is what failed
+    await settle();
+    assert.deepEqual(port.ops('close').map(({reason}) => reason), ['error']);
+  });
+
   test('a stream that does not open within stallMs is reported in every tab', () => {
     const {clock, tab} = makeHub();
     const port = tab();

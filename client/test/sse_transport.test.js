@@ -62,11 +62,43 @@ describe('SseTransport: the event stream', () => {
     assert.equal(events.filter(([kind]) => kind === 'message').length, 0);
   });
 
-  test('an error before the open is an error close too', () => {
-    const {transport, EventSource, events} = make();
+  test('an error before the open asks why with an empty POST: admitted, it is an error close', async () => {
+    const {transport, EventSource, events, fetch} = make();
     transport.open(HELLO);
     EventSource.last.fails();
+    assert.ok(EventSource.last.closed, 'the EventSource does not retry by itself meanwhile');
+    assert.deepEqual(events, []);
+    assert.deepEqual([fetch.last.url, fetch.last.init.method, fetch.last.init.body], [URLS.postUrl, 'POST', '[]']);
+    assert.equal(fetch.last.init.headers['X-Flash-Ws-Session'], undefined, 'no session: the question opens nothing');
+    fetch.last.respond(400, {code: 'unknown_session', message: 'missing the X-Flash-Ws-Session header'});
+    await settle();
     assert.deepEqual(events, [['close', CloseReason.ERROR, {reason: 'the event stream failed'}]]);
+  });
+
+  test('an error before the open that the server explains as a refusal gives up, with its message', async () => {
+    for (const [status, body, expected] of [
+      [403, {code: 'origin', message: "Host 'x:1' is not in the app's allowed_hosts"},
+        "the event stream was refused: 403 (origin: Host 'x:1' is not in the app's allowed_hosts)"],
+      [401, 'null', 'the event stream was refused: 401 (http_401: status 401)'],
+      [500, {code: 'oops', message: ''}, null],
+      [400, 'null', null], // a proxy's 400: not the server's word
+    ]) {
+      const {transport, EventSource, events, fetch} = make();
+      transport.open(HELLO);
+      EventSource.last.fails();
+      fetch.last.respond(status, body);
+      await settle();
+      assert.deepEqual(events, [expected === null
+        ? ['close', CloseReason.ERROR, {reason: 'the event stream failed'}]
+        : ['close', CloseReason.REFUSED, {reason: expected, action: CloseAction.GIVE_UP}]], String(status));
+    }
+  });
+
+  test('an error after the open is an error close at once, asking nothing', () => {
+    const {source, events, fetch} = opened();
+    source.fails();
+    assert.deepEqual(events.at(-1), ['close', CloseReason.ERROR, {reason: 'the event stream failed'}]);
+    assert.equal(fetch.requests.length, 0);
   });
 
   test('close() closes the EventSource', () => {

@@ -1516,6 +1516,7 @@ const ClientState = Object.freeze({
 
 class FlashClient {
   #config;
+  /** @type {string | null} why the server refused the page, once it gave up */ #refusal = null;
   #transports;
   #choice;
   #wsTimeoutMs;
@@ -1677,7 +1678,10 @@ class FlashClient {
    * @param {unknown[]} triggered Dash's callback_context.triggered: empty on the initial call
    */
   fire(group, values, triggered) {
-    if (this.#state === ClientState.STOPPED) return;
+    if (this.#state === ClientState.STOPPED) {
+      if (this.#refusal !== null) this.#refuseStarts(group, triggered);
+      return;
+    }
     const actions = this.#config.groups?.[group];
     if (actions === undefined) {
       this.#console.error(`flash_ws: unknown trigger group '${group}'`);
@@ -1702,6 +1706,17 @@ class FlashClient {
     }
     this.#applier.apply(resets);
     this.#flushOutgoing();
+  }
+
+  /** A trigger after the server refused the page: its starts are reported, never silently dropped. */
+  #refuseStarts(group, triggered) {
+    const initial = !Array.isArray(triggered) || triggered.length === 0;
+    for (const action of this.#config.groups?.[group] ?? []) {
+      if (action.kind !== 'start' || (initial && !action.initial)) continue;
+      const name = this.#nameOf(action.cb);
+      this.#console.error(`flash_ws: ${name} not started: the server refused this page's connection (${this.#refusal})`);
+      this.#onLost({cb: action.cb, name, reason: 'refused', message: this.#refusal});
+    }
   }
 
   #open() {
@@ -1834,8 +1849,16 @@ class FlashClient {
     const action = detail.action ?? CloseAction.RESUME; // a close of this side's own: resume
     if (action === CloseAction.GIVE_UP) {
       this.#state = ClientState.STOPPED;
-      this.#console.error(`flash_ws: the server refused the connection (${describeClose(reason, detail)}); giving up`);
-      this.#applier.apply(this.#session.abandon().map(({cb, key}) => this.#resetOf(cb, key)));
+      const refusal = describeClose(reason, detail);
+      this.#refusal = refusal;
+      this.#console.error(`flash_ws: the server refused the connection (${refusal}); giving up`);
+      const ended = this.#session.abandon();
+      this.#applier.apply(ended.map(({cb, key}) => this.#resetOf(cb, key)));
+      for (const {cb} of ended) {
+        // not a cancel: the app hears why its run ended (flash_ws:lost, reason "refused")
+        this.#console.error(`flash_ws: ${this.#nameOf(cb)} was stopped: the server refused the connection (${refusal})`);
+        this.#onLost({cb, name: this.#nameOf(cb), reason: 'refused', message: refusal});
+      }
       return;
     }
     if (this.#graceTimer === null && this.#graceMs !== null && this.#session.token !== null) {
@@ -2208,6 +2231,39 @@ function graphBusyCheck(document) {
   return (id, prop) => QUEUED_PROPS.has(prop) && (graphQueue(document, id).queued ?? 0) > 0;
 }
 
+// ---- refusal_probe.js ----
+
+// Why a server refuses this page, when an EventSource cannot say: it hides its answer's status and
+// body. An empty POST (no session: it opens nothing) passes the same checks as the event stream
+// (Host, Origin, the app's login: the server's gate) and says which one failed, with the fix.
+
+
+/** The refusals of the server's connection checks (docs/protocol.md, "Refusals"): the page's setup, not a moment. */
+const ADMISSION_REFUSALS = Object.freeze(['bad_host', 'origin', 'rejected']);
+
+/**
+ * @param {typeof fetch} fetch
+ * @param {string} url a POST route of the app (post_url, or posts_url for the shared stream)
+ * @returns {Promise<string | null>} the refusal, as the page reports it; null when the checks pass
+ *   (or nothing answers: the stream failed for another reason)
+ */
+async function whyRefused(fetch, url) {
+  let response;
+  try {
+    response = await fetch(url, {method: 'POST', headers: {'Content-Type': 'application/json'}, body: '[]'});
+  } catch {
+    return null;
+  }
+  if (response.ok) return null;
+  const answer = await response.json().catch(() => null);
+  if (isObject(answer) && typeof answer.code === 'string') {
+    if (!ADMISSION_REFUSALS.includes(answer.code)) return null;
+    return `the event stream was refused: ${response.status} (${answer.code}: ${answer.message})`;
+  }
+  if (response.status !== 401 && response.status !== 403) return null;
+  return `the event stream was refused: ${response.status} (http_${response.status}: ${response.statusText})`; // a proxy's
+}
+
 // ---- sse_transport.js ----
 
 // A transport for proxies that block WebSockets: one EventSource carries the server's messages,
@@ -2277,14 +2333,27 @@ class SseTransport extends Transport {
     const source = new this.#EventSource(`${this.#sseUrl}?${query}`);
     this.#source = source;
     this.#stallTimer = this.#stallWarning('the event stream has not opened');
+    let opened = false;
     source.onopen = () => {
+      opened = true;
       this.#clearTimeout(this.#stallTimer);
       this.emitOpen();
     };
     source.onmessage = (event) => this.emitMessage(event.data);
     // Left alone, an EventSource reconnects by itself with a Last-Event-ID this protocol does not
     // use: closing it here lets the client reconnect with a hello that resumes the session.
-    source.onerror = () => this.close(CloseReason.ERROR, {reason: 'the event stream failed'});
+    source.onerror = () => {
+      if (opened) {
+        this.close(CloseReason.ERROR, {reason: 'the event stream failed'});
+        return;
+      }
+      source.close(); // a stream that never opened: the page cannot see why, so it asks (refusal_probe.js)
+      whyRefused(this.#fetch, this.#postUrl).then((refusal) => {
+        if (this.state === TransportState.CLOSED) return;
+        if (refusal === null) this.close(CloseReason.ERROR, {reason: 'the event stream failed'});
+        else this.close(CloseReason.REFUSED, {reason: refusal, action: CloseAction.GIVE_UP});
+      });
+    };
   }
 
   doClose() {
@@ -2767,14 +2836,26 @@ class SharedHub {
     for (const lane of this.#lanes.values()) lane.inStream = true;
     const stall = this.#setTimeout(() => this.#log('warn', `flash_ws: the shared event stream has not opened after ${this.#stallMs / 1000} s: ` +
       'the browser may be out of connections to this host (six per host over HTTP/1.1, shared by every tab and long request)'), this.#stallMs);
+    source.onmessage = (event) => this.#fromServer(event.data);
+    let opened = false;
     source.onopen = () => {
+      opened = true;
       this.#clearTimeout(stall);
       for (const lane of this.#lanes.values()) if (lane.inStream) lane.port.postMessage({op: 'open', id: lane.id});
     };
-    source.onmessage = (event) => this.#fromServer(event.data);
     source.onerror = () => {
       this.#clearTimeout(stall);
-      if (this.#source === source) this.#closeStream(CloseReason.ERROR, {reason: 'the shared event stream failed'});
+      if (this.#source !== source) return;
+      if (opened) {
+        this.#closeStream(CloseReason.ERROR, {reason: 'the shared event stream failed'});
+        return;
+      }
+      source.close(); // never opened: ask why (refusal_probe.js); the stream stays this one's meanwhile
+      whyRefused(this.#fetch, this.#urls.postsUrl).then((refusal) => {
+        if (this.#source !== source) return;
+        if (refusal === null) this.#closeStream(CloseReason.ERROR, {reason: 'the shared event stream failed'});
+        else this.#closeStream(CloseReason.REFUSED, {reason: refusal, action: CloseAction.GIVE_UP});
+      });
     };
   }
 
