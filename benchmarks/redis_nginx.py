@@ -36,8 +36,34 @@ class RedisServer:
     def pids(self) -> list[int]:
         return [self.proc.pid]
 
+    def counters(self) -> dict[str, int]:
+        """What ``INFO commandstats`` and ``INFO stats`` count so far: ``calls:<command>`` per command
+        (a script's own calls included), ``calls`` their sum, ``total_commands_processed`` (what clients
+        sent: a script is one) and the network's bytes in and out (``total_net_*_bytes``)."""
+        with socket.create_connection((LOOPBACK, self.port), timeout=5) as sock, sock.makefile("rb") as replies:
+            sock.sendall(b"INFO commandstats\r\nINFO stats\r\n")
+            text = b""
+            for _reply in range(2):  # each a bulk string: $<length>\r\n<text>\r\n
+                length = int(replies.readline()[1:])
+                text += replies.read(length + 2)
+        return parse_info(text.decode(errors="replace"))
+
     def stop(self) -> None:
         stop_process(self.proc)
+
+
+def parse_info(text: str) -> dict[str, int]:
+    """The counters of ``INFO commandstats`` / ``INFO stats`` replies (see ``RedisServer.counters``)."""
+    found: dict[str, int] = {"calls": 0}
+    for line in text.splitlines():
+        name, _, value = line.partition(":")
+        if name.startswith("cmdstat_"):
+            calls = int(value.split("calls=")[1].split(",")[0])
+            found[f"calls:{name[len('cmdstat_'):]}"] = calls
+            found["calls"] += calls
+        elif name in ("total_net_input_bytes", "total_net_output_bytes", "total_commands_processed"):
+            found[name] = int(value)
+    return found
 
 
 # The WebSocket configuration of the main README: upgrades forwarded, long reads; access log off.

@@ -17,7 +17,7 @@ from typing import Any
 
 from benchmarks.metering import CpuMeter, established, group_rss, status_kib
 from benchmarks.scale_report import MemoryReadings, latency_summary, run_figures, verdict
-from benchmarks.scale_stack import Stack, shares
+from benchmarks.scale_stack import FLASH_WS, Stack, scale_contender, shares
 
 IDLE_S = 3.0  # idle sessions are measured over this long after the ramp
 
@@ -35,6 +35,7 @@ class Config:
     ramp: float
     nginx_processes: int = 1
     loop: str = "asyncio"  # the event loop of the workers (hypercorn --worker-class) and of the load processes
+    contender: str = "flash_ws"  # or "dash-stream": Dash 4.5's own streaming callbacks
 
     @property
     def count(self) -> int:
@@ -49,7 +50,8 @@ class Config:
     def describe(self) -> str:
         store = "redis" if self.redis else "in-process store" + (" per worker" if self.workers > 1 else "")
         loop = ", uvloop" if self.loop == "uvloop" else ""
-        return f"{self.workers} worker{'s' if self.workers > 1 else ''}, {store}, {self.lb}{loop}"
+        who = "" if self.contender == "flash_ws" else f"{self.contender}: "
+        return f"{who}{self.workers} worker{'s' if self.workers > 1 else ''}, {store}, {self.lb}{loop}"
 
 
 def say(text: str) -> None:
@@ -61,8 +63,9 @@ def say(text: str) -> None:
 class Meters:
     """The level's meters once the stack is up: CPU of its process groups, and memory readings."""
 
-    def __init__(self, stack: Stack) -> None:
+    def __init__(self, stack: Stack, pages_per_worker: list[int] | None = None) -> None:
         self.stack = stack
+        self.pages_per_worker = pages_per_worker
         groups = stack.cpu_groups()
         self.cpu = CpuMeter(groups)
         self.others = {name: pids for name, pids in groups.items() if name in ("redis", "nginx")}
@@ -77,7 +80,10 @@ class Meters:
         self.memory.idle = self.workers_rss()
         self.memory.others["idle"] = group_rss(self.others)
         self.memory.others["active_peak"] = dict(self.memory.others["idle"])
-        self.memory.conns = {w.index: established(w.port) - self.base_conns[w.index] for w in self.stack.workers}
+        if self.pages_per_worker is None:
+            self.memory.conns = {w.index: established(w.port) - self.base_conns[w.index] for w in self.stack.workers}
+        else:  # no connection per page: the pages are counted evenly over the workers
+            self.memory.conns = dict(enumerate(self.pages_per_worker))
         self.memory.statuses = {w.index: w.holdings() for w in self.stack.workers}
         self.memory.peak = dict(self.memory.idle)
 
@@ -145,6 +151,7 @@ async def _run(stack: Stack, config: Config, meters: Meters) -> dict[str, Any]:
     # steady: every run started, none ended (the first ended about `duration` after the first start)
     steady_end = time.monotonic() + max(0.5, config.duration - spread - 0.2)
     await asyncio.sleep(min(1.0, config.duration * 0.2))
+    redis_before = await asyncio.to_thread(stack.redis.counters) if stack.redis else None
     before = meters.cpu.snapshot()
     active = meters.memory.active_statuses
     midpoint = (before["at"] + steady_end) / 2
@@ -159,10 +166,24 @@ async def _run(stack: Stack, config: Config, meters: Meters) -> dict[str, Any]:
         if w.index not in active:
             active[w.index] = await asyncio.to_thread(w.holdings)
     window = (before["at"], time.monotonic())
+    redis_after = await asyncio.to_thread(stack.redis.counters) if stack.redis else None
     dones = await asyncio.gather(*(load.expect("done", timeout + 30) for load in stack.loads))
     expected = config.sessions * config.streams * config.count
-    return {"run": run_figures(list(dones), expected, config.duration, started_wall, cpu),
-            "memory": meters.memory.figures(), "steady_window_s": round(window[1] - window[0], 2)}
+    figures = run_figures(list(dones), expected, config.duration, started_wall, cpu)
+    if redis_before and redis_after and figures["updates_per_s"]:
+        figures["redis"] = redis_per_update(redis_before, redis_after, figures["updates_per_s"] * (window[1] - window[0]))
+    return {"run": figures, "memory": meters.memory.figures(), "steady_window_s": round(window[1] - window[0], 2)}
+
+
+def redis_per_update(before: dict[str, int], after: dict[str, int], updates: float) -> dict[str, Any]:
+    """Redis's counters over the steady window per update delivered meanwhile (``updates``)."""
+    def per(key: str) -> float:
+        return round((after.get(key, 0) - before.get(key, 0)) / updates, 2)
+
+    calls = {key[len("calls:"):]: per(key) for key in after if key.startswith("calls:") and per(key) >= 0.01}
+    return {"commands_per_update": per("total_commands_processed"), "calls_per_update": per("calls"),
+            "bytes_in_per_update": per("total_net_input_bytes"), "bytes_out_per_update": per("total_net_output_bytes"),
+            "calls_by_command": dict(sorted(calls.items(), key=lambda kv: -kv[1])), "updates": round(updates)}
 
 
 async def run_level(config: Config) -> dict[str, Any]:
@@ -172,12 +193,18 @@ async def run_level(config: Config) -> dict[str, Any]:
     level: dict[str, Any] = {"config": {**config.__dict__, "updates_per_run": config.count},
                              "setup": config.describe(), "error": None}
     began = time.monotonic()
+    contender, found = scale_contender(config.contender)
+    if contender is None:  # Dash 4.5 is not installed: the row says why, nothing runs
+        level.update(skipped=found, error=f"skipped: {found}", elapsed_s=0.0)
+        level["verdict"] = verdict(config.sessions, level)
+        return level
+    level["contender"] = found
     try:
-        await stack.start(redis=config.redis, workers=config.workers, lb=config.lb,
-                          nginx_processes=config.nginx_processes, clients=config.load_processes, loop=config.loop)
+        await stack.start(redis=config.redis, workers=config.workers, lb=config.lb, nginx_processes=config.nginx_processes,
+                          clients=config.load_processes, loop=config.loop, contender=contender)
         await _warm_up(stack, level, config)
         await asyncio.sleep(1.0)
-        meters = Meters(stack)
+        meters = Meters(stack, None if contender is FLASH_WS else shares(config.sessions, config.workers))
         level["ramp"] = await _ramp(stack, config, meters)
         idle_cpu = await _idle(meters)
         ran = await _run(stack, config, meters)

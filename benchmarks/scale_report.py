@@ -163,10 +163,12 @@ LATENCY_HEAD = ("setup", "sessions", "streams × rate", "s", "connected", "expec
                 "reord", "p50 ms", "p95 ms", "p99 ms", "max ms", "p99 after start-up ms", "producer lag p99 ms",
                 "client loop lag p99 ms", "reconnects", "holds")
 COST_HEAD = ("setup", "sessions", "updates/s", "CPU % of a core: workers", "workers' CPU µs / update", "redis", "nginx", "load clients",
+             "Redis commands / update", "Redis bytes in / out per update",
              "machine busy (of 200)", "irq", "other processes", "idle sessions' CPU: workers",
              "RSS MB per worker: baseline → idle → active", "KiB / idle session", "KiB / active session",
              "RSS MB redis; nginx: idle → active", "ramp s", "connect p99 ms")
 LEFT = {"setup", "streams × rate", "holds", "CPU % of a core: workers", "idle sessions' CPU: workers",
+        "Redis bytes in / out per update",
         "RSS MB per worker: baseline → idle → active", "RSS MB redis; nginx: idle → active"}
 
 
@@ -180,7 +182,8 @@ def _latency_row(level: dict[str, Any]) -> list[str]:
     row = [level["setup"], _fmt(c["sessions"]), f"{c['streams']} × {c['rate']:g}/s", f"{c['duration']:g}",
            _fmt(ramp.get("sessions"))]
     if run is None:
-        return row + ["–"] * (len(LATENCY_HEAD) - len(row) - 1) + [f"no: {level['error']}"]
+        why = level["error"] if level.get("skipped") else f"no: {level['error']}"
+        return row + ["–"] * (len(LATENCY_HEAD) - len(row) - 1) + [why]
     lat = run["latency_ms"]
     verdict = level["verdict"]
     return row + [
@@ -200,9 +203,12 @@ def _cost_row(level: dict[str, Any]) -> list[str]:
     rss = "; ".join(f"{v['rss_mb']['baseline']} → {v['rss_mb']['idle']} → {v['rss_mb']['active_peak']}"
                     for v in mem["workers"].values())
     others = "; ".join(f"{v['idle']} → {v['active_peak']}" for v in mem.get("others_rss_mb", {}).values()) or "–"
+    redis = run.get("redis") or {}
+    traffic = f"{_fmt(redis['bytes_in_per_update'])} / {_fmt(redis['bytes_out_per_update'])}" if redis else "–"
     return [level["setup"], _fmt(c["sessions"]), _fmt(run["updates_per_s"]), workers, _fmt(worker_us_per_update(run)),
             _fmt(pct.get("redis")),
-            _fmt(pct.get("nginx")), _fmt(pct["clients"]), _fmt(cpu["machine_busy_percent"]), _fmt(cpu["irq_percent"]),
+            _fmt(pct.get("nginx")), _fmt(pct["clients"]), _fmt(redis.get("commands_per_update")), traffic,
+            _fmt(cpu["machine_busy_percent"]), _fmt(cpu["irq_percent"]),
             _fmt(cpu["other_percent"]), idle, rss, _fmt(mem["kib_per_idle_session"]),
             _fmt(mem["kib_per_active_session"]), others, _fmt(level["ramp"]["elapsed_s"]),
             _fmt(level["ramp"]["connect_ms"]["p99"])]
@@ -218,6 +224,10 @@ def markdown_tables(levels: list[dict[str, Any]]) -> str:
 
 
 def conclusion(levels: list[dict[str, Any]], target: int) -> str:
+    skipped = [level["error"] for level in levels if level.get("skipped")]
+    levels = [level for level in levels if not level.get("skipped")]
+    if not levels:
+        return skipped[0] if skipped else "no level ran"
     held = [level["config"]["sessions"] for level in levels if level["verdict"]["holds"]]
     correct = all(level["verdict"]["correct"] for level in levels)
     parts = []

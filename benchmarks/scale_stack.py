@@ -1,11 +1,14 @@
 """The processes of one ``scale`` level: redis-server, the workers, nginx and the load processes,
-started in that order and stopped together."""
+started in that order and stopped together. ``CONTENDERS`` names what the workers serve and what the
+load processes speak: flash_ws (``scale_app``, ``scale_load``) or Dash 4.5's own streaming
+(``dash_stream_scale_app`` in the Dash 4.5 interpreter, ``dash_stream_load``)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+import secrets
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,17 +17,48 @@ from typing import Any
 from benchmarks.processes import ROOT, program
 from benchmarks.redis_nginx import Nginx, RedisServer
 from benchmarks.scale_app import STATUS_PATH
-from benchmarks.servers import ServerProcess, hypercorn_command
+from benchmarks.servers import ServerProcess, dash45_python, hypercorn_command
+
+
+@dataclass(frozen=True)
+class ScaleContender:
+    """What a level's workers serve (``app``, run by ``python``) and the load processes' module."""
+
+    name: str
+    app: str
+    load: str
+    python: str = sys.executable
+
+    def redis_env(self, url: str) -> dict[str, str]:
+        """The environment that points every worker at the shared store on ``url``."""
+        if self.name == "dash-stream":  # every worker must verify the pages' tokens the others signed
+            return {"DASH_SHARED_STORAGE": url, "DASH_SECRET_KEY": secrets.token_hex(16)}
+        return {"FLASH_WS_REDIS_URL": url}
+
+
+FLASH_WS = ScaleContender("flash_ws", "benchmarks.scale_app:server", "benchmarks.scale_load")
+CONTENDER_NAMES = ("flash_ws", "dash-stream")
+
+
+def scale_contender(name: str) -> tuple[ScaleContender | None, str]:
+    """The contender called ``name``, or None and why it cannot run here (Dash 4.5 missing)."""
+    if name == "flash_ws":
+        return FLASH_WS, "flash_ws"
+    python, found = dash45_python()
+    if python is None:
+        return None, found
+    return ScaleContender(name, "benchmarks.dash_stream_scale_app:server", "benchmarks.dash_stream_load", python), found
 
 
 class Worker(ServerProcess):
-    """One hypercorn process serving ``benchmarks.scale_app:server`` on its own port. It gets no
-    ``FLASH_WS_REDIS_URL`` but the one in ``env``; ``pid`` is the process that serves, from its status."""
+    """One hypercorn process serving the contender's app on its own port. It gets no store URL but
+    the one in ``env``; ``pid`` is the process that serves, from its status."""
 
-    def __init__(self, index: int, env: dict[str, str], workdir: Path, loop: str = "asyncio") -> None:
-        command = hypercorn_command("benchmarks.scale_app:server", "--backlog", "4096", "--worker-class", loop)
-        super().__init__(f"worker{index}", command, env,
-                         unset=("FLASH_WS_REDIS_URL",), log=workdir / f"worker{index}.log", ready_path=STATUS_PATH)
+    def __init__(self, index: int, env: dict[str, str], workdir: Path, loop: str = "asyncio",
+                 contender: ScaleContender = FLASH_WS) -> None:
+        command = hypercorn_command(contender.app, "--backlog", "4096", "--worker-class", loop, python=contender.python)
+        super().__init__(f"worker{index}", command, env, unset=("FLASH_WS_REDIS_URL", "DASH_SHARED_STORAGE"),
+                         log=workdir / f"worker{index}.log", ready_path=STATUS_PATH)
         self.index = index
         self.pid: int | None = None
 
@@ -49,9 +83,10 @@ class LoadClient:
         self.proc = proc
 
     @classmethod
-    async def start(cls, index: int, urls: list[str], workdir: Path, loop: str = "asyncio") -> LoadClient:
+    async def start(cls, index: int, urls: list[str], workdir: Path, loop: str = "asyncio",
+                    module: str = FLASH_WS.load) -> LoadClient:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "benchmarks.scale_load", "--urls", ",".join(urls), "--loop", loop, cwd=ROOT,
+            sys.executable, "-m", module, "--urls", ",".join(urls), "--loop", loop, cwd=ROOT,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             stderr=(workdir / f"load{index}.log").open("wb"), limit=1 << 28)
         client = cls(index, proc)
@@ -101,17 +136,17 @@ class Stack:
     loads: list[LoadClient] = field(default_factory=list)
 
     async def start(self, *, redis: bool, workers: int, lb: str, nginx_processes: int, clients: int,
-                    loop: str = "asyncio") -> None:
+                    loop: str = "asyncio", contender: ScaleContender = FLASH_WS) -> None:
         """redis-server (with ``redis``), the workers, nginx (with ``lb == "nginx"``; else the load
         processes alternate between the workers' ports) and ``clients`` load processes, all on
-        ``loop`` ("asyncio" or "uvloop")."""
+        ``loop`` ("asyncio" or "uvloop"), serving and speaking ``contender``."""
         env = {"PYTHONUNBUFFERED": "1"}
         if redis:
             binary = program("redis-server", "the Redis mode needs redis-server (Debian: apt-get install "
                                              "redis-server), or --no-redis")
             self.redis = await asyncio.to_thread(RedisServer, binary, self.workdir, 20_000)
-            env["FLASH_WS_REDIS_URL"] = self.redis.url
-        self.workers = [Worker(i, env, self.workdir, loop) for i in range(workers)]
+            env.update(contender.redis_env(self.redis.url))
+        self.workers = [Worker(i, env, self.workdir, loop, contender) for i in range(workers)]
         for worker in self.workers:
             worker.start()
         for worker in self.workers:
@@ -124,7 +159,8 @@ class Stack:
             urls = [self.nginx.url]
         else:
             urls = [w.url for w in self.workers]
-        self.loads = list(await asyncio.gather(*(LoadClient.start(i, urls, self.workdir, loop) for i in range(clients))))
+        self.loads = list(await asyncio.gather(*(LoadClient.start(i, urls, self.workdir, loop, contender.load)
+                                                 for i in range(clients))))
 
     def cpu_groups(self) -> dict[str, list[int]]:
         """The processes whose CPU the level reports, by name: each worker, redis, nginx, the load
