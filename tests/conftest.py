@@ -90,7 +90,8 @@ class LiveServer:
         target = self.target[: -len(":server")] + ":app.asgi" if self.target.endswith(":server") else self.target
         if env.get("FLASH_WS_TEST_BACKEND") in ("fastapi", "flask") and not self.args:  # their convention: uvicorn
             program = "uvicorn"
-            command = [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(self.port)]
+            command = [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(self.port),
+                       *env.get("FLASH_WS_TEST_UVICORN_ARGS", "").split()]
         else:  # Quart's (hypercorn's options, when a test gives some, serve every backend)
             program = "hypercorn"
             command = [sys.executable, "-m", "hypercorn", target, "--bind", f"127.0.0.1:{self.port}", *self.args]
@@ -221,11 +222,9 @@ def pytest_xdist_auto_num_workers(config) -> int:
 # The modules whose tests reach flash_ws through a server backend's routes, sockets and streaming
 # responses: .ci/run runs them again on every backend (FLASH_WS_TEST_BACKEND=fastapi makes the test
 # apps FastAPI apps, served by uvicorn). The rest (the protocol core, the JS client, the service,
-# the stores, the Dash glue) is the same code whatever the backend: it runs once. test_budgets is
-# out for now: its ping flood against a client that never reads waits for the server's writer to
-# block, which under uvicorn it did not within 120 s once in three Flask runs (CI run 11; open).
+# the stores, the Dash glue) is the same code whatever the backend: it runs once.
 ADAPTER_MODULES = frozenset({
-    "test_admission", "test_backpressure", "test_browser", "test_browser_tabs", "test_cluster",
+    "test_admission", "test_backpressure", "test_browser", "test_browser_tabs", "test_budgets", "test_cluster",
     "test_dash_streaming_browser", "test_demo", "test_error_masking", "test_health", "test_isolation", "test_metrics",
     "test_post", "test_proxy_nginx", "test_refusals", "test_resume", "test_shared_stream", "test_stalled_reader",
     "test_transports_integration",

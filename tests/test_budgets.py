@@ -339,8 +339,10 @@ async def test_a_client_flooding_pings_without_reading_costs_one_queued_pong(ser
     in-memory WebSocket takes every frame at once, so no pong would wait), and only the worker
     process's RSS, read from /proc, measures what a million pings cost."""
     # no heartbeat of the server's own: its ping would queue beside the pong once the flood outlasts
-    # the interval (a loaded machine: 15 s), and the queue would never hold the pong alone
-    server = serve(f"{APP}:server", FLASH_WS_TEST_HEARTBEAT="3600")
+    # the interval (a loaded machine: 15 s), and the queue would never hold the pong alone; nor
+    # uvicorn's WebSocket pings (FastAPI, Flask), which close a client that never answers them after
+    # 40 s: another bound, not this one (CI run 11 lost the connection so, on a slow run)
+    server = serve(f"{APP}:server", FLASH_WS_TEST_HEARTBEAT="3600", FLASH_WS_TEST_UVICORN_ARGS="--ws-ping-interval 3600")
     ws = await NonReadingWebSocket.connect(server.port, "/_flash_ws/ws", server.url)
     try:
         await ws.send('[{"t":"hello","v":1,"session":null,"seq":0},{"t":"start","run":1,"cb":"tests.apps.basic.flood","args":[100000]}]')
