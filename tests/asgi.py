@@ -4,7 +4,7 @@ is written), WebSockets (refused handshakes come back as HTTP answers, as hyperc
 the app's lifespan (``before_serving`` / ``after_serving``).
 
 Where the test's assertion does not depend on a real socket's timing, a proxy or a browser, this is
-the layer it runs in (README: Tests); ``tests/asgi_links.py`` puts the Python reference client on it.
+the layer it runs in (CONTRIBUTING.md: Tests); ``tests/asgi_links.py`` puts the Python reference client on it.
 """
 
 from __future__ import annotations

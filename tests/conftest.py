@@ -217,7 +217,7 @@ def pytest_xdist_auto_num_workers(config) -> int:
 
 
 
-# ----- the backend matrix (README: Tests)
+# ----- the backend matrix (CONTRIBUTING.md: Tests)
 
 # The modules whose tests reach flash_ws through a server backend's routes, sockets and streaming
 # responses: .ci/run runs them again on every backend (FLASH_WS_TEST_BACKEND=fastapi makes the test
