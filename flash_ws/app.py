@@ -46,8 +46,14 @@ class Flash(dash.Dash):
     - ``max_message_bytes``: the largest client message accepted (1 MiB);
     - ``replay_buffer_bytes``: unacknowledged output kept per page before producers wait (8 MiB);
     - ``replay_memory_budget``: unacknowledged output of all pages of this process before
-      producers wait (256 MiB); ``max_refused_frames``: refused frames one connection may send
-      before it is closed (100);
+      producers wait (256 MiB), shared fairly: a page under its fair share (the budget over the
+      pages holding output) never waits for others; past it, the pages of one client address hold
+      at most ``replay_memory_per_address`` (64 MiB); ``stalled_session_timeout``: a page that
+      acknowledges nothing this long while its buffer is full is ended (60 s; close 1008, 403
+      ``stalled``); ``max_refused_frames``: refused frames one connection may send before it is
+      closed (100);
+    - ``max_starts_per_second`` (50) and ``start_burst`` (100): starts one page may make (a token
+      bucket); a start past them is refused (``end`` ``refused`` ``too_many_starts``);
     - ``resume_grace``: seconds a page's session survives a dropped connection (30);
     - ``heartbeat_interval`` / ``heartbeat_timeout``: the server pings every interval (15 s), the page
       answers, and either end declares a connection dead after interval + timeout (10 s) of silence;
@@ -101,6 +107,10 @@ class Flash(dash.Dash):
         replay_buffer_bytes: int = Limits.replay_buffer_bytes,
         replay_memory_budget: int = Settings.replay_memory_budget,
         max_refused_frames: int = Limits.max_refused_frames,
+        max_starts_per_second: float = Limits.max_starts_per_second,
+        start_burst: int = Limits.start_burst,
+        replay_memory_per_address: int = Settings.replay_memory_per_address,
+        stalled_session_timeout: float = Settings.stalled_session_timeout,
         resume_grace: float = Settings.resume_grace,
         heartbeat_interval: float = Settings.heartbeat_interval,
         heartbeat_timeout: float = Settings.heartbeat_timeout,
@@ -134,11 +144,14 @@ class Flash(dash.Dash):
         metrics_on, token = operations.metrics_from_environment(metrics, metrics_token)
         limits = Limits(max_message_bytes=max_message_bytes, max_active_runs=max_active_runs,
                         replay_buffer_bytes=replay_buffer_bytes, max_nesting=max_nesting,
-                        max_refused_frames=max_refused_frames)
+                        max_refused_frames=max_refused_frames, max_starts_per_second=max_starts_per_second,
+                        start_burst=start_burst)
         origins = tuple(allowed_origins) + tuple(self._websocket_allowed_origins or ())
         self.flash_ws_settings = Settings(limits=limits, allowed_origins=origins, allowed_hosts=tuple(allowed_hosts),
                                           session_user=session_user, resume_grace=resume_grace,
                                           replay_memory_budget=replay_memory_budget,
+                                          replay_memory_per_address=replay_memory_per_address,
+                                          stalled_session_timeout=stalled_session_timeout,
                                           transport=transport, heartbeat_interval=heartbeat_interval,
                                           heartbeat_timeout=heartbeat_timeout, ws_timeout=ws_timeout,
                                           ws_retry_after=ws_retry_after,

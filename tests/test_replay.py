@@ -154,24 +154,45 @@ def test_a_byte_budget_counts_what_is_taken_and_given_back() -> None:
         ByteBudget(0)
 
 
-def test_buffers_sharing_a_budget_have_room_only_while_both_bounds_do() -> None:
+def test_a_buffer_under_its_fair_share_has_room_whatever_the_others_hold() -> None:
+    """Issue 24, item 3: the budget is shared fairly, not first come."""
     budget = ByteBudget(50)
     a, b = ReplayBuffer(1000, budget), ReplayBuffer(1000, budget)
     a.append(1, "x" * 30)
     b.append(1, "y" * 19)
-    assert budget.used == 49 and a.has_room() and b.has_room()
+    assert budget.used == 49 and budget.holders == 2 and a.has_room() and b.has_room()
 
     b.append(2, "y")
-    assert budget.used == 50
-    assert not a.has_room() and not b.has_room()  # each far below its own 1000 bytes
+    assert budget.used == 50 and budget.fair_share() == 25
+    assert not a.has_room()  # past its fair share of a spent budget: it waits (far below its own 1000 bytes)
+    assert b.has_room()  # under its share: what the other holds never holds it back
 
     c = ReplayBuffer(1000, budget)
-    assert c.has_room()  # an empty buffer always has room for one frame: no session starves
+    assert c.has_room()  # an empty buffer always has room for one frame
     c.append(1, "z" * 10)
-    assert not c.has_room()
+    assert budget.fair_share() == 16 and c.has_room() and not b.has_room()
+    c.append(2, "z" * 10)
+    assert not c.has_room()  # 20 bytes: past its share too, and the budget is spent
 
-    a.ack(1)  # acknowledged bytes go back to the budget
-    assert budget.used == 30 and b.has_room() and c.has_room()
+    a.ack(1)  # acknowledged bytes go back to the budget; an empty buffer no longer shares it
+    assert (budget.used, budget.holders) == (40, 2) and b.has_room() and c.has_room()
+
+
+def test_past_their_fair_shares_the_buffers_of_one_address_hold_at_most_its_cap() -> None:
+    budget = ByteBudget(1200, max_group_bytes=500)
+    first, second = ReplayBuffer(10_000, budget, "10.0.0.1"), ReplayBuffer(10_000, budget, "10.0.0.1")
+    first.append(1, "x" * 200)
+    second.append(1, "x" * 100)
+    assert budget.group_bytes("10.0.0.1") == 300 and budget.fair_share() == 600
+    assert first.has_room() and second.has_room()  # under their shares: the cap never holds them
+
+    first.append(2, "x" * 400)  # 600 bytes: past its share, its address at its cap, the process not spent
+    assert budget.used == 700 and not first.has_room() and second.has_room()
+    other = ReplayBuffer(10_000, budget, "10.0.0.2")
+    other.append(1, "y" * 450)  # past its share (400), its own address under the cap, the process under budget
+    assert other.has_room()
+    second.close()
+    assert budget.group_bytes("10.0.0.1") == 600 and budget.holders == 2
 
 
 def test_closing_a_buffer_gives_its_bytes_back_and_later_appends_stay_off_the_budget() -> None:

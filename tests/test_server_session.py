@@ -632,3 +632,33 @@ def test_a_page_with_room_again_starts_again() -> None:
     frames(session)
     send(session, Ack(session.replay.last_seq))  # the page caught up
     assert [type(c).__name__ for c in send(session, Start(3, "b", []))] == ["StartRun"]
+
+
+def test_starts_past_the_rate_limit_are_refused_as_counted_refusals_and_time_allows_more() -> None:
+    """Issue 24, item 2: a token bucket per page, refilled by the adapter's clock (``now``)."""
+    session = new_session(max_starts_per_second=10, start_burst=3)
+    pairs = [frame for run in range(1, 6) for frame in (Start(run, "a", []), Cancel(run))]
+
+    commands = session.receive_message(encode_message(pairs), now=100.0)
+
+    assert [type(c).__name__ for c in commands] == ["StartRun", "CancelRun"] * 3 + ["Refused"] * 2
+    refused = commands[-1]
+    assert refused.code == "too_many_starts" and "faster than 10 a second (max_starts_per_second, a burst of 3)" in refused.message
+    assert session.refused_frames == 2
+    ends = [f for f in frames(session) if isinstance(f, End) and f.reason == "refused"]
+    assert [(e.run, e.error.code) for e in ends] == [(4, "too_many_starts"), (5, "too_many_starts")]
+    assert isinstance(session.receive_message(encode_message([Start(6, "a", [])]), now=100.05)[0], Refused)
+    assert session.receive_message(encode_message([Start(7, "a", [])]), now=100.2) == [StartRun(7, "a", [])]
+
+
+def test_a_flood_of_start_and_cancel_pairs_starts_only_what_the_page_is_allowed() -> None:
+    """The cost follows the limits, not the flood: 5,000 pairs in one message start the burst's
+    runs, then their refusals reach max_refused_frames and the session stops processing."""
+    session = new_session(max_refused_frames=100)
+    flood = encode_message([frame for run in range(1, 5001) for frame in (Start(run, "a", []), Cancel(run))])
+
+    commands = session.receive_message(flood, now=1.0)
+
+    assert sum(isinstance(c, StartRun) for c in commands) == Limits().start_burst
+    assert sum(isinstance(c, Refused) for c in commands) == 101 and isinstance(commands[-1], Misbehaved)
+    assert session.replay.last_seq == Limits().start_burst + 101  # an end per run, not 5,000

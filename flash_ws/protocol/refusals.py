@@ -38,6 +38,8 @@ _ROWS = (
     RefusalKind("body_timeout", 408, None, "a POST's body did not arrive whole within post_body_timeout"),
     RefusalKind("unknown_session", 404, None, "a POST for a session that does not exist (expired, or never opened)"),
     RefusalKind("policy", 403, CloseCode.POLICY, "the page broke a budget (too many refused frames)"),
+    RefusalKind("stalled", 403, CloseCode.POLICY,
+                "the page acknowledged nothing for stalled_session_timeout while its replay buffer was full: its session is ended"),
     RefusalKind("store_unavailable", 503, CloseCode.UNAVAILABLE, "the session store (Redis) cannot be reached"),
     RefusalKind("too_many_sessions", 503, CloseCode.TRY_AGAIN_LATER, "over max_sessions or max_sessions_per_address"),
     RefusalKind("worker_draining", 503, CloseCode.TRY_AGAIN_LATER, "this worker is shutting down: connect again (elsewhere)"),

@@ -3,7 +3,7 @@ byte budget that every replay buffer of a process shares."""
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterator
 from itertools import islice
 
@@ -16,47 +16,79 @@ def utf8_size(text: str) -> int:
 
 
 class ByteBudget:
-    """Bytes of replay memory shared by the sessions of one process (``replay_memory_budget``).
+    """Bytes of replay memory shared by the sessions of one process (``replay_memory_budget``),
+    shared fairly.
 
     Buffers ``take`` what they append and ``give_back`` what is acknowledged or dropped when their
-    session closes. Takes are never refused (a run can always end): the budget only says whether
-    there is room, and producers wait while there is none.
+    session closes. Takes are never refused (a run can always end): the budget only says whether a
+    buffer holding ``held`` bytes has room (``has_room_for``), and producers wait while it has none.
+    A buffer under its fair share (``max_bytes`` over the buffers holding bytes) always has room,
+    however much others hold; past it, a buffer grows only while the process is under ``max_bytes``
+    and its ``group`` (the client address) under ``max_group_bytes``. Memory cannot be taken back from
+    a page that does not acknowledge, so the process holds at most twice ``max_bytes`` (the fair
+    shares of pages that came once it was spent), until such pages are ended (stalled sessions).
     """
 
-    def __init__(self, max_bytes: int) -> None:
-        if max_bytes <= 0:
-            raise ValueError(f"a byte budget must be positive, got {max_bytes}")
+    def __init__(self, max_bytes: int, max_group_bytes: int | None = None) -> None:
+        if max_bytes <= 0 or (max_group_bytes is not None and max_group_bytes <= 0):
+            raise ValueError(f"a byte budget must be positive, got {max_bytes} ({max_group_bytes} per group)")
         self.max_bytes = max_bytes
+        self.max_group_bytes = max_group_bytes
         self.used = 0
+        self.holders = 0  # buffers holding bytes
+        self._by_group: Counter[str] = Counter()
 
     def has_room(self) -> bool:
         return self.used < self.max_bytes
 
-    def take(self, size: int) -> None:
-        self.used += size
+    def fair_share(self) -> int:
+        """What each buffer holding bytes may hold whatever the others do."""
+        return self.max_bytes // max(1, self.holders)
 
-    def give_back(self, size: int) -> None:
+    def has_room_for(self, held: int, group: str = "") -> bool:
+        """Whether a buffer of ``group`` holding ``held`` bytes may grow."""
+        if held < self.fair_share():
+            return True
+        return self.has_room() and (self.max_group_bytes is None or self._by_group[group] < self.max_group_bytes)
+
+    def group_bytes(self, group: str) -> int:
+        return self._by_group[group]
+
+    def take(self, size: int, group: str = "", holding: bool = False) -> None:
+        """Take ``size`` bytes for ``group``; ``holding``: the buffer held none before."""
+        self.used += size
+        self._by_group[group] += size
+        self.holders += holding
+
+    def give_back(self, size: int, group: str = "", emptied: bool = False) -> None:
+        """Give back ``size`` bytes of ``group``; ``emptied``: the buffer holds none now."""
         if size > self.used:
             raise StateError(f"giving back {size} bytes, but only {self.used} are taken")
         self.used -= size
+        self._by_group[group] -= size
+        if self._by_group[group] <= 0:
+            del self._by_group[group]
+        self.holders -= emptied
 
     def __repr__(self) -> str:
-        return f"<ByteBudget {self.used} of {self.max_bytes} bytes used>"
+        return f"<ByteBudget {self.used} of {self.max_bytes} bytes used by {self.holders} buffers>"
 
 
 class ReplayBuffer:
-    """Encoded sequenced frames in ``seq`` order, bounded by ``max_bytes`` and by a shared ``budget``.
+    """Encoded sequenced frames in ``seq`` order, bounded by ``max_bytes`` and by its fair part of a
+    shared ``budget`` (taken for ``group``, the client address).
 
-    The buffer never drops an unacknowledged frame: when it holds ``max_bytes`` or more, or the
-    process budget is used up, ``has_room`` turns false and producers are expected to wait
+    The buffer never drops an unacknowledged frame: when it holds ``max_bytes`` or more, or is past
+    its fair share of a spent budget, ``has_room`` turns false and producers are expected to wait
     (backpressure). An empty buffer always has room, so no session starves while others hold the
     budget. Frames that end runs are appended regardless, so a run can always end. ``close`` gives
     the held bytes back to the budget (the session is over).
     """
 
-    def __init__(self, max_bytes: int, budget: ByteBudget | None = None) -> None:
+    def __init__(self, max_bytes: int, budget: ByteBudget | None = None, group: str = "") -> None:
         self.max_bytes = max_bytes
         self._budget = budget
+        self._group = group
         self._frames: deque[tuple[int, str, int]] = deque()  # seq, encoded frame, its size in bytes
         self._bytes = 0
         self.last_seq = 0
@@ -76,16 +108,16 @@ class ReplayBuffer:
     def has_room(self) -> bool:
         if not self._frames:
             return True
-        return self._bytes < self.max_bytes and (self._budget is None or self._budget.has_room())
+        return self._bytes < self.max_bytes and (self._budget is None or self._budget.has_room_for(self._bytes, self._group))
 
     def append(self, seq: int, text: str) -> None:
         if seq != self.last_seq + 1:
             raise StateError(f"expected seq {self.last_seq + 1}, got {seq}")
         size = utf8_size(text)
         self._frames.append((seq, text, size))
-        self._bytes += size
         if self._budget is not None:
-            self._budget.take(size)
+            self._budget.take(size, self._group, holding=not self._bytes)
+        self._bytes += size
         self.last_seq = seq
 
     def ack(self, seq: int) -> int:
@@ -106,7 +138,7 @@ class ReplayBuffer:
     def _release(self, size: int) -> None:
         self._bytes -= size
         if self._budget is not None and size:
-            self._budget.give_back(size)
+            self._budget.give_back(size, self._group, emptied=not self._bytes)
 
     def after(self, seq: int) -> Iterator[str]:
         """The encoded frames with a sequence number above ``seq``, in order."""

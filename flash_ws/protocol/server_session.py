@@ -21,6 +21,7 @@ from .commands import CancelRun, Command, Misbehaved, PageLeft, Refused, StartRu
 from .errors import ProtocolError
 from .excerpt import clipped, excerpt
 from .frames import Ack, Bye, Cancel, End, EndReason, Error, ErrorInfo, Frame, Hello, Ping, Pong, Start, Update, Welcome
+from .rate import TokenBucket
 from .replay import ByteBudget, ReplayBuffer, utf8_size
 
 
@@ -35,9 +36,12 @@ class Limits:
     max_refused_frames: int = 100  # per connection; past it the session answers Misbehaved
     max_queued_errors: int = 8  # error frames held while the writer is blocked; later ones are dropped
     max_nesting: int = DEFAULT_MAX_NESTING  # how deep a start's args may nest arrays and objects
+    max_starts_per_second: float = 50.0  # starts one page may make, on average (a token bucket)
+    start_burst: int = 100  # of which this many at once
 
     def __post_init__(self) -> None:
-        for name in ("max_message_bytes", "max_active_runs", "replay_buffer_bytes", "max_output_message_bytes", "max_nesting"):
+        for name in ("max_message_bytes", "max_active_runs", "replay_buffer_bytes", "max_output_message_bytes", "max_nesting",
+                     "max_starts_per_second", "start_burst"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
         for name in ("max_refused_frames", "max_queued_errors"):
@@ -60,9 +64,12 @@ class ServerSession:
     callbacks: Container[str]
     limits: Limits = field(default_factory=Limits)
     budget: ByteBudget | None = None  # the replay memory shared by every session of the process
+    group: str = ""  # whose share of ``budget`` it takes (the client address: see ByteBudget)
 
     def __post_init__(self) -> None:
-        self.replay = ReplayBuffer(self.limits.replay_buffer_bytes, self.budget)
+        self.replay = ReplayBuffer(self.limits.replay_buffer_bytes, self.budget, self.group)
+        self._starts = TokenBucket(self.limits.max_starts_per_second, self.limits.start_burst)
+        self._now = 0.0  # the adapter's clock when the message being processed came
         self.sent_seq = 0
         self.refused_frames = 0  # on this connection (since the last attach)
         self.dropped_errors = 0  # error frames not queued on this connection (over max_queued_errors)
@@ -123,8 +130,10 @@ class ServerSession:
 
     # ----- input
 
-    def receive_message(self, text: str | bytes) -> list[Command]:
-        """Process one client message; return what the adapter must do.
+    def receive_message(self, text: str | bytes, now: float = 0.0) -> list[Command]:
+        """Process one client message that came at ``now`` (the adapter's monotonic clock, in
+        seconds: it refills the start rate limit; a clock that stands still allows only the burst);
+        return what the adapter must do.
 
         Once the connection has misbehaved, nothing more is processed: ``[Misbehaved]`` again."""
         if self._misbehaved is not None:
@@ -133,13 +142,14 @@ class ServerSession:
             frames = decode_message(text, "client", self.limits.max_message_bytes, self.limits.max_nesting)
         except ProtocolError as exc:
             return self._refused([self._error(exc.code, clipped(exc.message))])
-        return self.receive_frames(frames)
+        return self.receive_frames(frames, now)
 
-    def receive_frames(self, frames: list[Frame]) -> list[Command]:
+    def receive_frames(self, frames: list[Frame], now: float = 0.0) -> list[Command]:
         """Process the frames of one client message that the adapter decoded already (with
-        ``decode_message`` and this session's limits)."""
+        ``decode_message`` and this session's limits); ``now`` as for ``receive_message``."""
         if self._misbehaved is not None:
             return [self._misbehaved]
+        self._now = now
         commands: list[Command] = []
         for index, frame in enumerate(frames):
             commands.extend(self._refused(self._receive_frame(index, frame)))
@@ -197,6 +207,11 @@ class ServerSession:
             message = (f"{excerpt(frame.cb)} refused: the page has not acknowledged its output "
                        f"({held} bytes held, replay_buffer_bytes {bound})")
             return [self._refuse(frame, "no_room", message)]
+        if not self._starts.take(self._now):  # refused at once: the cost follows what the page may do
+            rate, burst = self.limits.max_starts_per_second, self.limits.start_burst
+            message = (f"{excerpt(frame.cb)} refused: this page starts runs faster than {rate:g} a second "
+                       f"(max_starts_per_second, a burst of {burst})")
+            return [self._refuse(frame, "too_many_starts", message)]
         if frame.cb not in self.callbacks:
             return [self._refuse(frame, "unknown_callback", f"no event callback {excerpt(frame.cb)} in this app")]
         commands: list[Command] = []

@@ -196,7 +196,7 @@ class RedisSessionStore:
 
     async def _create(self, binding: str, address: str) -> OwnedSession:
         self.caps.admit(address, len(self._owned))
-        core = ServerSession(new_token(), secrets.token_hex(4), self._callbacks, self.limits, budget=self._budget)
+        core = ServerSession(new_token(), secrets.token_hex(4), self._callbacks, self.limits, self._budget, address)
         core.attach(Hello(None, 0))
         live = OwnedSession(core, self.recorder, binding, address)
         pipe = self.redis.pipeline(transaction=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import time
@@ -9,12 +10,14 @@ import time
 from ..callbacks import EventCallbackRegistry
 from ..protocol import ByteBudget, CancelRun, Command, ErrorInfo, Hello, Misbehaved, PageLeft, Refused, StartRun
 from ..protocol.frames import Frame
-from . import observe
+from ..protocol.refusals import Refusal
+from . import heartbeat, observe
 from .draining import WorkerDraining
 from .log import RefusalLog, session_name
 from .runner import AsyncioStreamRunner, StreamRunner
 from .sessions import Connection, InProcessSessionStore, LiveSession, SessionHandle, SessionStore
 from .settings import Settings
+from .stalls import stalled_refusal
 from .sync_steps import SyncSteps
 
 log = logging.getLogger("flash_ws")
@@ -31,7 +34,7 @@ class FlashWsService:
         self.callbacks = callbacks
         self.settings = settings
         self.debug = settings.debug
-        self.replay_budget = ByteBudget(settings.replay_memory_budget)
+        self.replay_budget = ByteBudget(settings.replay_memory_budget, settings.replay_memory_per_address)
         self._refusals = RefusalLog()
         self.draining = False  # set by draining.Drain: no new sessions or runs
         self.connections: dict[Connection, SessionHandle] = {}  # this worker's attached connections
@@ -102,6 +105,29 @@ class FlashWsService:
         else:
             self.store.detach(live)
 
+    def watch(self, live: SessionHandle, connection: Connection) -> asyncio.Task[str]:
+        """The heartbeat of ``connection`` (heartbeat.py), which also watches its session for a stall:
+        a task whose result says why it ended. A stalled session is ended at once (its replay memory
+        goes back), even while the connection's writer is blocked; the connection then closes with
+        ``stalled_refusal``."""
+        settings = self.settings
+        task = asyncio.get_running_loop().create_task(heartbeat.watch(
+            live, connection, settings.heartbeat_interval, settings.heartbeat_timeout, settings.stalled_session_timeout))
+
+        def ended(task: asyncio.Task[str]) -> None:
+            if not task.cancelled() and task.exception() is None and task.result() == "stalled":
+                log.warning("flash_ws: ending session %s of %s: %s", session_name(live.token), connection,
+                            self.stalled_refusal().message)
+                observe.refused_frame("stalled")
+                self.store.close(live)
+                connection.wakeup.set()
+
+        task.add_done_callback(ended)
+        return task
+
+    def stalled_refusal(self) -> Refusal:
+        return stalled_refusal(self.settings.stalled_session_timeout)
+
     async def receive(self, live: SessionHandle, text: str | bytes, frames: list[Frame] | None = None) -> list[Command]:
         """Feed one client message to the session (or to its owner, when another worker owns it);
         ``frames``: the message, decoded already by the admission guard."""
@@ -113,7 +139,8 @@ class FlashWsService:
         """Feed one client message to a session of this process and run the resulting commands."""
         if live.connection is not None:
             live.connection.last_heard = time.monotonic()
-        pending = live.core.receive_message(text) if frames is None else live.core.receive_frames(frames)
+        now = time.monotonic()
+        pending = live.core.receive_message(text, now) if frames is None else live.core.receive_frames(frames, now)
         observe.acknowledged(live)
         commands: list[Command] = []
         while pending:

@@ -345,7 +345,7 @@ class InProcessSessionStore:
                 return live, True
             self.close(live)  # its own browser cannot resume it: its runs are lost
         self.caps.admit(address, len(self._sessions))
-        core = ServerSession(new_token(), secrets.token_hex(4), self._callbacks, self._limits, budget=self._budget)
+        core = ServerSession(new_token(), secrets.token_hex(4), self._callbacks, self._limits, self._budget, address)
         live = LiveSession(core, binding, address)
         core.attach(Hello(None, 0))
         self._sessions[live.sid] = live

@@ -39,6 +39,8 @@ class Settings:
     redis_url: str | None = None
     worker_ttl: float = 5.0
     replay_memory_budget: int = 256 << 20  # unacknowledged output of all sessions of a process
+    replay_memory_per_address: int = 64 << 20  # of which one client address's pages hold past their fair shares
+    stalled_session_timeout: float = 60.0  # a page whose buffer stays full, nothing acknowledged, this long is ended
     debug: bool = False  # the page sees exception text (the service's ``debug`` can change later)
     max_sessions: int = 10_000  # open sessions (connected or in their grace period) per process
     max_sessions_per_address: int = 256  # open sessions per client address, per process
@@ -67,6 +69,10 @@ class Settings:
             raise ValueError(f"worker_ttl must be positive seconds, got {self.worker_ttl}")
         if self.replay_memory_budget <= 0:
             raise ValueError(f"replay_memory_budget must be positive bytes, got {self.replay_memory_budget}")
+        if self.replay_memory_per_address <= 0:
+            raise ValueError(f"replay_memory_per_address must be positive bytes, got {self.replay_memory_per_address}")
+        if self.stalled_session_timeout <= 0:
+            raise ValueError(f"stalled_session_timeout must be positive seconds, got {self.stalled_session_timeout}")
         for name in ("max_sessions", "max_sessions_per_address", "redis_inbox_bytes", "max_shared_sessions", "sync_threads",
                      "sync_threads_per_page"):
             if getattr(self, name) < 1:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from ..protocol import Hello
 from ..protocol.refusals import Refusal
-from . import heartbeat, observe
+from . import observe
 from .gate import Gate, refusal_for
 from .requests import ClientRequest, HttpAnswer
 from .service import FlashWsService
@@ -116,11 +116,9 @@ async def _events(service: FlashWsService, lanes: list[_Lane], refusals: list[by
                   wakeup: asyncio.Event) -> AsyncIterator[bytes]:
     """The stream's body: every lane's messages as they come; a lane that ends says so and leaves."""
     settings = service.settings
-    loop = asyncio.get_running_loop()
     open_lanes = {lane.number: lane for lane in lanes}
     for lane in lanes:
-        lane.watchdog = loop.create_task(heartbeat.watch(lane.live, lane.connection, settings.heartbeat_interval,
-                                                         settings.heartbeat_timeout))
+        lane.watchdog = service.watch(lane.live, lane.connection)
         lane.watchdog.add_done_callback(lambda _: wakeup.set())
     try:
         yield b": flash_ws\n\n" + b"".join(refusals)
@@ -143,6 +141,8 @@ async def _events(service: FlashWsService, lanes: list[_Lane], refusals: list[by
                         ended = refusal_for(exc)
                 if lane.connection.replaced:
                     ended = Refusal("replaced", "replaced by a newer connection of the same session")
+                elif lane.watchdog is not None and lane.watchdog.done() and lane.watchdog.result() == "stalled":
+                    ended = service.stalled_refusal()
                 elif lane.watchdog is not None and lane.watchdog.done():
                     observe.heartbeat_timeout(lane.connection)
                     ended = Refusal("heartbeat_timeout", "heartbeat timeout")

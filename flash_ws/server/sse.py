@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 
 from ..protocol import Hello
 from ..protocol.refusals import Refusal
-from . import heartbeat, observe
+from . import observe
 from .gate import Gate
 from .requests import ClientRequest, HttpAnswer
 from .service import FlashWsService
@@ -70,8 +70,7 @@ async def open_event_stream(req: ClientRequest, gate: Gate) -> HttpAnswer:
 async def _events(service: FlashWsService, live: SessionHandle, connection: Connection) -> AsyncIterator[bytes]:
     """The stream's body: the session's messages as ``data:`` events; a comment when idle."""
     settings = service.settings
-    watchdog = asyncio.get_running_loop().create_task(
-        heartbeat.watch(live, connection, settings.heartbeat_interval, settings.heartbeat_timeout))
+    watchdog = service.watch(live, connection)
     try:
         yield b": flash_ws\n\n"
         while not connection.replaced and not watchdog.done():

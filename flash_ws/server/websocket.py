@@ -12,7 +12,7 @@ import logging
 from ..protocol import Hello, PageLeft, ProtocolError
 from ..protocol.close_codes import CloseCode
 from ..protocol.refusals import Refusal
-from . import heartbeat, observe
+from . import observe
 from .gate import Gate, refusal_for
 from .requests import ClientRequest, Disconnected, WebSocketPort
 from .sessions import Connection, SessionHandle, SessionStoreError
@@ -53,18 +53,20 @@ async def serve_websocket(ws: WebSocketPort, req: ClientRequest, gate: Gate) -> 
 
 async def _serve(ws: WebSocketPort, req: ClientRequest, gate: Gate, live: SessionHandle, connection: Connection) -> None:
     """Read, write and watch the connection until one of them ends it."""
-    settings = gate.settings
     loop = asyncio.get_running_loop()
     tasks = {
         loop.create_task(_write(ws, live, connection)),
         loop.create_task(_read(ws, req, gate, live)),
-        watchdog := loop.create_task(heartbeat.watch(live, connection, settings.heartbeat_interval, settings.heartbeat_timeout)),
+        watchdog := gate.service.watch(live, connection),
     }
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         if watchdog in done and watchdog.result() == "dead":
             observe.heartbeat_timeout(connection)
             await ws.close(CloseCode.HEARTBEAT_TIMEOUT, "heartbeat timeout")
+        elif watchdog in done and watchdog.result() == "stalled":
+            stalled = gate.service.stalled_refusal()
+            await ws.close(stalled.close_code, stalled.close_reason)
         for task in done:
             error = None if task.cancelled() else task.exception()
             if isinstance(error, SessionStoreError):

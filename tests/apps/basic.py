@@ -14,7 +14,9 @@ app = Flash(__name__, backend=probe.BACKEND, resume_grace=float(os.environ.get("
             allowed_hosts=os.environ.get("FLASH_WS_TEST_HOSTS", "").split(),
             worker_ttl=float(os.environ.get("FLASH_WS_TEST_WORKER_TTL", "5")),
             heartbeat_interval=float(os.environ.get("FLASH_WS_TEST_HEARTBEAT", "15")),
-            post_body_timeout=float(os.environ.get("FLASH_WS_TEST_BODY_TIMEOUT", "10")))
+            post_body_timeout=float(os.environ.get("FLASH_WS_TEST_BODY_TIMEOUT", "10")),
+            replay_memory_budget=int(os.environ.get("FLASH_WS_TEST_BUDGET", str(256 << 20))),
+            stalled_session_timeout=float(os.environ.get("FLASH_WS_TEST_STALL", "60")))
 server = app.server
 probe.install(app)
 app.layout = html.Div([html.Button("go", id="go"), html.Div(id="out")])
