@@ -90,6 +90,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="event loop of the workers (hypercorn --worker-class) and the load processes (asyncio)")
     parser.add_argument("--contender", choices=CONTENDER_NAMES, default="flash_ws",
                         help="flash_ws, or dash-stream: Dash 4.5's own streaming callbacks (flash_ws)")
+    parser.add_argument("--dash-redis-pool", type=int, default=None, metavar="N",
+                        help="dash-stream: redis-py connections per worker (default: redis-py's 100, past which "
+                             "Dash's publishes fail with 'Too many connections')")
     parser.add_argument("--quick", action="store_true", help="200 sessions for 10 s unless given")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the results as JSON")
     args = parser.parse_args(argv)
@@ -126,7 +129,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     for sessions in args.levels:
         config = Config(sessions=sessions, streams=args.streams, rate=args.rate, duration=args.duration,
                         workers=args.workers, redis=not args.no_redis, lb=args.lb, clients=args.clients, ramp=args.ramp,
-                        loop=args.loop, contender=args.contender)
+                        loop=args.loop, contender=args.contender, dash_redis_pool=args.dash_redis_pool)
         say(f"[{len(levels) + 1}/{len(args.levels)}] {sessions:,} sessions × {args.streams} streams × {args.rate:g}/s, "
             f"{config.describe()} …")
         level = await run_level(config)

@@ -36,6 +36,7 @@ class Config:
     nginx_processes: int = 1
     loop: str = "asyncio"  # the event loop of the workers (hypercorn --worker-class) and of the load processes
     contender: str = "flash_ws"  # or "dash-stream": Dash 4.5's own streaming callbacks
+    dash_redis_pool: int | None = None  # dash-stream: redis-py connections per worker (None: its default, 100)
 
     @property
     def count(self) -> int:
@@ -50,7 +51,8 @@ class Config:
     def describe(self) -> str:
         store = "redis" if self.redis else "in-process store" + (" per worker" if self.workers > 1 else "")
         loop = ", uvloop" if self.loop == "uvloop" else ""
-        who = "" if self.contender == "flash_ws" else f"{self.contender}: "
+        pool = f" (pool {self.dash_redis_pool})" if self.dash_redis_pool and self.contender != "flash_ws" else ""
+        who = "" if self.contender == "flash_ws" else f"{self.contender}{pool}: "
         return f"{who}{self.workers} worker{'s' if self.workers > 1 else ''}, {store}, {self.lb}{loop}"
 
 
@@ -201,7 +203,8 @@ async def run_level(config: Config) -> dict[str, Any]:
     level["contender"] = found
     try:
         await stack.start(redis=config.redis, workers=config.workers, lb=config.lb, nginx_processes=config.nginx_processes,
-                          clients=config.load_processes, loop=config.loop, contender=contender)
+                          clients=config.load_processes, loop=config.loop, contender=contender,
+                          redis_pool=config.dash_redis_pool)
         await _warm_up(stack, level, config)
         await asyncio.sleep(1.0)
         meters = Meters(stack, None if contender is FLASH_WS else shares(config.sessions, config.workers))

@@ -29,10 +29,13 @@ class ScaleContender:
     load: str
     python: str = sys.executable
 
-    def redis_env(self, url: str) -> dict[str, str]:
-        """The environment that points every worker at the shared store on ``url``."""
+    def redis_env(self, url: str, pool: int | None = None) -> dict[str, str]:
+        """The environment that points every worker at the shared store on ``url``; for Dash, a
+        redis-py connection pool of ``pool`` connections per worker (None: redis-py's default, 100,
+        past which a command fails with ``Too many connections``)."""
         if self.name == "dash-stream":  # every worker must verify the pages' tokens the others signed
-            return {"DASH_SHARED_STORAGE": url, "DASH_SECRET_KEY": secrets.token_hex(16)}
+            query = f"?max_connections={pool}" if pool else ""
+            return {"DASH_SHARED_STORAGE": url + query, "DASH_SECRET_KEY": secrets.token_hex(16)}
         return {"FLASH_WS_REDIS_URL": url}
 
 
@@ -136,16 +139,17 @@ class Stack:
     loads: list[LoadClient] = field(default_factory=list)
 
     async def start(self, *, redis: bool, workers: int, lb: str, nginx_processes: int, clients: int,
-                    loop: str = "asyncio", contender: ScaleContender = FLASH_WS) -> None:
+                    loop: str = "asyncio", contender: ScaleContender = FLASH_WS, redis_pool: int | None = None) -> None:
         """redis-server (with ``redis``), the workers, nginx (with ``lb == "nginx"``; else the load
         processes alternate between the workers' ports) and ``clients`` load processes, all on
-        ``loop`` ("asyncio" or "uvloop"), serving and speaking ``contender``."""
+        ``loop`` ("asyncio" or "uvloop"), serving and speaking ``contender`` (``redis_pool``: see
+        ``ScaleContender.redis_env``)."""
         env = {"PYTHONUNBUFFERED": "1"}
         if redis:
             binary = program("redis-server", "the Redis mode needs redis-server (Debian: apt-get install "
                                              "redis-server), or --no-redis")
             self.redis = await asyncio.to_thread(RedisServer, binary, self.workdir, 20_000)
-            env.update(contender.redis_env(self.redis.url))
+            env.update(contender.redis_env(self.redis.url, redis_pool))
         self.workers = [Worker(i, env, self.workdir, loop, contender) for i in range(workers)]
         for worker in self.workers:
             worker.start()
