@@ -163,7 +163,7 @@ def test_a_buffer_under_its_fair_share_has_room_whatever_the_others_hold() -> No
     assert budget.used == 49 and budget.holders == 2 and a.has_room() and b.has_room()
 
     b.append(2, "y")
-    assert budget.used == 50 and budget.fair_share() == 25
+    assert budget.used == 50 and budget.fair_share() == 25  # one group (every page behind one proxy): half each
     assert not a.has_room()  # past its fair share of a spent budget: it waits (far below its own 1000 bytes)
     assert b.has_room()  # under its share: what the other holds never holds it back
 
@@ -183,16 +183,43 @@ def test_past_their_fair_shares_the_buffers_of_one_address_hold_at_most_its_cap(
     first, second = ReplayBuffer(10_000, budget, "10.0.0.1"), ReplayBuffer(10_000, budget, "10.0.0.1")
     first.append(1, "x" * 200)
     second.append(1, "x" * 100)
-    assert budget.group_bytes("10.0.0.1") == 300 and budget.fair_share() == 600
-    assert first.has_room() and second.has_room()  # under their shares: the cap never holds them
+    assert budget.group_bytes("10.0.0.1") == 300 and budget.fair_share("10.0.0.1") == 600
 
-    first.append(2, "x" * 400)  # 600 bytes: past its share, its address at its cap, the process not spent
-    assert budget.used == 700 and not first.has_room() and second.has_room()
-    other = ReplayBuffer(10_000, budget, "10.0.0.2")
-    other.append(1, "y" * 450)  # past its share (400), its own address under the cap, the process under budget
-    assert other.has_room()
+    first.append(2, "x" * 400)  # 600 bytes: its share, its address past the cap, the process not spent
+    assert budget.used == 700 and not first.has_room()
+    assert second.has_room()  # under its share: the cap never holds it (behind a proxy, every page's case)
     second.close()
-    assert budget.group_bytes("10.0.0.1") == 600 and budget.holders == 2
+    assert budget.group_bytes("10.0.0.1") == 600 and budget.holders == 1
+
+
+def test_the_pages_of_one_address_share_its_part_of_the_budget() -> None:
+    """34 pages of one client against another browser's page (the issue's attack), in small: the
+    budget is split between the addresses holding output, then between each address's pages."""
+    budget = ByteBudget(1000)
+    many = [ReplayBuffer(10_000, budget, "10.0.0.1") for _ in range(10)]
+    for buffer in many:
+        buffer.append(1, "x" * 100)
+    lone = ReplayBuffer(10_000, budget, "10.0.0.2")
+    lone.append(1, "y" * 10)
+    assert budget.used == 1010 and (budget.fair_share("10.0.0.1"), budget.fair_share("10.0.0.2")) == (50, 500)
+    assert not any(buffer.has_room() for buffer in many) and lone.has_room()
+    lone.append(2, "y" * 480)
+    assert lone.has_room()  # 490 bytes, under its share, though the process is past its budget
+    lone.append(3, "y" * 20)
+    assert not lone.has_room()
+
+
+def test_shares_never_take_the_process_past_twice_its_budget() -> None:
+    budget = ByteBudget(100)
+    hog, late = ReplayBuffer(1000, budget, "a"), ReplayBuffer(1000, budget, "b")
+    hog.append(1, "x" * 150)
+    late.append(1, "y" * 50)
+    newcomer = ReplayBuffer(1000, budget, "c")
+    newcomer.append(1, "z")
+    assert budget.used == 201 and budget.fair_share("c") == 33
+    assert not newcomer.has_room()  # under its share, but the process holds twice its budget
+    hog.ack(1)
+    assert newcomer.has_room()
 
 
 def test_closing_a_buffer_gives_its_bytes_back_and_later_appends_stay_off_the_budget() -> None:

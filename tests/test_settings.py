@@ -40,7 +40,8 @@ def test_every_keyword_default_is_read_from_the_settings_objects() -> None:
 @pytest.mark.parametrize(("keyword", "value"), [
     ("max_active_runs", 0), ("replay_buffer_bytes", -1), ("resume_grace", -1.0), ("heartbeat_interval", 0.0),
     ("max_sessions", 0), ("post_body_timeout", 0.0), ("ws_compress_min_bytes", -1), ("shutdown_grace", -1.0),
-    ("transport", "carrier-pigeon"),
+    ("transport", "carrier-pigeon"), ("max_starts_per_second", 0.0), ("start_burst", 0), ("replay_memory_per_address", 0),
+    ("stalled_session_timeout", 0.0),
 ])
 def test_a_bad_value_is_refused_naming_its_setting(keyword: str, value: object) -> None:
     with pytest.raises(ValueError, match=keyword):

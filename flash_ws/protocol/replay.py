@@ -17,16 +17,15 @@ def utf8_size(text: str) -> int:
 
 class ByteBudget:
     """Bytes of replay memory shared by the sessions of one process (``replay_memory_budget``),
-    shared fairly.
+    shared fairly between client addresses (``group``), then between the pages of each.
 
     Buffers ``take`` what they append and ``give_back`` what is acknowledged or dropped when their
     session closes. Takes are never refused (a run can always end): the budget only says whether a
     buffer holding ``held`` bytes has room (``has_room_for``), and producers wait while it has none.
-    A buffer under its fair share (``max_bytes`` over the buffers holding bytes) always has room,
-    however much others hold; past it, a buffer grows only while the process is under ``max_bytes``
-    and its ``group`` (the client address) under ``max_group_bytes``. Memory cannot be taken back from
-    a page that does not acknowledge, so the process holds at most twice ``max_bytes`` (the fair
-    shares of pages that came once it was spent), until such pages are ended (stalled sessions).
+    A buffer under its fair share (``fair_share``) has room however much others hold; past it, only
+    while the process is under ``max_bytes`` and its group under ``max_group_bytes``. Memory a page
+    has not acknowledged cannot be taken back, so shares may take the process past ``max_bytes``:
+    never past twice that (then every buffer waits, until pages acknowledge or are ended as stalled).
     """
 
     def __init__(self, max_bytes: int, max_group_bytes: int | None = None) -> None:
@@ -35,19 +34,25 @@ class ByteBudget:
         self.max_bytes = max_bytes
         self.max_group_bytes = max_group_bytes
         self.used = 0
-        self.holders = 0  # buffers holding bytes
-        self._by_group: Counter[str] = Counter()
+        self._by_group: Counter[str] = Counter()  # bytes held, by group
+        self._holders: Counter[str] = Counter()  # buffers holding bytes, by group
+
+    @property
+    def holders(self) -> int:
+        """Buffers holding bytes."""
+        return sum(self._holders.values())
 
     def has_room(self) -> bool:
         return self.used < self.max_bytes
 
-    def fair_share(self) -> int:
-        """What each buffer holding bytes may hold whatever the others do."""
-        return self.max_bytes // max(1, self.holders)
+    def fair_share(self, group: str = "") -> int:
+        """What a buffer of ``group`` may hold whatever the others do: the budget split evenly
+        between the groups holding bytes, a group's part evenly between its buffers holding bytes."""
+        return self.max_bytes // max(1, len(self._holders)) // max(1, self._holders[group])
 
     def has_room_for(self, held: int, group: str = "") -> bool:
         """Whether a buffer of ``group`` holding ``held`` bytes may grow."""
-        if held < self.fair_share():
+        if held < self.fair_share(group) and self.used < 2 * self.max_bytes:
             return True
         return self.has_room() and (self.max_group_bytes is None or self._by_group[group] < self.max_group_bytes)
 
@@ -58,7 +63,8 @@ class ByteBudget:
         """Take ``size`` bytes for ``group``; ``holding``: the buffer held none before."""
         self.used += size
         self._by_group[group] += size
-        self.holders += holding
+        if holding:
+            self._holders[group] += 1
 
     def give_back(self, size: int, group: str = "", emptied: bool = False) -> None:
         """Give back ``size`` bytes of ``group``; ``emptied``: the buffer holds none now."""
@@ -68,7 +74,10 @@ class ByteBudget:
         self._by_group[group] -= size
         if self._by_group[group] <= 0:
             del self._by_group[group]
-        self.holders -= emptied
+        if emptied:
+            self._holders[group] -= 1
+            if self._holders[group] <= 0:
+                del self._holders[group]
 
     def __repr__(self) -> str:
         return f"<ByteBudget {self.used} of {self.max_bytes} bytes used by {self.holders} buffers>"
