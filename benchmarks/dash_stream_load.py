@@ -14,8 +14,9 @@ SharedWorker (``dash-stream-worker.js``), as this client understands it:
 - **downlink**: ``POST`` the same URL with ``{"streamDownlink": {"from": cursor}}``: an NDJSON body,
   one envelope per line, ``{"rid", "frame", "seq"}`` (blank lines are keepalives); ``seq`` becomes the
   cursor; a frame ``{"done": true}`` (with ``error`` when it failed) ends request ``rid``;
-  ``{"reset": true}`` means the store lost the page's frames: every run ends ``reset``. A downlink that
-  drops while runs remain reconnects after 1 s from the cursor; it closes once no run remains.
+  ``{"reset": true}`` means the store lost the page's frames: every run ends ``reset``. While runs
+  remain, a downlink whose body ends after some envelopes is asked for again at once from the cursor,
+  one that fails (or ends empty) after 1 s, doubling up to 5 s; it closes once no run remains.
 
 Uplink requests of one page share one keep-alive connection (one at a time); the downlink has its own.
 """
@@ -38,7 +39,7 @@ from benchmarks.scale_load import Book, LoopLag
 from benchmarks.stats import EMPTY, account
 
 CONNECT_ATTEMPTS = 3
-RECONNECT_DELAY_S = 1.0  # dash-stream-worker.js: reconnectDelay 1 s
+RECONNECT_DELAY_S, MAX_RECONNECT_DELAY_S = 1.0, 5.0  # dash-stream-worker.js: reconnectDelay, maxReconnectDelay
 UPDATE_PATH = "/_dash-update-component"
 _CONFIG = re.compile(rb'<script id="_dash-config" type="application/json">(.*?)</script>', re.S)
 
@@ -92,9 +93,12 @@ class DashPage:
         request_id = f"{self.downlink_id}-{index}"
         self.pending[request_id] = index
         body = json.dumps({**callback_body(index, params), "streamConnection": {"requestId": request_id}}).encode()
-        async with self._lock:
-            status = await self.uplink.request("POST", self._target(), body)
-            answer = await self.uplink.body()
+        try:
+            async with self._lock:
+                status = await self.uplink.request("POST", self._target(), body)
+                answer = await self.uplink.body()
+        except (OSError, HttpError, asyncio.IncompleteReadError) as exc:
+            status, answer = 0, f"{type(exc).__name__}: {exc}".encode()
         if status != 200 or not json.loads(answer).get("stream"):
             self._end(request_id, "refused")
             self.errors.append(f"uplink {status}: {answer[:120]!r}")
@@ -131,7 +135,10 @@ class DashPage:
             book.arrivals.append(now)
 
     async def _read_downlink(self) -> None:
+        """Read the downlink until no run is pending. As the renderer: a body that ends is asked for
+        again at once; a failure waits 1 s, doubling up to 5 s."""
         connection = Connection(self.host, self.port)
+        delay = RECONNECT_DELAY_S
         try:
             while self.pending:
                 self.connections += 1
@@ -140,20 +147,24 @@ class DashPage:
                     status = await connection.request("POST", self._target(), body)
                     if status != 200:
                         raise HttpError(f"downlink status {status}")
-                    buffer = b""
+                    buffer, envelopes = b"", 0
                     async for chunk in connection.chunks():
                         buffer += chunk
                         *lines, buffer = buffer.split(b"\n")
                         for line in lines:
                             if line.strip():
+                                envelopes += 1
                                 self._dispatch(json.loads(line))
                         if not self.pending:
                             return
+                    if not envelopes:
+                        raise HttpError("downlink closed without data")
+                    delay = RECONNECT_DELAY_S
                 except (OSError, HttpError, asyncio.IncompleteReadError) as exc:
                     self.failure = f"{type(exc).__name__}: {exc}"[:200]
-                connection.close()
-                if self.pending:
-                    await asyncio.sleep(RECONNECT_DELAY_S)
+                    connection.close()
+                    await asyncio.sleep(delay)
+                    delay = min(2 * delay, MAX_RECONNECT_DELAY_S)
         finally:
             connection.close()
 

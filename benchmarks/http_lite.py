@@ -24,15 +24,23 @@ class Connection:
         self.headers: dict[str, str] = {}
 
     async def request(self, method: str, target: str, body: bytes = b"") -> int:
-        """Send one request (opening the connection when needed); the status, with ``headers`` set."""
-        if self.writer is None or self.writer.is_closing():
+        """Send one request (opening the connection when needed); the status, with ``headers`` set.
+        A kept-alive connection the server closed meanwhile is reopened and the request sent again."""
+        reused = self.writer is not None and not self.writer.is_closing()
+        if not reused:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port, limit=1 << 22)
+        assert self.reader is not None and self.writer is not None
         head = (f"{method} {target} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
                 f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
         self.writer.write(head.encode() + body)
-        assert self.reader is not None
-        line = await self.reader.readline()
+        try:
+            line = await self.reader.readline()
+        except ConnectionError:
+            line = b""
         if not line:
+            self.close()
+            if reused:
+                return await self.request(method, target, body)
             raise HttpError(f"{method} {target}: the connection closed before a status line")
         parts = line.split(None, 2)
         if len(parts) < 2 or not parts[1].isdigit():
