@@ -105,7 +105,7 @@ async def _warm_up(stack: Stack, level: dict[str, Any], config: Config) -> None:
     stores = [w.holdings()["store"] for w in stack.workers]
     level["store_class"] = sorted(set(stores))
     if config.redis and "redis" not in " ".join(stores).lower():
-        level["notes"] = [f"FLASH_WS_REDIS_URL is set but the workers report the store classes {stores}"]
+        level["notes"] = [f"the workers were given a Redis URL but report the store classes {stores}"]
         say(f"  warning: {level['notes'][0]}")
 
 

@@ -18,6 +18,7 @@ import sys
 import pytest
 
 from benchmarks import scale, scale_stack
+from benchmarks.http_lite import Connection
 from benchmarks.redis_nginx import parse_info
 from benchmarks.scale_level import Config, redis_per_update, run_level
 from benchmarks.scale_report import markdown_tables, worker_us_per_update
@@ -52,6 +53,39 @@ def test_redis_counters_per_update():
     assert figures["commands_per_update"] == 1.0 and figures["calls_per_update"] == 4.0
     assert (figures["bytes_in_per_update"], figures["bytes_out_per_update"]) == (400.0, 60.0)
     assert list(figures["calls_by_command"]) == ["xadd", "evalsha"]
+
+
+def test_http_lite_reads_chunked_and_sized_bodies_and_resends_on_a_closed_kept_alive_connection():
+    """A real loopback server: a chunked body as it arrives, a sized one, then the server closes the
+    kept-alive connection and the next request goes on a new one."""
+    answers = [b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\na\nb\r\n2\r\nc\n\r\n0\r\n\r\n",
+               b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", None, b"HTTP/1.1 201 OK\r\nContent-Length: 0\r\n\r\n"]
+    requests: list[bytes] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while answers and (head := await reader.readuntil(b"\r\n\r\n")):
+            requests.append(head.split(b" ")[1])
+            answer = answers.pop(0)
+            if answer is None:  # close this kept-alive connection without answering
+                break
+            writer.write(answer)
+        writer.close()
+
+    async def main() -> tuple[list[bytes], bytes, int]:
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        connection = Connection("127.0.0.1", server.sockets[0].getsockname()[1])
+        assert await connection.request("GET", "/a") == 200
+        chunks = [chunk async for chunk in connection.chunks()]
+        assert await connection.request("GET", "/b") == 200
+        sized = await connection.body()
+        status = await connection.request("GET", "/c")
+        connection.close()
+        server.close()
+        return chunks, sized, status
+
+    chunks, sized, status = asyncio.run(main())
+    assert chunks == [b"a\nb", b"c\n"] and sized == b"ok" and status == 201
+    assert requests == [b"/a", b"/b", b"/c", b"/c"]
 
 
 def test_dash_stream_row_at_a_tiny_load_is_complete_and_loses_nothing(tmp_path):
