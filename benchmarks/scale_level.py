@@ -17,7 +17,7 @@ from typing import Any
 
 from benchmarks.metering import CpuMeter, established, group_rss, status_kib
 from benchmarks.scale_report import MemoryReadings, latency_summary, run_figures, verdict
-from benchmarks.scale_stack import FLASH_WS, Stack, scale_contender, shares
+from benchmarks.scale_stack import FLASH_WS, Stack, Worker, scale_contender, shares
 
 IDLE_S = 3.0  # idle sessions are measured over this long after the ramp
 
@@ -140,6 +140,14 @@ async def _idle(meters: Meters) -> dict[str, Any]:
     return cpu
 
 
+async def _holdings(worker: Worker) -> dict[str, Any]:
+    """A worker's status mid-run; a saturated worker that does not answer in time is noted, not fatal."""
+    try:
+        return await asyncio.to_thread(worker.holdings)
+    except (OSError, TimeoutError) as exc:
+        return {"unanswered": f"{type(exc).__name__}: {exc}"}
+
+
 async def _run(stack: Stack, config: Config, meters: Meters) -> dict[str, Any]:
     """Every session starts its runs, their starts spread over one update period; CPU over the steady
     part (every run started, none ended), the highest RSS meanwhile, each worker's status mid-run;
@@ -162,11 +170,11 @@ async def _run(stack: Stack, config: Config, meters: Meters) -> dict[str, Any]:
         meters.note_peak()
         if not active and time.monotonic() >= midpoint:
             for w in stack.workers:  # what each worker holds mid-run (its runs, its sessions)
-                active[w.index] = await asyncio.to_thread(w.holdings)
+                active[w.index] = await _holdings(w)
     cpu = CpuMeter.between(before, meters.cpu.snapshot())
     for w in stack.workers:
         if w.index not in active:
-            active[w.index] = await asyncio.to_thread(w.holdings)
+            active[w.index] = await _holdings(w)
     window = (before["at"], time.monotonic())
     redis_after = await asyncio.to_thread(stack.redis.counters) if stack.redis else None
     dones = await asyncio.gather(*(load.expect("done", timeout + 30) for load in stack.loads))
