@@ -52,7 +52,7 @@ class Flash(dash.Dash):
       acknowledges nothing this long while its buffer is full is ended (60 s; close 1008, 403
       ``stalled``); ``max_refused_frames``: refused frames one connection may send before it is
       closed (100);
-    - ``max_starts_per_second`` (50) and ``start_burst`` (100): starts one page may make (a token
+    - ``max_starts_per_second`` (100) and ``start_burst`` (200): starts one page may make (a token
       bucket); a start past them is refused (``end`` ``refused`` ``too_many_starts``);
     - ``resume_grace``: seconds a page's session survives a dropped connection (30);
     - ``heartbeat_interval`` / ``heartbeat_timeout``: the server pings every interval (15 s), the page
