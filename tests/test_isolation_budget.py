@@ -16,6 +16,7 @@ import websockets
 
 from flash_ws.client import FlashWsClient
 from tests.conftest import TIMEOUT, eventually
+from tests.scrape import METRICS_ON, scrape
 from tests.test_budgets import NonReadingWebSocket
 from tests.test_isolation_starts import health_took, updates_in_window
 
@@ -57,7 +58,7 @@ async def test_pages_that_never_acknowledge_do_not_hold_another_pages_stream(ser
 
 
 async def test_a_page_that_reads_but_never_acknowledges_is_ended_as_stalled(serve):
-    server = serve(f"{APP}:server", FLASH_WS_TEST_REPLAY_BYTES=str(256 << 10), FLASH_WS_TEST_STALL="2")
+    server = serve(f"{APP}:server", FLASH_WS_TEST_REPLAY_BYTES=str(256 << 10), FLASH_WS_TEST_STALL="2", **METRICS_ON)
     async with websockets.connect(server.ws_url, origin=server.url, max_size=None) as ws:
         await ws.send(HELLO_AND_FLOOD)
         with pytest.raises(websockets.ConnectionClosed) as closed:
@@ -68,3 +69,4 @@ async def test_a_page_that_reads_but_never_acknowledges_is_ended_as_stalled(serv
     assert "acknowledged nothing for 2 s while its replay buffer was full (stalled_session_timeout)" in closed.value.rcvd.reason
     await eventually(lambda: server.get_json("/test/sessions") == [], what="the stalled session ended")
     assert "ending session" in server.output()
+    assert scrape(server.url).value("flash_ws_sessions_ended_total", reason="stalled") == 1  # not page_left

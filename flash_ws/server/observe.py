@@ -76,7 +76,8 @@ def connection_closed(connection: Any) -> None:
 
 
 def session_ended(token: str, worker: str | None, reason: str) -> None:
-    """A session this worker owned was closed: ``page_left``, ``expired`` or ``worker_shutdown``."""
+    """A session this worker owned was closed: ``page_left``, ``expired``, ``worker_shutdown`` or
+    ``stalled``."""
     session_event("lost" if reason != "page_left" else "closed", token, worker, reason=reason)
     if (found := metrics.current()) is not None:
         found.sessions_ended.labels(reason).inc()

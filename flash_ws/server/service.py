@@ -74,7 +74,7 @@ class FlashWsService:
         """A store dropped ``live``: stop its runs, give its replay memory back to the budget, say why."""
         self.runner.cancel_all(live)
         live.core.close()
-        reason = "worker_shutdown" if self.draining else "page_left" if live.connection is not None else "expired"
+        reason = live.ending or ("worker_shutdown" if self.draining else "page_left" if live.connection is not None else "expired")
         observe.session_ended(live.token, self.worker_id, reason)
 
     async def attach(self, hello: Hello, connection: Connection, binding: str, address: str) -> SessionHandle:
@@ -119,6 +119,8 @@ class FlashWsService:
                 log.warning("flash_ws: ending session %s of %s: %s", session_name(live.token), connection,
                             self.stalled_refusal().message)
                 observe.refused_frame("stalled")
+                if isinstance(live, LiveSession):
+                    live.ending = "stalled"
                 self.store.close(live)
                 connection.wakeup.set()
 

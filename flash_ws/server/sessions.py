@@ -150,6 +150,7 @@ class LiveSession:
         self._room.set()
         self.connection: Connection | None = None  # the transport currently attached
         self.expiry: asyncio.TimerHandle | None = None
+        self.ending: str | None = None  # why the service closes it, when it is the one ending it ("stalled")
 
     def bind(self, connection: Connection) -> None:
         """Make ``connection`` the one that writes; the previous one, if any, is replaced."""
