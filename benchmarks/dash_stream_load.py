@@ -23,17 +23,16 @@ Uplink requests of one page share one keep-alive connection (one at a time); the
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
 import re
-import sys
 import time
 import urllib.parse
 from collections import Counter, defaultdict
 from typing import Any
 
+from benchmarks import scale_load
 from benchmarks.http_lite import Connection, HttpError
 from benchmarks.scale_load import Book, LoopLag
 from benchmarks.stats import EMPTY, account
@@ -275,46 +274,8 @@ class LoadProcess:
         return {"event": "closed"}
 
 
-async def main_async(urls: list[str]) -> None:
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader(limit=1 << 24)
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-
-    def emit(message: dict[str, Any]) -> None:
-        sys.stdout.write(json.dumps(message, separators=(",", ":")) + "\n")
-        sys.stdout.flush()
-
-    process = LoadProcess(urls)
-    emit({"event": "ready", "pid": os.getpid()})
-    while line := await reader.readline():
-        command = json.loads(line)
-        name = command["cmd"]
-        try:
-            if name == "warmup":
-                emit(await process.warmup(command["urls"]))
-            elif name == "connect":
-                emit(await process.connect(command["sessions"], command["rate"]))
-            elif name == "run":
-                emit(await process.run(command["streams"], command["count"], command["rate"], command["spread"],
-                                       command["timeout"], emit))
-            elif name == "close":
-                emit(await process.close())
-                return
-        except Exception as exc:  # noqa: BLE001 - the orchestrator reports it
-            emit({"event": "error", "cmd": name, "error": f"{type(exc).__name__}: {exc}"[:500]})
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.dash_stream_load")
-    parser.add_argument("--urls", required=True, help="comma-separated base URLs; page k uses urls[k % len]")
-    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio", help="the event loop (asyncio)")
-    args = parser.parse_args()
-    if args.loop == "uvloop":
-        import uvloop
-
-        uvloop.run(main_async(args.urls.split(",")))
-    else:
-        asyncio.run(main_async(args.urls.split(",")))
+    scale_load.main("python -m benchmarks.dash_stream_load", LoadProcess)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ import os
 import sys
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from benchmarks.scale_app import callback_id
@@ -217,7 +218,9 @@ class LoadProcess:
         return {"event": "closed"}
 
 
-async def main_async(urls: list[str]) -> None:
+async def main_async(urls: list[str], make_process: Callable[[list[str]], Any] = LoadProcess) -> None:
+    """Serve the orchestrator's commands (JSON lines on stdin, answers on stdout) with the load
+    process ``make_process`` makes (this one's, or benchmarks.dash_stream_load's)."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=1 << 24)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
@@ -227,7 +230,7 @@ async def main_async(urls: list[str]) -> None:
         out.write(json.dumps(message, separators=(",", ":")) + "\n")
         out.flush()
 
-    process = LoadProcess(urls)
+    process = make_process(urls)
     emit({"event": "ready", "pid": os.getpid()})
     while line := await reader.readline():
         command = json.loads(line)
@@ -247,17 +250,17 @@ async def main_async(urls: list[str]) -> None:
             emit({"event": "error", "cmd": name, "error": f"{type(exc).__name__}: {exc}"[:500]})
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.scale_load")
-    parser.add_argument("--urls", required=True, help="comma-separated base URLs; session k uses urls[k % len]")
+def main(prog: str = "python -m benchmarks.scale_load", make_process: Callable[[list[str]], Any] = LoadProcess) -> None:
+    parser = argparse.ArgumentParser(prog=prog)
+    parser.add_argument("--urls", required=True, help="comma-separated base URLs; page k uses urls[k % len]")
     parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio", help="the event loop (asyncio)")
     args = parser.parse_args()
     if args.loop == "uvloop":
         import uvloop
 
-        uvloop.run(main_async(args.urls.split(",")))
+        uvloop.run(main_async(args.urls.split(","), make_process))
     else:
-        asyncio.run(main_async(args.urls.split(",")))
+        asyncio.run(main_async(args.urls.split(","), make_process))
 
 
 if __name__ == "__main__":
