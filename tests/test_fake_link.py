@@ -435,4 +435,4 @@ def test_updates_carry_the_k_they_were_emitted_with() -> None:
     harness.emit(0)
     harness.pump()
 
-    assert [json.loads(f)["props"] for f in harness.server.replay.after(0)] == [[["out", {"k": 0}]], [["out", {"k": 1}]]]
+    assert [json.loads(f)["props"] for _seq, f in harness.server.replay.after(0)] == [[["out", {"k": 0}]], [["out", {"k": 1}]]]

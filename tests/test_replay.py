@@ -55,7 +55,7 @@ def test_ack_drops_up_to_seq_and_frees_their_bytes() -> None:
     assert buffer.bytes == 7
     assert len(buffer) == 2
     assert buffer.first_seq == 3
-    assert list(buffer.after(0)) == ["ccc", "dddd"]
+    assert list(buffer.after(0)) == [(3, "ccc"), (4, "dddd")]
 
 
 def test_ack_is_idempotent_and_ignores_older_seqs() -> None:
@@ -74,22 +74,22 @@ def test_ack_of_everything_empties_the_buffer_but_keeps_last_seq() -> None:
 
     assert (len(buffer), buffer.bytes, buffer.last_seq, buffer.first_seq) == (0, 0, 4, 5)
     buffer.append(5, "x")  # numbering goes on
-    assert list(buffer.after(4)) == ["x"]
+    assert [text for _seq, text in buffer.after(4)] == ["x"]
 
 
 @pytest.mark.parametrize("seq, expected", [(0, [1, 2, 3, 4, 5]), (2, [3, 4, 5]), (4, [5]), (5, []), (9, [])])
 def test_after_yields_the_frames_above_seq_in_order(seq: int, expected: list[int]) -> None:
     buffer = filled(5, size=1)
 
-    assert list(buffer.after(seq)) == [str(n) for n in expected]
+    assert list(buffer.after(seq)) == [(n, str(n)) for n in expected]
 
 
 def test_after_counts_from_the_first_held_frame_once_some_are_acked() -> None:
     buffer = filled(6, size=1)
     buffer.ack(3)
 
-    assert list(buffer.after(3)) == ["4", "5", "6"]
-    assert list(buffer.after(4)) == ["5", "6"]
+    assert [text for _seq, text in buffer.after(3)] == ["4", "5", "6"]
+    assert [text for _seq, text in buffer.after(4)] == ["5", "6"]
 
 
 def test_has_room_flips_at_max_bytes_and_back_on_ack() -> None:
@@ -237,3 +237,24 @@ def test_closing_a_buffer_gives_its_bytes_back_and_later_appends_stay_off_the_bu
     assert budget.used == 0
     buffer.close()  # closing twice is harmless
     assert budget.used == 0
+
+
+def test_a_jump_holds_the_void_frame_and_after_finds_frames_by_number_around_it() -> None:
+    buffer = filled(3, size=1)
+    buffer.append(1030, "v", jump=True)
+    buffer.append(1031, "e")
+
+    assert list(buffer.after(2)) == [(3, "3"), (1030, "v"), (1031, "e")]
+    assert list(buffer.after(500)) == [(1030, "v"), (1031, "e")]  # a page that applied frames inside the void
+    assert buffer.can_replay_from(500) and not buffer.can_replay_from(1032)
+    buffer.ack(3)
+    assert list(buffer.after(1030)) == [(1031, "e")]
+
+
+def test_only_a_jump_may_skip_numbers() -> None:
+    buffer = filled(3, size=1)
+
+    with pytest.raises(StateError):
+        buffer.append(9, "x")
+    with pytest.raises(StateError):
+        buffer.append(3, "x", jump=True)

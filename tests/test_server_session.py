@@ -20,7 +20,7 @@ from flash_ws.protocol import (
     encode_message,
     join_frames,
 )
-from flash_ws.protocol.frames import Ack, Bye, Cancel, End, Error, Frame, Ping, Pong, Start, Update, Welcome
+from flash_ws.protocol.frames import Ack, Bye, Cancel, End, Error, Frame, Ping, Pong, Start, Update, Void, Welcome
 
 
 def new_session(callbacks: tuple[str, ...] = ("a", "b", "c"), **limits: Any) -> ServerSession:
@@ -588,7 +588,7 @@ def test_restore_rebuilds_a_session_and_lose_runs_ends_what_nobody_drives() -> N
     donor.emit_update(1, props(0))
     donor.emit_update(2, props(1))
     donor.end_run(2, "done")
-    held = [(seq, text) for seq, text in zip(range(1, 4), donor.replay.after(0), strict=True)]
+    held = list(donor.replay.after(0))
     session = ServerSession.restore("tok", "ep", frozenset("abc"), Limits(), held[1:], last_seq=3,
                                     highest_run=2, runs=donor.active_run_callbacks())
     assert session.can_resume(Hello("tok", 1)) and not session.can_resume(Hello("tok", 0))
@@ -599,6 +599,26 @@ def test_restore_rebuilds_a_session_and_lose_runs_ends_what_nobody_drives() -> N
     assert [f.seq for f in out[1:]] == [2, 3, 4]
     assert out[-1] == End(4, 1, "error", ErrorInfo("worker_lost", "gone"))
     assert send(session, Start(2, "a", []))[0].code == "bad_frame"  # run ids keep counting from the donor's
+
+
+@pytest.mark.parametrize("page_seq", [1, 3, 50, 103])
+def test_a_survivor_voids_what_the_dead_owner_may_have_sent_and_the_page_resumes_past_it(page_seq: int) -> None:
+    """The dead owner stored up to 3 and could send 100 more (its ahead window): the survivor
+    numbers on from 104, after a void frame, whatever the page applied meanwhile."""
+    donor = new_session()
+    send(donor, Start(1, "a", []))
+    for n in range(3):
+        donor.emit_update(1, props(n))
+    session = ServerSession.restore("tok", "ep", frozenset("abc"), Limits(), list(donor.replay.after(0)), last_seq=3,
+                                    highest_run=1, runs=donor.active_run_callbacks())
+    assert session.void(100) == 104
+    session.lose_runs(ErrorInfo("worker_lost", "gone"))
+    assert session.can_resume(Hello("tok", page_seq))
+    session.attach(Hello("tok", page_seq))
+    out = frames(session)
+    assert isinstance(out[0], Welcome) and out[0].resumed and out[0].seq == 105
+    assert [f.seq for f in out[1:]] == [seq for seq in (2, 3) if seq > page_seq] + [104, 105]
+    assert out[-2] == Void(104, 4) and out[-1] == End(105, 1, "error", ErrorInfo("worker_lost", "gone"))
 
 
 def test_a_page_that_acknowledges_nothing_has_its_starts_refused_and_its_replay_stays_bounded() -> None:

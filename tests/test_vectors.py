@@ -1,6 +1,7 @@
 """The cases of tests/vectors/codec.json (the wire format), tests/vectors/resume.json (what a
-client sends again after a welcome) and tests/vectors/acks.json (when it acknowledges), shared with
-the JS tests (client/test/vectors.test.js)."""
+client sends again after a welcome), tests/vectors/acks.json (when it acknowledges) and
+tests/vectors/sequencing.json (how it applies void frames), shared with the JS tests
+(client/test/vectors.test.js)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from flash_ws.protocol import ClientSession, ProtocolError, SessionLost, decode_message, encode_message
+from flash_ws.protocol import ClientSession, Gap, ProtocolError, SessionLost, decode_message, encode_message
 from flash_ws.protocol.codec import frame_to_dict
 from flash_ws.protocol.frames import Ack, Update, Welcome
 
@@ -138,3 +139,26 @@ def test_the_ack_vectors_cover_count_bytes_time_and_timer_steps() -> None:
     assert len({(case["ack_every"], case["ack_bytes"]) for case in ACKS}) >= 2
     assert any("seqs" not in step and step["ack"] is not None for case in ACKS for step in case["steps"])
     assert any(len(step.get("seqs", ())) > 1 for case in ACKS for step in case["steps"])
+
+
+# ----- tests/vectors/sequencing.json: applying sequenced frames, void frames included
+
+SEQUENCING = json.loads((Path(__file__).parent / "vectors" / "sequencing.json").read_text(encoding="utf-8"))["cases"]
+
+
+@pytest.mark.parametrize("case", SEQUENCING, ids=[case["name"] for case in SEQUENCING])
+def test_the_client_applies_sequenced_frames_as_the_vector_says(case: dict) -> None:
+    client = ClientSession()
+    client.receive_message(encode_message([Welcome("tok", "ep", False, case["applied"])]), 0.0)
+    client.start("a", [])
+    effects, _replies = client.receive_message(json.dumps(case["message"]), 0.0)
+    gaps = [(effect.expected, effect.got) for effect in effects if isinstance(effect, Gap)]
+    assert client.applied_seq == case["applied_after"]
+    assert gaps == ([] if case["gap"] is None else [(case["gap"]["expected"], case["gap"]["received"])])
+
+
+def test_the_sequencing_vectors_cover_a_void_inside_before_and_after_the_last_applied() -> None:
+    voids = [(case["applied"], frame) for case in SEQUENCING for frame in case["message"] if frame["t"] == "void"]
+    assert any(frame["from"] <= applied < frame["seq"] - 1 for applied, frame in voids)
+    assert any(frame["from"] > applied + 1 for applied, frame in voids)
+    assert any(frame["seq"] <= applied for applied, frame in voids)

@@ -65,6 +65,7 @@ const SCHEMAS = {
     welcome: {v: 'uint', session: 'str', epoch: 'str', resumed: 'bool', seq: 'uint', run: 'uint'},
     update: {seq: 'uint', run: 'uint', props: 'props'},
     end: {seq: 'uint', run: 'uint', reason: 'reason', error: 'errorInfo?'},
+    void: {seq: 'uint', from: 'uint'},
     error: {code: 'str', message: 'str', run: 'uint?', cb: 'str?'},
     ping: {id: 'uint'},
     pong: {id: 'uint'},
@@ -153,6 +154,9 @@ function decodeFrame(index, obj, from) {
     frame[member] = kind === 'errorInfo?' ? {code: value.code, message: value.message} : value;
   }
   if (type === 'start' && from === 'client') checkCallbackId(index, frame.cb);
+  if (type === 'void' && !(frame.from >= 1 && frame.from <= frame.seq)) {
+    throw new ProtocolError('bad_frame', `frame ${index}: 'void' needs 1 <= 'from' <= 'seq', got from ${frame.from} and seq ${frame.seq}`);
+  }
   return frame;
 }
 

@@ -27,7 +27,7 @@ const RunState = Object.freeze({
   REPLACED: 'replaced', // superseded by a newer run of its callback and key
 });
 
-const SEQUENCED = new Set(['update', 'end']);
+const SEQUENCED = new Set(['update', 'end', 'void']);
 const RESET_ON_END = new Set(['cancelled', 'error', 'refused']);
 
 /** A run's identity: its callback and its instance key (tests/vectors/run_identity.json). */
@@ -239,7 +239,8 @@ export class ClientSession {
     for (const frame of frames) {
       if (SEQUENCED.has(frame.t)) {
         if (frame.seq <= this.#lastSeq) continue; // a duplicate: applied already
-        if (frame.seq !== this.#lastSeq + 1) {
+        // a void frame declares the numbers it skips (docs/protocol.md, "Frames sent before Redis holds them")
+        if (frame.seq !== this.#lastSeq + 1 && !(frame.t === 'void' && frame.from <= this.#lastSeq + 1)) {
           effects.push({kind: 'gap', expected: this.#lastSeq + 1, received: frame.seq});
           break; // nothing after a gap can be applied in order
         }

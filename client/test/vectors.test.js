@@ -1,6 +1,6 @@
 // The cases shared with the Python tests: the wire format (tests/vectors/codec.json) and what a
 // client sends again after a welcome (tests/vectors/resume.json) and when it acknowledges
-// (tests/vectors/acks.json).
+// (tests/vectors/acks.json), and how it applies void frames (tests/vectors/sequencing.json).
 
 import assert from 'node:assert/strict';
 import {readFileSync} from 'node:fs';
@@ -138,6 +138,22 @@ describe('ack vectors', () => {
         }
         assert.deepEqual(ack?.seq ?? null, step.ack, JSON.stringify(step));
       }
+    });
+  }
+});
+
+const sequencing = JSON.parse(readFileSync(new URL('../../tests/vectors/sequencing.json', import.meta.url), 'utf8'));
+
+describe('sequencing vectors', () => {
+  for (const vector of sequencing.cases) {
+    test(vector.name, () => {
+      const session = new ClientSession();
+      session.receive([welcomeFrame({resumed: false, run: 0, seq: vector.applied})], 0);
+      session.start('a', []);
+      const effects = session.receive(decodeMessage(JSON.stringify(vector.message), 'server'), 0);
+      const gaps = effects.filter((effect) => effect.kind === 'gap').map(({expected, received}) => ({expected, received}));
+      assert.equal(session.lastSeq, vector.applied_after);
+      assert.deepEqual(gaps, vector.gap === null ? [] : [vector.gap]);
     });
   }
 });

@@ -507,6 +507,7 @@ const SCHEMAS = {
     welcome: {v: 'uint', session: 'str', epoch: 'str', resumed: 'bool', seq: 'uint', run: 'uint'},
     update: {seq: 'uint', run: 'uint', props: 'props'},
     end: {seq: 'uint', run: 'uint', reason: 'reason', error: 'errorInfo?'},
+    void: {seq: 'uint', from: 'uint'},
     error: {code: 'str', message: 'str', run: 'uint?', cb: 'str?'},
     ping: {id: 'uint'},
     pong: {id: 'uint'},
@@ -595,6 +596,9 @@ function decodeFrame(index, obj, from) {
     frame[member] = kind === 'errorInfo?' ? {code: value.code, message: value.message} : value;
   }
   if (type === 'start' && from === 'client') checkCallbackId(index, frame.cb);
+  if (type === 'void' && !(frame.from >= 1 && frame.from <= frame.seq)) {
+    throw new ProtocolError('bad_frame', `frame ${index}: 'void' needs 1 <= 'from' <= 'seq', got from ${frame.from} and seq ${frame.seq}`);
+  }
   return frame;
 }
 
@@ -877,7 +881,7 @@ const RunState = Object.freeze({
   REPLACED: 'replaced', // superseded by a newer run of its callback and key
 });
 
-const SEQUENCED = new Set(['update', 'end']);
+const SEQUENCED = new Set(['update', 'end', 'void']);
 const RESET_ON_END = new Set(['cancelled', 'error', 'refused']);
 
 /** A run's identity: its callback and its instance key (tests/vectors/run_identity.json). */
@@ -1089,7 +1093,8 @@ class ClientSession {
     for (const frame of frames) {
       if (SEQUENCED.has(frame.t)) {
         if (frame.seq <= this.#lastSeq) continue; // a duplicate: applied already
-        if (frame.seq !== this.#lastSeq + 1) {
+        // a void frame declares the numbers it skips (docs/protocol.md, "Frames sent before Redis holds them")
+        if (frame.seq !== this.#lastSeq + 1 && !(frame.t === 'void' && frame.from <= this.#lastSeq + 1)) {
           effects.push({kind: 'gap', expected: this.#lastSeq + 1, received: frame.seq});
           break; // nothing after a gap can be applied in order
         }

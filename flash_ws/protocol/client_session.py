@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .codec import decode_message
-from .frames import Ack, Cancel, ClientFrame, End, Error, ErrorInfo, Hello, Ping, Pong, Start, Update, Welcome
+from .frames import Ack, Cancel, ClientFrame, End, Error, ErrorInfo, Hello, Ping, Pong, Start, Update, Void, Welcome
 
 
 @dataclass(frozen=True)
@@ -125,10 +125,10 @@ class ClientSession:
                 welcome_effects, again = self._welcome(frame)
                 effects.extend(welcome_effects)
                 replies.extend(again)
-            elif isinstance(frame, (Update, End)):
+            elif isinstance(frame, (Update, End, Void)):
                 if frame.seq <= self.applied_seq:
                     continue  # a duplicate: already applied
-                if frame.seq != self.applied_seq + 1:
+                if frame.seq != self.applied_seq + 1 and not (isinstance(frame, Void) and frame.first <= self.applied_seq + 1):
                     effects.append(Gap(self.applied_seq + 1, frame.seq))
                     break
                 self.applied_seq = frame.seq
@@ -136,7 +136,7 @@ class ClientSession:
                     self._unacked_since = now
                 if isinstance(frame, Update):
                     self._apply(frame, effects)
-                else:
+                elif isinstance(frame, End):
                     effects.extend(self._ended(frame))
             elif isinstance(frame, Error):
                 effects.append(ServerError(frame.code, frame.message))

@@ -24,6 +24,7 @@ from .frames import (
     RawJson,
     Start,
     Update,
+    Void,
     Welcome,
 )
 
@@ -78,6 +79,7 @@ _SCHEMAS: dict[tuple[str, str], tuple[type, dict[str, str]]] = {
     ("server", "welcome"): (Welcome, {"v": "uint", "session": "str", "epoch": "str", "resumed": "bool", "seq": "uint", "run": "uint"}),
     ("server", "update"): (Update, {"seq": "uint", "run": "uint", "props": "props"}),
     ("server", "end"): (End, {"seq": "uint", "run": "uint", "reason": "reason", "error": "error?"}),
+    ("server", "void"): (Void, {"seq": "uint", "from": "uint"}),
     ("server", "error"): (Error, {"code": "str", "message": "str", "run": "uint?", "cb": "str?"}),
     ("server", "ping"): (Ping, {"id": "uint"}),
     ("server", "pong"): (Pong, {"id": "uint"}),
@@ -109,6 +111,11 @@ def _decode_frame(index: int, obj: Any, sender: Sender) -> Frame:
                                          f"got {len(values['cb'])}")
     if cls is Start and values.get("key", "") is None:
         del values["key"]  # null is absent, as for every optional member
+    if cls is Void:
+        values["first"] = values.pop("from")
+        if not 1 <= values["first"] <= values["seq"]:
+            raise ProtocolError("bad_frame", f"frame {index}: 'void' needs 1 <= 'from' <= 'seq', got from {values['first']} "
+                                             f"and seq {values['seq']}")
     if cls is End and values.get("error") is not None:
         values["error"] = ErrorInfo(values["error"]["code"], values["error"]["message"])
     frame: Frame = cls(**values)
@@ -165,6 +172,8 @@ def encode_frame(frame: Frame) -> str:
     """Encode one frame as JSON text; RawJson members are inserted verbatim."""
     if isinstance(frame, Update) and isinstance(frame.props, RawJson):
         return encode_update(frame.seq, frame.run, frame.props.text)
+    if isinstance(frame, Void):
+        return f'{{"t":"void","seq":{frame.seq},"from":{frame.first}}}'
     obj: dict[str, Any] = {"t": _TYPE_OF[type(frame)]}
     for field in fields(frame):
         value = getattr(frame, field.name)

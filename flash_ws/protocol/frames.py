@@ -105,6 +105,15 @@ class End:
 
 
 @dataclass(frozen=True)
+class Void:
+    """The sequence numbers ``first`` (``from`` on the wire) to ``seq - 1`` will never come: a worker
+    died before storing frames it may have sent (docs/protocol.md, "Frames sent before Redis holds them")."""
+
+    seq: int
+    first: int
+
+
+@dataclass(frozen=True)
 class Error:
     code: str
     message: str
@@ -113,5 +122,5 @@ class Error:
 
 
 ClientFrame = Hello | Start | Cancel | Ack | Bye | Ping | Pong
-ServerFrame = Welcome | Update | End | Error | Ping | Pong
+ServerFrame = Welcome | Update | End | Void | Error | Ping | Pong
 Frame = ClientFrame | ServerFrame

@@ -100,6 +100,7 @@ class ReplayBuffer:
         self._group = group
         self._frames: deque[tuple[int, str, int]] = deque()  # seq, encoded frame, its size in bytes
         self._bytes = 0
+        self._jumps: list[int] = []  # held frames that came after a jump (void frames)
         self.last_seq = 0
 
     def __len__(self) -> int:
@@ -119,9 +120,12 @@ class ReplayBuffer:
             return True
         return self._bytes < self.max_bytes and (self._budget is None or self._budget.has_room_for(self._bytes, self._group))
 
-    def append(self, seq: int, text: str) -> None:
-        if seq != self.last_seq + 1:
+    def append(self, seq: int, text: str, jump: bool = False) -> None:
+        """Hold frame ``seq``: the next number, or (``jump``: a ``void`` frame) any higher one."""
+        if seq != self.last_seq + 1 and not (jump and seq > self.last_seq):
             raise StateError(f"expected seq {self.last_seq + 1}, got {seq}")
+        if seq != self.last_seq + 1 and self._frames:
+            self._jumps.append(seq)
         size = utf8_size(text)
         self._frames.append((seq, text, size))
         if self._budget is not None:
@@ -135,12 +139,15 @@ class ReplayBuffer:
         while self._frames and self._frames[0][0] <= seq:
             freed += self._frames.popleft()[2]
             dropped += 1
+        while self._jumps and self._jumps[0] <= self.first_seq:
+            self._jumps.pop(0)  # the frames held are consecutive again from the first one
         self._release(freed)
         return dropped
 
     def close(self) -> None:
         """Drop every frame and give their bytes back; later appends no longer count on the budget."""
         self._frames.clear()
+        self._jumps.clear()
         self._release(self._bytes)
         self._budget = None
 
@@ -149,11 +156,12 @@ class ReplayBuffer:
         if self._budget is not None and size:
             self._budget.give_back(size, self._group, emptied=not self._bytes)
 
-    def after(self, seq: int) -> Iterator[str]:
-        """The encoded frames with a sequence number above ``seq``, in order."""
-        skip = max(0, seq + 1 - self.first_seq)
-        for _, text, _size in islice(self._frames, skip, None):
-            yield text
+    def after(self, seq: int) -> Iterator[tuple[int, str]]:
+        """The held frames with a sequence number above ``seq``, in order: (seq, encoded frame)."""
+        skip = 0 if self._jumps else max(0, seq + 1 - self.first_seq)  # by position while consecutive
+        for number, text, _size in islice(self._frames, skip, None):
+            if number > seq:
+                yield number, text
 
     def can_replay_from(self, seq: int) -> bool:
         """True when every frame after ``seq`` is still held."""

@@ -20,7 +20,7 @@ from .codec import DEFAULT_MAX_BYTES, DEFAULT_MAX_NESTING, decode_message, encod
 from .commands import CancelRun, Command, Misbehaved, PageLeft, Refused, StartRun
 from .errors import ProtocolError
 from .excerpt import clipped, excerpt
-from .frames import Ack, Bye, Cancel, End, EndReason, Error, ErrorInfo, Frame, Hello, Ping, Pong, Start, Update, Welcome
+from .frames import Ack, Bye, Cancel, End, EndReason, Error, ErrorInfo, Frame, Hello, Ping, Pong, Start, Update, Void, Welcome
 from .rate import TokenBucket
 from .replay import ByteBudget, ReplayBuffer, utf8_size
 
@@ -323,12 +323,12 @@ class ServerSession:
             return None
         parts = self.take_control()
         size = sum(utf8_size(p) for p in parts)
-        for text in self.replay.after(self.sent_seq):
-            if self.sent_seq >= limit or (parts and size + utf8_size(text) > self.limits.max_output_message_bytes):
+        for seq, text in self.replay.after(self.sent_seq):
+            if seq > limit or (parts and size + utf8_size(text) > self.limits.max_output_message_bytes):
                 break
             parts.append(text)
             size += utf8_size(text)
-            self.sent_seq += 1
+            self.sent_seq = seq
         return join_frames(parts) if parts else None  # None too once close() dropped the frames
 
     def ping(self, ping_id: int) -> None:
@@ -366,6 +366,13 @@ class ServerSession:
         for run, cb in runs.items():
             session._runs[run] = _Run(cb)  # lost at once (lose_runs): their keys do not matter
         return session
+
+    def void(self, count: int) -> int:
+        """Skip ``count`` sequence numbers, declared by a ``void`` frame: the previous owner may have
+        sent up to that many frames it never stored. Returns the void frame's number."""
+        first, seq = self.replay.last_seq + 1, self.replay.last_seq + count + 1
+        self.replay.append(seq, encode_frame(Void(seq, first)), jump=True)
+        return seq
 
     def lose_runs(self, error: ErrorInfo) -> list[int]:
         """End every active run with ``error`` (their producer is gone); return their ids."""
