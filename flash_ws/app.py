@@ -22,7 +22,7 @@ from .server import operations
 from .server.gate import Gate
 from .server.metrics_access import parse_allowed
 from .server.service import FlashWsService
-from .server.settings import Settings
+from .server.settings import Settings, redis_cluster_mode
 
 SCRIPT = {"relative_package_path": "assets/flash_ws.js", "namespace": "flash_ws"}
 
@@ -54,6 +54,9 @@ class Flash(dash.Dash):
       closed (100);
     - ``max_starts_per_second`` (100) and ``start_burst`` (200): starts one page may make (a token
       bucket); a start past them is refused (``end`` ``refused`` ``too_many_starts``);
+      ``max_starts_per_address_per_second`` (1,000, a burst of twice that): starts all pages of one
+      client address may make in this process, refused the same way (behind a proxy that does not
+      pass the client's address, every page has the proxy's);
     - ``resume_grace``: seconds a page's session survives a dropped connection (30);
     - ``heartbeat_interval`` / ``heartbeat_timeout``: the server pings every interval (15 s), the page
       answers, and either end declares a connection dead after interval + timeout (10 s) of silence;
@@ -62,9 +65,16 @@ class Flash(dash.Dash):
       tab that fell back tries the WebSocket again at a later page load (600);
     - ``redis_url``: share sessions between workers (processes, machines) through Redis, so a page
       may reach any worker (no sticky sessions); default: the ``FLASH_WS_REDIS_URL`` environment
-      variable, else sessions live in this process. ``worker_ttl``: lifetime in seconds of a worker's
+      variable, else sessions live in this process. ``redis_cluster``: whether that Redis is a Redis
+      Cluster (``redis_url`` naming any of its nodes): ``"auto"`` asks the node when the worker
+      starts, ``True``/``"yes"`` or ``False``/``"no"`` say it; default: the
+      ``FLASH_WS_REDIS_CLUSTER`` environment variable, else ``"auto"`` (docs/operating.md, Redis
+      Cluster). ``worker_ttl``: lifetime in seconds of a worker's
       liveness key (5); a worker whose key stays gone another half of it is declared dead and its
-      pages' runs are ended as lost.
+      pages' runs are ended as lost. ``redis_store_interval`` (0.02 s): how often a worker stores
+      its sessions' output in Redis (one pipeline for all); ``redis_ahead_frames`` (1024): how many
+      frames a page connected to the session's worker may get before Redis holds them (the numbers a
+      survivor declares void when that worker dies; docs/protocol.md).
     - ``max_sessions`` (10,000) and ``max_sessions_per_address`` (256): open sessions (connected or
       in their grace period) this process keeps, in all and per client address; past either, new
       pages are refused (WebSocket close 1013, HTTP 503 ``too_many_sessions``) and retry later.
@@ -109,6 +119,7 @@ class Flash(dash.Dash):
         max_refused_frames: int = Limits.max_refused_frames,
         max_starts_per_second: float = Limits.max_starts_per_second,
         start_burst: int = Limits.start_burst,
+        max_starts_per_address_per_second: float = Settings.max_starts_per_address_per_second,
         replay_memory_per_address: int = Settings.replay_memory_per_address,
         stalled_session_timeout: float = Settings.stalled_session_timeout,
         resume_grace: float = Settings.resume_grace,
@@ -117,7 +128,10 @@ class Flash(dash.Dash):
         ws_timeout: float = Settings.ws_timeout,
         ws_retry_after: float = Settings.ws_retry_after,
         redis_url: str | None = None,
+        redis_cluster: bool | str | None = None,
         worker_ttl: float = Settings.worker_ttl,
+        redis_store_interval: float = Settings.redis_store_interval,
+        redis_ahead_frames: int = Settings.redis_ahead_frames,
         max_sessions: int = Settings.max_sessions,
         max_sessions_per_address: int = Settings.max_sessions_per_address,
         redis_inbox_bytes: int = Settings.redis_inbox_bytes,
@@ -152,11 +166,14 @@ class Flash(dash.Dash):
                                           replay_memory_budget=replay_memory_budget,
                                           replay_memory_per_address=replay_memory_per_address,
                                           stalled_session_timeout=stalled_session_timeout,
+                                          max_starts_per_address_per_second=max_starts_per_address_per_second,
                                           transport=transport, heartbeat_interval=heartbeat_interval,
                                           heartbeat_timeout=heartbeat_timeout, ws_timeout=ws_timeout,
                                           ws_retry_after=ws_retry_after,
                                           redis_url=redis_url or os.environ.get("FLASH_WS_REDIS_URL") or None,
-                                          worker_ttl=worker_ttl, max_sessions=max_sessions,
+                                          redis_cluster=redis_cluster_mode(redis_cluster),
+                                          worker_ttl=worker_ttl, redis_store_interval=redis_store_interval,
+                                          redis_ahead_frames=redis_ahead_frames, max_sessions=max_sessions,
                                           max_sessions_per_address=max_sessions_per_address,
                                           redis_inbox_bytes=redis_inbox_bytes, shared_event_stream=shared_event_stream,
                                           max_shared_sessions=max_shared_sessions, stall_warning=stall_warning,

@@ -100,7 +100,7 @@ class ReplayBuffer:
         self._group = group
         self._frames: deque[tuple[int, str, int]] = deque()  # seq, encoded frame, its size in bytes
         self._bytes = 0
-        self._jumps: list[int] = []  # held frames that came after a jump (void frames)
+        self._voids: dict[int, int] = {}  # held void frames (appended with a jump): seq -> the first number they void
         self.last_seq = 0
 
     def __len__(self) -> int:
@@ -112,8 +112,12 @@ class ReplayBuffer:
 
     @property
     def first_seq(self) -> int:
-        """The lowest sequence number held, or ``last_seq + 1`` when empty."""
-        return self._frames[0][0] if self._frames else self.last_seq + 1
+        """The lowest sequence number held (a held void frame holds the numbers it voids), or
+        ``last_seq + 1`` when empty."""
+        if not self._frames:
+            return self.last_seq + 1
+        seq = self._frames[0][0]
+        return self._voids.get(seq, seq)
 
     def has_room(self) -> bool:
         if not self._frames:
@@ -124,8 +128,8 @@ class ReplayBuffer:
         """Hold frame ``seq``: the next number, or (``jump``: a ``void`` frame) any higher one."""
         if seq != self.last_seq + 1 and not (jump and seq > self.last_seq):
             raise StateError(f"expected seq {self.last_seq + 1}, got {seq}")
-        if seq != self.last_seq + 1 and self._frames:
-            self._jumps.append(seq)
+        if seq != self.last_seq + 1:
+            self._voids[seq] = self.last_seq + 1
         size = utf8_size(text)
         self._frames.append((seq, text, size))
         if self._budget is not None:
@@ -139,15 +143,15 @@ class ReplayBuffer:
         while self._frames and self._frames[0][0] <= seq:
             freed += self._frames.popleft()[2]
             dropped += 1
-        while self._jumps and self._jumps[0] <= self.first_seq:
-            self._jumps.pop(0)  # the frames held are consecutive again from the first one
+        for void in [void for void in self._voids if void <= seq]:
+            del self._voids[void]
         self._release(freed)
         return dropped
 
     def close(self) -> None:
         """Drop every frame and give their bytes back; later appends no longer count on the budget."""
         self._frames.clear()
-        self._jumps.clear()
+        self._voids.clear()
         self._release(self._bytes)
         self._budget = None
 
@@ -158,7 +162,7 @@ class ReplayBuffer:
 
     def after(self, seq: int) -> Iterator[tuple[int, str]]:
         """The held frames with a sequence number above ``seq``, in order: (seq, encoded frame)."""
-        skip = 0 if self._jumps else max(0, seq + 1 - self.first_seq)  # by position while consecutive
+        skip = 0 if self._voids else max(0, seq + 1 - self.first_seq)  # by position while consecutive
         for number, text, _size in islice(self._frames, skip, None):
             if number > seq:
                 yield number, text

@@ -21,7 +21,7 @@ from .commands import CancelRun, Command, Misbehaved, PageLeft, Refused, StartRu
 from .errors import ProtocolError
 from .excerpt import clipped, excerpt
 from .frames import Ack, Bye, Cancel, End, EndReason, Error, ErrorInfo, Frame, Hello, Ping, Pong, Start, Update, Void, Welcome
-from .rate import TokenBucket
+from .rate import TokenBucket, TokenBuckets
 from .replay import ByteBudget, ReplayBuffer, utf8_size
 
 
@@ -65,6 +65,7 @@ class ServerSession:
     limits: Limits = field(default_factory=Limits)
     budget: ByteBudget | None = None  # the replay memory shared by every session of the process
     group: str = ""  # whose share of ``budget`` it takes (the client address: see ByteBudget)
+    group_starts: TokenBuckets | None = None  # the starts of every page of ``group``, shared (none without a group)
 
     def __post_init__(self) -> None:
         self.replay = ReplayBuffer(self.limits.replay_buffer_bytes, self.budget, self.group)
@@ -81,6 +82,8 @@ class ServerSession:
         self._runs: dict[int, _Run] = {}
         self._active_by_identity: dict[tuple[str, str], int] = {}  # (cb, key) -> its active run
         self._highest_run = 0
+        self._shared_run: int | None = None  # the highest run a shared store knows (None: no shared store)
+        self._unshared: dict[int, int] = {}  # runs above it that have frames: run -> its first frame's seq
 
     # ----- transport lifecycle
 
@@ -212,6 +215,11 @@ class ServerSession:
             message = (f"{excerpt(frame.cb)} refused: this page starts runs faster than {rate:g} a second "
                        f"(max_starts_per_second, a burst of {burst})")
             return [self._refuse(frame, "too_many_starts", message)]
+        if self.group_starts is not None and self.group and not self.group_starts.take(self.group, self._now):
+            rate, burst = self.group_starts.rate, self.group_starts.burst
+            message = (f"{excerpt(frame.cb)} refused: the pages of this client address start runs faster than {rate:g} "
+                       f"a second (max_starts_per_address_per_second, a burst of {burst})")
+            return [self._refuse(frame, "too_many_starts", message)]
         if frame.cb not in self.callbacks:
             return [self._refuse(frame, "unknown_callback", f"no event callback {excerpt(frame.cb)} in this app")]
         commands: list[Command] = []
@@ -276,6 +284,7 @@ class ServerSession:
             return False
         seq = self.replay.last_seq + 1
         self.replay.append(seq, encode_update(seq, run, props_json))
+        self._note_run_frame(run, seq)
         return True
 
     def end_run(self, run: int, reason: EndReason, error: ErrorInfo | None = None) -> bool:
@@ -294,6 +303,24 @@ class ServerSession:
     def _sequence(self, frame: Update | End) -> None:
         seq = self.replay.last_seq + 1
         self.replay.append(seq, encode_frame(_with_seq(frame, seq)))
+        self._note_run_frame(frame.run, seq)
+
+    def _note_run_frame(self, run: int, seq: int) -> None:
+        if self._shared_run is not None and run > self._shared_run and run not in self._unshared:
+            self._unshared[run] = seq
+
+    def share_runs(self, run: int) -> None:
+        """A shared store knows the runs up to ``run`` (and their frames may go out: see
+        ``unshared_from``); called first when the session is created or rebuilt, then after each store."""
+        self._shared_run = run
+        for later in [later for later in self._unshared if later <= run]:
+            del self._unshared[later]
+
+    @property
+    def unshared_from(self) -> int | None:
+        """The first frame of a run the shared store does not know yet, or None: frames from it on
+        wait, so that a page never sees a run that a worker taking the session over would not end."""
+        return min(self._unshared.values()) if self._unshared else None
 
     # ----- output to the transport
 

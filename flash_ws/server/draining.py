@@ -110,8 +110,7 @@ class Drain:
         if not isinstance(live, LiveSession):
             return True  # a handle on a session owned elsewhere: its owner flushes
         core = live.core
-        stored = live.sendable_seq()
-        if stored is not None and stored < core.replay.last_seq:
+        if not live.is_stored():
             return False
         local = live.connection is not None and live.connection in self.service.connections
         return not local or core.sent_seq >= core.replay.last_seq

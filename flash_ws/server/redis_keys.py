@@ -1,18 +1,24 @@
 """What the Redis session store keeps in Redis: key names and the Lua scripts that change them atomically.
 
-Keys name a session by its public id ``SID`` (tokens.session_id), never by its token. Per session:
-- ``flash_ws:s:SID`` (hash): ``owner`` (the worker whose process runs its streams), ``token`` (the
+Keys name a session by its public id ``SID`` (tokens.session_id), never by its token. Every key of
+one session carries the hash tag ``{SID}``, and every key of one worker ``{W}``, so that on a Redis
+Cluster a session's keys share one hash slot, a worker's keys share another, and every script touches
+the keys of one slot only (``redis_client`` says how the store finds out it speaks to a cluster).
+Per session:
+- ``flash_ws:s:{SID}`` (hash): ``owner`` (the worker whose process runs its streams), ``token`` (the
   whole token: workers compare it with ``same_secret``), ``bind`` (the browser binding, checked on
   every resume on every worker), ``epoch``, ``last_seq`` (last frame stored), ``acked`` (frames up to
   it are trimmed), ``highest_run``, ``runs`` (JSON ``{run: callback}`` of the active runs), ``conn``
   (worker holding the page's connection, "" when none).
-- ``flash_ws:f:SID`` (stream): the unacknowledged sequenced frames, entry id ``SEQ-0``, field ``f``.
+- ``flash_ws:f:{SID}`` (stream): the unacknowledged sequenced frames, entry id ``SEQ-0``, field ``f``.
 
-Per worker ``W``: ``flash_ws:w:W`` (liveness key with a TTL), ``flash_ws:owned:W`` (set of sids it
-owns), ``flash_ws:in:W`` (stream: its inbox of commands from other workers, see ``redis_inbox``) and
-``flash_ws:inbytes:W`` (the bytes its inbox holds). ``flash_ws:workers`` is the set of worker ids,
-and ``flash_ws:reap:W`` marks who takes over a dead worker's sessions. ``flash_ws:browser_key_secret``
-signs browser keys when the app has no ``$FLASH_WS_SECRET`` (the first worker to start puts it).
+Per worker ``W``: ``flash_ws:w:{W}`` (liveness key with a TTL), ``flash_ws:owned:{W}`` (set of sids
+it owns), ``flash_ws:in:{W}`` (stream: its inbox of commands from other workers, see ``redis_inbox``)
+and ``flash_ws:inbytes:{W}`` (the bytes its inbox holds), ``flash_ws:reap:{W}`` (who takes over its
+sessions once it is dead). Alone in their slots: ``flash_ws:workers`` (the set of worker ids) and
+``flash_ws:browser_key_secret`` (signs browser keys when the app has no ``$FLASH_WS_SECRET``; the
+first worker to start puts it). A sid a page made up (with braces of its own) is only ever read with
+one-key commands: a session's other keys are touched once its hash is found, and ours are url-safe.
 """
 
 from __future__ import annotations
@@ -24,46 +30,48 @@ INBOX_TTL = 3600  # seconds: an inbox its worker stopped reading (it died) disap
 
 
 def meta(sid: str) -> str:
-    return f"{PREFIX}s:{sid}"
+    return f"{PREFIX}s:{{{sid}}}"
 
 
 def frames(sid: str) -> str:
-    return f"{PREFIX}f:{sid}"
+    return f"{PREFIX}f:{{{sid}}}"
 
 
 def alive(worker: str) -> str:
-    return f"{PREFIX}w:{worker}"
+    return f"{PREFIX}w:{{{worker}}}"
 
 
 def owned(worker: str) -> str:
-    return f"{PREFIX}owned:{worker}"
+    return f"{PREFIX}owned:{{{worker}}}"
 
 
 def inbox(worker: str) -> str:
-    return f"{PREFIX}in:{worker}"
+    return f"{PREFIX}in:{{{worker}}}"
 
 
 def inbox_bytes(worker: str) -> str:
-    return f"{PREFIX}inbytes:{worker}"
+    return f"{PREFIX}inbytes:{{{worker}}}"
 
 
 def reap(worker: str) -> str:
-    return f"{PREFIX}reap:{worker}"
+    return f"{PREFIX}reap:{{{worker}}}"
 
 
-# Store the frames a worker produced for the sessions it owns (one call for a batch of sessions),
-# trim what each page acknowledged and refresh each session's state. Per session, in order, the
-# reply holds the last stored sequence number, or -1 when the session is gone from Redis (it
-# restarted, or the session expired), or -2 when another worker owns it now. Re-sent frames are
-# skipped, so a retried call stores nothing twice.
-# KEYS: meta, frames of each session. ARGV: owner, ttl, then per session: epoch, highest_run, runs,
-# acked, conn, n, and n seq, text pairs.
+# Store the frames a worker produced for the sessions it owns (one call for a batch of sessions on
+# one Redis; one call per session on a cluster, where a script touches one slot), trim what each page
+# acknowledged and refresh each session's state. Per session, in order, the reply holds the last
+# stored sequence number, or -1 when the session is gone from Redis (it restarted, or the session
+# expired), or -2 when another worker owns it now. Re-sent frames are skipped, so a retried call stores
+# nothing twice; frames the page acknowledged before they were stored are never stored (``last_seq``
+# moves past them). Keys' TTLs are renewed only when a session's ``ttl`` is not 0.
+# KEYS: meta, frames of each session. ARGV: owner, then per session: epoch, highest_run, runs, acked,
+# conn, ttl, n, and n seq, text pairs.
 APPEND = """
-local owner, ttl, a, out = ARGV[1], ARGV[2], 3, {}
+local owner, a, out = ARGV[1], 2, {}
 for s = 1, #KEYS / 2 do
   local meta, frames, epoch = KEYS[2 * s - 1], KEYS[2 * s], ARGV[a]
-  local acked, first = tonumber(ARGV[a + 3]), a + 6
-  local after = first + 2 * tonumber(ARGV[a + 5])
+  local acked, ttl, first = tonumber(ARGV[a + 3]), tonumber(ARGV[a + 5]), a + 7
+  local after = first + 2 * tonumber(ARGV[a + 6])
   local state = redis.call('HMGET', meta, 'owner', 'epoch', 'last_seq', 'acked')
   if not state[2] or state[2] ~= epoch then
     out[s] = -1
@@ -83,10 +91,15 @@ for s = 1, #KEYS / 2 do
     else
       acked = tonumber(state[4])
     end
+    if acked > last then
+      last = acked
+    end
     redis.call('HSET', meta, 'last_seq', last, 'acked', acked, 'highest_run', ARGV[a + 1], 'runs', ARGV[a + 2],
                'conn', ARGV[a + 4])
-    redis.call('EXPIRE', meta, ttl)
-    redis.call('EXPIRE', frames, ttl)
+    if ttl > 0 then
+      redis.call('EXPIRE', meta, ttl)
+      redis.call('EXPIRE', frames, ttl)
+    end
     out[s] = last
   end
   a = after
@@ -94,31 +107,30 @@ end
 return out
 """
 
-# Take over a session from a dead owner: 1 when this worker owns it now, 0 when someone else does.
-# KEYS: meta, owned set of the new owner. ARGV: dead worker, new owner, sid.
+# Take over a session from a dead owner: 1 when this worker owns it now, 0 when someone else does
+# (the caller adds the sid to its ``owned`` set: another slot on a cluster).
+# KEYS: meta. ARGV: dead worker, new owner.
 CLAIM = """
 if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'owner', ARGV[2])
-redis.call('SADD', KEYS[2], ARGV[3])
 return 1
 """
 
 # Put a session that Redis forgot (it restarted) back from its owner's memory: its state and its
-# unacknowledged frames. 0 when the session exists (nothing to do), 1 when restored.
-# KEYS: meta, frames, owned set. ARGV: owner, epoch, acked, highest_run, runs, conn, ttl, sid, token,
-# binding, then seq, text pairs.
+# unacknowledged frames. 0 when the session exists (nothing to do), 1 when restored (the caller adds
+# the sid to its ``owned`` set). KEYS: meta, frames. ARGV: owner, epoch, acked, highest_run, runs,
+# conn, ttl, token, binding, then seq, text pairs.
 RESTORE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('DEL', KEYS[2])
 local last = tonumber(ARGV[3])
-for i = 11, #ARGV, 2 do
+for i = 10, #ARGV, 2 do
   redis.call('XADD', KEYS[2], ARGV[i] .. '-0', 'f', ARGV[i + 1])
   last = tonumber(ARGV[i])
 end
 redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'epoch', ARGV[2], 'last_seq', last, 'acked', ARGV[3],
-           'highest_run', ARGV[4], 'runs', ARGV[5], 'conn', ARGV[6], 'token', ARGV[9], 'bind', ARGV[10])
+           'highest_run', ARGV[4], 'runs', ARGV[5], 'conn', ARGV[6], 'token', ARGV[8], 'bind', ARGV[9])
 redis.call('EXPIRE', KEYS[1], ARGV[7])
 redis.call('EXPIRE', KEYS[2], ARGV[7])
-redis.call('SADD', KEYS[3], ARGV[8])
 return 1
 """

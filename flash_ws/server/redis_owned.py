@@ -1,10 +1,14 @@
 """The owner side: sessions this worker owns (``OwnedSession``) and the ``Recorder`` that stores
-every sequenced frame they produce in Redis before any page sees it.
+every sequenced frame they produce in Redis.
 
-The recorder stores a batch of sessions per loop turn (one pipeline): their new frames, their state
-(``redis_keys.APPEND``) and, for a page connected to another worker, its control frames and a
-``Wake``. What the page acknowledged is trimmed with the next output, or within a second. While
-Redis fails, output is held and retried. A session Redis forgot (it restarted) is stored again
+A page connected to the owner gets a frame as soon as it exists, at most ``ahead`` frames past what
+Redis confirmed (docs/protocol.md, "Frames sent before Redis holds them"); a page connected to another
+worker reads stored frames only. The recorder stores what changed every ``interval`` seconds, one
+pipeline for every owned session: their new frames, their state (``redis_keys.APPEND``: one call for
+all on one Redis, one per session on a cluster) and, for a page connected to another worker, its
+control frames and a ``Wake``. What the page acknowledged is trimmed with the next output, or within
+a second, and never stored if it was not yet. While Redis fails, output is stored later and pages
+get at most ``ahead`` frames past the store. A session Redis forgot (it restarted) is stored again
 from memory and its page reconnects; a session another worker took over is given up here.
 """
 
@@ -22,6 +26,7 @@ from redis.exceptions import NoScriptError, RedisError
 from ..protocol import ServerSession
 from . import redis_keys as keys
 from .redis_bus import Bus, Control, Reconnect, Replaced, Wake, Welcomed
+from .redis_client import is_cluster
 from .redis_outage import Outage
 from .redis_remote import RemoteConnection
 from .sessions import Connection, LiveSession, SessionMoved
@@ -30,19 +35,27 @@ log = logging.getLogger("flash_ws")
 
 
 class OwnedSession(LiveSession):
-    """A session this worker owns: frames go to the page only once they are stored in Redis."""
+    """A session this worker owns: frames go to a page connected here before they are stored in
+    Redis (``ahead`` of it at most), to a page connected elsewhere once stored."""
 
     def __init__(self, core: ServerSession, recorder: Recorder, binding: str, address: str = "") -> None:
         super().__init__(core, binding, address)
         self.recorder = recorder
         self.stored_seq = core.replay.last_seq
+        core.share_runs(core.highest_run)  # what Redis knows as the session is created or taken over
         self.trimmed_seq = core.replay.first_seq - 1  # frames up to it are trimmed in Redis too
         self.trim_timer: asyncio.TimerHandle | None = None
         self.refreshed_at = time.monotonic()  # when its keys' TTLs were last renewed
         self.closed = False
 
     def sendable_seq(self) -> int:
-        return self.stored_seq
+        unshared = self.core.unshared_from
+        limit = self.stored_seq + self.recorder.ahead
+        return limit if unshared is None else min(limit, unshared - 1)
+
+    def is_stored(self) -> bool:
+        """Whether Redis holds every frame a survivor would need (acknowledged ones are not needed)."""
+        return self.stored_seq >= self.core.replay.last_seq or self.core.replay.first_seq > self.core.replay.last_seq
 
     def notify(self) -> None:
         replay, remote = self.core.replay, isinstance(self.connection, RemoteConnection)
@@ -50,7 +63,7 @@ class OwnedSession(LiveSession):
             self.recorder.mark_dirty(self)
         elif replay.first_seq - 1 > self.trimmed_seq:
             self.recorder.trim_soon(self)  # acknowledged frames: trimmed with the next output, or in a second
-        if self.connection is not None and not remote and self.core.has_output(self.stored_seq):
+        if self.connection is not None and not remote and self.core.has_output(self.sendable_seq()):
             self.connection.wakeup.set()
         if self.core.has_room():
             self._room.set()
@@ -70,18 +83,23 @@ class OwnedSession(LiveSession):
             return ""
         return self.connection.worker if isinstance(self.connection, RemoteConnection) else self.recorder.worker
 
-    def attach_remote(self, worker: str, conn_id: str, seq: int) -> None:
-        """The page resumed on ``worker`` after frame ``seq``: serve it from Redis, welcome first."""
+    def attach_remote(self, worker: str, conn_id: str, seq: int) -> bool:
+        """The page resumed on ``worker`` after frame ``seq``: serve it from Redis, welcome first.
+        False (nothing changed) when this worker never issued ``seq`` or dropped what follows it."""
+        if not self.core.replay.can_replay_from(seq):
+            return False
         self.cancel_expiry()
         self.bind(RemoteConnection(worker, conn_id))
-        welcome = self.core.attach_elsewhere(seq, self.stored_seq)
+        welcome = self.core.attach_elsewhere(seq, max(seq, self.stored_seq))  # frames after seq: stored next
         self.recorder.bus.send(worker, Welcomed(self.sid, conn_id, welcome))
         self.notify()
+        return True
 
-    def stored(self, seq: int) -> None:
-        """Frames up to ``seq`` are stored: they may go to the page (read from Redis when remote)."""
+    def stored(self, seq: int, run: int) -> None:
+        """Frames up to ``seq`` and runs up to ``run`` are stored: they may go to the page (read from
+        Redis when remote)."""
         self.stored_seq = max(self.stored_seq, seq)
-        self.refreshed_at = time.monotonic()
+        self.core.share_runs(run)
         if isinstance(self.connection, RemoteConnection):
             self.core.sent_elsewhere(self.stored_seq)
         self.notify()
@@ -101,10 +119,13 @@ class Recorder:
     worker owns now. Keys are kept ``key_ttl`` seconds, renewed whenever a session is stored."""
 
     def __init__(self, redis: Any, bus: Bus, outage: Outage, key_ttl: int,
-                 on_taken: Callable[[OwnedSession], None]) -> None:
+                 on_taken: Callable[[OwnedSession], None], ahead: int = 1024, interval: float = 0.02) -> None:
         self.redis, self.bus, self.outage = redis, bus, outage
         self.worker = bus.worker
         self.key_ttl = key_ttl
+        self.ahead = ahead  # frames a page connected here may get past what Redis confirmed
+        self.interval = interval  # seconds between two stores (each of every session that changed)
+        self._per_session = is_cluster(redis)  # a script touches one slot: one APPEND call per session
         self._on_taken = on_taken
         self._append = redis.register_script(keys.APPEND)
         self._restore = redis.register_script(keys.RESTORE)
@@ -140,7 +161,7 @@ class Recorder:
                 self.mark_dirty(live)
 
     async def run(self) -> None:
-        """Store what owned sessions produced, a batch per loop turn; on failure keep it and retry.
+        """Store what owned sessions produced, a batch every ``interval``; on failure keep it and retry.
         The append script is loaded first, so that the first batch is not refused ``NOSCRIPT``."""
         try:
             await self.redis.script_load(keys.APPEND)
@@ -149,7 +170,7 @@ class Recorder:
         delay = 0.05
         while True:
             await self._dirty_event.wait()
-            await asyncio.sleep(0)
+            await asyncio.sleep(self.interval)
             self._dirty_event.clear()
             batch, self._dirty = list(self._dirty), {}
             try:
@@ -164,25 +185,29 @@ class Recorder:
                 delay = min(delay * 2, 2.0)
 
     async def _record(self, batch: list[OwnedSession]) -> bool:
-        """Store the batch's new frames, one script call for every session of it (the script's SHA
-        alone: no check per pipeline that Redis has it; loaded again when Redis says it lost it);
-        False when there was nothing to store."""
-        plan: list[tuple[OwnedSession, int]] = []  # session, last seq sent along
-        names: list[str] = []
-        args: list[Any] = [self.worker, self.key_ttl]
+        """Store the batch's new frames (the script's SHA alone: no check per pipeline that Redis has
+        it; loaded again when Redis says it lost it); False when there was nothing to store."""
+        plan: list[tuple[OwnedSession, int, int]] = []  # session, last seq and highest run sent along
+        calls: list[tuple[list[str], list[Any]]] = []  # APPEND's keys and arguments, per session
         messages: list[tuple[str, Control | Wake]] = []  # for remote connections, after the frames are stored
+        now = time.monotonic()
         for live in batch:
             if live.closed:
                 continue
             core = live.core
-            seq, pairs = live.stored_seq, []
-            for text in core.replay.after(live.stored_seq):
-                seq += 1
-                pairs += [seq, text]
-            names += [keys.meta(live.sid), keys.frames(live.sid)]
-            args += [core.epoch, core.highest_run, json.dumps(core.active_run_callbacks()), core.replay.first_seq - 1,
-                     live.connection_worker(), len(pairs) // 2, *pairs]
-            plan.append((live, seq))
+            seq = max(live.stored_seq, core.replay.first_seq - 1)  # acknowledged frames are never stored
+            pairs: list[Any] = []
+            for number, text in core.replay.after(seq):
+                pairs += [number, text]
+            if pairs:
+                seq = pairs[-2]  # the last one sent along
+            renew = now - live.refreshed_at >= self.key_ttl / 4
+            if renew:
+                live.refreshed_at = now  # if this store fails, renewed a quarter of the TTL later: in time
+            calls.append(([keys.meta(live.sid), keys.frames(live.sid)],
+                          [core.epoch, core.highest_run, json.dumps(core.active_run_callbacks()), core.replay.first_seq - 1,
+                           live.connection_worker(), self.key_ttl if renew else 0, len(pairs) // 2, *pairs]))
+            plan.append((live, seq, core.highest_run))
             live.trimmed_seq = core.replay.first_seq - 1
             connection = live.connection
             if isinstance(connection, RemoteConnection):
@@ -193,19 +218,24 @@ class Recorder:
         if not plan:
             return False
         pipe = self.redis.pipeline(transaction=False)
-        pipe.evalsha(self._append.sha, len(names), *names, *args)
+        groups = [[call] for call in calls] if self._per_session else [calls]
+        for group in groups:
+            names = [name for call_keys, _args in group for name in call_keys]
+            pipe.evalsha(self._append.sha, len(names), *names, self.worker, *(arg for _keys, call_args in group for arg in call_args))
         for worker, message in messages:
             await self.bus.queue(pipe, worker, message)
-        replies = (await pipe.execute(raise_on_error=False))[0]
-        if isinstance(replies, NoScriptError):  # Redis restarted and lost its scripts: load, then store again
+        results = (await pipe.execute(raise_on_error=False))[:len(groups)]
+        if any(isinstance(result, NoScriptError) for result in results):  # Redis restarted and lost its scripts
             await self.redis.script_load(keys.APPEND)
-            for live, _seq in plan:
+            for live, _seq, _run in plan:
                 self.mark_dirty(live)
             return True
-        if isinstance(replies, Exception):
-            raise replies if isinstance(replies, RedisError) else RedisError(str(replies))
+        failed = next((result for result in results if isinstance(result, Exception)), None)
+        if failed is not None:
+            raise failed if isinstance(failed, RedisError) else RedisError(str(failed))
+        replies = [reply for result in results for reply in result]
         restoring: list[OwnedSession] = []
-        for (live, seq), result in zip(plan, replies, strict=True):
+        for (live, seq, run), result in zip(plan, replies, strict=True):
             if live.closed:
                 continue  # closed meanwhile: its keys are being deleted, never put back
             if result == -1:
@@ -213,7 +243,7 @@ class Recorder:
             elif result == -2:
                 self._on_taken(live)
             else:
-                live.stored(min(seq, int(result)))
+                live.stored(min(seq, int(result)), run)
         if restoring:
             await self.restore(restoring)
         return True
@@ -227,16 +257,13 @@ class Recorder:
             core = live.core
             args: list[Any] = [self.worker, core.epoch, core.replay.first_seq - 1, core.highest_run,
                                json.dumps(core.active_run_callbacks()), live.connection_worker(), self.key_ttl,
-                               live.sid, live.token, live.binding]
-            seq = core.replay.first_seq - 1
-            for text in core.replay.after(seq):
-                if seq >= live.stored_seq:
-                    break
-                seq += 1
+                               live.token, live.binding]
+            for seq, text in core.replay.after(core.replay.first_seq - 1):
                 args += [seq, text]
-            await self._restore(keys=[keys.meta(live.sid), keys.frames(live.sid), keys.owned(self.worker)],
-                                args=args, client=pipe)
-        results = await pipe.execute()
+            await self._restore(keys=[keys.meta(live.sid), keys.frames(live.sid)], args=args, client=pipe)
+        for live in sessions:
+            pipe.sadd(keys.owned(self.worker), live.sid)  # another slot on a cluster: not in the script
+        results = (await pipe.execute())[:len(sessions)]
         restored = [live for live, result in zip(sessions, results, strict=True) if result == 1]
         for live in restored:
             if live.closed:  # closed while being restored: delete it again

@@ -10,6 +10,7 @@ messages for them.
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from collections.abc import Iterator
@@ -81,7 +82,7 @@ class RemoteSession:
         messages: list[str] = []
         limit = self.store.limits.max_output_message_bytes
         for seq, text in await self.store.read_frames(self.sid, self.sent_seq):
-            if seq != self.sent_seq + 1:
+            if seq != self.sent_seq + 1 and not _voids_up_to(text, self.sent_seq + 1):
                 raise SessionGone(f"frames {self.sent_seq + 1}..{seq - 1} of this session are no longer stored")
             if parts and size + utf8_size(text) > limit:
                 messages.append(join_frames(parts))
@@ -174,3 +175,12 @@ class RemoteHandles:
         for _remote, connection in self._connected(message.sid):
             connection.closing = SessionMoved(message.why)
             connection.wakeup.set()
+
+
+def _voids_up_to(text: str, seq: int) -> bool:
+    """Whether ``text`` is a void frame declaring every number from ``seq`` up to its own (a
+    survivor's jump past what a dead owner may have sent: docs/protocol.md)."""
+    if not text.startswith('{"t":"void"'):
+        return False
+    frame = json.loads(text)
+    return isinstance(frame.get("from"), int) and frame["from"] <= seq

@@ -1,15 +1,18 @@
 """Sessions shared by several workers through Redis, with no sticky routing.
 
 Each session is *owned* by the worker that opened it: that worker keeps its ``ServerSession``, runs
-its streams and stores every sequenced frame in Redis before any page sees it (``redis_owned``;
-keys in ``redis_keys``). A page that (re)connects to another worker is served from Redis by a
-``RemoteSession`` (``redis_remote``); what it sends is forwarded to the owner through the workers'
-inboxes (``redis_bus``). Workers refresh a liveness key; when one disappears, a survivor takes its
-sessions over and ends their runs with the error ``worker_lost`` (``redis_liveness``; the page
-applies their ``reset_props``). When Redis fails, output is held (never sent unstored) and
-connections are refused with a clear reason until it returns (``redis_outage``); a session Redis
-forgot (it restarted) ends honestly: the page is told its session was lost. Redis names sessions by
-their public id (sid); a page resumes only with its session's browser binding, on any worker.
+its streams and stores every sequenced frame in Redis, sending it to a page connected to it first,
+at most ``ahead`` frames past the store (``redis_owned``; keys in ``redis_keys``). A page that
+(re)connects to another worker is served from Redis by a ``RemoteSession`` (``redis_remote``); what
+it sends is forwarded to the owner through the workers' inboxes (``redis_bus``). Workers refresh a
+liveness key; when one disappears, a survivor takes its sessions over, declares void the numbers the
+dead worker may have sent unstored, and ends their runs with the error ``worker_lost``
+(``redis_liveness``; the page applies their ``reset_props``). When Redis fails, output goes on up
+to ``ahead`` frames past the store, then waits, and connections are refused with a clear reason
+until it returns (``redis_outage``); a session Redis forgot (it restarted) is stored again by its
+owner, or, with its owner gone too, ends honestly: the page is told its session was lost. Redis
+names sessions by their public id (sid); a page resumes only with its session's browser binding, on
+any worker.
 
 ``RedisSessionStore`` composes these: it opens, finds, detaches and closes sessions, and handles
 the messages addressed to the owner of a session.
@@ -26,7 +29,6 @@ import socket
 from collections.abc import Callable, Container, Iterator
 from typing import Any
 
-import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -36,12 +38,15 @@ from ..protocol import ByteBudget, ErrorInfo, Hello, Limits, ServerSession
 from ..protocol.tokens import new_token, same_secret, session_id
 from . import redis_keys as keys
 from .redis_bus import Attach, Bus, Close, Detach, Forwarded, Handlers, Heard, Reconnect
+from .redis_client import make_client
 from .redis_inbox import Inboxes
 from .redis_liveness import Liveness
 from .redis_outage import UNAVAILABLE, Outage
 from .redis_owned import OwnedSession, Recorder
 from .redis_remote import RemoteConnection, RemoteHandles, RemoteSession
+from .redis_stalls import RemoteStalls
 from .sessions import LiveSession, SessionCaps, SessionHandle, StoreUnavailable, expire_later, presents
+from .settings import redis_cluster_mode
 
 log = logging.getLogger("flash_ws")
 READ_COUNT = 1000
@@ -50,19 +55,23 @@ READ_COUNT = 1000
 class RedisSessionStore:
     """The ``SessionStore`` on Redis. ``on_close`` stops a closed session's runs; ``on_message``
     runs what a page sent (forwarded by another worker) on a session owned here. ``client``: a
-    Redis client to use instead of one made from ``url`` (tests pass a fake)."""
+    Redis client to use instead of one made from ``url`` (tests pass a fake); ``cluster``: whether
+    ``url`` names a node of a Redis Cluster (see ``redis_client``; None: ``$FLASH_WS_REDIS_CLUSTER``,
+    else asked); ``ahead`` and ``store_interval``: the ``Recorder``'s (how far a page may get ahead of
+    Redis, how often output is stored)."""
 
     def __init__(self, url: str, callbacks: Container[str], limits: Limits, resume_grace: float, worker_ttl: float,
                  on_close: Callable[[LiveSession], None], on_message: Callable[[LiveSession, str], object],
                  max_sessions: int = 10_000, max_sessions_per_address: int = 256, inbox_bytes: int = 16 << 20,
-                 budget: ByteBudget | None = None, client: Any = None) -> None:
+                 budget: ByteBudget | None = None, client: Any = None, cluster: bool | str | None = None,
+                 ahead: int = 1024, store_interval: float = 0.02) -> None:
         self.url = url
         self._budget = budget  # replay memory shared by the sessions this worker owns
         # One quick retry on a broken connection (after a Redis restart every pooled connection is);
         # the calls are idempotent or harmless to repeat (inbox wakes, acks), timeouts are not retried.
         retry = Retry(ExponentialBackoff(cap=0.2, base=0.02), 2, supported_errors=(RedisConnectionError,))
-        self.redis = client or aioredis.Redis.from_url(url, decode_responses=True, socket_connect_timeout=2, retry=retry,
-                                                       socket_timeout=max(5.0, worker_ttl), health_check_interval=10)
+        self.redis = client or make_client(url, redis_cluster_mode(cluster), decode_responses=True, socket_connect_timeout=2,
+                                           retry=retry, socket_timeout=max(5.0, worker_ttl), health_check_interval=10)
         self.worker = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
         self.limits = limits
         self._callbacks = callbacks
@@ -75,9 +84,11 @@ class RedisSessionStore:
         self.inboxes = Inboxes(self.redis, inbox_bytes)
         self.bus = Bus(self.redis, self.worker, self.inboxes, self.outage)
         self.handles = RemoteHandles()
-        self.recorder = Recorder(self.redis, self.bus, self.outage, int(max(86400, 10 * resume_grace)), self._give_up)
+        self.stalls = RemoteStalls(self)  # the owner judges stalls of pages connected elsewhere
+        self.recorder = Recorder(self.redis, self.bus, self.outage, int(max(86400, 10 * resume_grace)), self._give_up,
+                                 ahead, store_interval)
         self.liveness = Liveness(self.redis, self.worker, worker_ttl, self.outage, self)
-        self.bus.handlers = {**self._owner_handlers(), **self.handles.handlers()}
+        self.bus.handlers = {**self._owner_handlers(), **self.handles.handlers(), **self.stalls.handlers()}
         self._claim = self.redis.register_script(keys.CLAIM)
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -96,6 +107,7 @@ class RedisSessionStore:
         self._tasks = [loop.create_task(self.recorder.run(), name="flash_ws redis store"),
                        loop.create_task(self.bus.run(), name="flash_ws redis inbox"),
                        loop.create_task(self.liveness.run(), name="flash_ws redis liveness")]
+        self._tasks.append(loop.create_task(self.stalls.run(), name="flash_ws redis stalls"))
         for task in self._tasks:
             task.add_done_callback(_report_crash)
 
@@ -199,7 +211,10 @@ class RedisSessionStore:
         core = ServerSession(new_token(), secrets.token_hex(4), self._callbacks, self.limits, self._budget, address)
         core.attach(Hello(None, 0))
         live = OwnedSession(core, self.recorder, binding, address)
-        pipe = self.redis.pipeline(transaction=True)
+        # Not one transaction: on a cluster the session's hash and the worker's set are in two slots.
+        # Either alone is harmless: a set member without hash is never claimed, a hash without member
+        # (this worker died in between) is adopted when its page comes back.
+        pipe = self.redis.pipeline(transaction=False)
         pipe.hset(keys.meta(live.sid), mapping={"owner": self.worker, "token": core.token, "bind": binding,
                                                 "epoch": core.epoch, "last_seq": 0, "acked": 0,
                                                 "highest_run": 0, "runs": "{}", "conn": self.worker})
@@ -226,7 +241,9 @@ class RedisSessionStore:
                 self.close(adopted)
             return None
         last_seq, acked = int(state["last_seq"]), int(state["acked"])
-        if owner == self.worker or not acked <= hello.seq <= last_seq:
+        # The page may have applied frames the owner sent before storing them (at most ``ahead``):
+        # the owner checks the seq against its own buffer (``_attach``).
+        if owner == self.worker or not acked <= hello.seq <= last_seq + self.recorder.ahead:
             self.bus.send(owner, Close(sid))
             return None
         remote = RemoteSession(self, sid, state["token"], owner, hello.seq)  # its welcome comes from the owner
@@ -238,17 +255,20 @@ class RedisSessionStore:
 
     async def adopt(self, sid: str, dead: str) -> OwnedSession | None:
         """Own the session of a dead worker: end its runs as lost (the page resets them)."""
-        claimed = await self.outage.call(self._claim(keys=[keys.meta(sid), keys.owned(self.worker)], args=[dead, self.worker, sid]))
+        claimed = await self.outage.call(self._claim(keys=[keys.meta(sid)], args=[dead, self.worker]))
         if not claimed:
             return None
         pipe = self.redis.pipeline(transaction=False)
+        pipe.sadd(keys.owned(self.worker), sid)  # another slot on a cluster: not in the claim's script
         pipe.hgetall(keys.meta(sid))
         pipe.xrange(keys.frames(sid))
-        state, entries = await self.outage.call(pipe.execute())
+        _added, state, entries = await self.outage.call(pipe.execute())
         frames = [(int(entry_id.split("-")[0]), fields["f"]) for entry_id, fields in entries]
         runs = {int(run): cb for run, cb in json.loads(state["runs"]).items()}
         core = ServerSession.restore(state["token"], state["epoch"], self._callbacks, self.limits, frames,
                                      int(state["last_seq"]), int(state["highest_run"]), runs, budget=self._budget)
+        # The dead worker may have sent up to ``ahead`` frames it never stored: number on past them.
+        core.void(self.recorder.ahead)
         lost = core.lose_runs(ErrorInfo("worker_lost", f"the worker running this stream ({dead}) stopped"))
         live = OwnedSession(core, self.recorder, state.get("bind", ""))
         live.stored_seq = int(state["last_seq"])
@@ -318,8 +338,13 @@ class RedisSessionStore:
             self._on_message(live, message.message)
 
     def _attach(self, message: Attach) -> None:
-        if (live := self._session_of(message)) is not None:
-            live.attach_remote(message.worker, message.conn_id, message.seq)
+        live = self._session_of(message)
+        if live is not None and not live.attach_remote(message.worker, message.conn_id, message.seq):
+            # A seq this worker never issued (or whose frames the page acknowledged): no exact resume.
+            log.warning("flash_ws: session %s: its page resumed after frame %d, which this worker cannot replay from: "
+                        "the session is closed", message.sid, message.seq)
+            self.bus.send(message.worker, Reconnect(message.sid, "this session cannot be resumed from there: reconnect"))
+            self.close(live)
 
     def _detached(self, message: Detach) -> None:
         live = self._session_of(message)

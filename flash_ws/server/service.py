@@ -10,6 +10,7 @@ import time
 from ..callbacks import EventCallbackRegistry
 from ..protocol import ByteBudget, CancelRun, Command, ErrorInfo, Hello, Misbehaved, PageLeft, Refused, StartRun
 from ..protocol.frames import Frame
+from ..protocol.rate import TokenBuckets
 from ..protocol.refusals import Refusal
 from . import heartbeat, observe
 from .draining import WorkerDraining
@@ -36,6 +37,8 @@ class FlashWsService:
         self.debug = settings.debug
         self.replay_budget = ByteBudget(settings.replay_memory_budget, settings.replay_memory_per_address)
         self._refusals = RefusalLog()
+        # the starts of all pages of one client address (a session's core takes from its address's bucket)
+        self.address_starts = TokenBuckets(settings.max_starts_per_address_per_second, settings.start_burst_per_address)
         self.draining = False  # set by draining.Drain: no new sessions or runs
         self.connections: dict[Connection, SessionHandle] = {}  # this worker's attached connections
         self.runner: StreamRunner = runner or AsyncioStreamRunner(
@@ -63,10 +66,13 @@ class FlashWsService:
             except ImportError as exc:
                 raise ImportError(f"redis_url needs the redis package: pip install 'flash_ws[redis]' ({exc})") from exc
 
-            return RedisSessionStore(settings.redis_url, self.callbacks, settings.limits, settings.resume_grace,
+            made = RedisSessionStore(settings.redis_url, self.callbacks, settings.limits, settings.resume_grace,
                                      settings.worker_ttl, self._closed, self.receive_local,
                                      settings.max_sessions, settings.max_sessions_per_address, settings.redis_inbox_bytes,
-                                     self.replay_budget)
+                                     self.replay_budget, cluster=settings.redis_cluster,
+                                     ahead=settings.redis_ahead_frames, store_interval=settings.redis_store_interval)
+            made.stalls.timeout = settings.stalled_session_timeout  # the owner judges pages connected elsewhere
+            return made
         return InProcessSessionStore(self.callbacks, settings.limits, settings.resume_grace, self._closed,
                                      settings.max_sessions, settings.max_sessions_per_address, self.replay_budget)
 
@@ -87,6 +93,8 @@ class FlashWsService:
             observe.session_refused(observe.transport_of(connection), self.worker_id, "worker_draining")
             raise WorkerDraining("this worker is shutting down: connect again")
         live, resumed = await self.store.open(hello, binding, address)
+        if isinstance(live, LiveSession):  # one of this process: it starts within its address's limit too
+            live.core.group_starts = self.address_starts
         live.bind(connection)
         self.connections[connection] = live
         observe.session_attached(live, connection, resumed, hello.seq, self.worker_id, self.settings.transport)

@@ -90,6 +90,7 @@ class Connection:
         self.wakeup = asyncio.Event()
         self.last_heard = time.monotonic()  # when the client was last heard from (heartbeats)
         self.behind = False  # output came as soon as the last messages were written: gather the next
+        self.stalled_by_owner = False  # the session's owner (another worker) ended it as stalled: redis_stalls
 
     async def written(self) -> None:
         """The writer wrote what it took: let producers run one loop turn; output that came
@@ -223,6 +224,10 @@ class LiveSession:
     def sendable_seq(self) -> int | None:
         """The highest sequenced frame that may be sent now (None: all of them)."""
         return None
+
+    def is_stored(self) -> bool:
+        """Whether every frame is where another worker would find it (always, with no shared store)."""
+        return True
 
     def ping(self, ping_id: int) -> None:
         self.core.ping(ping_id)

@@ -15,11 +15,28 @@ from .sync_steps import DEFAULT_SYNC_THREADS, DEFAULT_SYNC_THREADS_PER_PAGE
 
 TRANSPORTS = ("auto", "websocket", "sse")
 SECRET_ENV = "FLASH_WS_SECRET"
+REDIS_CLUSTER_ENV = "FLASH_WS_REDIS_CLUSTER"
+REDIS_CLUSTER_MODES = ("auto", "yes", "no")
+_CLUSTER_WORDS = {"auto": "auto", "": "auto", "yes": "yes", "true": "yes", "1": "yes", "on": "yes",
+                  "no": "no", "false": "no", "0": "no", "off": "no"}
 
 
 def secret_from_environment() -> bytes | None:
     """``$FLASH_WS_SECRET``: what signs browser keys, the same on every worker of an app."""
     return os.environ.get(SECRET_ENV, "").encode() or None
+
+
+def redis_cluster_mode(value: bool | str | None = None) -> str:
+    """Whether the Redis of ``redis_url`` is a Redis Cluster, as one of ``REDIS_CLUSTER_MODES``
+    (True: "yes", False: "no", None: ``$FLASH_WS_REDIS_CLUSTER``, else "auto"); ValueError otherwise."""
+    if value is None:
+        value = os.environ.get(REDIS_CLUSTER_ENV, "auto")
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    mode = _CLUSTER_WORDS.get(str(value).strip().lower())
+    if mode is None:
+        raise ValueError(f"redis_cluster (${REDIS_CLUSTER_ENV}) must be auto, yes or no, got {value!r}")
+    return mode
 
 
 @dataclass(frozen=True)
@@ -37,10 +54,14 @@ class Settings:
     ws_timeout: float = 2.0
     ws_retry_after: float = 600.0
     redis_url: str | None = None
+    redis_cluster: str = "auto"  # "auto" (asked when the worker starts), "yes" (a Redis Cluster) or "no"
     worker_ttl: float = 5.0
+    redis_store_interval: float = 0.02  # seconds between two stores of every owned session's output (one pipeline)
+    redis_ahead_frames: int = 1024  # frames a page connected to the owner may get before Redis holds them
     replay_memory_budget: int = 256 << 20  # unacknowledged output of all sessions of a process
     replay_memory_per_address: int = 64 << 20  # of which one client address's pages hold past their fair shares
     stalled_session_timeout: float = 60.0  # a page whose buffer stays full, nothing acknowledged, this long is ended
+    max_starts_per_address_per_second: float = 1000.0  # starts of all pages of one client address, per process
     debug: bool = False  # the page sees exception text (the service's ``debug`` can change later)
     max_sessions: int = 10_000  # open sessions (connected or in their grace period) per process
     max_sessions_per_address: int = 256  # open sessions per client address, per process
@@ -65,14 +86,22 @@ class Settings:
             raise ValueError(f"transport must be one of {', '.join(TRANSPORTS)}, got {self.transport!r}")
         if self.heartbeat_interval <= 0 or self.heartbeat_timeout <= 0:
             raise ValueError("heartbeat_interval and heartbeat_timeout must be positive seconds")
+        if self.redis_cluster not in REDIS_CLUSTER_MODES:
+            raise ValueError(f"redis_cluster must be one of {', '.join(REDIS_CLUSTER_MODES)}, got {self.redis_cluster!r}")
         if self.worker_ttl <= 0:
             raise ValueError(f"worker_ttl must be positive seconds, got {self.worker_ttl}")
+        if not 0 <= self.redis_store_interval <= 1:
+            raise ValueError(f"redis_store_interval must be 0 to 1 second, got {self.redis_store_interval}")
+        if self.redis_ahead_frames < 1:
+            raise ValueError(f"redis_ahead_frames must be at least 1, got {self.redis_ahead_frames}")
         if self.replay_memory_budget <= 0:
             raise ValueError(f"replay_memory_budget must be positive bytes, got {self.replay_memory_budget}")
         if self.replay_memory_per_address <= 0:
             raise ValueError(f"replay_memory_per_address must be positive bytes, got {self.replay_memory_per_address}")
         if self.stalled_session_timeout <= 0:
             raise ValueError(f"stalled_session_timeout must be positive seconds, got {self.stalled_session_timeout}")
+        if self.max_starts_per_address_per_second <= 0:
+            raise ValueError(f"max_starts_per_address_per_second must be positive, got {self.max_starts_per_address_per_second}")
         for name in ("max_sessions", "max_sessions_per_address", "redis_inbox_bytes", "max_shared_sessions", "sync_threads",
                      "sync_threads_per_page"):
             if getattr(self, name) < 1:
@@ -91,3 +120,9 @@ class Settings:
             raise ValueError(f"{SECRET_ENV} must be at least 16 characters (a random value, the same on every worker)")
         if self.resume_grace < 0:
             raise ValueError(f"resume_grace must be >= 0 seconds, got {self.resume_grace}")
+
+    @property
+    def start_burst_per_address(self) -> int:
+        """How many of ``max_starts_per_address_per_second`` one address may make at once: two
+        seconds' worth, as ``start_burst`` is of a page's ``max_starts_per_second``."""
+        return max(1, round(2 * self.max_starts_per_address_per_second))

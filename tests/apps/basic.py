@@ -16,7 +16,9 @@ app = Flash(__name__, backend=probe.BACKEND, resume_grace=float(os.environ.get("
             heartbeat_interval=float(os.environ.get("FLASH_WS_TEST_HEARTBEAT", "15")),
             post_body_timeout=float(os.environ.get("FLASH_WS_TEST_BODY_TIMEOUT", "10")),
             replay_memory_budget=int(os.environ.get("FLASH_WS_TEST_BUDGET", str(256 << 20))),
-            stalled_session_timeout=float(os.environ.get("FLASH_WS_TEST_STALL", "60")))
+            stalled_session_timeout=float(os.environ.get("FLASH_WS_TEST_STALL", "60")),
+            max_starts_per_address_per_second=float(os.environ.get("FLASH_WS_TEST_ADDRESS_STARTS", "1000")),
+            redis_ahead_frames=int(os.environ.get("FLASH_WS_TEST_AHEAD", "1024")))
 server = app.server
 probe.install(app)
 app.layout = html.Div([html.Button("go", id="go"), html.Div(id="out")])
