@@ -1,4 +1,5 @@
-"""A token bucket: how many starts a page may make, refilled by the caller's clock (the core has none)."""
+"""Token buckets: how many starts a page (or a client address) may make, refilled by the caller's clock
+(the core has none)."""
 
 from __future__ import annotations
 
@@ -24,3 +25,34 @@ class TokenBucket:
             return False
         self._tokens -= 1
         return True
+
+    def full(self, now: float) -> bool:
+        """Whether the bucket has refilled to ``burst`` by ``now`` (it is then the same as a new one)."""
+        refill = (now - self._last) * self.rate if self._last is not None and now > self._last else 0.0
+        return self._tokens + refill >= self.burst
+
+
+class TokenBuckets:
+    """A ``TokenBucket`` per key (a client address), made when the key is first seen. Buckets that
+    refilled to ``burst`` are forgotten now and then (a new one is the same), so what is held is
+    the keys seen in the last ``burst / rate`` seconds, not every key ever seen."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        TokenBucket(rate, burst)  # the same checks
+        self.rate, self.burst = rate, burst
+        self._buckets: dict[str, TokenBucket] = {}
+        self._sweep_at = 64  # how many buckets are held before the full ones are forgotten
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def take(self, key: str, now: float) -> bool:
+        """Spend a token of ``key``'s bucket at time ``now``; False (nothing spent) when it has none."""
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = TokenBucket(self.rate, self.burst)
+        taken = bucket.take(now)
+        if len(self._buckets) >= self._sweep_at:
+            self._buckets = {other: kept for other, kept in self._buckets.items() if not kept.full(now)}
+            self._sweep_at = max(64, 2 * len(self._buckets))
+        return taken
