@@ -5,7 +5,8 @@ is a flat hash of strings: ``op`` (the message's name) and one-letter fields, ``
 
 To the worker that owns the session: ``Forwarded`` (``msg``), ``Attach``, ``Detach``, ``Close``.
 To the worker holding the page's connection: ``Wake``, ``Heard``, ``Control`` (``ctl``),
-``Welcomed`` (``welcome``), ``Replaced``, ``Reconnect``.
+``Welcomed`` (``welcome``), ``Replaced``, ``Reconnect``, ``Stalled`` (the owner ended the session:
+``redis_stalls``).
 
 ``Bus`` sends them (fire and forget, or queued on a pipeline with other commands) and reads this
 worker's inbox, handing each message to the handler its type has in ``Bus.handlers``.
@@ -126,9 +127,19 @@ class Reconnect:
     why: str = _wire("m")
 
 
-Message = Forwarded | Attach | Detach | Close | Wake | Heard | Control | Welcomed | Replaced | Reconnect
+@dataclass(frozen=True)
+class Stalled:
+    """To the connection's worker: the owner ended the session as stalled; end connection
+    ``conn_id`` with the refusal ``stalled`` (the page gives up, it does not reconnect)."""
+
+    op: ClassVar[str] = "stalled"
+    sid: str = _wire("t")
+    conn_id: str = _wire("c")
+
+
+Message = Forwarded | Attach | Detach | Close | Wake | Heard | Control | Welcomed | Replaced | Reconnect | Stalled
 BY_OP: dict[str, type[Message]] = {kind.op: kind for kind in (Forwarded, Attach, Detach, Close, Wake, Heard, Control,
-                                                               Welcomed, Replaced, Reconnect)}
+                                                               Welcomed, Replaced, Reconnect, Stalled)}
 Handlers = dict[type[Message], Callable[[Any], None]]
 
 

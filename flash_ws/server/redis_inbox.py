@@ -5,6 +5,7 @@ A message is pushed with its size (field ``n``: the bytes of its fields' values 
 ``flash_ws:inbytes:W``; a push that would take the inbox past ``redis_inbox_bytes`` is refused and
 nothing is stored. The worker reads its inbox, handles each message, then deletes what it handled
 and subtracts its size; the counter is dropped whenever the inbox is empty, so it cannot drift.
+Both keys carry the worker's hash tag: on a Redis Cluster they share one slot, and so one master.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import redis_keys as keys
+from .redis_client import is_cluster
 
 ENTRY_OVERHEAD = 64
 
@@ -51,7 +53,12 @@ class Inboxes:
         args: list[Any] = [self.limit, keys.INBOX_TTL]
         for name, value in fields.items():
             args += [name, value]
-        return await self._push(keys=[keys.inbox(worker), keys.inbox_bytes(worker)], args=args, client=pipe)
+        names = [keys.inbox(worker), keys.inbox_bytes(worker)]
+        if pipe is not None and is_cluster(pipe):
+            # A cluster pipeline sends EVALSHA as is, and a master that restarted lost its scripts: a
+            # NOSCRIPT there would lose the message unseen. The script's text costs bytes, never that.
+            return pipe.eval(PUSH, len(names), *names, *args)
+        return await self._push(keys=names, args=args, client=pipe)
 
     def refusal(self, what: str) -> str:
         """The log line for a refused push of ``what``."""

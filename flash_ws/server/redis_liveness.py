@@ -4,6 +4,12 @@ survivor (the one that sets ``flash_ws:reap:W`` first) takes over its sessions.
 
 Missing is counted from the first beat that found the key missing, never from the key's own
 expiry: after a Redis restart or stall every key is missing until its worker's next beat.
+
+A Redis that restarted forgot this worker's sessions: each beat finds out, and stores them again
+(``Survivor.restore``). One Redis server restarted when this worker's set of sessions is gone; on a
+Redis Cluster one master may restart alone, forgetting the sessions in its slots only, so each beat
+also reads every master's ``run_id`` (``INFO server``): when one changed, every session is stored
+again (those still there are left as they are).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from typing import Any, Protocol
 from redis.exceptions import RedisError
 
 from . import redis_keys as keys
+from .redis_client import is_cluster
 from .redis_outage import Outage
 from .sessions import StoreUnavailable
 
@@ -51,6 +58,7 @@ class Liveness:
         self.outage = outage
         self.survivor = survivor
         self._missing: dict[str, float] = {}  # workers whose liveness key was missing, since when
+        self._run_ids: dict[str, str] = {}  # on a Redis Cluster: each master's run_id, by address
 
     async def run(self) -> None:
         """Beat every ``ttl / 3`` (at once when Redis just came back), checking the other workers."""
@@ -77,11 +85,23 @@ class Liveness:
         owned_before = self.survivor.owned()  # sessions opened meanwhile may not be in the set yet
         *_, owned_exists, workers = await pipe.execute()
         self.outage.recovered()
-        if owned_before and not owned_exists:  # Redis forgot this worker's sessions: it restarted
+        restarted = await self.masters_restarted()
+        if owned_before and (restarted or not owned_exists):  # Redis forgot this worker's sessions: it restarted
             await self.survivor.restore(owned_before)
         self.survivor.refresh_idle()
         for worker in workers - {self.worker}:
             await self.check(worker)
+
+    async def masters_restarted(self) -> bool:
+        """On a Redis Cluster: whether a master restarted since the last beat (its ``run_id`` changed);
+        always False on one Redis server (its restart empties this worker's set of sessions)."""
+        if not is_cluster(self.redis):
+            return False
+        replies = await self.redis.info("server", target_nodes=self.redis.PRIMARIES)
+        run_ids = {str(node): str(info.get("run_id", "")) for node, info in replies.items()}
+        restarted = any(self._run_ids.get(node, run_id) != run_id for node, run_id in run_ids.items())
+        self._run_ids = run_ids
+        return restarted
 
     async def check(self, worker: str) -> None:
         """Reap ``worker`` once its liveness key has been missing for half a ``ttl`` as seen from here."""

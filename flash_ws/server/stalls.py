@@ -4,7 +4,9 @@
 A page that reads acknowledges (the buffer's first frame moves on), however slowly; a page whose
 connection dropped is not watched (its session lives ``resume_grace`` more, then expires). What is
 left is a client that keeps its connection open and never acknowledges: ended with the refusal
-``stalled`` (WebSocket close 1008, HTTP 403: the page reports it and gives up, it does not loop)."""
+``stalled`` (WebSocket close 1008, HTTP 403: the page reports it and gives up, it does not loop).
+A page connected through another worker than its session's owner (Redis) is judged by the owner
+(``redis_stalls``), which tells the connection's worker: its clock then says stalled at once."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from .sessions import LiveSession, SessionHandle
 
 class StallClock:
     """Since when one connection's session has made no progress: its buffer without room and the
-    same first frame unacknowledged. Sessions owned by another worker are not judged here."""
+    same first frame unacknowledged; or the session's owner (another worker) ended it as stalled."""
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
@@ -23,6 +25,8 @@ class StallClock:
 
     def stalled(self, live: SessionHandle, now: float) -> bool:
         """Whether ``live`` has made no progress for ``timeout`` seconds up to ``now``."""
+        if live.connection is not None and live.connection.stalled_by_owner:
+            return True
         if not isinstance(live, LiveSession) or live.core.has_room():
             self._since = None
             return False
