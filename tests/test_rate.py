@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flash_ws.protocol.rate import TokenBucket
+from flash_ws.protocol.rate import TokenBucket, TokenBuckets
 
 
 def test_a_bucket_gives_its_burst_then_refills_at_its_rate_up_to_the_burst() -> None:
@@ -26,3 +26,13 @@ def test_a_clock_that_stands_still_or_goes_back_refills_nothing() -> None:
 def test_a_bucket_refuses_nonsense(rate: float, burst: int) -> None:
     with pytest.raises(ValueError, match="positive rate and a burst of at least 1"):
         TokenBucket(rate, burst)
+
+
+def test_buckets_per_key_are_independent_and_the_full_ones_are_forgotten() -> None:
+    buckets = TokenBuckets(rate=1.0, burst=2)
+    assert [buckets.take("a", 0.0) for _ in range(3)] == [True, True, False]
+    assert buckets.take("b", 0.0)  # another address: its own bucket
+    for key in range(100):  # at 10 s "a" and "b" have refilled: the sweep (at 64 buckets) forgets them
+        assert buckets.take(f"k{key}", 10.0)
+    assert len(buckets) == 100
+    assert [buckets.take("a", 10.0) for _ in range(3)] == [True, True, False]  # a new bucket is the same

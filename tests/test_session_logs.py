@@ -110,3 +110,23 @@ def test_refusals_are_logged_at_warning_with_logging_as_it_comes(serve):
         assert len(lines) == count, lines  # once per kind, not per request
         for start in starts:
             assert any(line.startswith(start) for line in lines), (start, lines)
+
+
+async def test_a_stalled_session_is_logged_as_lost_with_the_reason_stalled(serve):
+    """Real hypercorn: a page that reads but never acknowledges is ended after stalled_session_timeout;
+    its session_ended event says why (it said closed, page_left: the page had not left)."""
+    import websockets
+
+    server = serve("tests.apps.basic:server", FLASH_WS_LOG_FORMAT="json", FLASH_WS_TEST_REPLAY_BYTES=str(256 << 10),
+                   FLASH_WS_TEST_STALL="2")
+    async with websockets.connect(server.ws_url, origin=server.url, max_size=None) as ws:
+        await ws.send(json.dumps([{"t": "hello", "v": 1, "session": None, "seq": 0},
+                                  {"t": "start", "run": 1, "cb": "tests.apps.basic.flood", "args": [1_000_000]}]))
+        token = json.loads(await ws.recv())[0]["session"]
+        with pytest.raises(websockets.ConnectionClosed):
+            async with asyncio.timeout(TIMEOUT):
+                while True:
+                    await ws.recv()  # read, never acknowledge
+    events = wait_until(lambda: (found := [e for e in _events(server.output()) if e["session"] == short_id(token)])
+                        and len(found) >= 2 and found, what="the stalled session's events")
+    assert [(e["event"], e["reason"]) for e in events] == [("opened", "-"), ("lost", "stalled")]
