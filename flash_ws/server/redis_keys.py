@@ -63,7 +63,8 @@ def reap(worker: str) -> str:
 # stored sequence number, or -1 when the session is gone from Redis (it restarted, or the session
 # expired), or -2 when another worker owns it now. Re-sent frames are skipped, so a retried call stores
 # nothing twice; frames the page acknowledged before they were stored are never stored (``last_seq``
-# moves past them). Keys' TTLs are renewed only when a session's ``ttl`` is not 0.
+# moves past them). Keys' TTLs are renewed only when a session's ``ttl`` is not 0, its ``runs`` only
+# when not empty (they did not change since the last store).
 # KEYS: meta, frames of each session. ARGV: owner, then per session: epoch, highest_run, runs, acked,
 # conn, ttl, n, and n seq, text pairs.
 APPEND = """
@@ -94,8 +95,10 @@ for s = 1, #KEYS / 2 do
     if acked > last then
       last = acked
     end
-    redis.call('HSET', meta, 'last_seq', last, 'acked', acked, 'highest_run', ARGV[a + 1], 'runs', ARGV[a + 2],
-               'conn', ARGV[a + 4])
+    redis.call('HSET', meta, 'last_seq', last, 'acked', acked, 'highest_run', ARGV[a + 1], 'conn', ARGV[a + 4])
+    if ARGV[a + 2] ~= '' then
+      redis.call('HSET', meta, 'runs', ARGV[a + 2])
+    end
     if ttl > 0 then
       redis.call('EXPIRE', meta, ttl)
       redis.call('EXPIRE', frames, ttl)

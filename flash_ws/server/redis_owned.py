@@ -46,6 +46,7 @@ class OwnedSession(LiveSession):
         self.trimmed_seq = core.replay.first_seq - 1  # frames up to it are trimmed in Redis too
         self.trim_timer: asyncio.TimerHandle | None = None
         self.refreshed_at = time.monotonic()  # when its keys' TTLs were last renewed
+        self.stored_runs: dict[int, str] | None = None  # the active runs as last sent to Redis (None: send them)
         self.closed = False
 
     def sendable_seq(self) -> int:
@@ -180,6 +181,7 @@ class Recorder:
             except RedisError as exc:
                 self.outage.failed(exc, f"output of {len(batch)} session(s) held until it returns")
                 for live in batch:
+                    live.stored_runs = None  # perhaps not stored: sent again
                     self.mark_dirty(live)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
@@ -201,11 +203,14 @@ class Recorder:
                 pairs += [number, text]
             if pairs:
                 seq = pairs[-2]  # the last one sent along
+            runs = core.active_run_callbacks()
+            runs_arg = "" if runs == live.stored_runs else json.dumps(runs)
+            live.stored_runs = runs
             renew = now - live.refreshed_at >= self.key_ttl / 4
             if renew:
                 live.refreshed_at = now  # if this store fails, renewed a quarter of the TTL later: in time
             calls.append(([keys.meta(live.sid), keys.frames(live.sid)],
-                          [core.epoch, core.highest_run, json.dumps(core.active_run_callbacks()), core.replay.first_seq - 1,
+                          [core.epoch, core.highest_run, runs_arg, core.replay.first_seq - 1,
                            live.connection_worker(), self.key_ttl if renew else 0, len(pairs) // 2, *pairs]))
             plan.append((live, seq, core.highest_run))
             live.trimmed_seq = core.replay.first_seq - 1
@@ -228,6 +233,7 @@ class Recorder:
         if any(isinstance(result, NoScriptError) for result in results):  # Redis restarted and lost its scripts
             await self.redis.script_load(keys.APPEND)
             for live, _seq, _run in plan:
+                live.stored_runs = None
                 self.mark_dirty(live)
             return True
         failed = next((result for result in results if isinstance(result, Exception)), None)
