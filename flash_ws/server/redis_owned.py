@@ -99,11 +99,14 @@ class OwnedSession(LiveSession):
     def stored(self, seq: int, run: int) -> None:
         """Frames up to ``seq`` and runs up to ``run`` are stored: they may go to the page (read from
         Redis when remote)."""
+        held_back = self.sendable_seq() < self.core.replay.last_seq  # by the window or a run Redis did not know
         self.stored_seq = max(self.stored_seq, seq)
         self.core.share_runs(run)
         if isinstance(self.connection, RemoteConnection):
             self.core.sent_elsewhere(self.stored_seq)
-        self.notify()
+            self.notify()
+        elif held_back or self.core.replay.last_seq > self.stored_seq:
+            self.notify()  # frames may go out now, or more are to be stored
 
     def reconnect(self, why: str) -> None:
         """Close the page's connection, wherever it is, so that it reconnects and resumes."""
