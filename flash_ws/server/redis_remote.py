@@ -141,38 +141,38 @@ class RemoteHandles:
         return {Wake: self._wake, Heard: self._heard, Control: self._control, Welcomed: self._welcomed,
                 Replaced: self._replaced, Reconnect: self._reconnect}
 
-    def _connected(self, sid: str, conn_id: str | None = None) -> Iterator[tuple[RemoteSession, Connection]]:
+    def connected(self, sid: str, conn_id: str | None = None) -> Iterator[tuple[RemoteSession, Connection]]:
         """The handles of ``sid`` with a connection (only connection ``conn_id``'s, when given)."""
         for remote in list(self._by_sid.get(sid, ())):
             if remote.connection is not None and conn_id in (None, remote.conn_id):
                 yield remote, remote.connection
 
     def _wake(self, message: Wake) -> None:
-        for _remote, connection in self._connected(message.sid):
+        for _remote, connection in self.connected(message.sid):
             connection.wakeup.set()
 
     def _heard(self, message: Heard) -> None:
-        for _remote, connection in self._connected(message.sid):
+        for _remote, connection in self.connected(message.sid):
             connection.last_heard = time.monotonic()
 
     def _control(self, message: Control) -> None:
-        for remote, connection in self._connected(message.sid, message.conn_id):
+        for remote, connection in self.connected(message.sid, message.conn_id):
             remote.control.append(message.frame)
             connection.wakeup.set()
 
     def _welcomed(self, message: Welcomed) -> None:
-        for remote, connection in self._connected(message.sid, message.conn_id):
+        for remote, connection in self.connected(message.sid, message.conn_id):
             remote.control.insert(0, message.frame)
             remote.welcomed = True
             connection.wakeup.set()
 
     def _replaced(self, message: Replaced) -> None:
-        for _remote, connection in self._connected(message.sid, message.conn_id):
+        for _remote, connection in self.connected(message.sid, message.conn_id):
             connection.replaced = True
             connection.wakeup.set()
 
     def _reconnect(self, message: Reconnect) -> None:
-        for _remote, connection in self._connected(message.sid):
+        for _remote, connection in self.connected(message.sid):
             connection.closing = SessionMoved(message.why)
             connection.wakeup.set()
 

@@ -68,5 +68,5 @@ class RemoteStalls:
     def _stalled(self, message: Stalled) -> None:
         """On the connection's worker: the owner ended the session as stalled; the connection's
         heartbeat watch ends it so (and counts the refusal)."""
-        for _remote, connection in self.store.handles._connected(message.sid, message.conn_id):
+        for _remote, connection in self.store.handles.connected(message.sid, message.conn_id):
             connection.stalled_by_owner = True
