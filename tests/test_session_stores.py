@@ -147,7 +147,7 @@ async def test_on_redis_the_binding_is_checked_by_every_worker_and_keys_never_ho
             names = [key async for key in client.scan_iter("flash_ws:*")]
         finally:
             await client.aclose()
-        assert f"flash_ws:s:{owner.sid}" in names
+        assert f"flash_ws:s:{{{owner.sid}}}" in names
         assert not [name for name in names if owner.token.split(".")[1] in name]
     finally:
         for store in made.made:

@@ -8,8 +8,9 @@ expiry: after a Redis restart or stall every key is missing until its worker's n
 A Redis that restarted forgot this worker's sessions: each beat finds out, and stores them again
 (``Survivor.restore``). One Redis server restarted when this worker's set of sessions is gone; on a
 Redis Cluster one master may restart alone, forgetting the sessions in its slots only, so each beat
-also reads every master's ``run_id`` (``INFO server``): when one changed, every session is stored
-again (those still there are left as they are).
+also reads every master's ``run_id`` (``INFO server``): when one changed, the store's scripts are
+loaded on every master again (a cluster pipeline sends EVALSHA as is: it never loads a script
+itself), then every session is stored again (those still there are left as they are).
 """
 
 from __future__ import annotations
@@ -20,14 +21,16 @@ import os
 import time
 from typing import Any, Protocol
 
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from . import redis_keys as keys
 from .redis_client import is_cluster
+from .redis_inbox import DONE, PUSH
 from .redis_outage import Outage
 from .sessions import StoreUnavailable
 
 log = logging.getLogger("flash_ws")
+SCRIPTS = (keys.APPEND, keys.RESTORE, keys.CLAIM, PUSH, DONE)  # what a restarted master must be given again
 
 
 class Survivor(Protocol):
@@ -65,7 +68,7 @@ class Liveness:
         while True:
             try:
                 await self.beat()
-            except (RedisError, StoreUnavailable) as exc:
+            except (RedisError, RedisClusterException, StoreUnavailable) as exc:  # a cluster's too
                 self.outage.failed(exc, "worker liveness not refreshed")
             self.outage.back.clear()
             try:
@@ -86,6 +89,9 @@ class Liveness:
         *_, owned_exists, workers = await pipe.execute()
         self.outage.recovered()
         restarted = await self.masters_restarted()
+        if restarted:
+            for script in SCRIPTS:
+                await self.redis.script_load(script)
         if owned_before and (restarted or not owned_exists):  # Redis forgot this worker's sessions: it restarted
             await self.survivor.restore(owned_before)
         self.survivor.refresh_idle()
