@@ -29,6 +29,7 @@ running behind).
     python -m benchmarks.scale --sessions 250,500,750,1000 --json benchmarks/results/scale.json
     python -m benchmarks.scale --loop uvloop            # the same on uvloop (hypercorn -k uvloop)
     python -m benchmarks.scale --no-redis               # one worker, in-process store
+    python -m benchmarks.scale --redis cluster          # a 3-master Redis Cluster instead of one redis-server
     python -m benchmarks.scale --quick                  # 200 sessions, 10 s
     python -m benchmarks.scale --contender dash-stream  # the same load on Dash 4.5's own streaming callbacks
 
@@ -81,6 +82,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=None, help="hypercorn worker processes (default 2; --no-redis: 1)")
     parser.add_argument("--no-redis", action="store_true",
                         help="in-process session store (one per worker); default one worker, clients connect directly")
+    parser.add_argument("--redis", choices=("server", "cluster"), default="server",
+                        help="the shared store: one redis-server, or a Redis Cluster of 3 masters made with "
+                             "redis-cli --cluster create, the workers given one node's URL (server)")
     parser.add_argument("--lb", choices=("nginx", "direct"), default=None,
                         help="nginx round-robin in front of the workers, or clients alternate between workers' ports "
                              "(default: nginx with Redis, direct without)")
@@ -116,6 +120,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--workers must be at least 1")
     if args.lb is None:
         args.lb = "direct" if args.no_redis else "nginx"
+    if args.redis == "cluster" and args.no_redis:
+        parser.error("--redis cluster and --no-redis exclude each other")
+    if args.redis == "cluster" and args.contender != "flash_ws":
+        parser.error("--redis cluster runs flash_ws only (Dash's RedisSharedStorage speaks to one Redis)")
     if args.contender == "flash_ws" and not args.no_redis and not redis_supported():
         parser.error("this flash_ws has no Redis session store yet (Flash(redis_url=...)): use --no-redis")
     return args
@@ -128,7 +136,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     levels: list[dict[str, Any]] = []
     for sessions in args.levels:
         config = Config(sessions=sessions, streams=args.streams, rate=args.rate, duration=args.duration,
-                        workers=args.workers, redis=not args.no_redis, lb=args.lb, clients=args.clients, ramp=args.ramp,
+                        workers=args.workers, redis=not args.no_redis,
+                        redis_cluster=args.redis == "cluster" and not args.no_redis, lb=args.lb, clients=args.clients, ramp=args.ramp,
                         loop=args.loop, contender=args.contender, dash_redis_pool=args.dash_redis_pool)
         say(f"[{len(levels) + 1}/{len(args.levels)}] {sessions:,} sessions × {args.streams} streams × {args.rate:g}/s, "
             f"{config.describe()} …")

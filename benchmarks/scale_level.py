@@ -37,6 +37,7 @@ class Config:
     loop: str = "asyncio"  # the event loop of the workers (hypercorn --worker-class) and of the load processes
     contender: str = "flash_ws"  # or "dash-stream": Dash 4.5's own streaming callbacks
     dash_redis_pool: int | None = None  # dash-stream: redis-py connections per worker (None: its default, 100)
+    redis_cluster: bool = False  # with redis: a Redis Cluster of 3 masters instead of one redis-server
 
     @property
     def count(self) -> int:
@@ -49,7 +50,8 @@ class Config:
         return max(1, min(self.clients, self.sessions))
 
     def describe(self) -> str:
-        store = "redis" if self.redis else "in-process store" + (" per worker" if self.workers > 1 else "")
+        store = ("redis cluster (3 masters)" if self.redis_cluster else "redis") if self.redis else \
+            "in-process store" + (" per worker" if self.workers > 1 else "")
         loop = ", uvloop" if self.loop == "uvloop" else ""
         pool = f" (pool {self.dash_redis_pool})" if self.dash_redis_pool and self.contender != "flash_ws" else ""
         who = "" if self.contender == "flash_ws" else f"{self.contender}{pool}: "
@@ -212,7 +214,7 @@ async def run_level(config: Config) -> dict[str, Any]:
     try:
         await stack.start(redis=config.redis, workers=config.workers, lb=config.lb, nginx_processes=config.nginx_processes,
                           clients=config.load_processes, loop=config.loop, contender=contender,
-                          redis_pool=config.dash_redis_pool)
+                          redis_pool=config.dash_redis_pool, redis_cluster=config.redis_cluster)
         await _warm_up(stack, level, config)
         await asyncio.sleep(1.0)
         meters = Meters(stack, None if contender is FLASH_WS else shares(config.sessions, config.workers))

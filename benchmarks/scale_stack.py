@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.processes import ROOT, program
+from benchmarks.redis_cluster import RedisCluster
 from benchmarks.redis_nginx import Nginx, RedisServer
 from benchmarks.scale_app import STATUS_PATH
 from benchmarks.servers import ServerProcess, dash45_python, hypercorn_command
@@ -133,14 +134,16 @@ class Stack:
     """Everything one level runs, its files in ``workdir``."""
 
     workdir: Path
-    redis: RedisServer | None = None
+    redis: RedisServer | RedisCluster | None = None
     workers: list[Worker] = field(default_factory=list)
     nginx: Nginx | None = None
     loads: list[LoadClient] = field(default_factory=list)
 
     async def start(self, *, redis: bool, workers: int, lb: str, nginx_processes: int, clients: int,
-                    loop: str = "asyncio", contender: ScaleContender = FLASH_WS, redis_pool: int | None = None) -> None:
-        """redis-server (with ``redis``), the workers, nginx (with ``lb == "nginx"``; else the load
+                    loop: str = "asyncio", contender: ScaleContender = FLASH_WS, redis_pool: int | None = None,
+                    redis_cluster: bool = False) -> None:
+        """redis-server (with ``redis``; a Redis Cluster of 3 of them with ``redis_cluster``, the
+        workers given its first node's URL: they find out it is a cluster), the workers, nginx (with ``lb == "nginx"``; else the load
         processes alternate between the workers' ports) and ``clients`` load processes, all on
         ``loop`` ("asyncio" or "uvloop"), serving and speaking ``contender`` (``redis_pool``: see
         ``ScaleContender.redis_env``)."""
@@ -148,7 +151,10 @@ class Stack:
         if redis:
             binary = program("redis-server", "the Redis mode needs redis-server (Debian: apt-get install "
                                              "redis-server), or --no-redis")
-            self.redis = await asyncio.to_thread(RedisServer, binary, self.workdir, 20_000)
+            if redis_cluster:
+                self.redis = await asyncio.to_thread(RedisCluster, binary, self.workdir, 3, 20_000)
+            else:
+                self.redis = await asyncio.to_thread(RedisServer, binary, self.workdir, 20_000)
             env.update(contender.redis_env(self.redis.url, redis_pool))
         self.workers = [Worker(i, env, self.workdir, loop, contender) for i in range(workers)]
         for worker in self.workers:

@@ -156,6 +156,25 @@ def test_scale_redis_two_workers_behind_round_robin_nginx(tmp_path):
     assert not level.get("notes"), level.get("notes")  # the workers really use the Redis store
 
 
+
+@pytest.mark.proxy
+@pytest.mark.skipif(not shutil.which("redis-server") or not shutil.which("redis-cli"), reason="needs Debian's redis-server")
+def test_scale_redis_cluster_of_three_masters(tmp_path):
+    results = _run(tmp_path, "--workers", "2", "--redis", "cluster")
+    level = _assert_correct(results, workers=2)
+    assert level["config"]["redis_cluster"] is True and "redis cluster (3 masters)" in level["setup"]
+    assert level["run"]["redis"]["commands_per_update"] > 0  # counted over the three masters
+    assert not level.get("notes"), level.get("notes")
+
+
+def test_redis_cluster_is_refused_without_redis_or_for_dash_stream():
+    from benchmarks.scale import parse_args
+
+    assert parse_args(["--redis", "cluster"]).redis == "cluster" and parse_args([]).redis == "server"
+    for argv in (["--redis", "cluster", "--no-redis"], ["--redis", "cluster", "--contender", "dash-stream"]):
+        with pytest.raises(SystemExit):
+            parse_args(argv)
+
 def test_the_floor_runs_the_same_scenario_on_bare_websockets_servers_and_counts_every_update(tmp_path):
     out = tmp_path / "floor.json"
     done = subprocess.run(
