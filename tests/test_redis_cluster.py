@@ -247,3 +247,36 @@ async def test_a_master_restarting_mid_stream_gives_an_exact_resume_or_an_honest
     if which == "session":
         assert "stored them again" in a.output() or run.ended.reason != "done", a.output()[-3000:]
 
+
+# ----- flash_ws.celery's streams on a cluster
+
+
+async def test_a_celery_task_s_stream_on_a_cluster_node_is_followed_in_order(redis_cluster, redis_server):
+    """Celery's broker and backend on one redis-server, the tasks' streams on the cluster
+    (``flash_ws_stream_url``): both sides find out it is a cluster."""
+    import uuid
+
+    from flash_ws.celery import follow, stream_key
+    from flash_ws.celery.redis_stream import is_cluster_url
+    from tests.test_celery import ACKS, REPORTED, eager_app, run_eager
+
+    ACKS.queue.clear()
+    REPORTED.clear()
+    app = eager_app(redis_server.url)
+    app.conf.flash_ws_stream_url = redis_cluster.url
+    assert is_cluster_url(redis_cluster.url) and not is_cluster_url(redis_server.url)
+    task_id = str(uuid.uuid4())
+    thread = run_eager(app, task_id, 12)
+    items = []
+    async with follow(app.AsyncResult(task_id), poll_interval=0.2) as stream:
+        async for item in stream:
+            items.append(item)
+            ACKS.put(item["i"])
+    assert items == [{"i": i, "square": i * i} for i in range(12)] and stream.return_value == {"n": 12}
+    assert all(REPORTED)
+    client = sync_client(redis_cluster)
+    try:
+        assert not client.exists(stream_key(task_id))  # deleted by the follower, on whichever master holds it
+    finally:
+        client.close()
+    await asyncio.to_thread(thread.join, TIMEOUT)

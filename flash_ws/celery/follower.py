@@ -9,14 +9,13 @@ import time
 from collections.abc import AsyncGenerator, Coroutine
 from typing import Any
 
-import redis.asyncio as aioredis
 from celery import states
 from celery.backends.base import DisabledBackend
 from celery.canvas import Signature
 from celery.result import AsyncResult
 
 from ..protocol.errors import FlashWsError
-from .redis_stream import describe, stream_key, stream_url
+from .redis_stream import async_client, describe, is_cluster_url, stream_key, stream_url
 
 log = logging.getLogger("flash_ws.celery")
 
@@ -112,11 +111,11 @@ class TaskStream:
         await _to_the_end(self._cleanup())
 
     async def _follow(self) -> AsyncGenerator[Any, None]:
-        client: aioredis.Redis | None = None
+        client: Any = None  # redis.asyncio's Redis, or RedisCluster
         try:
             result = await self.submit()
             key = stream_key(result.id)
-            client = aioredis.Redis.from_url(self.redis_url, decode_responses=True)
+            client = await self._client()
             last, heard = "0-0", time.monotonic()
             while True:
                 response = await client.xread({key: last}, count=_READ_COUNT, block=max(1, int(self.poll_interval * 1000)))
@@ -192,7 +191,11 @@ class TaskStream:
             raise TaskFailed(self.task_name, result.id, states.FAILURE, describe(error))
         raise TaskFailed(self.task_name, result.id, state or "UNKNOWN", "")
 
-    async def _cleanup(self, client: aioredis.Redis | None = None) -> None:
+    async def _client(self) -> Any:
+        """A client of the stream's Redis (a cluster client when it is a node of a Redis Cluster)."""
+        return async_client(self.redis_url, await asyncio.to_thread(is_cluster_url, self.redis_url))
+
+    async def _cleanup(self, client: Any = None) -> None:
         """Once: revoke the task unless it ended, then delete its stream. Never raises (it runs in finally).
 
         It runs through ``_to_the_end``: a run is often cancelled twice (its Cancel, then its page
@@ -220,7 +223,7 @@ class TaskStream:
                 except Exception:
                     log.warning("flash_ws.celery: could not revoke %s[%s]", self.task_name, result.id, exc_info=True)
             if client is None:
-                client = aioredis.Redis.from_url(self.redis_url, decode_responses=True)
+                client = await self._client()
             try:
                 await client.delete(stream_key(result.id))
             except Exception:

@@ -1,8 +1,12 @@
 """The Redis Stream that carries one task's items: its key, the Redis holding it, and how its end
-marker names an error. Shared by the task side (``task.py``) and the follower (``follow.py``)."""
+marker names an error. Shared by the task side (``task.py``) and the follower (``follow.py``).
+
+The stream's Redis may be a node of a Redis Cluster: whether it is is asked once per process and
+URL (``INFO cluster``, as the session store does); every command touches the task's one key."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 STREAM_PREFIX = "flash_ws:celery:"
@@ -25,6 +29,31 @@ def stream_url(app: Any, redis_url: str | None = None) -> str:
         raise ValueError(f"flash_ws.celery streams through Redis, but the broker of Celery app {app.main!r} is {scheme!r}: "
                          f"set app.conf.{STREAM_URL_SETTING} = 'redis://host:6379/0' (or pass redis_url=)")
     return url
+
+
+_cluster: dict[str, bool] = {}
+_cluster_lock = threading.Lock()
+
+
+def is_cluster_url(url: str) -> bool:
+    """Whether ``url`` names a node of a Redis Cluster (asked once per process; an unreachable node
+    counts as one server, and is asked again next time). Blocking: from asyncio, call it in a thread."""
+    from ..server.redis_client import detect_cluster
+
+    with _cluster_lock:
+        if url not in _cluster:
+            found = detect_cluster(url)
+            if found is None:
+                return False
+            _cluster[url] = found
+        return _cluster[url]
+
+
+def async_client(url: str, cluster: bool) -> Any:
+    """A ``redis.asyncio`` client (decoding replies) for the stream's Redis at ``url``."""
+    from ..server.redis_client import make_client
+
+    return make_client(url, "yes" if cluster else "no", decode_responses=True)
 
 
 def describe(exc: Any) -> str:

@@ -8,18 +8,20 @@ from typing import Any
 
 import redis
 from celery import Task, states
+from redis.cluster import RedisCluster
 
-from .redis_stream import describe, stream_key, stream_url
+from .redis_stream import describe, is_cluster_url, stream_key, stream_url
 
-_clients: dict[tuple[int, str], redis.Redis] = {}
+_clients: dict[tuple[int, str], redis.Redis | RedisCluster] = {}
 
 
-def _client(url: str) -> redis.Redis:
-    """One synchronous client per process and URL (prefork children each get their own)."""
+def _client(url: str) -> redis.Redis | RedisCluster:
+    """One synchronous client per process and URL (prefork children each get their own); a cluster
+    client when ``url`` names a node of a Redis Cluster."""
     key = (os.getpid(), url)
     client = _clients.get(key)
     if client is None:
-        client = _clients[key] = redis.Redis.from_url(url)
+        client = _clients[key] = RedisCluster.from_url(url) if is_cluster_url(url) else redis.Redis.from_url(url)
     return client
 
 
@@ -66,7 +68,7 @@ class StreamingTask(Task):
 
     def _append(self, task_id: str, fields: dict[str, str], create: bool) -> bool:
         key = stream_key(task_id)
-        pipe = _client(stream_url(self.app)).pipeline(transaction=True)
+        pipe = _client(stream_url(self.app)).pipeline(transaction=True)  # one key: one slot on a cluster too
         pipe.xadd(key, dict(fields), nomkstream=not create)  # type: ignore[arg-type]  # str keys and values are what Redis takes
         pipe.expire(key, self.stream_ttl)
         entry_id, _ = pipe.execute()
