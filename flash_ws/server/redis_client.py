@@ -48,6 +48,8 @@ def make_client(url: str, mode: str = "auto", **options: Any) -> Any:
     if mode not in REDIS_CLUSTER_MODES:
         raise ValueError(f"mode must be one of {', '.join(REDIS_CLUSTER_MODES)}, got {mode!r}")
     if mode == "yes" or (mode == "auto" and detect_cluster(url)):
+        log.info("flash_ws: Redis at %s is a node of a Redis Cluster (%s): speaking to the cluster", masked_url(url),
+                 "said" if mode == "yes" else "asked")
         return AsyncRedisCluster.from_url(url, **options)  # reads go to masters (no read_from_replicas)
     return aioredis.Redis.from_url(url, **options)
 
