@@ -261,6 +261,7 @@ class Recorder:
         """Redis forgot these sessions (it restarted): store them again from this worker's memory,
         then make their pages reconnect, so they resume exactly and re-send what Redis lost."""
         sessions = [live for live in sessions if not live.closed]
+        await self.redis.script_load(keys.RESTORE)  # a restarted Redis lost it; on a cluster, every master gets it
         pipe = self.redis.pipeline(transaction=False)
         for live in sessions:
             core = live.core
