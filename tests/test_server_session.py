@@ -686,17 +686,17 @@ def test_a_flood_of_start_and_cancel_pairs_starts_only_what_the_page_is_allowed(
 
 def test_frames_of_a_run_the_shared_store_does_not_know_are_marked_until_it_does() -> None:
     session = new_session()
-    assert session.unshared_from is None  # no shared store: nothing is held
-    session.share_runs(0)
+    assert session.shared_runs.first_unknown is None  # no shared store: nothing is held
+    session.shared_runs.share(0)
     send(session, Start(1, "a", []))
     session.emit_update(1, props(0))
     session.emit_update(1, props(1))
-    assert session.unshared_from == 1  # run 1's first frame
-    session.share_runs(1)
-    assert session.unshared_from is None
+    assert session.shared_runs.first_unknown == 1  # run 1's first frame
+    session.shared_runs.share(1)
+    assert session.shared_runs.first_unknown is None
     send(session, Start(2, "b", []))
     session.emit_update(1, props(2))  # a known run's frame is not held back...
     session.emit_update(2, props(0))  # ...a new run's first frame is
-    assert session.unshared_from == 4
-    session.share_runs(2)
-    assert session.unshared_from is None
+    assert session.shared_runs.first_unknown == 4
+    session.shared_runs.share(2)
+    assert session.shared_runs.first_unknown is None

@@ -23,6 +23,7 @@ from .excerpt import clipped, excerpt
 from .frames import Ack, Bye, Cancel, End, EndReason, Error, ErrorInfo, Frame, Hello, Ping, Pong, Start, Update, Void, Welcome
 from .rate import TokenBucket, TokenBuckets
 from .replay import ByteBudget, ReplayBuffer, utf8_size
+from .shared_runs import SharedRuns
 
 
 @dataclass(frozen=True)
@@ -82,8 +83,7 @@ class ServerSession:
         self._runs: dict[int, _Run] = {}
         self._active_by_identity: dict[tuple[str, str], int] = {}  # (cb, key) -> its active run
         self._highest_run = 0
-        self._shared_run: int | None = None  # the highest run a shared store knows (None: no shared store)
-        self._unshared: dict[int, int] = {}  # runs above it that have frames: run -> its first frame's seq
+        self.shared_runs = SharedRuns()  # which runs a shared store knows (the Redis store tells it)
 
     # ----- transport lifecycle
 
@@ -284,7 +284,7 @@ class ServerSession:
             return False
         seq = self.replay.last_seq + 1
         self.replay.append(seq, encode_update(seq, run, props_json))
-        self._note_run_frame(run, seq)
+        self.shared_runs.note(run, seq)
         return True
 
     def end_run(self, run: int, reason: EndReason, error: ErrorInfo | None = None) -> bool:
@@ -303,24 +303,7 @@ class ServerSession:
     def _sequence(self, frame: Update | End) -> None:
         seq = self.replay.last_seq + 1
         self.replay.append(seq, encode_frame(_with_seq(frame, seq)))
-        self._note_run_frame(frame.run, seq)
-
-    def _note_run_frame(self, run: int, seq: int) -> None:
-        if self._shared_run is not None and run > self._shared_run and run not in self._unshared:
-            self._unshared[run] = seq
-
-    def share_runs(self, run: int) -> None:
-        """A shared store knows the runs up to ``run`` (and their frames may go out: see
-        ``unshared_from``); called first when the session is created or rebuilt, then after each store."""
-        self._shared_run = run
-        for later in [later for later in self._unshared if later <= run]:
-            del self._unshared[later]
-
-    @property
-    def unshared_from(self) -> int | None:
-        """The first frame of a run the shared store does not know yet, or None: frames from it on
-        wait, so that a page never sees a run that a worker taking the session over would not end."""
-        return min(self._unshared.values()) if self._unshared else None
+        self.shared_runs.note(frame.run, seq)
 
     # ----- output to the transport
 

@@ -42,7 +42,7 @@ class OwnedSession(LiveSession):
         super().__init__(core, binding, address)
         self.recorder = recorder
         self.stored_seq = core.replay.last_seq
-        core.share_runs(core.highest_run)  # what Redis knows as the session is created or taken over
+        core.shared_runs.share(core.highest_run)  # what Redis knows as the session is created or taken over
         self.trimmed_seq = core.replay.first_seq - 1  # frames up to it are trimmed in Redis too
         self.trim_timer: asyncio.TimerHandle | None = None
         self.refreshed_at = time.monotonic()  # when its keys' TTLs were last renewed
@@ -50,7 +50,7 @@ class OwnedSession(LiveSession):
         self.closed = False
 
     def sendable_seq(self) -> int:
-        unshared = self.core.unshared_from
+        unshared = self.core.shared_runs.first_unknown  # a page never sees a run a survivor would not end
         limit = self.stored_seq + self.recorder.ahead
         return limit if unshared is None else min(limit, unshared - 1)
 
@@ -101,7 +101,7 @@ class OwnedSession(LiveSession):
         Redis when remote)."""
         held_back = self.sendable_seq() < self.core.replay.last_seq  # by the window or a run Redis did not know
         self.stored_seq = max(self.stored_seq, seq)
-        self.core.share_runs(run)
+        self.core.shared_runs.share(run)
         if isinstance(self.connection, RemoteConnection):
             self.core.sent_elsewhere(self.stored_seq)
             self.notify()

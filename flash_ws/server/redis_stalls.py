@@ -15,27 +15,35 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import Protocol
 from weakref import WeakKeyDictionary
 
 from .log import session_name
-from .redis_bus import Handlers, Stalled
+from .redis_bus import Bus, Handlers, Stalled
 from .redis_owned import OwnedSession
-from .redis_remote import RemoteConnection
+from .redis_remote import RemoteConnection, RemoteHandles
 from .settings import Settings
 from .stalls import StallClock, stalled_refusal
 
-if TYPE_CHECKING:
-    from .redis_store import RedisSessionStore
-
 log = logging.getLogger("flash_ws")
+
+
+class Owner(Protocol):
+    """What the judge needs of the store (``RedisSessionStore``)."""
+
+    bus: Bus
+    handles: RemoteHandles
+
+    def owned(self) -> list[OwnedSession]: ...
+
+    def close(self, live: OwnedSession) -> None: ...
 
 
 class RemoteStalls:
     """The owner's judge of pages connected elsewhere (``run``), and the connection side's handler
     of its verdict (``handlers``). ``timeout``: ``stalled_session_timeout``, set by the service."""
 
-    def __init__(self, store: RedisSessionStore, timeout: float = Settings.stalled_session_timeout) -> None:
+    def __init__(self, store: Owner, timeout: float = Settings.stalled_session_timeout) -> None:
         self.store, self.timeout = store, timeout
         self._clocks: WeakKeyDictionary[RemoteConnection, StallClock] = WeakKeyDictionary()
 
