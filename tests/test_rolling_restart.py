@@ -92,10 +92,11 @@ def _running_page(cluster: Cluster, url: str, pages) -> tuple[PageWatch, int]:
 
 def _page_on_each_worker(cluster: Cluster, url: str, pages) -> dict[int, PageWatch]:
     """One running page per worker. A page makes a fixed number of requests (Dash 4.5 made it even),
-    so round-robin alone can land every page on one worker: after a repeat, one extra request through
-    nginx moves the rotation on by one."""
+    so round-robin alone can land every page on one worker: after the k-th repeat, k extra requests
+    through nginx move the rotation on (one extra request a time would keep the parity of an even
+    page's requests plus one)."""
     found: dict[int, PageWatch] = {}
-    for _ in range(12):
+    for attempt in range(1, 13):
         page, owner = _running_page(cluster, url, pages)
         if owner not in found:
             found[owner] = page
@@ -103,7 +104,8 @@ def _page_on_each_worker(cluster: Cluster, url: str, pages) -> dict[int, PageWat
                 return found
         else:
             page.click("endless-start")  # re-trigger: still one run; keep the page, unused
-            urllib.request.urlopen(url + "/_flash_ws/health", timeout=TIMEOUT).close()
+            for _ in range(attempt):
+                urllib.request.urlopen(url + "/_flash_ws/health", timeout=TIMEOUT).close()
     raise AssertionError(f"twelve pages through round-robin nginx all landed on workers {sorted(found)}")
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import AsyncIterator
+from typing import Any
 
-from dash import MATCH, Input, Output, Patch, ctx, html
+from dash import MATCH, Input, Output, State, ctx, html
 
 from flash_ws import StreamProps, callback, event_callback, stream_props
 
@@ -46,12 +47,13 @@ def cards_layout() -> html.Div:
                      html.Div(id=CARDS, style={"display": "flex", "gap": "20px", "flexWrap": "wrap"})])
 
 
-@callback(Output(CARDS, "children"), Input(ADD, "n_clicks"), prevent_initial_call=True)
-def add_card(n_clicks: int) -> Patch:
-    """An ordinary Dash callback: one more card at the end."""
-    cards = Patch()
-    cards.append(one_card(n_clicks - 1))
-    return cards
+@callback(Output(CARDS, "children"), Input(ADD, "n_clicks"), State(CARDS, "children"), prevent_initial_call=True)
+def add_card(n_clicks: int, cards: list[Any] | None) -> list[Any]:
+    """An ordinary Dash callback: the cards there are, then as many new ones as it takes to have one
+    per click. Not one ``Patch`` append per click: Dash's renderer drops the answer of a request that
+    a quicker click made again while it ran, so quick clicks would lose cards."""
+    cards = list(cards or [])
+    return cards + [one_card(index) for index in range(len(cards), n_clicks)]
 
 
 BAR, TEXT = {"type": "card-bar", "index": MATCH}, {"type": "card-text", "index": MATCH}
