@@ -3,7 +3,8 @@
 The target: 1,000 sessions x 4 streams x 2 updates/s (8,000 updates/s) over two hypercorn workers
 sharing sessions through Redis, behind a round-robin nginx, all on this machine. For each level of
 ``--sessions`` everything starts afresh: redis-server, the workers (one hypercorn process each,
-``benchmarks.scale_app``), nginx (upstream of both workers, round-robin, no stickiness) and
+``benchmarks.scale_app``; with ``--backend fastapi`` one uvicorn process each, the app on flash_ws's
+FastAPI backend), nginx (upstream of both workers, round-robin, no stickiness) and
 ``--clients`` load-generating processes (``benchmarks.scale_load``: each holds its share of the
 sessions on one asyncio loop, with the Python reference client). Then:
 
@@ -28,6 +29,7 @@ running behind).
     python -m benchmarks.scale                          # the target, Redis + 2 workers + nginx
     python -m benchmarks.scale --sessions 250,500,750,1000 --json benchmarks/results/scale.json
     python -m benchmarks.scale --loop uvloop            # the same on uvloop (hypercorn -k uvloop)
+    python -m benchmarks.scale --backend fastapi        # the app on FastAPI, each worker one uvicorn process
     python -m benchmarks.scale --no-redis               # one worker, in-process store
     python -m benchmarks.scale --redis cluster          # a 3-master Redis Cluster instead of one redis-server
     python -m benchmarks.scale --quick                  # 200 sessions, 10 s
@@ -54,12 +56,13 @@ import json
 import shlex
 import sys
 import time
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from benchmarks.flaky_net import machine, versions
 from benchmarks.processes import program_version
-from benchmarks.scale_app import MAX_STREAMS
+from benchmarks.scale_app import BACKENDS, MAX_STREAMS
 from benchmarks.scale_level import Config, run_level, say
 from benchmarks.scale_report import P99_LIMIT_MS, conclusion, markdown_tables
 from benchmarks.scale_stack import CONTENDER_NAMES
@@ -72,6 +75,20 @@ def redis_supported() -> bool:
     return "redis_url" in inspect.signature(Flash.__init__).parameters
 
 
+def serving_versions(args: argparse.Namespace) -> dict[str, str]:
+    """The versions of what serves the workers beyond ``flaky_net.versions``: FastAPI's and uvicorn's
+    with ``--backend fastapi``, uvloop's with ``--loop uvloop``."""
+    packages = (("fastapi", "uvicorn", "httptools") if args.backend == "fastapi" else ()) + \
+        (("uvloop",) if args.loop == "uvloop" else ())
+    found = {}
+    for package in packages:
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            found[package] = "not installed"
+    return found
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.scale", description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", default=None, metavar="N[,N...]",
@@ -79,7 +96,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--streams", type=int, default=4, help=f"streams per session, 1..{MAX_STREAMS} (4)")
     parser.add_argument("--rate", type=float, default=2.0, help="updates per second of each stream (2)")
     parser.add_argument("--duration", type=float, default=None, help="seconds each stream runs (default 30; quick 10)")
-    parser.add_argument("--workers", type=int, default=None, help="hypercorn worker processes (default 2; --no-redis: 1)")
+    parser.add_argument("--workers", type=int, default=None, help="worker processes (default 2; --no-redis: 1)")
     parser.add_argument("--no-redis", action="store_true",
                         help="in-process session store (one per worker); default one worker, clients connect directly")
     parser.add_argument("--redis", choices=("server", "cluster"), default="server",
@@ -91,7 +108,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=4, help="load-generating processes (4)")
     parser.add_argument("--ramp", type=float, default=100.0, help="sessions opened per second, in all (100)")
     parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio",
-                        help="event loop of the workers (hypercorn --worker-class) and the load processes (asyncio)")
+                        help="event loop of the workers (hypercorn --worker-class; uvicorn --loop) and the load "
+                             "processes (asyncio)")
+    parser.add_argument("--backend", choices=BACKENDS, default="quart",
+                        help="flash_ws's server backend: quart (each worker one hypercorn process) or fastapi "
+                             "(each worker one uvicorn process, httptools, websockets) (quart)")
     parser.add_argument("--contender", choices=CONTENDER_NAMES, default="flash_ws",
                         help="flash_ws, or dash-stream: Dash 4.5's own streaming callbacks (flash_ws)")
     parser.add_argument("--dash-redis-pool", type=int, default=None, metavar="N",
@@ -122,6 +143,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.lb = "direct" if args.no_redis else "nginx"
     if args.redis == "cluster" and args.no_redis:
         parser.error("--redis cluster and --no-redis exclude each other")
+    if args.backend != "quart" and args.contender != "flash_ws":
+        parser.error(f"--backend {args.backend} runs flash_ws only (Dash 4.5's streaming is served on Quart here)")
     if args.redis == "cluster" and args.contender != "flash_ws":
         parser.error("--redis cluster runs flash_ws only (Dash's RedisSharedStorage speaks to one Redis)")
     if args.contender == "flash_ws" and not args.no_redis and not redis_supported():
@@ -138,7 +161,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         config = Config(sessions=sessions, streams=args.streams, rate=args.rate, duration=args.duration,
                         workers=args.workers, redis=not args.no_redis,
                         redis_cluster=args.redis == "cluster" and not args.no_redis, lb=args.lb, clients=args.clients, ramp=args.ramp,
-                        loop=args.loop, contender=args.contender, dash_redis_pool=args.dash_redis_pool)
+                        loop=args.loop, contender=args.contender, dash_redis_pool=args.dash_redis_pool,
+                        backend=args.backend)
         say(f"[{len(levels) + 1}/{len(args.levels)}] {sessions:,} sessions × {args.streams} streams × {args.rate:g}/s, "
             f"{config.describe()} …")
         level = await run_level(config)
@@ -153,7 +177,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "target": "1,000 sessions x 4 streams x 2 updates/s over 2 workers with Redis behind round-robin nginx",
         "p99_limit_ms": P99_LIMIT_MS,
         "conclusion": conclusion(levels, 1000),
-        "versions": {**versions(), "nginx": program_version(["nginx", "-v"]),
+        "backend": args.backend, "loop": args.loop,
+        "versions": {**versions(), **serving_versions(args), "nginx": program_version(["nginx", "-v"]),
                      "redis": program_version(["redis-server", "--version"])},
         "machine": machine(),
     }}

@@ -1,7 +1,9 @@
-"""The ``scale`` scenario's server: a Flash app with paced event callbacks, one hypercorn process per worker.
+"""The ``scale`` scenario's server: a Flash app with paced event callbacks, one server process per worker.
 
-``hypercorn benchmarks.scale_app:server``. Event callbacks ``s0`` .. ``s7`` (eight distinct callbacks,
-so one page can run up to eight streams at once) each take ``(n_clicks, params)`` with
+``hypercorn benchmarks.scale_app:server`` (Quart, the default), or with ``FLASH_WS_BENCH_BACKEND=fastapi``
+in the environment the same app on flash_ws's FastAPI backend: ``uvicorn benchmarks.scale_app:asgi``.
+Event callbacks ``s0`` .. ``s7`` (eight distinct callbacks, so one page can run up to eight streams
+at once) each take ``(n_clicks, params)`` with
 ``params = {"count": n, "rate": r}`` and yield exactly ``n`` updates of ``out-s<i>``, paced at ``r``
 per second from the run's start, then end. Every update is
 ``{"children": {"seq": k, "ts": time.time() when yielded, "due": when it was scheduled}}``: the
@@ -14,7 +16,7 @@ keep flash_ws's defaults (15 s + 10 s), as a deployment would.
 
 ``GET /_bench/scale`` answers this worker's pid, RSS and what it holds (sessions in its store when
 the store can say, runs of its runner), straight from the worker (the benchmark asks each worker on
-its own port, never through the load balancer).
+its own port, never through the load balancer); a route the backend's own way.
 """
 
 from __future__ import annotations
@@ -22,18 +24,22 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-
-from quart import jsonify
+from typing import Any
 
 from benchmarks.metering import status_kib
 from flash_ws import Flash, Input, State, dcc, html, stream_props
 
 MAX_STREAMS = 8
 STATUS_PATH = "/_bench/scale"
+BACKENDS = ("quart", "fastapi")
+BACKEND = os.environ.get("FLASH_WS_BENCH_BACKEND", "quart")
+if BACKEND not in BACKENDS:
+    raise ValueError(f"FLASH_WS_BENCH_BACKEND must be one of {BACKENDS}, not {BACKEND!r}")
 
 # Every simulated page comes from 127.0.0.1 (through nginx): the per-address cap is the process cap.
-app = Flash(__name__, max_sessions_per_address=10_000)
+app = Flash(__name__, backend=BACKEND, max_sessions_per_address=10_000)
 server = app.server
+asgi = app.asgi
 app.layout = html.Div([
     dcc.Store(id="params"),
     *(html.Button(f"s{i}", id=f"go-s{i}") for i in range(MAX_STREAMS)),
@@ -67,8 +73,8 @@ for _index in range(MAX_STREAMS):
     app.event_callback(Input(f"go-s{_index}", "n_clicks"), State("params", "data"))(_make_stream(_index))
 
 
-@server.route(STATUS_PATH)
-async def status():
+def holdings() -> dict[str, Any]:
+    """This worker's pid, RSS and what it holds."""
     service = app.flash_ws
     try:
         sessions = len(service.store)  # type: ignore[arg-type]
@@ -78,5 +84,17 @@ async def status():
         runs = len(service.runner)  # type: ignore[arg-type]
     except TypeError:
         runs = None
-    return jsonify({"pid": os.getpid(), "rss_kib": status_kib(os.getpid(), "VmRSS"), "sessions": sessions, "runs": runs,
-                    "store": type(service.store).__name__, "tasks": len(asyncio.all_tasks())})
+    return {"pid": os.getpid(), "rss_kib": status_kib(os.getpid(), "VmRSS"), "sessions": sessions, "runs": runs,
+            "store": type(service.store).__name__, "tasks": len(asyncio.all_tasks())}
+
+
+if BACKEND == "fastapi":
+    @server.get(STATUS_PATH)
+    async def status() -> dict[str, Any]:
+        return holdings()
+else:
+    from quart import jsonify
+
+    @server.route(STATUS_PATH)
+    async def status():
+        return jsonify(holdings())

@@ -11,7 +11,11 @@ update is what a bare asyncio WebSocket server pays for this traffic on this mac
 Clients open every connection first (``--ramp`` per second), then start every stream, spread over one
 update interval so the streams' phases do not line up, and count each update's latency (arrival
 less the producer's ``ts``, same clock) and sequence. The workers' CPU is read from /proc over the
-streaming phase only.
+streaming phase only. ``--loop uvloop`` runs the servers and the load processes on uvloop, as
+``benchmarks.scale --loop uvloop`` does its workers and load processes.
+
+    python -m benchmarks.scale_floor                 # the floor on asyncio
+    python -m benchmarks.scale_floor --loop uvloop   # the same on uvloop
 """
 
 from __future__ import annotations
@@ -46,6 +50,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2, help="server processes (2)")
     parser.add_argument("--clients", type=int, default=4, help="load-generating processes (4)")
     parser.add_argument("--ramp", type=float, default=100.0, help="connections opened per second, in all (100)")
+    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio",
+                        help="event loop of the servers and the load processes (asyncio)")
     parser.add_argument("--json", help="write the result as JSON to this path")
     args = parser.parse_args(argv)
     if min(args.sessions, args.streams, args.workers, args.clients) < 1 or min(args.rate, args.duration, args.ramp) <= 0:
@@ -64,7 +70,7 @@ async def _page(url: str, prefix: str, args: dict[str, Any], go: asyncio.Event, 
             await asyncio.sleep(1 / rate / streams)
             key = f"{prefix}-{i}"
             seqs[f"out-stream{i}"] = []
-            params = StreamParams(key, "paced", duration, rate)
+            params = StreamParams(key, "paced", duration, rate, limit=round(duration * rate))  # as many as scale_app's
             await ws.send(json.dumps({"start": f"stream{i}", "params": params.to_json()}))
         ended = 0
         async for message in ws:
@@ -99,8 +105,13 @@ async def _load(urls: list[str], sessions: int, first: int, args: dict[str, Any]
 
 
 def _client(urls: list[str], sessions: int, first: int, args: dict[str, Any], go: Any, results: Any) -> None:
-    """One load process (multiprocessing target): its share of the connections."""
-    out = asyncio.run(_load(urls, sessions, first, args, go))
+    """One load process (multiprocessing target): its share of the connections, on ``args["loop"]``."""
+    if args["loop"] == "uvloop":
+        import uvloop
+
+        out = uvloop.run(_load(urls, sessions, first, args, go))
+    else:
+        out = asyncio.run(_load(urls, sessions, first, args, go))
     out["report"] = out["report"].__dict__
     results.put(out)
 
@@ -108,7 +119,8 @@ def _client(urls: list[str], sessions: int, first: int, args: dict[str, Any], go
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Start the servers and the load, stream, and measure; the figures as a dict."""
     ports = [free_port() for _ in range(args.workers)]
-    servers = [subprocess.Popen([sys.executable, "-m", "benchmarks.contenders.raw_ws", "--port", str(port)]) for port in ports]
+    servers = [subprocess.Popen([sys.executable, "-m", "benchmarks.contenders.raw_ws", "--port", str(port), "--loop", args.loop])
+               for port in ports]
     ctx = multiprocessing.get_context("spawn")
     go, results = ctx.Event(), ctx.Queue()
     clients: list[Any] = []
@@ -116,7 +128,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for port in ports:
             wait_for(lambda port=port: get_json(f"http://{LOOPBACK}:{port}{STATUS_PATH}?key=-"), "a raw-websockets worker")
         urls = [f"ws://{LOOPBACK}:{port}/" for port in ports]
-        load = {"streams": args.streams, "rate": args.rate, "duration": args.duration, "interval": args.clients / args.ramp}
+        load = {"streams": args.streams, "rate": args.rate, "duration": args.duration, "interval": args.clients / args.ramp,
+                "loop": args.loop}
         first = 0
         for share in shares(args.sessions, args.clients):
             clients.append(ctx.Process(target=_client, args=(urls, share, first, load, go, results)))
@@ -140,7 +153,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     delivered = sum(out["delivered"] for out in outs)
     report = {k: sum(out["report"][k] for out in outs) for k in ("received", "lost", "duplicated", "reordered")}
     return {
-        "config": {k: getattr(args, k) for k in ("sessions", "streams", "rate", "duration", "workers", "clients")},
+        "config": {k: getattr(args, k) for k in ("sessions", "streams", "rate", "duration", "workers", "clients", "loop")},
         "connected": sum(out["connected"] for out in outs), "expected": args.sessions * args.streams * round(args.duration * args.rate),
         "delivered": delivered, **report, "errors": sorted({e for out in outs for e in out["errors"]}),
         "latency_ms": summary(latencies), "workers_cpu_s": cpu,
@@ -155,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     result = run(args)
     latency = result["latency_ms"] or {}
     print(f"raw-websockets floor, {args.sessions:,} connections x {args.streams} streams x {args.rate:g}/s on "
-          f"{args.workers} workers: {result['delivered']:,} of {result['expected']:,} delivered, lost {result['lost']}, "
+          f"{args.workers} workers, {args.loop}: {result['delivered']:,} of {result['expected']:,} delivered, lost {result['lost']}, "
           f"duplicated {result['duplicated']}, reordered {result['reordered']}; p50 {latency.get('p50')} ms, "
           f"p99 {latency.get('p99')} ms; workers' CPU {result['workers_us_per_update']} µs / update; "
           f"machine busy {result['machine_busy_pct']} % (of {100 * CORES})")

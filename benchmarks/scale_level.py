@@ -34,10 +34,11 @@ class Config:
     clients: int
     ramp: float
     nginx_processes: int = 1
-    loop: str = "asyncio"  # the event loop of the workers (hypercorn --worker-class) and of the load processes
+    loop: str = "asyncio"  # the event loop of the workers (hypercorn --worker-class, uvicorn --loop) and of the load processes
     contender: str = "flash_ws"  # or "dash-stream": Dash 4.5's own streaming callbacks
     dash_redis_pool: int | None = None  # dash-stream: redis-py connections per worker (None: its default, 100)
     redis_cluster: bool = False  # with redis: a Redis Cluster of 3 masters instead of one redis-server
+    backend: str = "quart"  # flash_ws's workers: Quart under hypercorn, or "fastapi" under uvicorn
 
     @property
     def count(self) -> int:
@@ -52,7 +53,7 @@ class Config:
     def describe(self) -> str:
         store = ("redis cluster (3 masters)" if self.redis_cluster else "redis") if self.redis else \
             "in-process store" + (" per worker" if self.workers > 1 else "")
-        loop = ", uvloop" if self.loop == "uvloop" else ""
+        loop = (", fastapi/uvicorn" if self.backend == "fastapi" else "") + (", uvloop" if self.loop == "uvloop" else "")
         pool = f" (pool {self.dash_redis_pool})" if self.dash_redis_pool and self.contender != "flash_ws" else ""
         who = "" if self.contender == "flash_ws" else f"{self.contender}{pool}: "
         return f"{who}{self.workers} worker{'s' if self.workers > 1 else ''}, {store}, {self.lb}{loop}"
@@ -214,7 +215,7 @@ async def run_level(config: Config) -> dict[str, Any]:
     try:
         await stack.start(redis=config.redis, workers=config.workers, lb=config.lb, nginx_processes=config.nginx_processes,
                           clients=config.load_processes, loop=config.loop, contender=contender,
-                          redis_pool=config.dash_redis_pool, redis_cluster=config.redis_cluster)
+                          redis_pool=config.dash_redis_pool, redis_cluster=config.redis_cluster, backend=config.backend)
         await _warm_up(stack, level, config)
         await asyncio.sleep(1.0)
         meters = Meters(stack, None if contender is FLASH_WS else shares(config.sessions, config.workers))

@@ -1,7 +1,8 @@
 """The processes of one ``scale`` level: redis-server, the workers, nginx and the load processes,
-started in that order and stopped together. ``CONTENDERS`` names what the workers serve and what the
-load processes speak: flash_ws (``scale_app``, ``scale_load``) or Dash 4.5's own streaming
-(``dash_stream_scale_app`` in the Dash 4.5 interpreter, ``dash_stream_load``)."""
+started in that order and stopped together. ``CONTENDER_NAMES`` names what the workers serve and what
+the load processes speak: flash_ws (``scale_app``, ``scale_load``) or Dash 4.5's own streaming
+(``dash_stream_scale_app`` in the Dash 4.5 interpreter, ``dash_stream_load``). flash_ws's workers run
+on one of ``BACKENDS``: Quart under hypercorn, or FastAPI under uvicorn (``worker_command``)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ from typing import Any
 from benchmarks.processes import ROOT, program
 from benchmarks.redis_cluster import RedisCluster
 from benchmarks.redis_nginx import Nginx, RedisServer
-from benchmarks.scale_app import STATUS_PATH
-from benchmarks.servers import ServerProcess, dash45_python, hypercorn_command
+from benchmarks.scale_app import BACKENDS, STATUS_PATH
+from benchmarks.servers import ServerProcess, dash45_python, hypercorn_command, uvicorn_command
 
 
 @dataclass(frozen=True)
@@ -54,14 +55,25 @@ def scale_contender(name: str) -> tuple[ScaleContender | None, str]:
     return ScaleContender(name, "benchmarks.dash_stream_scale_app:server", "benchmarks.dash_stream_load", python), found
 
 
+def worker_command(contender: ScaleContender, loop: str, backend: str = "quart") -> list[str]:
+    """One worker's server: hypercorn (``--worker-class loop``) serving the contender's app, or for
+    flash_ws on ``backend="fastapi"`` uvicorn (``--loop loop``, httptools, the websockets protocol)
+    serving ``scale_app:asgi``."""
+    if backend == "fastapi":
+        return uvicorn_command("benchmarks.scale_app:asgi", "--loop", loop, "--http", "httptools", "--ws", "websockets",
+                               "--no-access-log", "--backlog", "4096")
+    return hypercorn_command(contender.app, "--backlog", "4096", "--worker-class", loop, python=contender.python)
+
+
 class Worker(ServerProcess):
-    """One hypercorn process serving the contender's app on its own port. It gets no store URL but
-    the one in ``env``; ``pid`` is the process that serves, from its status."""
+    """One server process (``worker_command``) serving the contender's app on its own port. It gets
+    no store URL or backend but those in ``env``; ``pid`` is the process that serves, from its status."""
 
     def __init__(self, index: int, env: dict[str, str], workdir: Path, loop: str = "asyncio",
-                 contender: ScaleContender = FLASH_WS) -> None:
-        command = hypercorn_command(contender.app, "--backlog", "4096", "--worker-class", loop, python=contender.python)
-        super().__init__(f"worker{index}", command, env, unset=("FLASH_WS_REDIS_URL", "DASH_SHARED_STORAGE"),
+                 contender: ScaleContender = FLASH_WS, backend: str = "quart") -> None:
+        env = {**env, "FLASH_WS_BENCH_BACKEND": backend} if backend != "quart" else env
+        super().__init__(f"worker{index}", worker_command(contender, loop, backend), env,
+                         unset=("FLASH_WS_REDIS_URL", "DASH_SHARED_STORAGE", "FLASH_WS_BENCH_BACKEND"),
                          log=workdir / f"worker{index}.log", ready_path=STATUS_PATH)
         self.index = index
         self.pid: int | None = None
@@ -141,12 +153,14 @@ class Stack:
 
     async def start(self, *, redis: bool, workers: int, lb: str, nginx_processes: int, clients: int,
                     loop: str = "asyncio", contender: ScaleContender = FLASH_WS, redis_pool: int | None = None,
-                    redis_cluster: bool = False) -> None:
+                    redis_cluster: bool = False, backend: str = "quart") -> None:
         """redis-server (with ``redis``; a Redis Cluster of 3 of them with ``redis_cluster``, the
         workers given its first node's URL: they find out it is a cluster), the workers, nginx (with ``lb == "nginx"``; else the load
         processes alternate between the workers' ports) and ``clients`` load processes, all on
         ``loop`` ("asyncio" or "uvloop"), serving and speaking ``contender`` (``redis_pool``: see
-        ``ScaleContender.redis_env``)."""
+        ``ScaleContender.redis_env``), flash_ws's workers on ``backend`` (one of ``BACKENDS``)."""
+        if backend not in BACKENDS or (backend != "quart" and contender is not FLASH_WS):
+            raise ValueError(f"backend {backend!r} is not one of {BACKENDS}, or not flash_ws's")
         env = {"PYTHONUNBUFFERED": "1"}
         if redis:
             binary = program("redis-server", "the Redis mode needs redis-server (Debian: apt-get install "
@@ -156,7 +170,7 @@ class Stack:
             else:
                 self.redis = await asyncio.to_thread(RedisServer, binary, self.workdir, 20_000)
             env.update(contender.redis_env(self.redis.url, redis_pool))
-        self.workers = [Worker(i, env, self.workdir, loop, contender) for i in range(workers)]
+        self.workers = [Worker(i, env, self.workdir, loop, contender, backend) for i in range(workers)]
         for worker in self.workers:
             worker.start()
         for worker in self.workers:

@@ -141,10 +141,15 @@ class NoServer(ServerProcess):
         pass
 
 
+def uvicorn_command(target: str, *args: str) -> list[str]:
+    """``python -m uvicorn target`` on the loopback ``{port}``, then ``args``."""
+    return [sys.executable, "-m", "uvicorn", target, "--host", LOOPBACK, "--port", "{port}", *args]
+
+
 def uvicorn(name: str, target: str, env: dict[str, str] | None = None) -> ServerProcess:
     """``python -m uvicorn target`` on the loopback ``{port}`` (FastAPI's convention; a Flask app's
     ``app.asgi`` too), with uvicorn's defaults."""
-    return ServerProcess(name, [sys.executable, "-m", "uvicorn", target, "--host", LOOPBACK, "--port", "{port}"], env)
+    return ServerProcess(name, uvicorn_command(target), env)
 
 
 def python_module(name: str, module: str) -> ServerProcess:

@@ -145,6 +145,28 @@ def test_scale_two_workers_each_with_its_own_store_clients_alternating(tmp_path)
     _assert_correct(results, workers=2)
 
 
+def test_scale_on_the_fastapi_backend_two_uvicorn_workers_on_uvloop(tmp_path):
+    results = _run(tmp_path, "--no-redis", "--workers", "2", "--backend", "fastapi", "--loop", "uvloop")
+    level = _assert_correct(results, workers=2)
+    assert level["config"]["backend"] == "fastapi" and level["setup"].endswith("fastapi/uvicorn, uvloop")
+    assert (results["meta"]["backend"], results["meta"]["loop"]) == ("fastapi", "uvloop")
+    assert "uvicorn" in results["meta"]["versions"]
+
+
+def test_the_backend_picks_each_worker_s_server_and_loop():
+    from benchmarks.scale import parse_args
+    from benchmarks.scale_stack import FLASH_WS, worker_command
+
+    assert parse_args([]).backend == "quart" and parse_args(["--backend", "fastapi"]).backend == "fastapi"
+    with pytest.raises(SystemExit):
+        parse_args(["--backend", "fastapi", "--contender", "dash-stream"])
+    quart = worker_command(FLASH_WS, "uvloop")
+    assert quart[1:4] == ["-m", "hypercorn", "benchmarks.scale_app:server"] and quart[-2:] == ["--worker-class", "uvloop"]
+    fastapi = worker_command(FLASH_WS, "uvloop", "fastapi")
+    assert fastapi[1:4] == ["-m", "uvicorn", "benchmarks.scale_app:asgi"]
+    assert " ".join(fastapi).endswith("--loop uvloop --http httptools --ws websockets --no-access-log --backlog 4096")
+
+
 @pytest.mark.proxy
 @pytest.mark.skipif(not redis_supported(), reason="flash_ws has no Redis session store yet")
 @pytest.mark.skipif(not shutil.which("redis-server"), reason="needs Debian's redis-server")
@@ -175,14 +197,17 @@ def test_redis_cluster_is_refused_without_redis_or_for_dash_stream():
         with pytest.raises(SystemExit):
             parse_args(argv)
 
-def test_the_floor_runs_the_same_scenario_on_bare_websockets_servers_and_counts_every_update(tmp_path):
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_the_floor_runs_the_same_scenario_on_bare_websockets_servers_and_counts_every_update(tmp_path, loop):
     out = tmp_path / "floor.json"
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks.scale_floor", "--sessions", str(SESSIONS), "--streams", str(STREAMS),
-         "--rate", str(RATE), "--duration", str(DURATION), "--clients", "2", "--workers", "2", "--json", str(out)],
+         "--rate", str(RATE), "--duration", str(DURATION), "--clients", "2", "--workers", "2", "--loop", loop,
+         "--json", str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stdout + done.stderr
     result = json.loads(out.read_text())
+    assert result["config"]["loop"] == loop and f"2 workers, {loop}:" in done.stdout
     updates = SESSIONS * STREAMS * RATE * DURATION
     assert result["connected"] == SESSIONS and result["errors"] == []
     assert result["expected"] == result["delivered"] == result["received"] == updates

@@ -1,6 +1,6 @@
 """raw-websockets: a bare ``websockets`` server sending the same updates, one message each.
 
-``python -m benchmarks.contenders.raw_ws --port 9000``. The floor: no framework, no sequencing, no
+``python -m benchmarks.contenders.raw_ws --port 9000 [--loop uvloop]``. The floor: no framework, no sequencing, no
 acknowledgements, no resume. A client sends ``{"start": <stream name>, "params": {...}}`` (any number,
 concurrently); the server answers each update with ``[["out-<name>", {"children": {"seq", "ts"}}]]``
 (the same ``[id, props]`` pairs flash_ws carries) and ends a stream with ``{"fin": <key>}``.
@@ -68,9 +68,15 @@ async def _serve(port: int) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.contenders.raw_ws", description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio", help="the event loop (asyncio)")
     args = parser.parse_args(argv)
     try:
-        asyncio.run(_serve(args.port))
+        if args.loop == "uvloop":
+            import uvloop
+
+            uvloop.run(_serve(args.port))
+        else:
+            asyncio.run(_serve(args.port))
     except KeyboardInterrupt:
         pass
 
