@@ -4,7 +4,6 @@ byte budget that every replay buffer of a process shares."""
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Iterator
 from itertools import islice
 
 from .errors import StateError
@@ -160,12 +159,18 @@ class ReplayBuffer:
         if self._budget is not None and size:
             self._budget.give_back(size, self._group, emptied=not self._bytes)
 
-    def after(self, seq: int) -> Iterator[tuple[int, str]]:
-        """The held frames with a sequence number above ``seq``, in order: (seq, encoded frame)."""
-        skip = 0 if self._voids else max(0, seq + 1 - self.first_seq)  # by position while consecutive
-        for number, text, _size in islice(self._frames, skip, None):
-            if number > seq:
-                yield number, text
+    def after(self, seq: int) -> list[tuple[int, str]]:
+        """The held frames with a sequence number above ``seq``, in order: (seq, encoded frame).
+        Taken from the end (the usual case is the newest frame or few), by position while the
+        numbers held are consecutive."""
+        if self._voids:
+            return [(number, text) for number, text, _size in self._frames if number > seq]
+        count = min(len(self._frames), self.last_seq - seq)
+        if count <= 0:
+            return []
+        tail = [(number, text) for number, text, _size in islice(reversed(self._frames), count)]
+        tail.reverse()
+        return tail
 
     def can_replay_from(self, seq: int) -> bool:
         """True when every frame after ``seq`` is still held."""
