@@ -31,6 +31,7 @@ from flash_ws.server.draining import WorkerDraining
 from flash_ws.server.service import FlashWsService
 from flash_ws.server.sessions import Connection
 from flash_ws.server.settings import Settings
+from flash_ws.server.shutdown_watch import _ChainedHandler
 from tests.conftest import ROOT, TIMEOUT, eventually, free_port, stop_process, wait_until
 from tests.scrape import health
 
@@ -51,9 +52,13 @@ async def _frames_until_closed(ws) -> list[tuple[float, dict]]:
     raise AssertionError(f"the server did not close the connection within {TIMEOUT} s")
 
 
-async def test_sigterm_lets_runs_finish_ends_the_rest_then_sends_pages_elsewhere(serve):
-    server = serve(f"{APP}:server", args=("--graceful-timeout", str(int(GRACE) + 5)),
-                   FLASH_WS_TEST_SHUTDOWN_GRACE=str(GRACE))
+SERVERS = {"hypercorn": {"args": ("--graceful-timeout", str(int(GRACE) + 5))},
+           "uvicorn": {"FLASH_WS_TEST_BACKEND": "fastapi"}}  # hears of the signal once the drain is over
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+async def test_sigterm_lets_runs_finish_ends_the_rest_then_sends_pages_elsewhere(serve, kind):
+    server = serve(f"{APP}:server", FLASH_WS_TEST_SHUTDOWN_GRACE=str(GRACE), **SERVERS[kind])
     async with websockets.connect(server.ws_url, origin=server.url) as ws:
         await ws.send(encode_message([Hello(None, 0), Start(1, f"{APP}.finishing", [1]), Start(2, f"{APP}.endless", [1])]))
         welcome = json.loads(await ws.recv())[0]
@@ -158,6 +163,53 @@ async def test_uvicorn_drains_on_sigterm_and_its_open_event_streams_let_it_exit(
         await client.close()
     assert server.proc.wait(TIMEOUT) is not None
     assert "shutting down (SIGTERM received)" in server.output()
+
+
+async def test_uvicorn_keeps_serving_a_draining_page_until_the_drain_is_over(serve):
+    """uvicorn stops listening (and closes idle connections) as soon as it hears of a signal, and an
+    event-stream page drops its stream on a failed POST (an ack falls due every second while a run
+    streams): flash_ws passes the signal on once the drain is over, so the page's POSTs are answered
+    during it and the run's end reaches the page on its stream."""
+    server = serve(f"{APP}:server", FLASH_WS_TEST_BACKEND="fastapi", FLASH_WS_TEST_SHUTDOWN_GRACE="60")
+    client = await FlashWsClient.connect(server.url, transport="sse", reconnect=False)
+    try:
+        run = await client.start(f"{APP}.held", [1])
+        await eventually(lambda: server.get_json("/test/events").get("held waiting"), what="the held run")
+        server.proc.send_signal(signal.SIGTERM)
+        await eventually(lambda: "shutting down (SIGTERM received)" in server.output(), what="the drain")
+        refused = await client.start(f"{APP}.count", [1])  # a POST while the held run keeps the drain on
+        _, ended = await asyncio.wait_for(refused.collect(), TIMEOUT)
+        assert (ended.reason, ended.error and ended.error.code) == ("refused", "worker_draining")
+        assert health(server.url)[0] == 503
+        server.post("/test/open/held")
+        pairs, ended = await asyncio.wait_for(run.collect(), TIMEOUT)
+        assert ended.reason == "done" and pairs[-1] == ["held-out", {"children": "released"}]
+    finally:
+        await client.close()
+    assert server.proc.wait(TIMEOUT) is not None
+    output = server.output()
+    assert output.index("flash_ws: worker - drained") < output.index("Shutting down")
+
+
+async def test_a_chained_python_signal_handler_hears_of_the_signal_once_the_drain_is_over():
+    """uvicorn's handler (a Python one) is called when the drain ends; a second signal at once."""
+    over, heard = asyncio.Event(), []
+
+    class HeldDrain:  # a drain that lasts until ``over`` is set
+        task: asyncio.Task | None = None
+
+        def begin(self, why: str) -> None:
+            self.task = self.task or asyncio.get_running_loop().create_task(over.wait())
+
+    drain = HeldDrain()
+    handler = _ChainedHandler(asyncio.get_running_loop(), drain, lambda signum, frame: heard.append(signum))
+    handler(signal.SIGTERM, None)
+    await eventually(lambda: drain.task is not None, what="the drain")
+    assert heard == []
+    over.set()
+    await eventually(lambda: heard, what="the chained handler")
+    handler(signal.SIGINT, None)
+    assert heard == [signal.SIGTERM, signal.SIGINT]
 
 
 @pytest.fixture

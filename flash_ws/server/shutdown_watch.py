@@ -12,7 +12,8 @@ late to tell pages. ``ShutdownWatch`` therefore:
   Ctrl-C in a terminal, ``kill 0``: the whole process group), which would otherwise kill it at once;
 - chains itself to the event loop's SIGTERM/SIGINT handlers (``app.run``, ``hypercorn.asyncio.serve``
   in-process) or to a server's Python signal handler (uvicorn's, which waits for every open
-  response, event streams included, before the app's lifespan hears of the shutdown).
+  response, event streams included, before the app's lifespan hears of the shutdown): that one
+  hears of the signal once the drain is over, so uvicorn keeps listening during it.
 """
 
 from __future__ import annotations
@@ -102,15 +103,29 @@ class ShutdownWatch:
 
 
 class _ChainedHandler:
-    """A Python signal handler that starts the drain on ``loop``, then calls the server's own."""
+    """A Python signal handler (uvicorn's) that drains on ``loop`` first and calls the server's own
+    once the drain is over: uvicorn closes its listening socket and idle connections as soon as it
+    hears, so a page's POSTs (acks, pongs) during the drain would fail, and an event-stream page
+    drops its stream, end frames still to come, on a failed POST. A second signal (the operator
+    insists) goes to the server at once."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, drain: Drain, previous: Callable[..., Any]) -> None:
         self.loop, self.drain, self.previous = loop, drain, previous
+        self._heard = False
 
     def __call__(self, signum: int, frame: Any) -> None:
-        if not self.loop.is_closed():
-            self.loop.call_soon_threadsafe(self.drain.begin, f"{signal.Signals(signum).name} received")
-        self.previous(signum, frame)
+        if self._heard or self.loop.is_closed():
+            self.previous(signum, frame)
+            return
+        self._heard = True
+        self.loop.call_soon_threadsafe(self._drain_then_go_on, signum, frame)
+
+    def _drain_then_go_on(self, signum: int, frame: Any) -> None:
+        self.drain.begin(f"{signal.Signals(signum).name} received")
+        task = self.drain.task
+        assert task is not None  # begin() leaves one
+        task.add_done_callback(lambda _: self.previous(signum, frame))
+
 
 class _WorkerSigterm:
     """A hypercorn worker's SIGTERM handler: drain, then (unless the master stops the worker anyway)

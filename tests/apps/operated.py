@@ -1,5 +1,6 @@
 """The app of the operations tests (metrics, health, graceful shutdown): a page with a short run, a
-long one that finishes within the shutdown grace, and an endless one that never finishes."""
+long one that finishes within the shutdown grace, an endless one that never finishes, and one held
+until the test lets it finish."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ app.layout = html.Div([
     html.Button("count", id="count-start"), html.Div(id="count-out"),
     html.Button("finishing", id="finishing-start"), html.Div(id="finishing-out"),
     html.Button("endless", id="endless-start"), html.Div(id="endless-out"),
+    html.Button("held", id="held-start"), html.Div(id="held-out"),
 ])
 
 
@@ -59,3 +61,11 @@ async def endless(_):
         await asyncio.sleep(0.1)
         i += 1
         yield stream_props("endless-out", {"children": f"tick {i}"})
+
+
+@event_callback(Input("held-start", "n_clicks"))
+async def held(_):
+    """One update, then waits for the test to open gate ``held`` (POST /test/open/held), then one more."""
+    yield stream_props("held-out", {"children": "held"})
+    await probe.gate("held")
+    yield stream_props("held-out", {"children": "released"})
