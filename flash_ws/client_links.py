@@ -177,6 +177,9 @@ class SseLink:
         self._outbox: list[str] = []  # messages to POST, in order, one request at a time
         self._sender: asyncio.Task[None] | None = None
         self.refused: list[PostRefused] = []
+        # Why this connection's POSTs stopped (a POST that got no answer, or one answered "resume"):
+        # nothing more is posted on it, and its event stream is read until it ends.
+        self.uplink_lost: LinkClosed | None = None
 
     async def open(self, hello: Hello) -> None:
         """Open the event stream: the hello is its query string (only the public part of the
@@ -206,7 +209,10 @@ class SseLink:
 
     async def send(self, text: str) -> None:
         """Queue a message; the POSTs go out in order in the background, so reading never waits
-        for them (as in the browser)."""
+        for them (as in the browser). Once a POST failed (``uplink_lost``) the message is dropped:
+        the resume sends again whatever the server missed."""
+        if self.uplink_lost is not None:
+            return
         self._outbox.append(text)
         self._start_sender()
 
@@ -222,7 +228,17 @@ class SseLink:
             except PostRefused as exc:
                 self.refused.append(exc)
             except LinkClosed as exc:
-                self._messages.put_nowait(exc)  # the reader sees the link closed, and what to do about it
+                if exc.action is CloseAction.GIVE_UP:
+                    self._messages.put_nowait(exc)  # the reader sees the link closed, and gives up
+                    return
+                # The POST got no answer, or one that means "resume" (a draining server that no
+                # longer listens, a proxy's 502): the uplink of this connection is over, not its
+                # event stream, which may still carry frames (the ends of a draining server's runs).
+                # Nothing more is posted on it (a later POST could overtake the lost one); the
+                # stream is read until it ends, then the client resumes and sends again what the
+                # server missed (docs/protocol.md, "SSE + POST").
+                self.uplink_lost = exc
+                self._outbox.clear()
                 return
 
     def _take_body(self) -> str:
@@ -278,7 +294,8 @@ class SseLink:
         except (httpx.TransportError, httpx.StreamError):
             pass
         finally:
-            self._messages.put_nowait(LinkClosed("event stream ended"))  # recv() raises it from here on
+            ended = "event stream ended" if self.uplink_lost is None else f"event stream ended after {self.uplink_lost}"
+            self._messages.put_nowait(LinkClosed(ended))  # recv() raises it from here on
 
     async def recv(self) -> str:
         message = await self._messages.get()

@@ -146,13 +146,29 @@ async def test_the_cookie_of_the_handshake_is_sent_on_the_next_one() -> None:
 
 
 class ScriptedHttp(FakeHttp):
-    """Serves ``GET .../sse`` (a welcome, then an open stream) and answers each POST with the next
-    of ``answers`` ((status, JSON body or None); 204 once they run out)."""
+    """Serves ``GET .../sse`` (a welcome, then an open stream, until ``end_streams``) and answers
+    each POST with the next of ``answers`` ((status, JSON body or None); 204 once they run out;
+    status None: the connection closes, no answer)."""
 
-    def __init__(self, answers: list[tuple[int, dict[str, str] | None]]) -> None:
+    def __init__(self, answers: list[tuple[int | None, dict[str, str] | None]]) -> None:
         super().__init__()
         self.answers = answers
         self.requests: list[tuple[str, dict[str, str]]] = []  # (method, headers), in order
+        self._streams: list[asyncio.StreamWriter] = []
+
+    def send_event(self, message: str) -> None:
+        """One event on every open event stream."""
+        event = f"data: {message}\n\n".encode()
+        for writer in self._streams:
+            if not writer.is_closing():
+                writer.write(f"{len(event):x}\r\n".encode() + event + b"\r\n")
+
+    def end_streams(self) -> None:
+        """End the open event streams (their last chunk), as a server does."""
+        for writer in self._streams:
+            if not writer.is_closing():
+                writer.write(b"0\r\n\r\n")
+                writer.close()
 
     @property
     def streams(self) -> int:
@@ -163,8 +179,11 @@ class ScriptedHttp(FakeHttp):
         self.requests.append((method, headers))
         cookie = "" if "cookie" in headers else f"Set-Cookie: {COOKIE}\r\n"
         if method == "GET":
+            self._streams.append(writer)
             return await open_event_stream(reader, writer, _welcome(resumed=self.streams > 1, run=0), cookie)
         status, answer = self.answers.pop(0) if self.answers else (204, None)
+        if status is None:
+            return False  # no answer: the connection closes (the network failed)
         reply = json.dumps(answer).encode() if answer else b""
         writer.write(f"HTTP/1.1 {status} Scripted\r\nContent-Length: {len(reply)}\r\n{cookie}\r\n".encode() + reply)
         await writer.drain()
@@ -182,9 +201,15 @@ async def test_a_post_answered_404_without_unknown_session_is_a_refused_message_
 
 @pytest.mark.parametrize("status, code", [(404, "unknown_session"), (503, "store_unavailable"), (429, None)])
 async def test_a_post_that_means_resume_reconnects(status: int, code: str | None) -> None:
+    """The POST's answer ends the uplink, not the event stream (it may still carry frames): the
+    client reads it until it ends, then reconnects."""
     http = ScriptedHttp([(status, {"code": code, "message": "later"} if code else None)])
     async with http as url, FlashWsClient.connect(url, transport="sse") as client:
         await client.start("app.cb", [])
+        link = client._link
+        await eventually(lambda: link.uplink_lost is not None, what="the POST's answer")
+        assert (client._link, http.streams) == (link, 1), "the event stream is kept"
+        http.end_streams()
         await eventually(lambda: http.streams == 2, what="a second event stream")
         assert client.refusal is None
 
@@ -205,7 +230,10 @@ async def test_a_post_answered_401_or_403_stops_the_client(status: int) -> None:
 async def test_the_cookie_of_the_event_stream_goes_with_every_post_and_the_next_stream() -> None:
     http = ScriptedHttp([(503, None)])
     async with http as url, FlashWsClient.connect(url, transport="sse") as client:
-        await client.start("app.cb", [])  # answered 503: the client opens a new stream
+        await client.start("app.cb", [])  # answered 503: the client opens a new stream once this one ends
+        link = client._link
+        await eventually(lambda: link.uplink_lost is not None, what="the POST's answer")
+        http.end_streams()
         await eventually(lambda: http.streams == 2, what="a second event stream")
         await client.send_raw('[{"t":"ack","seq":0}]')
 
@@ -213,6 +241,46 @@ async def test_the_cookie_of_the_event_stream_goes_with_every_post_and_the_next_
     assert cookies[0] == ("GET", None)
     assert cookies[1:] == [(method, "flash_ws_key=k1") for method, _ in http.requests[1:]]
     assert [method for method, _ in http.requests].count("POST") >= 2
+
+
+@pytest.mark.parametrize("row", TABLE["post_failures"], ids=[row["name"] for row in TABLE["post_failures"]])
+async def test_what_a_posts_outcome_does_to_its_connection(row: dict) -> None:
+    """tests/vectors/close_codes.json, post_failures (shared with client/test/sse_transport.test.js)."""
+    answer = (row["status"], {"code": row["code"], "message": "m"} if row["code"] else None)
+    http = ScriptedHttp([answer, answer])  # no answer: the client tries once more, on a new connection
+    async with http as url:
+        client = await FlashWsClient.connect(url, transport="sse")
+        try:
+            link = client._link
+            handle = await client.start("app.cb", [])
+            posts = lambda: sum(method == "POST" for method, _ in http.requests)  # noqa: E731
+            if row["after"] == "closed":
+                await eventually(lambda: client._task.done(), what="the client to stop")
+                assert client.refusal is not None and client.refusal.action is CloseAction(row["action"])
+                assert http.streams == 1
+                return
+            if row["after"] == "posting":
+                await eventually(lambda: link.refused, what="the refusal of the start's POST")
+                with pytest.raises(PostRefused):  # that refusal, raised once the next POST went out
+                    await client.send_raw('[{"t":"ack","seq":0}]')
+                assert posts() == 2, "the next POST leaves"
+                assert (client._link, http.streams) == (link, 1)
+                return
+            assert row["after"] == "stream_only"
+            await eventually(lambda: link.uplink_lost is not None, what="the POST's outcome")
+            assert link.uplink_lost.action is CloseAction(row["action"])
+            sent = posts()
+            http.send_event(json.dumps([{"t": "end", "seq": 1, "run": handle.run, "reason": "error",
+                                         "error": {"code": "worker_shutdown", "message": "the worker is shutting down"}}]))
+            await eventually(lambda: handle.ended is not None, what="the end that comes on the stream")
+            assert handle.ended.error.code == "worker_shutdown"
+            await client.send_raw('[{"t":"ack","seq":1}]')
+            assert (posts(), client._link, http.streams) == (sent, link, 1), "nothing more is posted; the stream is kept"
+            http.end_streams()
+            await eventually(lambda: http.streams == 2, what="the resume, once the stream ended")
+            assert client.refusal is None
+        finally:
+            await client.close(bye=False)
 
 
 # ----- docs/protocol.md shows the same table

@@ -21,7 +21,9 @@ const REJOIN_MS = 150;
  *   hub -> tab: {op: 'open', id}, {op: 'message', id, text}, {op: 'close', id, reason, detail},
  *     {op: 'log', level, text}
  * `id` names one transport of the tab; the hub gives each a lane number of its own.
- * @typedef {{port: MessagePort, id: number, hello: object, inStream: boolean}} Lane
+ * `uplinkLost` is the outcome of the POST that failed for the lane (or was answered "resume"):
+ * nothing more of the lane is posted on this stream, which carries it until it ends.
+ * @typedef {{port: MessagePort, id: number, hello: object, inStream: boolean, uplinkLost?: {reason: string, action: string}}} Lane
  */
 
 export class SharedHub {
@@ -84,6 +86,7 @@ export class SharedHub {
       this.#lanes.set(this.#nextLane++, {port, id: message.id, hello: message.hello, inStream: false});
       this.#scheduleStream(GATHER_MS);
     } else if (message.op === 'send' && number !== null) {
+      if (this.#lanes.get(number).uplinkLost) return; // its resume sends again what the server missed
       this.#outbox.push({lane: number, token: message.session, text: message.text});
       if (!this.#posting) this.#drain();
     } else if (message.op === 'close' && number !== null) {
@@ -149,7 +152,11 @@ export class SharedHub {
   #closeStream(reason, detail, reopenMs = GATHER_MS) {
     this.#source.close();
     this.#source = null;
-    for (const [number, lane] of this.#lanes) if (lane.inStream) this.#closeLane(number, reason, detail);
+    for (const [number, lane] of this.#lanes) {
+      if (!lane.inStream) continue;
+      const lost = reason === CloseReason.ERROR ? lane.uplinkLost : undefined;
+      this.#closeLane(number, reason, lost ? {reason: lost.reason, action: lost.action} : detail);
+    }
     this.#scheduleStream(reopenMs);
   }
 
@@ -185,7 +192,7 @@ export class SharedHub {
   async #drain() {
     this.#posting = true;
     while (this.#outbox.length > 0) {
-      const entries = this.#outbox.splice(0).filter(({lane}) => this.#lanes.has(lane));
+      const entries = this.#outbox.splice(0).filter(({lane}) => this.#lanes.has(lane) && !this.#lanes.get(lane).uplinkLost);
       if (entries.length === 0) continue;
       const lanes = new Map(entries.map(({lane, token}) => [token, lane]));
       const {body, tokens} = batchBody(entries);
@@ -226,9 +233,13 @@ export class SharedHub {
     if (lane === undefined || outcome.action === CloseAction.ACCEPTED) return;
     if (outcome.action === CloseAction.REFUSED) {
       lane.port.postMessage({op: 'log', level: 'error', text: `flash_ws: the server refused a message (${outcome.code}): ${outcome.message}`});
+    } else if (outcome.action === CloseAction.GIVE_UP) {
+      this.#closeLane(number, CloseReason.REFUSED, {reason: outcome.reason, action: outcome.action});
     } else {
-      const reason = outcome.action === CloseAction.GIVE_UP ? CloseReason.REFUSED : CloseReason.ERROR;
-      this.#closeLane(number, reason, {reason: outcome.reason, action: outcome.action});
+      // The lane's uplink is over, not the stream, which may still carry its frames (a draining
+      // server that no longer listens still sends its runs' ends): as sse_transport.js does, nothing
+      // more of the lane is posted, and the lane ends with the stream (or when the server ends it).
+      lane.uplinkLost = {reason: outcome.reason, action: outcome.action};
     }
   }
 

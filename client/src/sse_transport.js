@@ -13,8 +13,9 @@ export const SESSION_HEADER = 'X-Flash-Ws-Session';
 /**
  * What became of one POST: its CloseAction (close_codes.js, httpAction('post', ...)). `accepted`
  * (2xx); `refused` (the server read it and said no: the connection goes on); `resume` (the
- * request failed, the server answered 429 or 5xx, or it no longer has the session: the connection
- * is over, and the resume sends again what the server missed); `give_up` (401, 403: the page stops).
+ * request failed, the server answered 408, 429 or 5xx, or it no longer has the session: the
+ * connection's uplink is over, nothing more is posted on it, but its event stream is read until it
+ * ends, then the resume sends again what the server missed); `give_up` (401, 403: the page stops).
  * @typedef {{action: string, reason: string, code?: string, message?: string}} PostOutcome
  */
 
@@ -29,6 +30,8 @@ export class SseTransport extends Transport {
   /** @type {string[]} messages waiting for the POST in flight */
   #outbox = [];
   #posting = false;
+  /** @type {PostOutcome | null} why this connection's POSTs stopped: its event stream is read until it ends */
+  #uplinkLost = null;
   #stallMs;
   #setTimeout;
   #clearTimeout;
@@ -81,7 +84,9 @@ export class SseTransport extends Transport {
     // use: closing it here lets the client reconnect with a hello that resumes the session.
     source.onerror = () => {
       if (opened) {
-        this.close(CloseReason.ERROR, {reason: 'the event stream failed'});
+        const lost = this.#uplinkLost;
+        if (lost === null) this.close(CloseReason.ERROR, {reason: 'the event stream failed'});
+        else this.close(CloseReason.ERROR, {reason: lost.reason, action: lost.action});
         return;
       }
       source.close(); // a stream that never opened: the page cannot see why, so it asks (refusal_probe.js)
@@ -105,6 +110,7 @@ export class SseTransport extends Transport {
    * ones, in a request that outlives the page.
    */
   write(text, last) {
+    if (this.#uplinkLost !== null && !last) return; // the resume sends again what the server missed
     this.#outbox.push(text);
     if (last) {
       const body = concatMessages(this.#outbox.splice(0));
@@ -119,10 +125,19 @@ export class SseTransport extends Transport {
     while (this.#outbox.length > 0) {
       const outcome = await this.#post(concatMessages(this.#outbox.splice(0)));
       if (this.state === TransportState.CLOSED) return;
-      if (outcome.action === CloseAction.RESUME || outcome.action === CloseAction.GIVE_UP) {
-        const why = outcome.action === CloseAction.GIVE_UP ? CloseReason.REFUSED : CloseReason.ERROR;
-        this.close(why, {reason: outcome.reason, action: outcome.action});
+      if (outcome.action === CloseAction.GIVE_UP) {
+        this.close(CloseReason.REFUSED, {reason: outcome.reason, action: outcome.action});
         return;
+      }
+      if (outcome.action === CloseAction.RESUME) {
+        // The uplink of this connection is over, not its event stream, which may still carry
+        // frames (a draining server that no longer listens still sends its runs' ends on the open
+        // streams). Nothing more is posted on it (a later POST could overtake the lost one); the
+        // stream is read until it ends, then the client resumes and sends again what the server
+        // missed (docs/protocol.md, "SSE + POST"). A server that hears nothing ends the stream.
+        this.#uplinkLost = outcome;
+        this.#outbox = [];
+        return; // #posting stays set: no POST leaves this connection any more
       }
       if (outcome.action === CloseAction.REFUSED) {
         this.#console.error(`flash_ws: the server refused a message (${outcome.code}): ${outcome.message}`);

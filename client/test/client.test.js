@@ -498,34 +498,57 @@ describe('over SSE + POST', () => {
     ]);
   });
 
-  test('a POST lost to the network: reconnect, resume, and the frames the server missed go again in order', async () => {
+  test('a POST lost to the network: the stream is read until it ends; then reconnect, resume, and the frames the server missed go again in order, once', async () => {
     const {client, es, fetch, clock, EventSource, console} = await runningOverSse();
     es.serverSends([{t: 'update', seq: 1, run: 1, props: []}]);
     client.fire('page', ['p'], CLICK); // run 2, in flight with the ack
     client.fire('clicks', [2, null, 'x'], CLICK); // run 3 replaces run 1, waits
     fetch.last.fail();
     await settle();
-    assert.ok(es.closed);
+    assert.ok(!es.closed, 'the event stream still works');
+    es.serverSends([{t: 'ping', id: 5}, {t: 'update', seq: 2, run: 1, props: []}]); // its pong is not posted
+    client.fire('stop', [3], CLICK); // a cancel of run 3, which the server never got: over here
+    clock.advance(1000); // an ack falls due
     assert.equal(fetch.requests.length, 2, 'nothing more is posted on the lost connection');
+    assert.deepEqual(console.lines.warn, []);
+    es.fails(); // the server ends the stream
+    assert.ok(es.closed);
     assert.match(console.lines.warn[0], /connection lost \(error: POST failed: TypeError: Failed to fetch\); reconnecting/);
     clock.advance(100);
     assert.equal(EventSource.instances.length, 2);
-    assert.deepEqual(EventSource.last.query(), {v: '1', sid: 'tok', seq: '1'});
+    assert.deepEqual(EventSource.last.query(), {v: '1', sid: 'tok', seq: '2'});
     EventSource.last.serverOpens();
-    EventSource.last.serverSends([welcome({resumed: true, seq: 1, run: 1})]);
+    EventSource.last.serverSends([welcome({resumed: true, seq: 2, run: 1})]);
+    assert.equal(fetch.requests.length, 3, 'one POST: the frames the server missed, once');
     assert.deepEqual(fetch.last.frames(), [
       {t: 'cancel', run: 1}, // replaced here: cancelled in case the start replacing it is lost again
       {t: 'start', run: 2, cb: 'warmup', args: ['p']},
-      {t: 'start', run: 3, cb: 'load', args: [2, 'x']},
+      // run 3 was cancelled here before the server had it: it is over, its start goes nowhere
     ]);
     assert.equal(fetch.last.init.headers['X-Flash-Ws-Session'], 'tok');
   });
 
+  test('a POST lost while the server drains: the run\'s end still comes on the open stream and is applied', async () => {
+    const {es, fetch, clock, applied, console, EventSource} = await runningOverSse();
+    es.serverSends([{t: 'update', seq: 1, run: 1, props: [['status', {children: 'loading'}]]}]);
+    clock.advance(1000); // the ack falls due: the server no longer listens
+    assert.deepEqual(fetch.last.frames(), [{t: 'ack', seq: 1}]);
+    fetch.last.fail();
+    await settle();
+    es.serverSends([{t: 'end', seq: 2, run: 1, reason: 'error', error: {code: 'worker_shutdown', message: 'the worker is shutting down'}}]);
+    assert.ok(RESET.every((pair) => applied.some((got) => JSON.stringify(got) === JSON.stringify(pair))), 'the reset of the ended run is applied');
+    assert.match(console.lines.error[0], /app\.load failed: worker_shutdown/);
+    es.fails();
+    clock.advance(100);
+    assert.deepEqual(EventSource.last.query(), {v: '1', sid: 'tok', seq: '2'}, 'the resume starts after the end');
+  });
+
   test('404 unknown_session: reconnect; the new session resets the runs that were lost', async () => {
-    const {client, fetch, clock, EventSource, applied, console} = await runningOverSse();
+    const {client, es, fetch, clock, EventSource, applied, console} = await runningOverSse();
     client.fire('page', ['p'], CLICK);
     fetch.last.respond(404, {code: 'unknown_session', message: 'no such session'});
     await settle();
+    es.fails(); // the stream of a session the server no longer has ends too
     assert.match(console.lines.warn[0], /connection lost \(error: the server no longer has the session\)/);
     clock.advance(100);
     EventSource.last.serverOpens();

@@ -138,10 +138,12 @@ describe('over SSE + POST', () => {
   }
 
   for (const status of [429, 503]) {
-    test(`a POST answered ${status} resumes with backoff`, async () => {
+    test(`a POST answered ${status} resumes with backoff once its event stream ends`, async () => {
       const {fetch, EventSource, clock, applied, console} = await sseRunning();
       fetch.last.respond(status, {code: 'too_many_sessions', message: 'later'});
       await settle();
+      assert.ok(!EventSource.last.closed, 'the stream may still carry frames');
+      EventSource.last.fails();
       assert.deepEqual(clock.pending(), [100]);
       clock.advance(100);
       assert.equal(EventSource.instances.length, 2);

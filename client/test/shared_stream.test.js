@@ -124,12 +124,14 @@ describe('SharedHub', () => {
     assert.deepEqual(fetch.last.frames(), [['b.2', [{t: 'ack', seq: 2}]], ['a.1', [{t: 'pong', id: 1}]]]);
     fetch.last.respond(200, {answers: [{status: 404, code: 'unknown_session', message: 'gone'}, {status: 400, code: 'bad_frame', message: 'no'}]});
     await settle();
-    assert.equal(second.ops('close')[0].detail.action, 'resume');
     assert.deepEqual(first.ops('log'), [{op: 'log', level: 'error', text: 'flash_ws: the server refused a message (bad_frame): no'}]);
-    assert.deepEqual(first.ops('close'), []);
+    assert.deepEqual([first.ops('close'), second.ops('close')], [[], []], 'the stream carries both lanes on');
+    EventSource.last.fails();
+    assert.deepEqual(second.ops('close'), [{op: 'close', id: 1, reason: 'error', detail: {reason: 'POST answered 404 (unknown_session: gone)', action: 'resume'}}]);
+    assert.deepEqual(first.ops('close'), [{op: 'close', id: 1, reason: 'error', detail: {reason: 'the shared event stream failed'}}]);
   });
 
-  test('a POST that fails closes the lanes it carried; a stream that fails closes every lane', async () => {
+  test('a POST that fails ends the uplink of the lanes it carried, not the stream: their frames still come; a stream that fails closes every lane', async () => {
     const {clock, EventSource, fetch, tab} = makeHub();
     const [first, second] = [tab(), tab()];
     first.say({op: 'open', id: 1, hello: HELLO, urls: URLS});
@@ -137,11 +139,19 @@ describe('SharedHub', () => {
     clock.advance(50);
     EventSource.last.serverOpens();
     first.say({op: 'send', id: 1, session: 'a.1', text: '[{"t":"ack","seq":1}]'});
+    first.say({op: 'send', id: 1, session: 'a.1', text: '[{"t":"ack","seq":2}]'}); // waits for the POST in flight
     fetch.last.fail();
     await settle();
-    assert.equal(first.ops('close')[0].reason, 'error');
-    assert.deepEqual(second.ops('close'), []);
+    assert.deepEqual([first.ops('close'), second.ops('close')], [[], []]);
+    assert.equal(fetch.requests.length, 1, 'what the failed lane had waiting is dropped: its resume sends it again');
+    first.say({op: 'send', id: 1, session: 'a.1', text: '[{"t":"ack","seq":3}]'});
+    second.say({op: 'send', id: 1, session: 'b.2', text: '[{"t":"ack","seq":1}]'});
+    assert.equal(fetch.requests.length, 2);
+    assert.deepEqual(fetch.last.frames(), [['b.2', [{t: 'ack', seq: 1}]]], 'only the lanes whose uplink works post');
+    EventSource.last.serverSends('1 [{"t":"end","seq":4,"run":1,"reason":"done"}]');
+    assert.deepEqual(first.ops('message').map(({text}) => text), ['[{"t":"end","seq":4,"run":1,"reason":"done"}]']);
     EventSource.last.fails();
+    assert.deepEqual(first.ops('close'), [{op: 'close', id: 1, reason: 'error', detail: {reason: 'POST failed: TypeError: Failed to fetch', action: 'resume'}}]);
     assert.equal(second.ops('close')[0].reason, 'error');
     assert.equal(EventSource.last.closed, true);
   });

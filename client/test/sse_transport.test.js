@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import {readFileSync} from 'node:fs';
 import {describe, test} from 'node:test';
 
 import {CloseAction} from '../src/close_codes.js';
@@ -7,6 +8,7 @@ import {CloseReason, TransportState} from '../src/transport.js';
 import {FakeClock, FakeConsole, fakeEventSourceClass, FakeFetch, settle} from '../test-support/fakes.js';
 
 const HELLO = {t: 'hello', v: 1, session: null, seq: 0};
+const TABLE = JSON.parse(readFileSync(new URL('../../tests/vectors/close_codes.json', import.meta.url), 'utf8'));
 const URLS = {sseUrl: '/app/_flash_ws/sse', postUrl: '/app/_flash_ws/post'};
 
 function make() {
@@ -145,18 +147,44 @@ describe('SseTransport: the POSTs', () => {
     ['a 5xx', (request) => request.respond(502, 'Bad Gateway'), 'POST answered 502 (http_502: status 502)'],
     ['a 429', (request) => request.respond(429, {code: 'too_many_sessions', message: 'later'}), 'POST answered 429 (too_many_sessions: later)'],
   ]) {
-    test(`${what} ends the connection, to resume; the frames waiting are dropped with it`, async () => {
+    test(`${what} ends the uplink only: the event stream is read until it ends, then the connection closes to resume`, async () => {
       const {transport, fetch, source, events, console} = opened();
       transport.send('[{"t":"cancel","run":1}]');
       transport.send('[{"t":"cancel","run":2}]');
       answer(fetch.last);
       await settle();
+      assert.ok(!source.closed, 'a draining server that no longer listens still sends on the open stream');
+      assert.equal(transport.state, TransportState.OPEN);
+      assert.equal(fetch.requests.length, 1, 'the frames waiting are dropped: the resume sends again what the server missed');
+      transport.send('[{"t":"ack","seq":7}]');
+      await settle();
+      assert.equal(fetch.requests.length, 1, 'nothing more is posted on this connection: it could overtake the lost POST');
+      source.serverSends('[{"t":"end","seq":8,"run":1,"reason":"error","error":{"code":"worker_shutdown","message":""},"reset":true}]');
+      assert.deepEqual(events.at(-1), ['message', '[{"t":"end","seq":8,"run":1,"reason":"error","error":{"code":"worker_shutdown","message":""},"reset":true}]']);
+      source.fails(); // the server ends the stream
       assert.ok(source.closed);
       assert.deepEqual(events.at(-1), ['close', CloseReason.ERROR, {reason, action: CloseAction.RESUME}]);
-      assert.equal(fetch.requests.length, 1);
+      assert.deepEqual(events.map(([kind]) => kind), ['open', 'message', 'close']);
       assert.deepEqual(console.lines.error, []);
     });
   }
+
+  test('a POST that fails while the page goes: the last message still leaves, in its keepalive POST', async () => {
+    const {transport, fetch, source, events} = opened();
+    transport.send('[{"t":"ack","seq":1}]');
+    fetch.last.fail();
+    await settle();
+    transport.send('[{"t":"ack","seq":2}]');
+    transport.send('[{"t":"bye"}]', {last: true});
+    assert.equal(fetch.requests.length, 2);
+    assert.equal(fetch.last.init.keepalive, true);
+    assert.deepEqual(fetch.last.frames(), [{t: 'bye'}]);
+    transport.close();
+    fetch.last.fail();
+    await settle();
+    assert.ok(source.closed);
+    assert.deepEqual(events.at(-1), ['close', CloseReason.NORMAL, {}]);
+  });
 
   for (const status of [401, 403]) {
     test(`a ${status} is a refusal of the connection: it closes, to give up`, async () => {
@@ -222,4 +250,40 @@ describe('SseTransport: the POSTs', () => {
     await settle();
     assert.deepEqual(events.at(-1), ['close', CloseReason.NORMAL, {}]);
   });
+});
+
+describe('SseTransport: what a POST\'s outcome does to its connection (tests/vectors/close_codes.json, post_failures)', () => {
+  const END = '[{"t":"end","seq":5,"run":1,"reason":"error","error":{"code":"worker_shutdown","message":""}}]';
+  for (const row of TABLE.post_failures) {
+    test(row.name, async () => {
+      const {transport, fetch, source, events} = opened();
+      transport.send('[{"t":"start","run":2,"cb":"a","args":[]}]');
+      transport.send('[{"t":"cancel","run":1}]'); // waits for the POST in flight
+      if (row.status === null) fetch.last.fail();
+      else fetch.last.respond(row.status, row.code === null ? 'not json' : {code: row.code, message: 'm'});
+      await settle();
+      if (row.after === 'closed') {
+        assert.ok(source.closed);
+        assert.deepEqual(events.at(-1).slice(0, 2), ['close', CloseReason.REFUSED]);
+        assert.equal(events.at(-1)[2].action, row.action);
+        return;
+      }
+      assert.ok(!source.closed, 'the event stream goes on');
+      source.serverSends(END);
+      assert.deepEqual(events.at(-1), ['message', END]);
+      if (row.after === 'posting') {
+        assert.equal(fetch.requests.length, 2, 'the next POST leaves');
+        assert.deepEqual(fetch.last.frames(), [{t: 'cancel', run: 1}]);
+        return;
+      }
+      assert.equal(row.after, 'stream_only');
+      transport.send('[{"t":"ack","seq":5}]');
+      await settle();
+      assert.equal(fetch.requests.length, 1, 'nothing more is posted on this connection');
+      assert.equal(transport.state, TransportState.OPEN);
+      source.fails(); // the stream ends
+      assert.deepEqual(events.at(-1).slice(0, 2), ['close', CloseReason.ERROR]);
+      assert.equal(events.at(-1)[2].action, row.action);
+    });
+  }
 });

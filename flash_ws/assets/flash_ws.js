@@ -2281,8 +2281,9 @@ const SESSION_HEADER = 'X-Flash-Ws-Session';
 /**
  * What became of one POST: its CloseAction (close_codes.js, httpAction('post', ...)). `accepted`
  * (2xx); `refused` (the server read it and said no: the connection goes on); `resume` (the
- * request failed, the server answered 429 or 5xx, or it no longer has the session: the connection
- * is over, and the resume sends again what the server missed); `give_up` (401, 403: the page stops).
+ * request failed, the server answered 408, 429 or 5xx, or it no longer has the session: the
+ * connection's uplink is over, nothing more is posted on it, but its event stream is read until it
+ * ends, then the resume sends again what the server missed); `give_up` (401, 403: the page stops).
  * @typedef {{action: string, reason: string, code?: string, message?: string}} PostOutcome
  */
 
@@ -2297,6 +2298,8 @@ class SseTransport extends Transport {
   /** @type {string[]} messages waiting for the POST in flight */
   #outbox = [];
   #posting = false;
+  /** @type {PostOutcome | null} why this connection's POSTs stopped: its event stream is read until it ends */
+  #uplinkLost = null;
   #stallMs;
   #setTimeout;
   #clearTimeout;
@@ -2349,7 +2352,9 @@ class SseTransport extends Transport {
     // use: closing it here lets the client reconnect with a hello that resumes the session.
     source.onerror = () => {
       if (opened) {
-        this.close(CloseReason.ERROR, {reason: 'the event stream failed'});
+        const lost = this.#uplinkLost;
+        if (lost === null) this.close(CloseReason.ERROR, {reason: 'the event stream failed'});
+        else this.close(CloseReason.ERROR, {reason: lost.reason, action: lost.action});
         return;
       }
       source.close(); // a stream that never opened: the page cannot see why, so it asks (refusal_probe.js)
@@ -2373,6 +2378,7 @@ class SseTransport extends Transport {
    * ones, in a request that outlives the page.
    */
   write(text, last) {
+    if (this.#uplinkLost !== null && !last) return; // the resume sends again what the server missed
     this.#outbox.push(text);
     if (last) {
       const body = concatMessages(this.#outbox.splice(0));
@@ -2387,10 +2393,19 @@ class SseTransport extends Transport {
     while (this.#outbox.length > 0) {
       const outcome = await this.#post(concatMessages(this.#outbox.splice(0)));
       if (this.state === TransportState.CLOSED) return;
-      if (outcome.action === CloseAction.RESUME || outcome.action === CloseAction.GIVE_UP) {
-        const why = outcome.action === CloseAction.GIVE_UP ? CloseReason.REFUSED : CloseReason.ERROR;
-        this.close(why, {reason: outcome.reason, action: outcome.action});
+      if (outcome.action === CloseAction.GIVE_UP) {
+        this.close(CloseReason.REFUSED, {reason: outcome.reason, action: outcome.action});
         return;
+      }
+      if (outcome.action === CloseAction.RESUME) {
+        // The uplink of this connection is over, not its event stream, which may still carry
+        // frames (a draining server that no longer listens still sends its runs' ends on the open
+        // streams). Nothing more is posted on it (a later POST could overtake the lost one); the
+        // stream is read until it ends, then the client resumes and sends again what the server
+        // missed (docs/protocol.md, "SSE + POST"). A server that hears nothing ends the stream.
+        this.#uplinkLost = outcome;
+        this.#outbox = [];
+        return; // #posting stays set: no POST leaves this connection any more
       }
       if (outcome.action === CloseAction.REFUSED) {
         this.#console.error(`flash_ws: the server refused a message (${outcome.code}): ${outcome.message}`);
@@ -2743,7 +2758,9 @@ const REJOIN_MS = 150;
  *   hub -> tab: {op: 'open', id}, {op: 'message', id, text}, {op: 'close', id, reason, detail},
  *     {op: 'log', level, text}
  * `id` names one transport of the tab; the hub gives each a lane number of its own.
- * @typedef {{port: MessagePort, id: number, hello: object, inStream: boolean}} Lane
+ * `uplinkLost` is the outcome of the POST that failed for the lane (or was answered "resume"):
+ * nothing more of the lane is posted on this stream, which carries it until it ends.
+ * @typedef {{port: MessagePort, id: number, hello: object, inStream: boolean, uplinkLost?: {reason: string, action: string}}} Lane
  */
 
 class SharedHub {
@@ -2806,6 +2823,7 @@ class SharedHub {
       this.#lanes.set(this.#nextLane++, {port, id: message.id, hello: message.hello, inStream: false});
       this.#scheduleStream(GATHER_MS);
     } else if (message.op === 'send' && number !== null) {
+      if (this.#lanes.get(number).uplinkLost) return; // its resume sends again what the server missed
       this.#outbox.push({lane: number, token: message.session, text: message.text});
       if (!this.#posting) this.#drain();
     } else if (message.op === 'close' && number !== null) {
@@ -2871,7 +2889,11 @@ class SharedHub {
   #closeStream(reason, detail, reopenMs = GATHER_MS) {
     this.#source.close();
     this.#source = null;
-    for (const [number, lane] of this.#lanes) if (lane.inStream) this.#closeLane(number, reason, detail);
+    for (const [number, lane] of this.#lanes) {
+      if (!lane.inStream) continue;
+      const lost = reason === CloseReason.ERROR ? lane.uplinkLost : undefined;
+      this.#closeLane(number, reason, lost ? {reason: lost.reason, action: lost.action} : detail);
+    }
     this.#scheduleStream(reopenMs);
   }
 
@@ -2907,7 +2929,7 @@ class SharedHub {
   async #drain() {
     this.#posting = true;
     while (this.#outbox.length > 0) {
-      const entries = this.#outbox.splice(0).filter(({lane}) => this.#lanes.has(lane));
+      const entries = this.#outbox.splice(0).filter(({lane}) => this.#lanes.has(lane) && !this.#lanes.get(lane).uplinkLost);
       if (entries.length === 0) continue;
       const lanes = new Map(entries.map(({lane, token}) => [token, lane]));
       const {body, tokens} = batchBody(entries);
@@ -2948,9 +2970,13 @@ class SharedHub {
     if (lane === undefined || outcome.action === CloseAction.ACCEPTED) return;
     if (outcome.action === CloseAction.REFUSED) {
       lane.port.postMessage({op: 'log', level: 'error', text: `flash_ws: the server refused a message (${outcome.code}): ${outcome.message}`});
+    } else if (outcome.action === CloseAction.GIVE_UP) {
+      this.#closeLane(number, CloseReason.REFUSED, {reason: outcome.reason, action: outcome.action});
     } else {
-      const reason = outcome.action === CloseAction.GIVE_UP ? CloseReason.REFUSED : CloseReason.ERROR;
-      this.#closeLane(number, reason, {reason: outcome.reason, action: outcome.action});
+      // The lane's uplink is over, not the stream, which may still carry its frames (a draining
+      // server that no longer listens still sends its runs' ends): as sse_transport.js does, nothing
+      // more of the lane is posted, and the lane ends with the stream (or when the server ends it).
+      lane.uplinkLost = {reason: outcome.reason, action: outcome.action};
     }
   }
 
