@@ -65,7 +65,7 @@ class OwnedSession(LiveSession):
         elif replay.first_seq - 1 > self.trimmed_seq:
             self.recorder.trim_soon(self)  # acknowledged frames: trimmed with the next output, or in a second
         if self.connection is not None and not remote and self.core.has_output(self.sendable_seq()):
-            self.connection.wake()
+            self.connection.wakeup.set()
         if self.core.has_room():
             self._room.set()
         else:

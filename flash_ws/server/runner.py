@@ -195,19 +195,8 @@ async def _emit(live: LiveSession, run: int, stream: StreamProps) -> bool:
     payload = stream.to_json()
     if not live.has_room():
         await observe.backpressure(live.wait_for_room())
-    connection = live.connection
-    if connection is None or not connection.can_write_now():
-        queued = live.emit(run, payload)
-        observe.yielded(live)
-        return queued
-    connection.claim()  # the writer is idle and the page keeps up: this task writes the update itself
-    try:
-        queued = live.emit(run, payload)
-    finally:
-        due = connection.release()
+    queued = live.emit(run, payload)
     observe.yielded(live)
-    if due and connection.write_now is not None:
-        await connection.write_now()
     return queued
 
 

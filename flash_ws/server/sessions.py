@@ -10,19 +10,35 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from collections import Counter
 from collections.abc import Callable, Container, Iterator
 from typing import Protocol
 
 from ..protocol import ByteBudget, Command, ErrorInfo, Hello, Limits, ServerSession
+from ..protocol.errors import FlashWsError
 from ..protocol.frames import EndReason, Frame
 from ..protocol.tokens import new_token, same_secret, session_id
-from .connection import Connection
-from .store_errors import SessionGone as SessionGone  # the store errors are importable from here too
-from .store_errors import SessionMoved as SessionMoved
-from .store_errors import SessionStoreError as SessionStoreError
-from .store_errors import StoreUnavailable as StoreUnavailable
-from .store_errors import TooManySessions
+
+
+class SessionStoreError(FlashWsError):
+    """The session store cannot serve a session right now; the message says why."""
+
+
+class StoreUnavailable(SessionStoreError):
+    """The shared store (Redis) cannot be reached: the page should retry later."""
+
+
+class SessionGone(SessionStoreError):
+    """The session's stored state was lost (the store restarted, or another worker took it over)."""
+
+
+class SessionMoved(SessionStoreError):
+    """The page must reconnect to go on with its session (it resumes, on any worker)."""
+
+
+class TooManySessions(SessionStoreError):
+    """A new session would exceed a cap (the message names the setting): the page retries later."""
 
 
 def names_session(named: str, token: str) -> bool:
@@ -62,6 +78,28 @@ class SessionCaps:
         self._by_address[address] -= 1
         if self._by_address[address] <= 0:
             del self._by_address[address]
+
+
+class Connection:
+    """One transport connection bound to a session; its writer waits on ``wakeup``."""
+
+    def __init__(self, description: str) -> None:
+        self.description = description
+        self.replaced = False
+        self.closing: SessionStoreError | None = None  # set when the store ends this connection
+        self.wakeup = asyncio.Event()
+        self.last_heard = time.monotonic()  # when the client was last heard from (heartbeats)
+        self.behind = False  # output came as soon as the last messages were written: gather the next
+        self.stalled_by_owner = False  # the session's owner (another worker) ended it as stalled: redis_stalls
+
+    async def written(self) -> None:
+        """The writer wrote what it took: let producers run one loop turn; output that came
+        meanwhile means the page is behind, and the next messages gather (see take_messages)."""
+        await asyncio.sleep(0)
+        self.behind = self.wakeup.is_set()
+
+    def __repr__(self) -> str:
+        return f"<Connection {self.description}>"
 
 
 RunHere = Callable[["LiveSession", str | bytes, list[Frame] | None], list[Command]]
@@ -151,7 +189,7 @@ class LiveSession:
     def notify(self) -> None:
         """Tell the writer there is output, and producers whether there is room."""
         if self.core.has_output() and self.connection is not None:
-            self.connection.wake()
+            self.connection.wakeup.set()
         if self.core.has_room():
             self._room.set()
         else:
@@ -170,10 +208,10 @@ class LiveSession:
 
     async def take_messages(self, connection: Connection) -> list[str]:
         """After ``connection`` was woken: take every message ready for it (none once it has been
-        replaced). While the page is behind (output came as soon as the last messages were written:
-        ``Connection.written``), first gather what producers are adding; otherwise send at once.
+        replaced). While the page is behind (``connection.behind``: output came as soon as the
+        last messages were written), first gather what producers are adding; otherwise send at once.
         Both transports' writers use this."""
-        if connection.behind or connection.recently_written():
+        if connection.behind:
             await self.gather_output()
         connection.wakeup.clear()
         if connection.closing is not None:

@@ -15,7 +15,7 @@ from ..protocol.refusals import Refusal
 from . import observe
 from .gate import Gate, refusal_for
 from .requests import ClientRequest, Disconnected, WebSocketPort
-from .sessions import Connection, SessionHandle, SessionMoved, SessionStoreError
+from .sessions import Connection, SessionHandle, SessionStoreError
 
 log = logging.getLogger("flash_ws")
 HELLO_TIMEOUT = 10.0
@@ -103,45 +103,13 @@ async def _read(ws: WebSocketPort, req: ClientRequest, gate: Gate, live: Session
 
 
 async def _write(ws: WebSocketPort, live: SessionHandle, connection: Connection) -> None:
-    """The writer of this connection: everything ready together goes out in one message; a frame
-    goes out at once when the page keeps up, frames gather while it is behind. While it is idle, a
-    producer may write its own update (``_write_now``; connection.py)."""
-    connection.write_now = lambda: _write_now(ws, live, connection)
-    try:
-        while not connection.replaced:
-            connection.writer_idle = True
-            await connection.wakeup.wait()
-            connection.writer_idle = False
-            async with connection.sending:
-                await _send_taken(ws, live, connection)
-    finally:
-        connection.write_now, connection.writer_idle = None, False
+    """The one writer of this connection: everything ready together goes out in one message; a
+    frame goes out at once when the page keeps up, frames gather while it is behind."""
+    while not connection.replaced:
+        await connection.wakeup.wait()
+        for message in await live.take_messages(connection):
+            await ws.send(message)
+            observe.message_sent(connection, message)
+        await connection.written()
     refusal = Refusal("replaced", "replaced by a newer connection of the same session")
     await ws.close(refusal.close_code, refusal.close_reason)
-
-
-async def _send_taken(ws: WebSocketPort, live: SessionHandle, connection: Connection) -> None:
-    messages = await live.take_messages(connection)
-    for message in messages:
-        await ws.send(message)
-        observe.message_sent(connection, message)
-    if messages:
-        await connection.written()
-
-
-async def _write_now(ws: WebSocketPort, live: SessionHandle, connection: Connection) -> None:
-    """A producer writes the update it just queued, from its own task. A write it cannot finish is
-    the writer's to settle: a closed socket is found by the writer; a write interrupted (the run
-    cancelled meanwhile) or failing otherwise closes the connection, and the page resumes exactly."""
-    async with connection.sending:
-        try:
-            await _send_taken(ws, live, connection)
-        except Disconnected:
-            connection.wakeup.set()
-        except BaseException as exc:
-            if not isinstance(exc, asyncio.CancelledError):
-                log.warning("flash_ws: writing to %s failed: %r", connection, exc)
-            connection.closing = SessionMoved("a write was interrupted: reconnect to resume")
-            connection.wakeup.set()
-            if isinstance(exc, asyncio.CancelledError):
-                raise
