@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from .client_links import CookieJar, Link, LinkClosed, LinkFactory, PostRefused, SseLink, WebSocketLink
+from .client_links import UPLINK_LOST_WAIT, CookieJar, Link, LinkClosed, LinkFactory, PostRefused, SseLink, WebSocketLink
 from .protocol import Apply, ClientSession, ErrorInfo, Gap, RunEnded, ServerError, SessionLost, backoff_delay, encode_message
 from .protocol.close_codes import CloseAction
 from .protocol.frames import Bye, ClientFrame
@@ -62,7 +62,8 @@ class FlashWsClient:
 
     def __init__(self, base_url: str, transport: str = "websocket", origin: str | None = None,
                  reconnect: bool = True, headers: dict[str, str] | None = None, ws_timeout: float = 2.0,
-                 links: Mapping[str, LinkFactory] = LINKS, **session_options: Any) -> None:
+                 links: Mapping[str, LinkFactory] = LINKS, uplink_lost_wait: float = UPLINK_LOST_WAIT,
+                 **session_options: Any) -> None:
         if not base_url.endswith("/"):
             base_url += "/"
         self.base_url = base_url + "_flash_ws/"
@@ -73,6 +74,7 @@ class FlashWsClient:
         self.links = links  # the link class of each transport (the tests' in-process links replace them)
         self.link_class: LinkFactory = links["websocket" if transport == "auto" else transport]
         self.ws_timeout = ws_timeout
+        self.uplink_lost_wait = uplink_lost_wait  # SSE + POST: after a POST failed (client_links.py)
         self.headers = headers or {}
         self.reconnect = reconnect
         self.session = ClientSession(**session_options)
@@ -140,6 +142,8 @@ class FlashWsClient:
     async def _open_link(self) -> Link:
         """A new link of ``link_class``, open and past its hello (closed again if opening fails)."""
         link = self.link_class(self.base_url, self.origin, self.headers, self.cookies)
+        if isinstance(link, SseLink):
+            link.uplink_lost_wait = self.uplink_lost_wait
         try:
             await link.open(self.session.hello())
         except BaseException:

@@ -27,6 +27,11 @@ from .protocol.errors import FlashWsError
 from .protocol.frames import Hello
 
 OPEN_TIMEOUT = 10.0  # seconds to connect, or to have a request answered
+# After a POST failed (no answer, or one meaning "resume"), how many seconds the event stream is
+# still read before the link closes to resume, if the stream has not ended by then: the stream may
+# be healthy and the POST's failure a blip, and the client has no uplink meanwhile
+# (tests/vectors/close_codes.json, uplink_lost_wait_s; UPLINK_LOST_WAIT_MS in sse_transport.js).
+UPLINK_LOST_WAIT = 5.0
 
 
 class LinkClosed(FlashWsError, ConnectionError):
@@ -162,10 +167,12 @@ def _http_client() -> httpx.AsyncClient:
 
 class SseLink:
     """Server → client over one EventSource-like GET (``<base_url>sse?v=&sid=&seq=``); client →
-    server by POST (``<base_url>post``), one at a time, in order, on a connection kept alive."""
+    server by POST (``<base_url>post``), one at a time, in order, on a connection kept alive.
+    ``uplink_lost_wait``: after a POST failed, how long the event stream is still read before the
+    link closes to resume (``UPLINK_LOST_WAIT``)."""
 
     def __init__(self, base_url: str, origin: str, headers: dict[str, str] | None = None,
-                 cookies: CookieJar | None = None) -> None:
+                 cookies: CookieJar | None = None, uplink_lost_wait: float = UPLINK_LOST_WAIT) -> None:
         self.base_url = base_url
         self.origin = origin
         self.headers = headers or {}
@@ -178,8 +185,11 @@ class SseLink:
         self._sender: asyncio.Task[None] | None = None
         self.refused: list[PostRefused] = []
         # Why this connection's POSTs stopped (a POST that got no answer, or one answered "resume"):
-        # nothing more is posted on it, and its event stream is read until it ends.
+        # nothing more is posted on it, and its event stream is read until it ends or
+        # uplink_lost_wait seconds pass.
         self.uplink_lost: LinkClosed | None = None
+        self.uplink_lost_wait = uplink_lost_wait
+        self._uplink_lost_timer: asyncio.TimerHandle | None = None
 
     async def open(self, hello: Hello) -> None:
         """Open the event stream: the hello is its query string (only the public part of the
@@ -236,10 +246,20 @@ class SseLink:
                 # event stream, which may still carry frames (the ends of a draining server's runs).
                 # Nothing more is posted on it (a later POST could overtake the lost one); the
                 # stream is read until it ends, then the client resumes and sends again what the
-                # server missed (docs/protocol.md, "SSE + POST").
+                # server missed (docs/protocol.md, "SSE + POST"). The stream may be healthy and the
+                # failure a blip, and the client cannot start or cancel anything meanwhile: unless
+                # it ends first, the link closes after uplink_lost_wait seconds, to resume.
                 self.uplink_lost = exc
                 self._outbox.clear()
+                self._uplink_lost_timer = asyncio.get_running_loop().call_later(self.uplink_lost_wait, self._uplink_wait_over)
                 return
+
+    def _uplink_wait_over(self) -> None:
+        """The event stream outlived ``uplink_lost_wait`` after a POST failed: the reader sees the
+        link closed, and resumes."""
+        assert self.uplink_lost is not None
+        self._messages.put_nowait(LinkClosed(f"{self.uplink_lost}; the event stream was still open after "
+                                             f"{self.uplink_lost_wait} s", self.uplink_lost.action))
 
     def _take_body(self) -> str:
         """The next POST's body: the queued messages as one, their frames in order (as the browser's
@@ -307,6 +327,8 @@ class SseLink:
         return message
 
     async def close(self) -> None:
+        if self._uplink_lost_timer is not None:
+            self._uplink_lost_timer.cancel()
         for task in (self._reader, self._sender):
             if task is not None:
                 task.cancel()

@@ -17,7 +17,7 @@ import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
 from flash_ws.client import FlashWsClient
-from flash_ws.client_links import LinkClosed, PostRefused
+from flash_ws.client_links import UPLINK_LOST_WAIT, LinkClosed, PostRefused, SseLink
 from flash_ws.protocol.close_codes import CloseAction, CloseCode, http_action, websocket_action
 from tests.conftest import eventually
 from tests.fake_http import FakeHttp, open_event_stream
@@ -211,6 +211,31 @@ async def test_a_post_that_means_resume_reconnects(status: int, code: str | None
         assert (client._link, http.streams) == (link, 1), "the event stream is kept"
         http.end_streams()
         await eventually(lambda: http.streams == 2, what="a second event stream")
+        assert client.refusal is None
+
+
+def test_the_wait_after_a_failed_post_is_the_tables() -> None:
+    """tests/vectors/close_codes.json, uplink_lost_wait_s (client/test/sse_transport.test.js checks the page's)."""
+    assert UPLINK_LOST_WAIT == TABLE["uplink_lost_wait_s"]
+    assert SseLink("http://h/_flash_ws/", "http://h").uplink_lost_wait == UPLINK_LOST_WAIT
+    assert FlashWsClient("http://h/", transport="sse").uplink_lost_wait == UPLINK_LOST_WAIT
+
+
+@pytest.mark.parametrize("status, code", [(None, None), (503, "store_unavailable"), (429, None)])
+async def test_a_post_that_means_resume_on_a_stream_that_stays_open_reconnects_after_the_wait(status: int | None, code: str | None) -> None:
+    """The POST failed but the event stream is healthy and quiet: the client does not wait for the
+    server's heartbeat timeout without an uplink; after ``uplink_lost_wait`` it closes the stream
+    and resumes (tests/vectors/close_codes.json, post_failures_rule)."""
+    answer = (status, {"code": code, "message": "later"} if code else None)
+    http = ScriptedHttp([answer] * (2 if status is None else 1))  # no answer: the client tries once more
+    async with http as url, FlashWsClient.connect(url, transport="sse", uplink_lost_wait=0.2) as client:
+        link = client._link
+        assert isinstance(link, SseLink) and link.uplink_lost_wait == 0.2
+        await client.start("app.cb", [])
+        await eventually(lambda: http.streams == 2, what="the resume, though the first stream never ended")
+        await eventually(lambda: client._link is not None and client._link is not link and client.session.connected,
+                         what="the new link's welcome")
+        assert link.uplink_lost is not None and link.uplink_lost.action is CloseAction.RESUME
         assert client.refusal is None
 
 

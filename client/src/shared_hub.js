@@ -7,6 +7,7 @@ import {ProtocolError} from './codec.js';
 import {isObject} from './json.js';
 import {whyRefused} from './refusal_probe.js';
 import {batchBody, parseLaneEvent, sharedStreamUrl} from './shared_stream.js';
+import {UPLINK_LOST_WAIT_MS} from './sse_transport.js';
 import {CloseReason} from './transport.js';
 
 /** How long the hub waits for more tabs' hellos before it opens the stream. */
@@ -22,7 +23,8 @@ const REJOIN_MS = 150;
  *     {op: 'log', level, text}
  * `id` names one transport of the tab; the hub gives each a lane number of its own.
  * `uplinkLost` is the outcome of the POST that failed for the lane (or was answered "resume"):
- * nothing more of the lane is posted on this stream, which carries it until it ends.
+ * nothing more of the lane is posted on this stream, which carries it until it ends or
+ * uplinkLostWaitMs pass: then the lane alone ends, to resume.
  * @typedef {{port: MessagePort, id: number, hello: object, inStream: boolean, uplinkLost?: {reason: string, action: string}}} Lane
  */
 
@@ -39,6 +41,7 @@ export class SharedHub {
   #streamTimer = null;
   /** @type {{lane: number, token: string, text: string}[]} */ #outbox = [];
   #posting = false;
+  #uplinkLostWaitMs;
 
   /**
    * @param {object} dependencies
@@ -46,8 +49,11 @@ export class SharedHub {
    * @param {typeof fetch} dependencies.fetch
    * @param {(fn: () => void, ms: number) => unknown} dependencies.setTimeout
    * @param {(timer: unknown) => void} dependencies.clearTimeout
+   * @param {number} [dependencies.uplinkLostWaitMs] after a lane's POST failed, how long the stream
+   *   still carries the lane before it ends, to resume (UPLINK_LOST_WAIT_MS, as sse_transport.js)
    */
-  constructor({EventSource, fetch, setTimeout, clearTimeout}) {
+  constructor({EventSource, fetch, setTimeout, clearTimeout, uplinkLostWaitMs = UPLINK_LOST_WAIT_MS}) {
+    this.#uplinkLostWaitMs = uplinkLostWaitMs;
     this.#EventSource = EventSource;
     this.#fetch = fetch;
     this.#setTimeout = setTimeout;
@@ -238,8 +244,15 @@ export class SharedHub {
     } else {
       // The lane's uplink is over, not the stream, which may still carry its frames (a draining
       // server that no longer listens still sends its runs' ends): as sse_transport.js does, nothing
-      // more of the lane is posted, and the lane ends with the stream (or when the server ends it).
-      lane.uplinkLost = {reason: outcome.reason, action: outcome.action};
+      // more of the lane is posted, and the lane ends with the stream (or when the server ends it),
+      // or after uplinkLostWaitMs (the stream may be healthy, the POST's failure a blip): then that
+      // lane alone ends, to resume; the others go on.
+      const lost = lane.uplinkLost = {reason: outcome.reason, action: outcome.action};
+      this.#setTimeout(() => {
+        if (this.#lanes.get(number) !== lane) return; // it ended meanwhile
+        const seconds = this.#uplinkLostWaitMs / 1000;
+        this.#closeLane(number, CloseReason.ERROR, {reason: `${lost.reason}; the event stream was still open after ${seconds} s`, action: lost.action});
+      }, this.#uplinkLostWaitMs);
     }
   }
 

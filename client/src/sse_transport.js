@@ -11,11 +11,20 @@ import {CloseReason, Transport, TransportState} from './transport.js';
 export const SESSION_HEADER = 'X-Flash-Ws-Session';
 
 /**
+ * After a POST failed (its action is `resume`), how long the event stream is still read before the
+ * connection closes to resume, if the stream has not ended by then: the stream may be healthy and
+ * the POST's failure a blip, and the page has no uplink meanwhile (tests/vectors/close_codes.json,
+ * uplink_lost_wait_s).
+ */
+export const UPLINK_LOST_WAIT_MS = 5000;
+
+/**
  * What became of one POST: its CloseAction (close_codes.js, httpAction('post', ...)). `accepted`
  * (2xx); `refused` (the server read it and said no: the connection goes on); `resume` (the
  * request failed, the server answered 408, 429 or 5xx, or it no longer has the session: the
  * connection's uplink is over, nothing more is posted on it, but its event stream is read until it
- * ends, then the resume sends again what the server missed); `give_up` (401, 403: the page stops).
+ * ends or UPLINK_LOST_WAIT_MS pass, then the resume sends again what the server missed); `give_up`
+ * (401, 403: the page stops).
  * @typedef {{action: string, reason: string, code?: string, message?: string}} PostOutcome
  */
 
@@ -32,6 +41,8 @@ export class SseTransport extends Transport {
   #posting = false;
   /** @type {PostOutcome | null} why this connection's POSTs stopped: its event stream is read until it ends */
   #uplinkLost = null;
+  #uplinkLostWaitMs;
+  #uplinkLostTimer = null;
   #stallMs;
   #setTimeout;
   #clearTimeout;
@@ -45,13 +56,16 @@ export class SseTransport extends Transport {
    * @param {Pick<Console, 'error' | 'warn'>} dependencies.console where refused messages and stalls are reported
    * @param {number} [dependencies.stallMs] a request unanswered this long is reported (the page
    *   config's stall_warning_ms): the browser may be out of connections to the host
+   * @param {number} [dependencies.uplinkLostWaitMs] after a POST failed, how long the event stream
+   *   is still read before the connection closes to resume (UPLINK_LOST_WAIT_MS)
    * @param {(fn: () => void, ms: number) => unknown} [dependencies.setTimeout]
    * @param {(timer: unknown) => void} [dependencies.clearTimeout]
    */
-  constructor({sseUrl, postUrl}, {EventSource, fetch, console, stallMs = 10000,
+  constructor({sseUrl, postUrl}, {EventSource, fetch, console, stallMs = 10000, uplinkLostWaitMs = UPLINK_LOST_WAIT_MS,
     setTimeout = (fn, ms) => globalThis.setTimeout(fn, ms), clearTimeout = (timer) => globalThis.clearTimeout(timer)}) {
     super();
     this.#stallMs = stallMs;
+    this.#uplinkLostWaitMs = uplinkLostWaitMs;
     this.#setTimeout = setTimeout;
     this.#clearTimeout = clearTimeout;
     this.#sseUrl = sseUrl;
@@ -100,6 +114,7 @@ export class SseTransport extends Transport {
 
   doClose() {
     this.#clearTimeout(this.#stallTimer);
+    if (this.#uplinkLostTimer !== null) this.#clearTimeout(this.#uplinkLostTimer);
     this.#source.close();
     this.#outbox = [];
   }
@@ -134,9 +149,16 @@ export class SseTransport extends Transport {
         // frames (a draining server that no longer listens still sends its runs' ends on the open
         // streams). Nothing more is posted on it (a later POST could overtake the lost one); the
         // stream is read until it ends, then the client resumes and sends again what the server
-        // missed (docs/protocol.md, "SSE + POST"). A server that hears nothing ends the stream.
+        // missed (docs/protocol.md, "SSE + POST"). The stream may be healthy and the failure a
+        // blip, and the page cannot start or cancel anything meanwhile: unless it ends first, the
+        // connection closes after uplinkLostWaitMs to resume.
         this.#uplinkLost = outcome;
         this.#outbox = [];
+        this.#uplinkLostTimer = this.#setTimeout(() => {
+          this.#uplinkLostTimer = null;
+          const seconds = this.#uplinkLostWaitMs / 1000;
+          this.close(CloseReason.ERROR, {reason: `${outcome.reason}; the event stream was still open after ${seconds} s`, action: outcome.action});
+        }, this.#uplinkLostWaitMs);
         return; // #posting stays set: no POST leaves this connection any more
       }
       if (outcome.action === CloseAction.REFUSED) {

@@ -9,7 +9,7 @@ import {ProtocolError} from '../src/codec.js';
 import {SharedHub} from '../src/shared_hub.js';
 import {batchBody, parseLaneEvent, sharedStreamUrl} from '../src/shared_stream.js';
 import {HubPort, SharedTransport} from '../src/shared_transport.js';
-import {SseTransport} from '../src/sse_transport.js';
+import {SseTransport, UPLINK_LOST_WAIT_MS} from '../src/sse_transport.js';
 import {FakeClock, FakeConsole, FakeFetch, fakeEventSourceClass, settle} from '../test-support/fakes.js';
 
 const vectors = JSON.parse(readFileSync(new URL('../../tests/vectors/shared_stream.json', import.meta.url), 'utf8'));
@@ -154,6 +154,29 @@ describe('SharedHub', () => {
     assert.deepEqual(first.ops('close'), [{op: 'close', id: 1, reason: 'error', detail: {reason: 'POST failed: TypeError: Failed to fetch', action: 'resume'}}]);
     assert.equal(second.ops('close')[0].reason, 'error');
     assert.equal(EventSource.last.closed, true);
+  });
+
+  test('a lane whose POST failed, on a stream that stays open and quiet, ends after the wait, to resume; the other lanes go on', async () => {
+    const {clock, EventSource, fetch, tab} = makeHub();
+    const [first, second] = [tab(), tab()];
+    first.say({op: 'open', id: 1, hello: HELLO, urls: URLS});
+    second.say({op: 'open', id: 1, hello: HELLO, urls: URLS});
+    clock.advance(50);
+    EventSource.last.serverOpens();
+    first.say({op: 'send', id: 1, session: 'a.1', text: '[{"t":"ack","seq":1}]'});
+    fetch.last.fail();
+    await settle();
+    clock.advance(UPLINK_LOST_WAIT_MS - 1);
+    assert.deepEqual([first.ops('close'), second.ops('close')], [[], []], 'the stream is read during the wait');
+    clock.advance(1);
+    assert.deepEqual(first.ops('close'), [{op: 'close', id: 1, reason: 'error',
+      detail: {reason: `POST failed: TypeError: Failed to fetch; the event stream was still open after ${UPLINK_LOST_WAIT_MS / 1000} s`, action: 'resume'}}]);
+    assert.deepEqual(second.ops('close'), [], 'the other lane goes on');
+    assert.equal(EventSource.last.closed, false);
+    EventSource.last.serverSends('2 [{"t":"end","seq":4,"run":1,"reason":"done"}]');
+    assert.deepEqual(second.ops('message').map(({text}) => text), ['[{"t":"end","seq":4,"run":1,"reason":"done"}]']);
+    second.say({op: 'send', id: 1, session: 'b.2', text: '[{"t":"ack","seq":4}]'});
+    assert.deepEqual(fetch.last.frames(), [['b.2', [{t: 'ack', seq: 4}]]], 'its uplink works');
   });
 
   test('a stream refused before it opened: the hub asks why, and every tab gives up with the reason', async () => {

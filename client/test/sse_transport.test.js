@@ -3,7 +3,7 @@ import {readFileSync} from 'node:fs';
 import {describe, test} from 'node:test';
 
 import {CloseAction} from '../src/close_codes.js';
-import {SseTransport} from '../src/sse_transport.js';
+import {SseTransport, UPLINK_LOST_WAIT_MS} from '../src/sse_transport.js';
 import {CloseReason, TransportState} from '../src/transport.js';
 import {FakeClock, FakeConsole, fakeEventSourceClass, FakeFetch, settle} from '../test-support/fakes.js';
 
@@ -21,7 +21,7 @@ function make() {
   transport.onopen = () => events.push(['open']);
   transport.onmessage = (text) => events.push(['message', text]);
   transport.onclose = (reason, detail) => events.push(['close', reason, detail]);
-  return {transport, EventSource, fetch, console, events};
+  return {transport, EventSource, fetch, console, events, clock};
 }
 
 /** A transport whose stream is open, welcomed into session "tok". */
@@ -168,6 +168,54 @@ describe('SseTransport: the POSTs', () => {
       assert.deepEqual(console.lines.error, []);
     });
   }
+
+  test('the wait after a failed POST is the table\'s (uplink_lost_wait_s)', () => {
+    assert.equal(UPLINK_LOST_WAIT_MS, TABLE.uplink_lost_wait_s * 1000);
+  });
+
+  for (const [what, answer] of [
+    ['no answer', (request) => request.fail()],
+    ['a 503', (request) => request.respond(503, {code: 'store_unavailable', message: 'later'})],
+  ]) {
+    test(`${what} on a stream that stays open and quiet: the connection closes after the wait, to resume`, async () => {
+      const {transport, fetch, source, events, clock} = opened();
+      transport.send('[{"t":"cancel","run":1}]');
+      answer(fetch.last);
+      await settle();
+      assert.equal(transport.state, TransportState.OPEN);
+      clock.advance(UPLINK_LOST_WAIT_MS - 1);
+      assert.ok(!source.closed, 'the stream is read during the wait');
+      clock.advance(1);
+      assert.ok(source.closed, 'the stream is closed: the page does not wait for the server\'s heartbeat timeout without an uplink');
+      assert.equal(transport.state, TransportState.CLOSED);
+      assert.deepEqual(events.at(-1).slice(0, 2), ['close', CloseReason.ERROR]);
+      assert.equal(events.at(-1)[2].action, CloseAction.RESUME);
+      assert.match(events.at(-1)[2].reason, /the event stream was still open after 5 s$/);
+      assert.deepEqual(clock.pending(), [], 'no timer left');
+    });
+  }
+
+  test('the wait is an option; a stream that ends first closes the connection at once, and the wait\'s timer with it', async () => {
+    const EventSource = fakeEventSourceClass();
+    const fetch = new FakeFetch();
+    const clock = new FakeClock();
+    const transport = new SseTransport(URLS, {EventSource, fetch: fetch.fetch, console: new FakeConsole(), uplinkLostWaitMs: 200,
+      setTimeout: clock.setTimeout, clearTimeout: clock.clearTimeout});
+    const events = [];
+    transport.onclose = (reason, detail) => events.push([reason, detail]);
+    transport.open(HELLO);
+    EventSource.last.serverOpens();
+    transport.session = 'tok';
+    transport.send('[{"t":"cancel","run":1}]');
+    fetch.last.fail();
+    await settle();
+    assert.ok(clock.pending().includes(200));
+    EventSource.last.fails();
+    assert.deepEqual(events, [[CloseReason.ERROR, {reason: 'POST failed: TypeError: Failed to fetch', action: CloseAction.RESUME}]]);
+    assert.ok(!clock.pending().includes(200));
+    clock.advance(200);
+    assert.equal(events.length, 1);
+  });
 
   test('a POST that fails while the page goes: the last message still leaves, in its keepalive POST', async () => {
     const {transport, fetch, source, events} = opened();

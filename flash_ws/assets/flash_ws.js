@@ -2279,11 +2279,20 @@ async function whyRefused(fetch, url) {
 const SESSION_HEADER = 'X-Flash-Ws-Session';
 
 /**
+ * After a POST failed (its action is `resume`), how long the event stream is still read before the
+ * connection closes to resume, if the stream has not ended by then: the stream may be healthy and
+ * the POST's failure a blip, and the page has no uplink meanwhile (tests/vectors/close_codes.json,
+ * uplink_lost_wait_s).
+ */
+const UPLINK_LOST_WAIT_MS = 5000;
+
+/**
  * What became of one POST: its CloseAction (close_codes.js, httpAction('post', ...)). `accepted`
  * (2xx); `refused` (the server read it and said no: the connection goes on); `resume` (the
  * request failed, the server answered 408, 429 or 5xx, or it no longer has the session: the
  * connection's uplink is over, nothing more is posted on it, but its event stream is read until it
- * ends, then the resume sends again what the server missed); `give_up` (401, 403: the page stops).
+ * ends or UPLINK_LOST_WAIT_MS pass, then the resume sends again what the server missed); `give_up`
+ * (401, 403: the page stops).
  * @typedef {{action: string, reason: string, code?: string, message?: string}} PostOutcome
  */
 
@@ -2300,6 +2309,8 @@ class SseTransport extends Transport {
   #posting = false;
   /** @type {PostOutcome | null} why this connection's POSTs stopped: its event stream is read until it ends */
   #uplinkLost = null;
+  #uplinkLostWaitMs;
+  #uplinkLostTimer = null;
   #stallMs;
   #setTimeout;
   #clearTimeout;
@@ -2313,13 +2324,16 @@ class SseTransport extends Transport {
    * @param {Pick<Console, 'error' | 'warn'>} dependencies.console where refused messages and stalls are reported
    * @param {number} [dependencies.stallMs] a request unanswered this long is reported (the page
    *   config's stall_warning_ms): the browser may be out of connections to the host
+   * @param {number} [dependencies.uplinkLostWaitMs] after a POST failed, how long the event stream
+   *   is still read before the connection closes to resume (UPLINK_LOST_WAIT_MS)
    * @param {(fn: () => void, ms: number) => unknown} [dependencies.setTimeout]
    * @param {(timer: unknown) => void} [dependencies.clearTimeout]
    */
-  constructor({sseUrl, postUrl}, {EventSource, fetch, console, stallMs = 10000,
+  constructor({sseUrl, postUrl}, {EventSource, fetch, console, stallMs = 10000, uplinkLostWaitMs = UPLINK_LOST_WAIT_MS,
     setTimeout = (fn, ms) => globalThis.setTimeout(fn, ms), clearTimeout = (timer) => globalThis.clearTimeout(timer)}) {
     super();
     this.#stallMs = stallMs;
+    this.#uplinkLostWaitMs = uplinkLostWaitMs;
     this.#setTimeout = setTimeout;
     this.#clearTimeout = clearTimeout;
     this.#sseUrl = sseUrl;
@@ -2368,6 +2382,7 @@ class SseTransport extends Transport {
 
   doClose() {
     this.#clearTimeout(this.#stallTimer);
+    if (this.#uplinkLostTimer !== null) this.#clearTimeout(this.#uplinkLostTimer);
     this.#source.close();
     this.#outbox = [];
   }
@@ -2402,9 +2417,16 @@ class SseTransport extends Transport {
         // frames (a draining server that no longer listens still sends its runs' ends on the open
         // streams). Nothing more is posted on it (a later POST could overtake the lost one); the
         // stream is read until it ends, then the client resumes and sends again what the server
-        // missed (docs/protocol.md, "SSE + POST"). A server that hears nothing ends the stream.
+        // missed (docs/protocol.md, "SSE + POST"). The stream may be healthy and the failure a
+        // blip, and the page cannot start or cancel anything meanwhile: unless it ends first, the
+        // connection closes after uplinkLostWaitMs to resume.
         this.#uplinkLost = outcome;
         this.#outbox = [];
+        this.#uplinkLostTimer = this.#setTimeout(() => {
+          this.#uplinkLostTimer = null;
+          const seconds = this.#uplinkLostWaitMs / 1000;
+          this.close(CloseReason.ERROR, {reason: `${outcome.reason}; the event stream was still open after ${seconds} s`, action: outcome.action});
+        }, this.#uplinkLostWaitMs);
         return; // #posting stays set: no POST leaves this connection any more
       }
       if (outcome.action === CloseAction.REFUSED) {
@@ -2759,7 +2781,8 @@ const REJOIN_MS = 150;
  *     {op: 'log', level, text}
  * `id` names one transport of the tab; the hub gives each a lane number of its own.
  * `uplinkLost` is the outcome of the POST that failed for the lane (or was answered "resume"):
- * nothing more of the lane is posted on this stream, which carries it until it ends.
+ * nothing more of the lane is posted on this stream, which carries it until it ends or
+ * uplinkLostWaitMs pass: then the lane alone ends, to resume.
  * @typedef {{port: MessagePort, id: number, hello: object, inStream: boolean, uplinkLost?: {reason: string, action: string}}} Lane
  */
 
@@ -2776,6 +2799,7 @@ class SharedHub {
   #streamTimer = null;
   /** @type {{lane: number, token: string, text: string}[]} */ #outbox = [];
   #posting = false;
+  #uplinkLostWaitMs;
 
   /**
    * @param {object} dependencies
@@ -2783,8 +2807,11 @@ class SharedHub {
    * @param {typeof fetch} dependencies.fetch
    * @param {(fn: () => void, ms: number) => unknown} dependencies.setTimeout
    * @param {(timer: unknown) => void} dependencies.clearTimeout
+   * @param {number} [dependencies.uplinkLostWaitMs] after a lane's POST failed, how long the stream
+   *   still carries the lane before it ends, to resume (UPLINK_LOST_WAIT_MS, as sse_transport.js)
    */
-  constructor({EventSource, fetch, setTimeout, clearTimeout}) {
+  constructor({EventSource, fetch, setTimeout, clearTimeout, uplinkLostWaitMs = UPLINK_LOST_WAIT_MS}) {
+    this.#uplinkLostWaitMs = uplinkLostWaitMs;
     this.#EventSource = EventSource;
     this.#fetch = fetch;
     this.#setTimeout = setTimeout;
@@ -2975,8 +3002,15 @@ class SharedHub {
     } else {
       // The lane's uplink is over, not the stream, which may still carry its frames (a draining
       // server that no longer listens still sends its runs' ends): as sse_transport.js does, nothing
-      // more of the lane is posted, and the lane ends with the stream (or when the server ends it).
-      lane.uplinkLost = {reason: outcome.reason, action: outcome.action};
+      // more of the lane is posted, and the lane ends with the stream (or when the server ends it),
+      // or after uplinkLostWaitMs (the stream may be healthy, the POST's failure a blip): then that
+      // lane alone ends, to resume; the others go on.
+      const lost = lane.uplinkLost = {reason: outcome.reason, action: outcome.action};
+      this.#setTimeout(() => {
+        if (this.#lanes.get(number) !== lane) return; // it ended meanwhile
+        const seconds = this.#uplinkLostWaitMs / 1000;
+        this.#closeLane(number, CloseReason.ERROR, {reason: `${lost.reason}; the event stream was still open after ${seconds} s`, action: lost.action});
+      }, this.#uplinkLostWaitMs);
     }
   }
 
