@@ -14,8 +14,14 @@ less the producer's ``ts``, same clock) and sequence. The workers' CPU is read f
 streaming phase only. ``--loop uvloop`` runs the servers and the load processes on uvloop, as
 ``benchmarks.scale --loop uvloop`` does its workers and load processes.
 
+``--server quart`` runs the same on flash_ws's own server stack instead: ``raw-quart`` servers
+(benchmarks/contenders/raw_quart.py: a bare Quart app speaking the same protocol, one hypercorn
+process per worker, ``--worker-class`` the loop), so what flash_ws costs and what Quart on hypercorn
+costs can be told apart.
+
     python -m benchmarks.scale_floor                 # the floor on asyncio
     python -m benchmarks.scale_floor --loop uvloop   # the same on uvloop
+    python -m benchmarks.scale_floor --server quart  # the floor of bare Quart on hypercorn
 """
 
 from __future__ import annotations
@@ -25,20 +31,43 @@ import asyncio
 import json
 import multiprocessing
 import os
-import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from websockets.asyncio.client import connect
 
-from benchmarks.contenders.streams import STATUS_PATH, StreamParams
+from benchmarks.contenders import raw_quart
+from benchmarks.contenders.streams import StreamParams
 from benchmarks.metering import cpu_seconds, machine_busy
-from benchmarks.processes import LOOPBACK, free_port, get_json, stop_process, wait_for
+from benchmarks.processes import LOOPBACK, children
 from benchmarks.scale_stack import shares
+from benchmarks.servers import ServerProcess
 from benchmarks.stats import EMPTY, account, summary
 
 CORES = os.cpu_count() or 1
+SERVERS = {"websockets": "raw-websockets", "quart": "raw-quart (bare Quart on hypercorn)"}  # --server: its name
+
+
+def server_command(server: str, loop: str) -> list[str]:
+    """One worker's command line (``{port}`` to fill in): raw_ws.py, or raw_quart.py under hypercorn."""
+    if server == "quart":
+        return raw_quart.command(loop)
+    return [sys.executable, "-m", "benchmarks.contenders.raw_ws", "--port", "{port}", "--loop", loop]
+
+
+def serving_pid(server: ServerProcess) -> int:
+    """The process that serves: hypercorn's worker (its child started by ``multiprocessing.spawn``, not
+    the resource tracker beside it), else the process started."""
+    assert server.proc is not None
+    for pid in children(server.proc.pid):
+        try:
+            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                return pid
+        except OSError:
+            pass
+    return server.serving_pid
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -52,6 +81,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ramp", type=float, default=100.0, help="connections opened per second, in all (100)")
     parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio",
                         help="event loop of the servers and the load processes (asyncio)")
+    parser.add_argument("--server", choices=tuple(SERVERS), default="websockets",
+                        help="bare websockets servers, or a bare Quart app on hypercorn (websockets)")
     parser.add_argument("--json", help="write the result as JSON to this path")
     args = parser.parse_args(argv)
     if min(args.sessions, args.streams, args.workers, args.clients) < 1 or min(args.rate, args.duration, args.ramp) <= 0:
@@ -118,16 +149,17 @@ def _client(urls: list[str], sessions: int, first: int, args: dict[str, Any], go
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Start the servers and the load, stream, and measure; the figures as a dict."""
-    ports = [free_port() for _ in range(args.workers)]
-    servers = [subprocess.Popen([sys.executable, "-m", "benchmarks.contenders.raw_ws", "--port", str(port), "--loop", args.loop])
-               for port in ports]
+    servers = [ServerProcess(f"floor_{args.server}", server_command(args.server, args.loop)) for _ in range(args.workers)]
     ctx = multiprocessing.get_context("spawn")
     go, results = ctx.Event(), ctx.Queue()
     clients: list[Any] = []
     try:
-        for port in ports:
-            wait_for(lambda port=port: get_json(f"http://{LOOPBACK}:{port}{STATUS_PATH}?key=-"), "a raw-websockets worker")
-        urls = [f"ws://{LOOPBACK}:{port}/" for port in ports]
+        for server in servers:
+            server.start()
+        for server in servers:
+            server.wait_ready()
+        pids = [serving_pid(server) for server in servers]
+        urls = [f"ws://{LOOPBACK}:{server.port}/" for server in servers]
         load = {"streams": args.streams, "rate": args.rate, "duration": args.duration, "interval": args.clients / args.ramp,
                 "loop": args.loop}
         first = 0
@@ -137,23 +169,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for client in clients:
             client.start()
         time.sleep(args.sessions / args.ramp + 2)  # every connection open (the clients' own pace)
-        cpu_before, busy_before, clock = [cpu_seconds(s.pid) or 0.0 for s in servers], machine_busy(), time.monotonic()
+        cpu_before, busy_before, clock = [cpu_seconds(pid) or 0.0 for pid in pids], machine_busy(), time.monotonic()
         go.set()
         outs = [results.get(timeout=args.duration + 120) for _ in clients]
         elapsed = time.monotonic() - clock
-        cpu = round(sum((cpu_seconds(s.pid) or 0.0) - before for s, before in zip(servers, cpu_before, strict=True)), 3)
+        cpu = round(sum((cpu_seconds(pid) or 0.0) - before for pid, before in zip(pids, cpu_before, strict=True)), 3)
         busy_after = machine_busy()
     finally:
         go.set()
         for client in clients:
             client.join(30)
         for server in servers:
-            stop_process(server)
+            server.stop()
     latencies = [v for out in outs for v in out["latency_ms"]]
     delivered = sum(out["delivered"] for out in outs)
     report = {k: sum(out["report"][k] for out in outs) for k in ("received", "lost", "duplicated", "reordered")}
     return {
-        "config": {k: getattr(args, k) for k in ("sessions", "streams", "rate", "duration", "workers", "clients", "loop")},
+        "config": {k: getattr(args, k) for k in ("sessions", "streams", "rate", "duration", "workers", "clients", "loop", "server")},
         "connected": sum(out["connected"] for out in outs), "expected": args.sessions * args.streams * round(args.duration * args.rate),
         "delivered": delivered, **report, "errors": sorted({e for out in outs for e in out["errors"]}),
         "latency_ms": summary(latencies), "workers_cpu_s": cpu,
@@ -167,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     result = run(args)
     latency = result["latency_ms"] or {}
-    print(f"raw-websockets floor, {args.sessions:,} connections x {args.streams} streams x {args.rate:g}/s on "
+    print(f"{SERVERS[args.server]} floor, {args.sessions:,} connections x {args.streams} streams x {args.rate:g}/s on "
           f"{args.workers} workers, {args.loop}: {result['delivered']:,} of {result['expected']:,} delivered, lost {result['lost']}, "
           f"duplicated {result['duplicated']}, reordered {result['reordered']}; p50 {latency.get('p50')} ms, "
           f"p99 {latency.get('p99')} ms; workers' CPU {result['workers_us_per_update']} µs / update; "

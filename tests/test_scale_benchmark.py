@@ -197,17 +197,21 @@ def test_redis_cluster_is_refused_without_redis_or_for_dash_stream():
         with pytest.raises(SystemExit):
             parse_args(argv)
 
+@pytest.mark.parametrize("server", ["websockets", "quart"])
 @pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
-def test_the_floor_runs_the_same_scenario_on_bare_websockets_servers_and_counts_every_update(tmp_path, loop):
+def test_the_floor_runs_the_same_scenario_on_bare_servers_and_counts_every_update(tmp_path, loop, server):
+    """Bare websockets servers (the default), or a bare Quart app on hypercorn (``--server quart``)."""
     out = tmp_path / "floor.json"
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks.scale_floor", "--sessions", str(SESSIONS), "--streams", str(STREAMS),
          "--rate", str(RATE), "--duration", str(DURATION), "--clients", "2", "--workers", "2", "--loop", loop,
-         "--json", str(out)],
+         *(["--server", server] if server != "websockets" else []), "--json", str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stdout + done.stderr
     result = json.loads(out.read_text())
     assert result["config"]["loop"] == loop and f"2 workers, {loop}:" in done.stdout
+    assert result["config"]["server"] == server
+    assert done.stdout.startswith("raw-quart (bare Quart on hypercorn) floor," if server == "quart" else "raw-websockets floor,")
     updates = SESSIONS * STREAMS * RATE * DURATION
     assert result["connected"] == SESSIONS and result["errors"] == []
     assert result["expected"] == result["delivered"] == result["received"] == updates

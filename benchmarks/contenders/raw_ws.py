@@ -5,6 +5,9 @@ acknowledgements, no resume. A client sends ``{"start": <stream name>, "params":
 concurrently); the server answers each update with ``[["out-<name>", {"children": {"seq", "ts"}}]]``
 (the same ``[id, props]`` pairs flash_ws carries) and ends a stream with ``{"fin": <key>}``.
 ``GET /_bench/status?key=...`` answers the benchmark's side channel.
+
+``serve_connection`` is that protocol over any WebSocket (its messages and its send): raw_quart.py
+speaks it on Quart served by hypercorn.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import asyncio
 import http
 import json
 import signal
+from collections.abc import AsyncIterable, Awaitable, Callable
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Request, Response, ServerConnection, serve
@@ -21,24 +25,29 @@ from websockets.datastructures import Headers
 
 from benchmarks.contenders.streams import BOOK, STATUS_PATH, STREAM_NAMES, StreamParams, component_id, update_props
 
+Send = Callable[[str], Awaitable[None]]
 
-async def _stream(ws: ServerConnection, name: str, params: StreamParams) -> None:
+
+async def _stream(send: Send, name: str, params: StreamParams) -> None:
     out = component_id(name)
     async for seq, ts in BOOK.updates(params):
-        await ws.send(json.dumps([[out, update_props(seq, ts)]]))
-    await ws.send(json.dumps({"fin": params.key}))
+        await send(json.dumps([[out, update_props(seq, ts)]]))
+    await send(json.dumps({"fin": params.key}))
 
 
-async def _handle(ws: ServerConnection) -> None:
+async def serve_connection(messages: AsyncIterable[str | bytes], send: Send) -> None:
+    """One connection: start a stream task for each ``{"start": name, "params": {...}}`` of
+    ``messages``, each sending its updates with ``send``, until ``messages`` ends (or fails: a dropped
+    connection); its streams go with it."""
     tasks: set[asyncio.Task[None]] = set()
     try:
-        async for message in ws:
+        async for message in messages:
             request = json.loads(message)
             name = request.get("start")
             if name not in STREAM_NAMES:
-                await ws.send(json.dumps({"error": f"unknown stream {name!r}"}))
+                await send(json.dumps({"error": f"unknown stream {name!r}"}))
                 continue
-            task = asyncio.get_running_loop().create_task(_stream(ws, name, StreamParams.from_json(request["params"])))
+            task = asyncio.get_running_loop().create_task(_stream(send, name, StreamParams.from_json(request["params"])))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
     except Exception:  # a dropped connection: its streams go with it
@@ -46,6 +55,10 @@ async def _handle(ws: ServerConnection) -> None:
     finally:
         for task in tasks:
             task.cancel()
+
+
+async def _handle(ws: ServerConnection) -> None:
+    await serve_connection(ws, ws.send)
 
 
 def _side_channel(connection: ServerConnection, request: Request) -> Response | None:
