@@ -56,11 +56,10 @@ import json
 import shlex
 import sys
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from benchmarks.flaky_net import machine, versions
+from benchmarks.flaky_net import machine, package_versions, versions
 from benchmarks.processes import program_version
 from benchmarks.scale_app import BACKENDS, MAX_STREAMS
 from benchmarks.scale_level import Config, run_level, say
@@ -78,15 +77,8 @@ def redis_supported() -> bool:
 def serving_versions(args: argparse.Namespace) -> dict[str, str]:
     """The versions of what serves the workers beyond ``flaky_net.versions``: FastAPI's and uvicorn's
     with ``--backend fastapi``, uvloop's with ``--loop uvloop``."""
-    packages = (("fastapi", "uvicorn", "httptools") if args.backend == "fastapi" else ()) + \
-        (("uvloop",) if args.loop == "uvloop" else ())
-    found = {}
-    for package in packages:
-        try:
-            found[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            found[package] = "not installed"
-    return found
+    return package_versions((("fastapi", "uvicorn", "httptools") if args.backend == "fastapi" else ())
+                            + (("uvloop",) if args.loop == "uvloop" else ()))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -70,6 +70,17 @@ function makeHub() {
   return {hub, clock, EventSource, fetch, tab};
 }
 
+/** A hub with two tabs whose lanes opened on its one event stream, which the server answered. */
+function twoTabsStreaming() {
+  const made = makeHub();
+  const [first, second] = [made.tab(), made.tab()];
+  first.say({op: 'open', id: 1, hello: HELLO, urls: URLS});
+  second.say({op: 'open', id: 1, hello: HELLO, urls: URLS});
+  made.clock.advance(50);
+  made.EventSource.last.serverOpens();
+  return {...made, first, second};
+}
+
 describe('SharedHub', () => {
   test('tabs opening together share one stream; each gets its own messages and lane ends', () => {
     const {clock, EventSource, tab} = makeHub();
@@ -107,12 +118,7 @@ describe('SharedHub', () => {
   });
 
   test('messages of several tabs leave in one POST at a time, batched, each answer going to its tab', async () => {
-    const {clock, EventSource, fetch, tab} = makeHub();
-    const [first, second] = [tab(), tab()];
-    first.say({op: 'open', id: 1, hello: HELLO, urls: URLS});
-    second.say({op: 'open', id: 1, hello: HELLO, urls: URLS});
-    clock.advance(50);
-    EventSource.last.serverOpens();
+    const {EventSource, fetch, first, second} = twoTabsStreaming();
     first.say({op: 'send', id: 1, session: 'a.1', text: '[{"t":"ack","seq":1}]'});
     second.say({op: 'send', id: 1, session: 'b.2', text: '[{"t":"ack","seq":2}]'});
     first.say({op: 'send', id: 1, session: 'a.1', text: '[{"t":"pong","id":1}]'});
@@ -132,12 +138,7 @@ describe('SharedHub', () => {
   });
 
   test('a POST that fails ends the uplink of the lanes it carried, not the stream: their frames still come; a stream that fails closes every lane', async () => {
-    const {clock, EventSource, fetch, tab} = makeHub();
-    const [first, second] = [tab(), tab()];
-    first.say({op: 'open', id: 1, hello: HELLO, urls: URLS});
-    second.say({op: 'open', id: 1, hello: HELLO, urls: URLS});
-    clock.advance(50);
-    EventSource.last.serverOpens();
+    const {EventSource, fetch, first, second} = twoTabsStreaming();
     first.say({op: 'send', id: 1, session: 'a.1', text: '[{"t":"ack","seq":1}]'});
     first.say({op: 'send', id: 1, session: 'a.1', text: '[{"t":"ack","seq":2}]'}); // waits for the POST in flight
     fetch.last.fail();
@@ -157,12 +158,7 @@ describe('SharedHub', () => {
   });
 
   test('a lane whose POST failed, on a stream that stays open and quiet, ends after the wait, to resume; the other lanes go on', async () => {
-    const {clock, EventSource, fetch, tab} = makeHub();
-    const [first, second] = [tab(), tab()];
-    first.say({op: 'open', id: 1, hello: HELLO, urls: URLS});
-    second.say({op: 'open', id: 1, hello: HELLO, urls: URLS});
-    clock.advance(50);
-    EventSource.last.serverOpens();
+    const {clock, EventSource, fetch, first, second} = twoTabsStreaming();
     first.say({op: 'send', id: 1, session: 'a.1', text: '[{"t":"ack","seq":1}]'});
     fetch.last.fail();
     await settle();
