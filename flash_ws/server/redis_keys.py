@@ -65,14 +65,15 @@ def reap(worker: str) -> str:
 # nothing twice; frames the page acknowledged before they were stored are never stored (``last_seq``
 # moves past them). Keys' TTLs are renewed only when a session's ``ttl`` is not 0, its ``runs`` only
 # when not empty (they did not change since the last store).
-# KEYS: meta, frames of each session. ARGV: owner, then per session: epoch, highest_run, runs, acked,
-# conn, ttl, n, and n seq, text pairs.
+# KEYS: meta, frames of each session. ARGV: owner, then one JSON array with an entry per session (in
+# the order of KEYS): [epoch, highest_run, runs, acked, conn, ttl, [seq, text, seq, text, ...]]. One
+# argument for the whole batch: the worker packs it in one orjson call, not a dozen arguments per
+# session (Redis decodes it, off the worker's CPU).
 APPEND = """
-local owner, a, out = ARGV[1], 2, {}
-for s = 1, #KEYS / 2 do
-  local meta, frames, epoch = KEYS[2 * s - 1], KEYS[2 * s], ARGV[a]
-  local acked, ttl, first = tonumber(ARGV[a + 3]), tonumber(ARGV[a + 5]), a + 7
-  local after = first + 2 * tonumber(ARGV[a + 6])
+local owner, batch, out = ARGV[1], cjson.decode(ARGV[2]), {}
+for s = 1, #batch do
+  local meta, frames, entry = KEYS[2 * s - 1], KEYS[2 * s], batch[s]
+  local epoch, acked, ttl, pairs = entry[1], tonumber(entry[4]), tonumber(entry[6]), entry[7]
   local state = redis.call('HMGET', meta, 'owner', 'epoch', 'last_seq', 'acked')
   if not state[2] or state[2] ~= epoch then
     out[s] = -1
@@ -80,24 +81,25 @@ for s = 1, #KEYS / 2 do
     out[s] = -2
   else
     local last = tonumber(state[3])
-    for i = first, after - 1, 2 do
-      local seq = tonumber(ARGV[i])
+    for i = 1, #pairs, 2 do
+      local seq = tonumber(pairs[i])
       if seq > last then
-        redis.call('XADD', frames, seq .. '-0', 'f', ARGV[i + 1])
+        redis.call('XADD', frames, string.format('%d-0', seq), 'f', pairs[i + 1])
         last = seq
       end
     end
     if acked > tonumber(state[4]) then
-      redis.call('XTRIM', frames, 'MINID', (acked + 1) .. '-0')
+      redis.call('XTRIM', frames, 'MINID', string.format('%d-0', acked + 1))
     else
       acked = tonumber(state[4])
     end
     if acked > last then
       last = acked
     end
-    redis.call('HSET', meta, 'last_seq', last, 'acked', acked, 'highest_run', ARGV[a + 1], 'conn', ARGV[a + 4])
-    if ARGV[a + 2] ~= '' then
-      redis.call('HSET', meta, 'runs', ARGV[a + 2])
+    redis.call('HSET', meta, 'last_seq', string.format('%d', last), 'acked', string.format('%d', acked),
+               'highest_run', string.format('%d', entry[2]), 'conn', entry[5])
+    if entry[3] ~= '' then
+      redis.call('HSET', meta, 'runs', entry[3])
     end
     if ttl > 0 then
       redis.call('EXPIRE', meta, ttl)
@@ -105,7 +107,6 @@ for s = 1, #KEYS / 2 do
     end
     out[s] = last
   end
-  a = after
 end
 return out
 """

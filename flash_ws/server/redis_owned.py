@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import orjson
 from redis.exceptions import NoScriptError, RedisError
 
 from ..protocol import ServerSession
@@ -193,7 +194,7 @@ class Recorder:
         """Store the batch's new frames (the script's SHA alone: no check per pipeline that Redis has
         it; loaded again when Redis says it lost it); False when there was nothing to store."""
         plan: list[tuple[OwnedSession, int, int]] = []  # session, last seq and highest run sent along
-        calls: list[tuple[list[str], list[Any]]] = []  # APPEND's keys and arguments, per session
+        calls: list[tuple[list[str], list[Any]]] = []  # APPEND's keys and its entry, per session
         messages: list[tuple[str, Control | Wake]] = []  # for remote connections, after the frames are stored
         now = time.monotonic()
         for live in batch:
@@ -214,7 +215,7 @@ class Recorder:
                 live.refreshed_at = now  # if this store fails, renewed a quarter of the TTL later: in time
             calls.append(([keys.meta(live.sid), keys.frames(live.sid)],
                           [core.epoch, core.highest_run, runs_arg, core.replay.first_seq - 1,
-                           live.connection_worker(), self.key_ttl if renew else 0, len(pairs) // 2, *pairs]))
+                           live.connection_worker(), self.key_ttl if renew else 0, pairs]))
             plan.append((live, seq, core.highest_run))
             live.trimmed_seq = core.replay.first_seq - 1
             connection = live.connection
@@ -228,8 +229,8 @@ class Recorder:
         pipe = self.redis.pipeline(transaction=False)
         groups = [[call] for call in calls] if self._per_session else [calls]
         for group in groups:
-            names = [name for call_keys, _args in group for name in call_keys]
-            pipe.evalsha(self._append.sha, len(names), *names, self.worker, *(arg for _keys, call_args in group for arg in call_args))
+            names = [name for call_keys, _entry in group for name in call_keys]
+            pipe.evalsha(self._append.sha, len(names), *names, self.worker, orjson.dumps([entry for _keys, entry in group]))
         for worker, message in messages:
             await self.bus.queue(pipe, worker, message)
         results = (await pipe.execute(raise_on_error=False))[:len(groups)]
