@@ -700,3 +700,18 @@ def test_frames_of_a_run_the_shared_store_does_not_know_are_marked_until_it_does
     assert session.shared_runs.first_unknown == 4
     session.shared_runs.share(2)
     assert session.shared_runs.first_unknown is None
+
+
+def test_the_active_runs_map_is_one_object_until_a_run_starts_or_ends() -> None:
+    """The Redis store sends a session's runs again only when this object changed (identity)."""
+    session = new_session()
+    send(session, Start(1, "a", []), Start(2, "b", []))
+    first = session.active_run_callbacks()
+    assert first == {1: "a", 2: "b"} and session.active_run_callbacks() is first
+    assert session.emit_update(1, '[["x",{"n":1}]]') and session.active_run_callbacks() is first
+    session.end_run(1, "done")
+    ended = session.active_run_callbacks()
+    assert ended == {2: "b"} and ended is not first
+    send(session, Start(3, "b", []))  # replaces run 2
+    assert session.active_run_callbacks() == {3: "b"}
+    assert session.lose_runs(ErrorInfo("worker_lost", "gone")) == [3] and session.active_run_callbacks() == {}

@@ -168,6 +168,9 @@ class ReplayBuffer:
         count = min(len(self._frames), self.last_seq - seq)
         if count <= 0:
             return []
+        if count == 1:
+            number, text, _size = self._frames[-1]
+            return [(number, text)]
         tail = [(number, text) for number, text, _size in islice(reversed(self._frames), count)]
         tail.reverse()
         return tail

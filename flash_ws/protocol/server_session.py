@@ -81,6 +81,7 @@ class ServerSession:
         self._ping: str | None = None  # the latest server ping not yet sent
         self._pong: str | None = None  # the answer to the latest client ping not yet sent
         self._runs: dict[int, _Run] = {}
+        self._run_callbacks: dict[int, str] | None = None  # active_run_callbacks() until the runs change
         self._active_by_identity: dict[tuple[str, str], int] = {}  # (cb, key) -> its active run
         self._highest_run = 0
         self.shared_runs = SharedRuns()  # which runs a shared store knows (the Redis store tells it)
@@ -232,6 +233,7 @@ class ServerSession:
             message = f"{excerpt(frame.cb)} refused: this page already has {limit} active runs (the limit)"
             return commands + [self._refuse(frame, "too_many_runs", message)]
         self._runs[frame.run] = _Run(frame.cb, frame.key)
+        self._run_callbacks = None
         self._active_by_identity[(frame.cb, frame.key)] = frame.run
         return commands + [StartRun(frame.run, frame.cb, frame.args)]
 
@@ -296,6 +298,7 @@ class ServerSession:
 
     def _finish(self, run: int, reason: EndReason, error: ErrorInfo | None = None) -> None:
         record = self._runs.pop(run)
+        self._run_callbacks = None
         if self._active_by_identity.get((record.cb, record.key)) == run:
             del self._active_by_identity[(record.cb, record.key)]
         self._sequence(End(0, run, reason, error))
@@ -358,7 +361,10 @@ class ServerSession:
         return self._highest_run
 
     def active_run_callbacks(self) -> dict[int, str]:
-        return {run: record.cb for run, record in self._runs.items()}
+        """``{run: callback}`` of the active runs: the same object until they change (not to be modified)."""
+        if self._run_callbacks is None:
+            self._run_callbacks = {run: record.cb for run, record in self._runs.items()}
+        return self._run_callbacks
 
     @classmethod
     def restore(cls, token: str, epoch: str, callbacks: Container[str], limits: Limits, frames: list[tuple[int, str]],
@@ -375,6 +381,7 @@ class ServerSession:
         session._highest_run = highest_run
         for run, cb in runs.items():
             session._runs[run] = _Run(cb)  # lost at once (lose_runs): their keys do not matter
+        session._run_callbacks = None
         return session
 
     def void(self, count: int) -> int:

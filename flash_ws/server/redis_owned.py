@@ -208,7 +208,7 @@ class Recorder:
             if pairs:
                 seq = pairs[-2]  # the last one sent along
             runs = core.active_run_callbacks()
-            runs_arg = "" if runs == live.stored_runs else json.dumps(runs)
+            runs_arg = "" if runs is live.stored_runs else json.dumps(runs)  # the same object: unchanged
             live.stored_runs = runs
             renew = now - live.refreshed_at >= self.key_ttl / 4
             if renew:
