@@ -34,6 +34,12 @@ running behind).
     python -m benchmarks.scale --redis cluster          # a 3-master Redis Cluster instead of one redis-server
     python -m benchmarks.scale --quick                  # 200 sessions, 10 s
     python -m benchmarks.scale --contender dash-stream  # the same load on Dash 4.5's own streaming callbacks
+    python -m benchmarks.scale --paired /tmp/before     # worker1 on another checkout (git worktree add); --swap: worker0
+
+``--paired DIR`` runs one of the two workers from another checkout of this repository (its process's
+cwd is DIR, so it imports DIR's flash_ws and ``scale_app``): both serve half the pages of the same
+load at the same time, so their CPU compares the two codes without the drift between runs; the
+report adds a line per level with each worker's CPU and this checkout's change against DIR.
 
 ``--contender dash-stream`` serves the same page with Dash 4.5's streaming callbacks
 (``dash_stream_scale_app``, in the Dash 4.5 interpreter ``servers.dash45_python`` finds; with Redis its
@@ -54,16 +60,17 @@ import datetime
 import inspect
 import json
 import shlex
+import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from benchmarks.flaky_net import machine, package_versions, versions
-from benchmarks.processes import program_version
+from benchmarks.processes import ROOT, program_version
 from benchmarks.scale_app import BACKENDS, MAX_STREAMS
 from benchmarks.scale_level import Config, run_level, say
-from benchmarks.scale_report import P99_LIMIT_MS, conclusion, markdown_tables
+from benchmarks.scale_report import P99_LIMIT_MS, conclusion, markdown_tables, paired_cpu_ratio, paired_line
 from benchmarks.scale_stack import CONTENDER_NAMES
 
 
@@ -79,6 +86,20 @@ def serving_versions(args: argparse.Namespace) -> dict[str, str]:
     with ``--backend fastapi``, uvloop's with ``--loop uvloop``."""
     return package_versions((("fastapi", "uvicorn", "httptools") if args.backend == "fastapi" else ())
                             + (("uvloop",) if args.loop == "uvloop" else ()))
+
+
+def checkout_sha(path: Path) -> str | None:
+    """The short sha of ``path``'s HEAD, with "+dirty" when it has uncommitted changes; None when it is
+    not a git checkout (or git does not answer)."""
+    def git(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["git", "-C", str(path), *args], capture_output=True, text=True, timeout=20)
+
+    try:
+        head = git("rev-parse", "--short", "HEAD")
+        dirty = head.returncode == 0 and bool(git("status", "--porcelain").stdout.strip())
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return head.stdout.strip() + ("+dirty" if dirty else "") if head.returncode == 0 else None
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -110,6 +131,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--dash-redis-pool", type=int, default=None, metavar="N",
                         help="dash-stream: redis-py connections per worker (default: redis-py's 100, past which "
                              "Dash's publishes fail with 'Too many connections')")
+    parser.add_argument("--paired", type=Path, metavar="DIR",
+                        help="another checkout of this repository: worker1 runs from it (its flash_ws and scale_app), "
+                             "worker0 from this one, on the same load at the same time; 2 workers, flash_ws only")
+    parser.add_argument("--swap", action="store_true", help="with --paired: DIR's code on worker0, this one's on worker1")
     parser.add_argument("--quick", action="store_true", help="200 sessions for 10 s unless given")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the results as JSON")
     args = parser.parse_args(argv)
@@ -139,6 +164,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--backend {args.backend} runs flash_ws only (Dash 4.5's streaming is served on Quart here)")
     if args.redis == "cluster" and args.contender != "flash_ws":
         parser.error("--redis cluster runs flash_ws only (Dash's RedisSharedStorage speaks to one Redis)")
+    if args.swap and args.paired is None:
+        parser.error("--swap needs --paired DIR")
+    if args.paired is not None:
+        args.paired = args.paired.resolve()
+        missing = [f for f in ("flash_ws/__init__.py", "benchmarks/scale_app.py") if not (args.paired / f).is_file()]
+        if missing:
+            parser.error(f"--paired {args.paired} is not a checkout of this repository: no {' or '.join(missing)}")
+        if args.workers != 2:
+            parser.error(f"--paired compares two workers: it needs 2, not {args.workers}")
+        if args.contender != "flash_ws":
+            parser.error("--paired runs flash_ws only, not --contender " + args.contender)
     if args.contender == "flash_ws" and not args.no_redis and not redis_supported():
         parser.error("this flash_ws has no Redis session store yet (Flash(redis_url=...)): use --no-redis")
     return args
@@ -154,7 +190,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         workers=args.workers, redis=not args.no_redis,
                         redis_cluster=args.redis == "cluster" and not args.no_redis, lb=args.lb, clients=args.clients, ramp=args.ramp,
                         loop=args.loop, contender=args.contender, dash_redis_pool=args.dash_redis_pool,
-                        backend=args.backend)
+                        backend=args.backend, paired=None if args.paired is None else str(args.paired), swap=args.swap)
         say(f"[{len(levels) + 1}/{len(args.levels)}] {sessions:,} sessions × {args.streams} streams × {args.rate:g}/s, "
             f"{config.describe()} …")
         level = await run_level(config)
@@ -162,6 +198,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         run_ = level.get("run") or {}
         say(f"  {level['elapsed_s']:.0f}s: p99 {(run_.get('latency_ms') or {}).get('p99', '–')} ms, "
             f"lost {run_.get('lost', '–')}, holds: {level['verdict']['holds']}")
+    paired = {} if args.paired is None else {"paired": {
+        "dir": str(args.paired), "swap": args.swap, "shas": {"this": checkout_sha(ROOT), "dir": checkout_sha(args.paired)},
+        "cpu_ratio": [paired_cpu_ratio(level) for level in levels]}}
     return {"levels": levels, "meta": {
         "started_at": started_at.isoformat(timespec="seconds"),
         "elapsed_s": round(time.monotonic() - clock, 1),
@@ -173,6 +212,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "versions": {**versions(), **serving_versions(args), "nginx": program_version(["nginx", "-v"]),
                      "redis": program_version(["redis-server", "--version"])},
         "machine": machine(),
+        **paired,
     }}
 
 
@@ -182,6 +222,10 @@ def main(argv: list[str] | None = None) -> int:
     results = asyncio.run(run(args))
     print(markdown_tables(results["levels"]))
     print()
+    if "paired" in results["meta"]:
+        for level in results["levels"]:
+            print(paired_line(level, results["meta"]["paired"]["shas"]))
+        print()
     print(results["meta"]["conclusion"])
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -39,6 +39,13 @@ class Config:
     dash_redis_pool: int | None = None  # dash-stream: redis-py connections per worker (None: its default, 100)
     redis_cluster: bool = False  # with redis: a Redis Cluster of 3 masters instead of one redis-server
     backend: str = "quart"  # flash_ws's workers: Quart under hypercorn, or "fastapi" under uvicorn
+    paired: str | None = None  # another checkout: one worker (worker1; worker0 with swap) runs from there
+    swap: bool = False
+
+    @property
+    def worker_cwds(self) -> dict[int, Path]:
+        """The workers that run from another checkout than this one, by index."""
+        return {} if self.paired is None else {0 if self.swap else 1: Path(self.paired)}
 
     @property
     def count(self) -> int:
@@ -56,7 +63,8 @@ class Config:
         loop = (", fastapi/uvicorn" if self.backend == "fastapi" else "") + (", uvloop" if self.loop == "uvloop" else "")
         pool = f" (pool {self.dash_redis_pool})" if self.dash_redis_pool and self.contender != "flash_ws" else ""
         who = "" if self.contender == "flash_ws" else f"{self.contender}{pool}: "
-        return f"{who}{self.workers} worker{'s' if self.workers > 1 else ''}, {store}, {self.lb}{loop}"
+        paired = "".join(f", worker{index} from {cwd}" for index, cwd in self.worker_cwds.items())
+        return f"{who}{self.workers} worker{'s' if self.workers > 1 else ''}, {store}, {self.lb}{loop}{paired}"
 
 
 def say(text: str) -> None:
@@ -215,7 +223,8 @@ async def run_level(config: Config) -> dict[str, Any]:
     try:
         await stack.start(redis=config.redis, workers=config.workers, lb=config.lb, nginx_processes=config.nginx_processes,
                           clients=config.load_processes, loop=config.loop, contender=contender,
-                          redis_pool=config.dash_redis_pool, redis_cluster=config.redis_cluster, backend=config.backend)
+                          redis_pool=config.dash_redis_pool, redis_cluster=config.redis_cluster, backend=config.backend,
+                          cwds=config.worker_cwds)
         await _warm_up(stack, level, config)
         await asyncio.sleep(1.0)
         meters = Meters(stack, None if contender is FLASH_WS else shares(config.sessions, config.workers))

@@ -256,3 +256,39 @@ def speed_verdict(level: dict[str, Any]) -> str:
     met = p99 is not None and us is not None and p99 <= SPEED_P99_MS and us <= SPEED_CPU_US and run["lost"] == 0
     return (f"speed target (p99 <= {SPEED_P99_MS:.0f} ms, workers' CPU <= {SPEED_CPU_US:.0f} µs per update): "
             f"{'met' if met else '**not met**'} (p99 {_fmt(p99)} ms, {_fmt(us)} µs per update, {level['setup']})")
+
+
+def _paired_workers(level: dict[str, Any]) -> tuple[str, str]:
+    """A paired level's worker on this checkout and its worker on the other (worker1; worker0 with swap)."""
+    return ("worker1", "worker0") if level["config"]["swap"] else ("worker0", "worker1")
+
+
+def paired_cpu_ratio(level: dict[str, Any]) -> float | None:
+    """A paired level's run CPU of this checkout's worker over the other checkout's: below 1, this
+    checkout costs less. None when the level did not run or a worker's CPU could not be read."""
+    run = level.get("run")
+    if run is None:
+        return None
+    pct = run["cpu"]["percent_of_core"]
+    this, other = (pct.get(name) for name in _paired_workers(level))
+    return round(this / other, 4) if this and other else None
+
+
+def paired_line(level: dict[str, Any], shas: dict[str, str | None]) -> str:
+    """A paired level in one line: each worker's checkout (``shas``: ``this``, ``dir``), its run CPU and
+    connections (an even split shows that each served half the pages), and this checkout's change."""
+    c, run = level["config"], level.get("run")
+    head = f"paired, {c['sessions']:,} sessions: "
+    if run is None:
+        return head + f"no run ({level['error']})"
+    pct, workers = run["cpu"]["percent_of_core"], level["memory"]["workers"]
+    this, other = _paired_workers(level)
+    labels = {this: f"this checkout, {shas['this'] or 'no git'}", other: f"{c['paired']}, {shas['dir'] or 'no git'}"}
+    parts = []
+    for name in sorted(labels):
+        conns = workers.get(name, {}).get("connections")
+        parts.append(f"{name} ({labels[name]}) {_fmt(pct.get(name))} % of a core"
+                     + ("" if conns is None else f", {conns:,} connections"))
+    ratio = paired_cpu_ratio(level)
+    change = "–" if ratio is None else f"{(ratio - 1) * 100:+.1f} %"
+    return head + "; ".join(parts) + f": this checkout {change} vs {c['paired']}"

@@ -66,15 +66,16 @@ def worker_command(contender: ScaleContender, loop: str, backend: str = "quart")
 
 
 class Worker(ServerProcess):
-    """One server process (``worker_command``) serving the contender's app on its own port. It gets
-    no store URL or backend but those in ``env``; ``pid`` is the process that serves, from its status."""
+    """One server process (``worker_command``) serving the contender's app on its own port, run from
+    ``cwd`` (another checkout's: it imports that one's flash_ws and app). It gets no store URL or
+    backend but those in ``env``; ``pid`` is the process that serves, from its status."""
 
     def __init__(self, index: int, env: dict[str, str], workdir: Path, loop: str = "asyncio",
-                 contender: ScaleContender = FLASH_WS, backend: str = "quart") -> None:
+                 contender: ScaleContender = FLASH_WS, backend: str = "quart", cwd: Path = ROOT) -> None:
         env = {**env, "FLASH_WS_BENCH_BACKEND": backend} if backend != "quart" else env
         super().__init__(f"worker{index}", worker_command(contender, loop, backend), env,
                          unset=("FLASH_WS_REDIS_URL", "DASH_SHARED_STORAGE", "FLASH_WS_BENCH_BACKEND"),
-                         log=workdir / f"worker{index}.log", ready_path=STATUS_PATH)
+                         log=workdir / f"worker{index}.log", ready_path=STATUS_PATH, cwd=cwd)
         self.index = index
         self.pid: int | None = None
 
@@ -153,12 +154,13 @@ class Stack:
 
     async def start(self, *, redis: bool, workers: int, lb: str, nginx_processes: int, clients: int,
                     loop: str = "asyncio", contender: ScaleContender = FLASH_WS, redis_pool: int | None = None,
-                    redis_cluster: bool = False, backend: str = "quart") -> None:
+                    redis_cluster: bool = False, backend: str = "quart", cwds: dict[int, Path] | None = None) -> None:
         """redis-server (with ``redis``; a Redis Cluster of 3 of them with ``redis_cluster``, the
         workers given its first node's URL: they find out it is a cluster), the workers, nginx (with ``lb == "nginx"``; else the load
         processes alternate between the workers' ports) and ``clients`` load processes, all on
         ``loop`` ("asyncio" or "uvloop"), serving and speaking ``contender`` (``redis_pool``: see
-        ``ScaleContender.redis_env``), flash_ws's workers on ``backend`` (one of ``BACKENDS``)."""
+        ``ScaleContender.redis_env``), flash_ws's workers on ``backend`` (one of ``BACKENDS``); the
+        workers indexed in ``cwds`` run from the directory given there, the others from the project root."""
         if backend not in BACKENDS or (backend != "quart" and contender is not FLASH_WS):
             raise ValueError(f"backend {backend!r} is not one of {BACKENDS}, or not flash_ws's")
         env = {"PYTHONUNBUFFERED": "1"}
@@ -170,7 +172,8 @@ class Stack:
             else:
                 self.redis = await asyncio.to_thread(RedisServer, binary, self.workdir, 20_000)
             env.update(contender.redis_env(self.redis.url, redis_pool))
-        self.workers = [Worker(i, env, self.workdir, loop, contender, backend) for i in range(workers)]
+        self.workers = [Worker(i, env, self.workdir, loop, contender, backend, (cwds or {}).get(i, ROOT))
+                        for i in range(workers)]
         for worker in self.workers:
             worker.start()
         for worker in self.workers:

@@ -24,14 +24,16 @@ from benchmarks.processes import LOOPBACK, ROOT, children, free_port, get_json, 
 
 
 class ServerProcess:
-    """One server: ``command`` (a list, ``{port}`` filled in) run from the project root with ``env``
-    added to this process's environment, less the variables named in ``unset``. It is ready when
-    ``ready_path`` answers JSON; its output goes to ``log`` (default: a file in the temporary directory)."""
+    """One server: ``command`` (a list, ``{port}`` filled in) run from ``cwd`` (default the project
+    root) with ``env`` added to this process's environment, less the variables named in ``unset``.
+    It is ready when ``ready_path`` answers JSON; its output goes to ``log`` (default: a file in the
+    temporary directory)."""
 
     def __init__(self, name: str, command: list[str], env: dict[str, str] | None = None, *,
                  unset: Iterable[str] = (), log: Path | None = None,
-                 ready_path: str = f"{STATUS_PATH}?key=ready") -> None:
+                 ready_path: str = f"{STATUS_PATH}?key=ready", cwd: Path = ROOT) -> None:
         self.name = name
+        self.cwd = cwd
         self.port = free_port()
         self.command = [part.format(port=self.port) for part in command]
         self.env = env or {}
@@ -44,7 +46,7 @@ class ServerProcess:
     def start(self) -> None:
         """Start the process (does not wait: see ``wait_ready``)."""
         env = {key: value for key, value in os.environ.items() if key not in self.unset}
-        self.proc = subprocess.Popen(self.command, cwd=ROOT, env={**env, **self.env},
+        self.proc = subprocess.Popen(self.command, cwd=self.cwd, env={**env, **self.env},
                                      stdout=self.log.open("wb"), stderr=subprocess.STDOUT)
 
     def wait_ready(self, timeout: float = 60.0) -> None:
