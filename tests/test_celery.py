@@ -216,6 +216,46 @@ async def test_the_cleanup_survives_a_second_cancellation(eager):
     await eventually(lambda: not r.exists(key), what="the stream's deletion after the revoke")
 
 
+async def test_a_cancellation_a_redis_read_swallows_still_stops_the_follower_and_revokes(eager, monkeypatch):
+    """A blocking read that swallows the CancelledError (as some redis-py versions' did) returns
+    as if nothing happened: the follower sees the task's pending cancellation and stops anyway."""
+    from redis.asyncio import Redis
+
+    app, r = eager
+    task_id = str(uuid.uuid4())
+    r.xadd(stream_key(task_id), {"kind": "start", "task": "test.lockstep"})
+    r.xadd(stream_key(task_id), {"kind": "item", "data": '{"i": 0}'})
+    revoked, swallowed = threading.Event(), asyncio.Event()
+    xread = Redis.xread
+
+    async def swallowing_xread(self, streams, count=None, block=None):
+        try:
+            return await xread(self, streams, count=count, block=block)
+        except asyncio.CancelledError:
+            swallowed.set()
+            return []
+
+    monkeypatch.setattr(Redis, "xread", swallowing_xread)
+
+    class Revoked(AsyncResult):
+        def revoke(self, **options: object) -> None:
+            revoked.set()
+
+    items = []
+
+    async def callback() -> None:
+        async with follow(Revoked(task_id, app=app), poll_interval=5.0, revoke=True) as stream:
+            async for item in stream:
+                items.append(item)
+
+    consumer = asyncio.create_task(callback())
+    await eventually(lambda: items == [{"i": 0}], what="the first item")
+    consumer.cancel()  # while it waits in its 5 s blocking read
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(consumer, TIMEOUT)
+    assert swallowed.is_set() and revoked.is_set()
+
+
 async def test_a_task_that_ends_without_its_end_marker_is_noticed_through_the_backend(eager):
     """A worker that dies writes no end marker: the follower asks the result backend when the stream is quiet."""
     app, r = eager

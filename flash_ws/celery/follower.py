@@ -112,6 +112,7 @@ class TaskStream:
 
     async def _follow(self) -> AsyncGenerator[Any, None]:
         client: Any = None  # redis.asyncio's Redis, or RedisCluster
+        cancel = _CancelWatch()
         try:
             result = await self.submit()
             key = stream_key(result.id)
@@ -119,6 +120,7 @@ class TaskStream:
             last, heard = "0-0", time.monotonic()
             while True:
                 response = await client.xread({key: last}, count=_READ_COUNT, block=max(1, int(self.poll_interval * 1000)))
+                cancel.check()
                 entries = _entries(response)
                 if not entries:
                     state = await self._state()
@@ -231,6 +233,20 @@ class TaskStream:
         finally:
             if client is not None:
                 await client.aclose()
+
+
+class _CancelWatch:
+    """Whether this task was asked to cancel since the watch began, even if a library on the way
+    swallowed the ``CancelledError`` (a blocking read of some redis-py versions can: redis-py issues
+    2028 and 2551); ``check`` raises it again, so the follower stops and revokes its task."""
+
+    def __init__(self) -> None:
+        self._task = asyncio.current_task()
+        self._before = self._task.cancelling() if self._task is not None else 0
+
+    def check(self) -> None:
+        if self._task is not None and self._task.cancelling() > self._before:
+            raise asyncio.CancelledError
 
 
 _cleanups: set[asyncio.Future[None]] = set()
