@@ -1,24 +1,18 @@
-// The page's client: one session carried by one transport at a time, reconnecting with backoff;
-// in "auto" mode, over SSE + POST when the WebSocket fails.
+// The page's client: one session carried by one transport at a time, the Connection's (which
+// reconnects with backoff; in "auto" mode, over SSE + POST when the WebSocket fails).
 
 import {PropsApplier} from './apply.js';
-import {backoffDelay} from './backoff.js';
 import {CloseAction} from './close_codes.js';
 import {decodeMessage, encodeMessage, ProtocolError} from './codec.js';
+import {Connection, describeClose} from './connection.js';
 import {instanceKey, forInstance} from './instances.js';
 import {canonicalJson} from './json.js';
 import {LayoutGuard} from './layout_guard.js';
 import {ClientSession} from './session.js';
 import {CloseReason} from './transport.js';
-import {TransportChoice} from './transport_choice.js';
 
 /** `end` error codes that mean the run's worker stopped: reported as lost runs (flash_ws:lost). */
 const LOST_WITH_A_WORKER = new Set(['worker_lost', 'worker_shutdown']);
-
-/** With auto, WebSocket reconnections in a row that fail to open before the page moves to SSE. */
-const FALLBACK_AFTER_FAILED_RECONNECTS = 3;
-/** After a dead path, event stream attempts given sse_open_timeout_ms to open; later ones wait for the watchdog. */
-const MAX_QUICK_ATTEMPTS = 10;
 
 /** @typedef {import('./apply.js').Batch} Batch */
 /** @typedef {import('./codec.js').Frame} Frame */
@@ -58,32 +52,17 @@ const ClientState = Object.freeze({
 export class FlashClient {
   #config;
   /** @type {string | null} why the server refused the page, once it gave up */ #refusal = null;
-  #transports;
-  #choice;
-  #wsTimeoutMs;
+  #connection;
   #now;
   #setTimeout;
   #clearTimeout;
-  #random;
   #console;
   #session;
   #applier;
   #guard;
   #state = ClientState.IDLE;
-  /** @type {Transport | null} */ #transport = null;
-  #welcomed = false;
-  #trialTimer = null; // the WebSocket on trial must be welcomed before it fires
-  #openTimer = null; // after a dead path, an event stream attempt must open before it fires
-  #silentCloses = 0; // connections and attempts in a row closed for silence (a dead path)
-  #sseOpenTimeoutMs;
-  #attempt = 0; // reconnection attempts since the last welcome
-  #reconnectTimer = null;
   #ackTimer = null;
   /** @type {number | null} */ #ackDeadline = null;
-  /** @type {number | null} */ #silenceLimit; // ms without a message before the connection is dead
-  #watchdog = null;
-  #lastHeard = 0;
-  #failedReconnects = 0; // WebSocket attempts in a row that never opened
   /** @type {number | null} */ #graceMs; // the server keeps a dropped page's session this long
   #graceTimer = null; // runs from a drop to the next welcome: past it, the session is gone
   /** @type {(lost: {cb: string, name: string, reason?: string}) => void} */ #onLost;
@@ -134,28 +113,29 @@ export class FlashClient {
     wallClock = () => Date.now(),
   }) {
     this.#config = config;
-    this.#transports = transports;
-    this.#choice = new TransportChoice({
-      configured: config.transport,
-      search: location.search,
-      storage: sessionStorage,
-      wallClock,
-      retryAfterMs: config.ws_retry_after_ms,
+    this.#connection = new Connection({
+      config,
+      transports,
+      hello: () => this.#session.hello(),
+      onMessage: (text) => this.#receive(text),
+      onClose: (reason, detail) => this.#closed(reason, detail),
+      now,
+      setTimeout,
+      clearTimeout,
+      random,
       console,
+      sessionStorage,
+      location,
+      wallClock,
     });
-    this.#wsTimeoutMs = config.ws_timeout_ms ?? 2000;
-    this.#sseOpenTimeoutMs = config.sse_open_timeout_ms ?? 1000;
     this.#now = now;
     this.#setTimeout = setTimeout;
     this.#clearTimeout = clearTimeout;
-    this.#random = random;
     this.#console = console;
     this.#onLost = onLost;
     this.#session = new ClientSession({
       ackEvery: config.ack_every, ackIntervalMs: config.ack_interval_ms, ackBytes: config.ack_bytes,
     });
-    this.#silenceLimit =
-      config.heartbeat_ms === undefined ? null : config.heartbeat_ms + (config.heartbeat_timeout_ms ?? 0);
     this.#graceMs = config.resume_grace_ms ?? null;
     this.#guard = new LayoutGuard({hasComponent, layoutIds, console, declaredProps: config.props_check ? declaredProps : null});
     this.#applier = new PropsApplier({
@@ -170,7 +150,7 @@ export class FlashClient {
   connect() {
     if (this.#state !== ClientState.IDLE) return;
     this.#state = ClientState.RUNNING;
-    this.#open();
+    this.#connection.open();
   }
 
   /** Closes the connection for good. */
@@ -183,7 +163,7 @@ export class FlashClient {
    * A page restored from the back/forward cache may connect() again; its session is then new.
    */
   leave() {
-    if (this.#welcomed) this.#send([{t: 'bye'}], {last: true});
+    if (this.#connection.welcomed) this.#send([{t: 'bye'}], {last: true});
     this.#disconnect(ClientState.IDLE);
   }
 
@@ -194,22 +174,12 @@ export class FlashClient {
    */
   wake() {
     if (this.#state !== ClientState.RUNNING) return;
-    const silent = this.#silenceLimit !== null && this.#now() - this.#lastHeard > this.#silenceLimit;
-    if (this.#transport !== null && silent) {
-      this.#transport.close(CloseReason.HEARTBEAT_TIMEOUT);
-    }
-    if (this.#reconnectTimer !== null) {
-      this.#clearTimer(this.#reconnectTimer);
-      this.#attempt = 0;
-      this.#open();
-    }
+    this.#connection.wake();
   }
 
   #disconnect(state) {
     this.#state = state;
-    this.#clearTimer(this.#reconnectTimer);
-    this.#reconnectTimer = null;
-    this.#transport?.close(CloseReason.NORMAL);
+    this.#connection.close();
   }
 
   /**
@@ -260,43 +230,6 @@ export class FlashClient {
     }
   }
 
-  #open() {
-    this.#reconnectTimer = null;
-    const transport = this.#transports[this.#choice.name]();
-    this.#transport = transport;
-    let opened = false;
-    transport.onopen = () => {
-      opened = true;
-      this.#silentCloses = 0;
-      this.#clearTimer(this.#openTimer);
-      this.#openTimer = null;
-      this.#heardFromServer();
-    };
-    transport.onmessage = (text) => {
-      this.#heardFromServer();
-      this.#receive(text);
-    };
-    transport.onclose = (reason, detail) => this.#closed(reason, detail, opened);
-    if (this.#choice.onTrial) {
-      this.#trialTimer = this.#setTimeout(() => transport.close(CloseReason.WELCOME_TIMEOUT), this.#wsTimeoutMs);
-    } else if (this.#choice.name === 'sse' && this.#silentCloses > 0 && this.#silentCloses <= MAX_QUICK_ATTEMPTS) {
-      // After a dead path the browser may hand the event stream a pooled connection that died with
-      // it: an attempt the server has not answered soon (it answers at once) is replaced.
-      this.#openTimer = this.#setTimeout(() => transport.close(CloseReason.OPEN_TIMEOUT), this.#sseOpenTimeoutMs);
-    }
-    this.#heardFromServer(); // a connection attempt that never answers (a dead path) is dead too
-    transport.open(this.#session.hello());
-  }
-
-  /** Restarts the watchdog: a connection (or attempt) silent past the server's heartbeat is dead. */
-  #heardFromServer() {
-    this.#lastHeard = this.#now();
-    if (this.#silenceLimit === null) return;
-    this.#clearTimer(this.#watchdog);
-    const transport = this.#transport;
-    this.#watchdog = this.#setTimeout(() => transport.close(CloseReason.HEARTBEAT_TIMEOUT), this.#silenceLimit);
-  }
-
   #receive(text) {
     let frames;
     try {
@@ -304,7 +237,7 @@ export class FlashClient {
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
       this.#console.error(`flash_ws: unreadable message from the server (${error.code}): ${error.message}`);
-      this.#transport.close(CloseReason.PROTOCOL_ERROR);
+      this.#connection.transport.close(CloseReason.PROTOCOL_ERROR);
       return;
     }
     /** @type {Batch[]} */
@@ -314,18 +247,9 @@ export class FlashClient {
     for (const effect of this.#session.receive(frames, this.#now(), text.length)) {
       switch (effect.kind) {
         case 'welcome':
-          this.#welcomed = true;
-          this.#attempt = 0;
           this.#clearTimer(this.#graceTimer);
           this.#graceTimer = null;
-          this.#transport.session = this.#session.token;
-          this.#clearTimer(this.#trialTimer);
-          this.#trialTimer = null;
-          this.#choice.welcomed();
-          this.#console.info(
-            `flash_ws: connected over ${this.#transport.name}, ${effect.resumed ? 'session resumed' : 'new session'}` +
-              ` (${this.#choice.why})`,
-          );
+          this.#connection.welcome(this.#session.token, effect.resumed);
           break;
         case 'lost':
           batches.push(this.#resetOf(effect.cb, effect.key));
@@ -364,7 +288,7 @@ export class FlashClient {
         this.#console.info(`flash_ws: ${this.#nameOf(cb)} stopped: the components it updates left the page`);
       }
     }
-    if (gap) this.#transport.close(CloseReason.SEQUENCE_GAP);
+    if (gap) this.#connection.transport.close(CloseReason.SEQUENCE_GAP);
     else this.#flushOutgoing();
   }
 
@@ -375,20 +299,17 @@ export class FlashClient {
     this.#console.error(error === null ? `flash_ws: ${what}` : `flash_ws: ${what}: ${error.code}: ${error.message}`);
   }
 
-  /** @param {string} reason @param {CloseDetail} detail @param {boolean} opened whether the transport had opened */
-  #closed(reason, detail, opened) {
-    const wasWelcomed = this.#welcomed;
-    this.#transport = null;
-    this.#welcomed = false;
+  /**
+   * The connection closed: the session waits for the next one, unless the page closed it or the
+   * server refused it for good.
+   * @param {string} reason @param {CloseDetail} detail
+   * @returns {boolean} whether the connection reconnects
+   */
+  #closed(reason, detail) {
     this.#session.onDisconnect();
     this.#setAckTimer(null);
-    for (const timer of [this.#watchdog, this.#trialTimer, this.#openTimer]) this.#clearTimer(timer);
-    this.#watchdog = null;
-    this.#trialTimer = null;
-    this.#openTimer = null;
-    if (this.#state !== ClientState.RUNNING) return; // closed on purpose
-    const action = detail.action ?? CloseAction.RESUME; // a close of this side's own: resume
-    if (action === CloseAction.GIVE_UP) {
+    if (this.#state !== ClientState.RUNNING) return false; // closed on purpose
+    if ((detail.action ?? CloseAction.RESUME) === CloseAction.GIVE_UP) {
       this.#state = ClientState.STOPPED;
       const refusal = describeClose(reason, detail);
       this.#refusal = refusal;
@@ -400,37 +321,12 @@ export class FlashClient {
         this.#console.error(`flash_ws: ${this.#nameOf(cb)} was stopped: the server refused the connection (${refusal})`);
         this.#onLost({cb, name: this.#nameOf(cb), reason: 'refused', message: refusal});
       }
-      return;
+      return false;
     }
     if (this.#graceTimer === null && this.#graceMs !== null && this.#session.token !== null) {
       this.#graceTimer = this.#setTimeout(() => this.#sessionExpired(), this.#graceMs);
     }
-    if (this.#choice.onTrial) {
-      this.#choice.fallBack(this.#trialFailure(reason, detail, opened));
-      this.#reconnectTimer = this.#setTimeout(() => this.#open(), 0);
-      return;
-    }
-    if (action === CloseAction.REPLACED) {
-      // quiet: another connection of this session took over; this one was still the page's, so resume
-      this.#console.info(`flash_ws: a newer connection took over the session (${describeClose(reason, detail)}); resuming`);
-    } else if (wasWelcomed) {
-      this.#console.warn(`flash_ws: connection lost (${describeClose(reason, detail)}); reconnecting`);
-    }
-    this.#failedReconnects = opened ? 0 : this.#failedReconnects + 1;
-    if (this.#choice.canFallBack && this.#failedReconnects >= FALLBACK_AFTER_FAILED_RECONNECTS) {
-      // the WebSocket worked, then stopped getting through (a proxy changed?): the session goes on over SSE
-      this.#choice.fallBack(`${this.#failedReconnects} reconnections failed after a drop`);
-      this.#reconnectTimer = this.#setTimeout(() => this.#open(), 0);
-      return;
-    }
-    // at once only after a welcome: a server that closes every new connection so gets the backoff
-    const now = action === CloseAction.RESUME_NOW && wasWelcomed;
-    if (now) this.#attempt = 0;
-    // an attempt abandoned for silence has waited already: the backoff does not grow with it
-    const silent = reason === CloseReason.OPEN_TIMEOUT || (reason === CloseReason.HEARTBEAT_TIMEOUT && !opened);
-    this.#silentCloses = silent || reason === CloseReason.HEARTBEAT_TIMEOUT ? this.#silentCloses + 1 : 0;
-    const delay = now ? 0 : backoffDelay(silent ? 0 : this.#attempt++, {}, this.#random);
-    this.#reconnectTimer = this.#setTimeout(() => this.#open(), delay);
+    return true;
   }
 
   /**
@@ -449,12 +345,6 @@ export class FlashClient {
         `${seconds} s (its resume_grace), so the session is gone; reconnecting for new runs`);
       this.#onLost({cb, name: this.#nameOf(cb), reason: 'unreachable'});
     }
-  }
-
-  /** @returns {string} how the WebSocket on trial failed, for the logs */
-  #trialFailure(reason, detail, opened) {
-    if (reason === CloseReason.WELCOME_TIMEOUT) return `no welcome within ${this.#wsTimeoutMs} ms`;
-    return `closed before ${opened ? 'the welcome' : 'opening'} (${describeClose(reason, detail)})`;
   }
 
   /** Sends what the session has for the server now, then arranges for the next ack. */
@@ -482,7 +372,7 @@ export class FlashClient {
 
   /** @param {Frame[]} frames @param {{last?: boolean}} [options] see Transport.send */
   #send(frames, options) {
-    if (frames.length > 0) this.#transport.send(encodeMessage(frames), options);
+    if (frames.length > 0) this.#connection.transport.send(encodeMessage(frames), options);
   }
 
   /**
@@ -501,13 +391,6 @@ export class FlashClient {
 
   /** The transport chosen and why (for the dev-tools view). */
   get transportChoice() {
-    return {name: this.#choice.name, why: this.#choice.why};
+    return this.#connection.choice;
   }
 }
-
-/** @param {string} reason @param {CloseDetail} detail @returns {string} e.g. "server_closed 4008: heartbeat timeout" */
-function describeClose(reason, detail) {
-  const what = detail.code === undefined ? reason : `${reason} ${detail.code}`;
-  return detail.reason ? `${what}: ${detail.reason}` : what;
-}
-

@@ -10,8 +10,8 @@ export const CloseReason = Object.freeze({
   PROTOCOL_ERROR: 'protocol_error', // the server sent something this client cannot read
   SEQUENCE_GAP: 'sequence_gap', // frames were lost: reconnect to resume
   HEARTBEAT_TIMEOUT: 'heartbeat_timeout', // the server was silent for longer than its heartbeat allows
-  WELCOME_TIMEOUT: 'welcome_timeout', // no welcome came in time (the WebSocket on trial, see FlashClient)
-  OPEN_TIMEOUT: 'open_timeout', // an event stream attempt did not open in time (see FlashClient)
+  WELCOME_TIMEOUT: 'welcome_timeout', // no welcome came in time (the WebSocket on trial, see Connection)
+  OPEN_TIMEOUT: 'open_timeout', // an event stream attempt did not open in time (see Connection)
 });
 
 export const TransportState = Object.freeze({IDLE: 'idle', OPENING: 'opening', OPEN: 'open', CLOSED: 'closed'});

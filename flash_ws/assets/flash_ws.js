@@ -344,26 +344,6 @@ class Flush {
   }
 }
 
-// ---- backoff.js ----
-
-// Reconnection delays: a pure function of the attempt number.
-
-/**
- * Milliseconds to wait before reconnection `attempt` (0 is the first retry): capped exponential
- * growth, minus up to `jitter` of it at random so that many pages do not retry in step. The first
- * retry waits at most `base` (100 ms by default).
- * @param {number} attempt a non-negative integer
- * @param {{base?: number, factor?: number, cap?: number, jitter?: number}} [options]
- * @param {() => number} [random] uniform in [0, 1)
- * @returns {number}
- */
-function backoffDelay(attempt, {base = 100, factor = 2, cap = 5000, jitter = 0.5} = {}, random = Math.random) {
-  if (!Number.isInteger(attempt) || attempt < 0) {
-    throw new RangeError(`attempt must be a non-negative integer, got ${attempt}`);
-  }
-  return Math.min(cap, base * factor ** attempt) * (1 - jitter * random());
-}
-
 // ---- close_codes.js ----
 
 // Close codes and what the page does for each: the table of docs/protocol.md ("Close codes"),
@@ -631,6 +611,541 @@ function quote(value) {
 
 function truncate(text, length) {
   return text.length > length ? `${text.slice(0, length)}…` : text;
+}
+
+// ---- backoff.js ----
+
+// Reconnection delays: a pure function of the attempt number.
+
+/**
+ * Milliseconds to wait before reconnection `attempt` (0 is the first retry): capped exponential
+ * growth, minus up to `jitter` of it at random so that many pages do not retry in step. The first
+ * retry waits at most `base` (100 ms by default).
+ * @param {number} attempt a non-negative integer
+ * @param {{base?: number, factor?: number, cap?: number, jitter?: number}} [options]
+ * @param {() => number} [random] uniform in [0, 1)
+ * @returns {number}
+ */
+function backoffDelay(attempt, {base = 100, factor = 2, cap = 5000, jitter = 0.5} = {}, random = Math.random) {
+  if (!Number.isInteger(attempt) || attempt < 0) {
+    throw new RangeError(`attempt must be a non-negative integer, got ${attempt}`);
+  }
+  return Math.min(cap, base * factor ** attempt) * (1 - jitter * random());
+}
+
+// ---- transport.js ----
+
+// The lifecycle every transport shares. A transport is one connection attempt, used once.
+
+/** Why a transport closed. */
+const CloseReason = Object.freeze({
+  NORMAL: 'normal', // this side closed it on purpose
+  ERROR: 'error', // the connection failed or dropped
+  SERVER_CLOSED: 'server_closed', // the server closed it cleanly
+  REFUSED: 'refused', // the server refused the connection: its close code or status says give up
+  REPLACED: 'replaced', // a newer connection of the same session took over (close code 4009)
+  PROTOCOL_ERROR: 'protocol_error', // the server sent something this client cannot read
+  SEQUENCE_GAP: 'sequence_gap', // frames were lost: reconnect to resume
+  HEARTBEAT_TIMEOUT: 'heartbeat_timeout', // the server was silent for longer than its heartbeat allows
+  WELCOME_TIMEOUT: 'welcome_timeout', // no welcome came in time (the WebSocket on trial, see Connection)
+  OPEN_TIMEOUT: 'open_timeout', // an event stream attempt did not open in time (see Connection)
+});
+
+const TransportState = Object.freeze({IDLE: 'idle', OPENING: 'opening', OPEN: 'open', CLOSED: 'closed'});
+
+/** @typedef {import('./codec.js').Frame} Frame */
+/**
+ * What the connection said when it closed: the close code and reason, and what the page does
+ * about it (a CloseAction of close_codes.js; absent means resume with backoff).
+ * @typedef {{code?: number, reason?: string, action?: string}} CloseDetail
+ */
+
+/**
+ * Owns the lifecycle idle -> opening -> open -> closed. Subclasses implement doOpen(hello),
+ * doClose() and write(text, last), and report their connection through emitOpen(),
+ * emitMessage(text) and emitClose(reason, detail). The handlers onopen, onmessage(text) and
+ * onclose(reason, detail) are called at most once each for open and close, and never after the close.
+ */
+class Transport {
+  /** @type {() => void} */
+  onopen = () => {};
+  /** @type {(text: string) => void} */
+  onmessage = () => {};
+  /** @type {(reason: string, detail: CloseDetail) => void} */
+  onclose = () => {};
+  /**
+   * The token of the session the server welcomed this connection into; the client sets it. A
+   * transport that names the session in its requests (SSE + POST) reads it.
+   * @type {string | null}
+   */
+  session = null;
+  #state = TransportState.IDLE;
+
+  /** @returns {string} one of TransportState */
+  get state() {
+    return this.#state;
+  }
+
+  /**
+   * Starts connecting; a failure to start is reported through onclose.
+   * @param {Frame} hello the first frame of the connection, which the transport delivers as it
+   *   connects: a WebSocket sends it first, an EventSource names it in its URL
+   */
+  open(hello) {
+    if (this.#state !== TransportState.IDLE) {
+      throw new Error(`cannot open a transport that is ${this.#state}: transports are used once`);
+    }
+    this.#state = TransportState.OPENING;
+    try {
+      this.doOpen(hello);
+    } catch (error) {
+      this.emitClose(CloseReason.ERROR, {reason: String(error)});
+    }
+  }
+
+  /**
+   * Closes the connection; onclose is called at once with `reason` and `detail`.
+   * @param {string} [reason] @param {CloseDetail} [detail]
+   */
+  close(reason = CloseReason.NORMAL, detail = {}) {
+    if (this.#state === TransportState.CLOSED) return;
+    if (this.#state !== TransportState.IDLE) this.doClose();
+    this.emitClose(reason, detail);
+  }
+
+  /**
+   * @param {string} text one encoded message
+   * @param {{last?: boolean}} [options] last: the page is leaving and this is its last message,
+   *   which must get out even as the page unloads
+   */
+  send(text, {last = false} = {}) {
+    if (this.#state !== TransportState.OPEN) throw new Error(`cannot send on a transport that is ${this.#state}`);
+    this.write(text, last);
+  }
+
+  /** For subclasses: the connection is open. */
+  emitOpen() {
+    if (this.#state !== TransportState.OPENING) return;
+    this.#state = TransportState.OPEN;
+    this.onopen();
+  }
+
+  /** For subclasses: a message arrived. @param {string} text */
+  emitMessage(text) {
+    if (this.#state === TransportState.OPEN) this.onmessage(text);
+  }
+
+  /** For subclasses: the connection is over. @param {string} reason @param {CloseDetail} [detail] */
+  emitClose(reason, detail = {}) {
+    if (this.#state === TransportState.CLOSED) return;
+    this.#state = TransportState.CLOSED;
+    this.onclose(reason, detail);
+  }
+
+  /** @returns {string} the transport's name, for logs */
+  get name() {
+    throw new Error(`${this.constructor.name} must define name`);
+  }
+
+  /** Starts connecting. @param {Frame} hello */
+  doOpen(hello) {
+    throw new Error(`${this.constructor.name} must implement doOpen()`);
+  }
+
+  /** Drops the connection without reporting it (close() reports). */
+  doClose() {
+    throw new Error(`${this.constructor.name} must implement doClose()`);
+  }
+
+  /**
+   * Sends one message on the open connection.
+   * @param {string} text @param {boolean} last the page's last message (see send)
+   */
+  write(text, last) {
+    throw new Error(`${this.constructor.name} must implement write()`);
+  }
+}
+
+// ---- transport_choice.js ----
+
+// Which transport a page uses, and why: the page config's `transport`, a transport forced for
+// debugging, or what the tab remembers of a WebSocket that failed.
+
+/** @typedef {'websocket' | 'sse'} TransportName */
+
+const TRANSPORTS = Object.freeze(['websocket', 'sse']);
+
+/** sessionStorage key: `{transport: 'sse', at, why}` once a WebSocket failed in this tab. */
+const REMEMBER_KEY = 'flash_ws.transport';
+/** sessionStorage key and URL query parameter that force a transport. */
+const FORCE_KEY = 'flash_ws.force';
+const FORCE_PARAM = 'flash_ws_transport';
+
+/**
+ * The transport of one page life. In "auto" mode the WebSocket is on trial until its first
+ * welcome; if it fails first, the page falls back to SSE for the rest of its life, and the tab
+ * remembers it so that its next pages go straight to SSE until `retryAfterMs` have passed. A
+ * transport forced by the URL (`?flash_ws_transport=sse`) or by sessionStorage
+ * (`flash_ws.force`) overrides the config and never falls back.
+ */
+class TransportChoice {
+  #storage;
+  #wallClock;
+  /** @type {TransportName} */ #name;
+  #why;
+  #onTrial = false;
+  #auto = false;
+
+  /**
+   * @param {object} options
+   * @param {string} [options.configured] the page config's transport: auto, websocket or sse
+   * @param {string} [options.search] the page URL's query string (location.search)
+   * @param {Storage | null} [options.storage] the tab's sessionStorage; null when unavailable
+   * @param {() => number} [options.wallClock] milliseconds since the epoch
+   * @param {number} [options.retryAfterMs] how long the tab sticks to SSE after a WebSocket failed
+   * @param {Pick<Console, 'warn'>} [options.console]
+   */
+  constructor({
+    configured = 'auto',
+    search = '',
+    storage = null,
+    wallClock = () => Date.now(),
+    retryAfterMs = 600_000,
+    console = globalThis.console,
+  }) {
+    this.#storage = storage;
+    this.#wallClock = wallClock;
+    const forced = this.#forced(search, console);
+    if (forced !== null) {
+      [this.#name, this.#why] = forced;
+    } else if (TRANSPORTS.includes(configured)) {
+      [this.#name, this.#why] = [configured, `"${configured}" in the page config`];
+    } else {
+      this.#chooseAuto(retryAfterMs);
+    }
+  }
+
+  /** @returns {TransportName} the transport to connect with */
+  get name() {
+    return this.#name;
+  }
+
+  /** @returns {string} why this transport, for the logs */
+  get why() {
+    return this.#why;
+  }
+
+  /** @returns {boolean} the WebSocket has not been welcomed yet, and SSE takes over if it fails */
+  get onTrial() {
+    return this.#onTrial;
+  }
+
+  /** @returns {boolean} the page is on a WebSocket that auto chose: SSE may still take over */
+  get canFallBack() {
+    return this.#auto && this.#name === 'websocket';
+  }
+
+  /** A connection was welcomed: the transport is settled for this page life. */
+  welcomed() {
+    if (!this.#onTrial) return;
+    this.#onTrial = false;
+    this.#tryStorage((storage) => storage.removeItem(REMEMBER_KEY)); // the WebSocket works (again)
+  }
+
+  /** The WebSocket on trial failed: SSE from now on, and for the tab's next pages. @param {string} failure */
+  fallBack(failure) {
+    this.#onTrial = false;
+    this.#name = 'sse';
+    this.#why = `websocket failed: ${failure}; remembered for this tab`;
+    const record = JSON.stringify({transport: 'sse', at: this.#wallClock(), why: failure});
+    this.#tryStorage((storage) => storage.setItem(REMEMBER_KEY, record));
+  }
+
+  /** @returns {[TransportName, string] | null} the transport forced for debugging, and by what */
+  #forced(search, console) {
+    const sources = [
+      [new URLSearchParams(search).get(FORCE_PARAM), (value) => `?${FORCE_PARAM}=${value}`],
+      [this.#tryStorage((storage) => storage.getItem(FORCE_KEY)), () => `sessionStorage["${FORCE_KEY}"]`],
+    ];
+    for (const [value, source] of sources) {
+      if (value === null) continue;
+      if (TRANSPORTS.includes(value)) return [value, `forced by ${source(value)}`];
+      console.warn(`flash_ws: ignoring ${source(value)}: expected "websocket" or "sse"`);
+    }
+    return null;
+  }
+
+  #chooseAuto(retryAfterMs) {
+    const remembered = this.#remembered();
+    const age = remembered === null ? null : this.#wallClock() - remembered.at;
+    if (age !== null && age >= 0 && age < retryAfterMs) {
+      this.#name = 'sse';
+      this.#why = `remembered for this tab: websocket failed ${seconds(age)} ago (${remembered.why}); retried after ${seconds(retryAfterMs)}`;
+      return;
+    }
+    this.#name = 'websocket';
+    this.#onTrial = true;
+    this.#auto = true;
+    this.#why = age === null ? 'auto' : `auto: retrying websocket, which failed in this tab ${seconds(age)} ago`;
+  }
+
+  /** @returns {{at: number, why: string} | null} the record of a WebSocket that failed in this tab */
+  #remembered() {
+    let record;
+    try {
+      record = JSON.parse(this.#tryStorage((storage) => storage.getItem(REMEMBER_KEY)) ?? 'null');
+    } catch {
+      return null; // not ours, or damaged: as if absent
+    }
+    return record?.transport === 'sse' && Number.isFinite(record.at) ? {at: record.at, why: String(record.why)} : null;
+  }
+
+  /** sessionStorage may be missing or refuse access (privacy settings, sandboxed frames, quota). */
+  #tryStorage(use) {
+    try {
+      return this.#storage === null ? null : use(this.#storage);
+    } catch {
+      return null;
+    }
+  }
+}
+
+/** @param {number} ms @returns {string} */
+function seconds(ms) {
+  return `${Math.round(ms / 1000)} s`;
+}
+
+// ---- connection.js ----
+
+// The page's connection: one transport at a time, chosen by TransportChoice, watched for silence,
+// and replaced after every unexpected close: with backoff, at once, or (auto) over SSE when the
+// WebSocket fails. What the connection carries is the client's (see FlashClient).
+
+
+/** With auto, WebSocket reconnections in a row that fail to open before the page moves to SSE. */
+const FALLBACK_AFTER_FAILED_RECONNECTS = 3;
+/** After a dead path, event stream attempts given sse_open_timeout_ms to open; later ones wait for the watchdog. */
+const MAX_QUICK_ATTEMPTS = 10;
+
+/** @typedef {import('./transport.js').Transport} Transport */
+/** @typedef {import('./transport.js').CloseDetail} CloseDetail */
+/** @typedef {import('./transport_choice.js').TransportName} TransportName */
+
+class Connection {
+  #transports;
+  #choice;
+  #wsTimeoutMs;
+  #now;
+  #setTimeout;
+  #clearTimeout;
+  #random;
+  #console;
+  #hello;
+  #onMessage;
+  #onClose;
+  /** @type {Transport | null} */ #transport = null;
+  #welcomed = false;
+  #trialTimer = null; // the WebSocket on trial must be welcomed before it fires
+  #openTimer = null; // after a dead path, an event stream attempt must open before it fires
+  #silentCloses = 0; // connections and attempts in a row closed for silence (a dead path)
+  #sseOpenTimeoutMs;
+  #attempt = 0; // reconnection attempts since the last welcome
+  #reconnectTimer = null;
+  /** @type {number | null} */ #silenceLimit; // ms without a message before the connection is dead
+  #watchdog = null;
+  #lastHeard = 0;
+  #failedReconnects = 0; // WebSocket attempts in a row that never opened
+
+  /**
+   * @param {object} options
+   * @param {import('./client.js').PageConfig} options.config
+   * @param {Record<TransportName, () => Transport>} options.transports a new transport of each
+   *   kind for each connection attempt
+   * @param {() => import('./codec.js').Frame} options.hello the hello frame each transport opens with
+   * @param {(text: string) => void} options.onMessage a message of the connection's
+   * @param {(reason: string, detail: CloseDetail) => boolean} options.onClose the connection
+   *   closed; returns whether to reconnect (false: closed on purpose, or refused for good)
+   * @param {() => number} options.now milliseconds, on the clock of setTimeout
+   * @param {(fn: () => void, ms: number) => unknown} options.setTimeout
+   * @param {(timer: unknown) => void} options.clearTimeout
+   * @param {() => number} options.random for the backoff jitter
+   * @param {Pick<Console, 'info' | 'warn' | 'error'>} options.console
+   * @param {Storage | null} options.sessionStorage where the tab remembers a failed WebSocket
+   * @param {{search: string}} options.location the page's, for ?flash_ws_transport=
+   * @param {() => number} options.wallClock milliseconds since the epoch, for what the tab remembers
+   */
+  constructor({
+    config, transports, hello, onMessage, onClose, now, setTimeout, clearTimeout, random, console, sessionStorage,
+    location, wallClock,
+  }) {
+    this.#transports = transports;
+    this.#choice = new TransportChoice({
+      configured: config.transport,
+      search: location.search,
+      storage: sessionStorage,
+      wallClock,
+      retryAfterMs: config.ws_retry_after_ms,
+      console,
+    });
+    this.#wsTimeoutMs = config.ws_timeout_ms ?? 2000;
+    this.#sseOpenTimeoutMs = config.sse_open_timeout_ms ?? 1000;
+    this.#now = now;
+    this.#setTimeout = setTimeout;
+    this.#clearTimeout = clearTimeout;
+    this.#random = random;
+    this.#console = console;
+    this.#hello = hello;
+    this.#onMessage = onMessage;
+    this.#onClose = onClose;
+    this.#silenceLimit =
+      config.heartbeat_ms === undefined ? null : config.heartbeat_ms + (config.heartbeat_timeout_ms ?? 0);
+  }
+
+  /** @returns {Transport | null} the transport of the current attempt; null between attempts */
+  get transport() {
+    return this.#transport;
+  }
+
+  /** Whether the current transport was welcomed (its session is the page's). */
+  get welcomed() {
+    return this.#welcomed;
+  }
+
+  /** The transport chosen and why (for the dev-tools view). */
+  get choice() {
+    return {name: this.#choice.name, why: this.#choice.why};
+  }
+
+  /** Opens a transport now, replacing a reconnection waiting for its backoff. */
+  open() {
+    this.#reconnectTimer = null;
+    const transport = this.#transports[this.#choice.name]();
+    this.#transport = transport;
+    let opened = false;
+    transport.onopen = () => {
+      opened = true;
+      this.#silentCloses = 0;
+      this.#clearTimer(this.#openTimer);
+      this.#openTimer = null;
+      this.#heardFromServer();
+    };
+    transport.onmessage = (text) => {
+      this.#heardFromServer();
+      this.#onMessage(text);
+    };
+    transport.onclose = (reason, detail) => this.#closed(reason, detail, opened);
+    if (this.#choice.onTrial) {
+      this.#trialTimer = this.#setTimeout(() => transport.close(CloseReason.WELCOME_TIMEOUT), this.#wsTimeoutMs);
+    } else if (this.#choice.name === 'sse' && this.#silentCloses > 0 && this.#silentCloses <= MAX_QUICK_ATTEMPTS) {
+      // After a dead path the browser may hand the event stream a pooled connection that died with
+      // it: an attempt the server has not answered soon (it answers at once) is replaced.
+      this.#openTimer = this.#setTimeout(() => transport.close(CloseReason.OPEN_TIMEOUT), this.#sseOpenTimeoutMs);
+    }
+    this.#heardFromServer(); // a connection attempt that never answers (a dead path) is dead too
+    transport.open(this.#hello());
+  }
+
+  /** Closes the transport, and cancels a reconnection waiting for its backoff. */
+  close() {
+    this.#clearTimer(this.#reconnectTimer);
+    this.#reconnectTimer = null;
+    this.#transport?.close(CloseReason.NORMAL);
+  }
+
+  /** See FlashClient.wake. */
+  wake() {
+    const silent = this.#silenceLimit !== null && this.#now() - this.#lastHeard > this.#silenceLimit;
+    if (this.#transport !== null && silent) {
+      this.#transport.close(CloseReason.HEARTBEAT_TIMEOUT);
+    }
+    if (this.#reconnectTimer !== null) {
+      this.#clearTimer(this.#reconnectTimer);
+      this.#attempt = 0;
+      this.open();
+    }
+  }
+
+  /**
+   * The server welcomed the transport into session `token`: the WebSocket's trial is over, the
+   * backoff starts again from its first delay, and the console says which transport and why.
+   * @param {string} token @param {boolean} resumed
+   */
+  welcome(token, resumed) {
+    this.#welcomed = true;
+    this.#attempt = 0;
+    this.#transport.session = token;
+    this.#clearTimer(this.#trialTimer);
+    this.#trialTimer = null;
+    this.#choice.welcomed();
+    this.#console.info(
+      `flash_ws: connected over ${this.#transport.name}, ${resumed ? 'session resumed' : 'new session'}` +
+        ` (${this.#choice.why})`,
+    );
+  }
+
+  /** Restarts the watchdog: a connection (or attempt) silent past the server's heartbeat is dead. */
+  #heardFromServer() {
+    this.#lastHeard = this.#now();
+    if (this.#silenceLimit === null) return;
+    this.#clearTimer(this.#watchdog);
+    const transport = this.#transport;
+    this.#watchdog = this.#setTimeout(() => transport.close(CloseReason.HEARTBEAT_TIMEOUT), this.#silenceLimit);
+  }
+
+  /** @param {string} reason @param {CloseDetail} detail @param {boolean} opened whether the transport had opened */
+  #closed(reason, detail, opened) {
+    const wasWelcomed = this.#welcomed;
+    this.#transport = null;
+    this.#welcomed = false;
+    for (const timer of [this.#watchdog, this.#trialTimer, this.#openTimer]) this.#clearTimer(timer);
+    this.#watchdog = null;
+    this.#trialTimer = null;
+    this.#openTimer = null;
+    if (!this.#onClose(reason, detail)) return;
+    const action = detail.action ?? CloseAction.RESUME; // a close of this side's own: resume
+    if (this.#choice.onTrial) {
+      this.#choice.fallBack(this.#trialFailure(reason, detail, opened));
+      this.#reconnectTimer = this.#setTimeout(() => this.open(), 0);
+      return;
+    }
+    if (action === CloseAction.REPLACED) {
+      // quiet: another connection of this session took over; this one was still the page's, so resume
+      this.#console.info(`flash_ws: a newer connection took over the session (${describeClose(reason, detail)}); resuming`);
+    } else if (wasWelcomed) {
+      this.#console.warn(`flash_ws: connection lost (${describeClose(reason, detail)}); reconnecting`);
+    }
+    this.#failedReconnects = opened ? 0 : this.#failedReconnects + 1;
+    if (this.#choice.canFallBack && this.#failedReconnects >= FALLBACK_AFTER_FAILED_RECONNECTS) {
+      // the WebSocket worked, then stopped getting through (a proxy changed?): the session goes on over SSE
+      this.#choice.fallBack(`${this.#failedReconnects} reconnections failed after a drop`);
+      this.#reconnectTimer = this.#setTimeout(() => this.open(), 0);
+      return;
+    }
+    // at once only after a welcome: a server that closes every new connection so gets the backoff
+    const now = action === CloseAction.RESUME_NOW && wasWelcomed;
+    if (now) this.#attempt = 0;
+    // an attempt abandoned for silence has waited already: the backoff does not grow with it
+    const silent = reason === CloseReason.OPEN_TIMEOUT || (reason === CloseReason.HEARTBEAT_TIMEOUT && !opened);
+    this.#silentCloses = silent || reason === CloseReason.HEARTBEAT_TIMEOUT ? this.#silentCloses + 1 : 0;
+    const delay = now ? 0 : backoffDelay(silent ? 0 : this.#attempt++, {}, this.#random);
+    this.#reconnectTimer = this.#setTimeout(() => this.open(), delay);
+  }
+
+  /** @returns {string} how the WebSocket on trial failed, for the logs */
+  #trialFailure(reason, detail, opened) {
+    if (reason === CloseReason.WELCOME_TIMEOUT) return `no welcome within ${this.#wsTimeoutMs} ms`;
+    return `closed before ${opened ? 'the welcome' : 'opening'} (${describeClose(reason, detail)})`;
+  }
+
+  #clearTimer(timer) {
+    if (timer !== null) this.#clearTimeout(timer);
+  }
+}
+
+/** @param {string} reason @param {CloseDetail} detail @returns {string} e.g. "server_closed 4008: heartbeat timeout" */
+function describeClose(reason, detail) {
+  const what = detail.code === undefined ? reason : `${reason} ${detail.code}`;
+  return detail.reason ? `${what}: ${detail.reason}` : what;
 }
 
 // ---- instances.js ----
@@ -1188,301 +1703,14 @@ function startFrame(run, {cb, args, key}) {
   return key === '' ? {t: 'start', run, cb, args} : {t: 'start', run, cb, args, key};
 }
 
-// ---- transport.js ----
-
-// The lifecycle every transport shares. A transport is one connection attempt, used once.
-
-/** Why a transport closed. */
-const CloseReason = Object.freeze({
-  NORMAL: 'normal', // this side closed it on purpose
-  ERROR: 'error', // the connection failed or dropped
-  SERVER_CLOSED: 'server_closed', // the server closed it cleanly
-  REFUSED: 'refused', // the server refused the connection: its close code or status says give up
-  REPLACED: 'replaced', // a newer connection of the same session took over (close code 4009)
-  PROTOCOL_ERROR: 'protocol_error', // the server sent something this client cannot read
-  SEQUENCE_GAP: 'sequence_gap', // frames were lost: reconnect to resume
-  HEARTBEAT_TIMEOUT: 'heartbeat_timeout', // the server was silent for longer than its heartbeat allows
-  WELCOME_TIMEOUT: 'welcome_timeout', // no welcome came in time (the WebSocket on trial, see FlashClient)
-  OPEN_TIMEOUT: 'open_timeout', // an event stream attempt did not open in time (see FlashClient)
-});
-
-const TransportState = Object.freeze({IDLE: 'idle', OPENING: 'opening', OPEN: 'open', CLOSED: 'closed'});
-
-/** @typedef {import('./codec.js').Frame} Frame */
-/**
- * What the connection said when it closed: the close code and reason, and what the page does
- * about it (a CloseAction of close_codes.js; absent means resume with backoff).
- * @typedef {{code?: number, reason?: string, action?: string}} CloseDetail
- */
-
-/**
- * Owns the lifecycle idle -> opening -> open -> closed. Subclasses implement doOpen(hello),
- * doClose() and write(text, last), and report their connection through emitOpen(),
- * emitMessage(text) and emitClose(reason, detail). The handlers onopen, onmessage(text) and
- * onclose(reason, detail) are called at most once each for open and close, and never after the close.
- */
-class Transport {
-  /** @type {() => void} */
-  onopen = () => {};
-  /** @type {(text: string) => void} */
-  onmessage = () => {};
-  /** @type {(reason: string, detail: CloseDetail) => void} */
-  onclose = () => {};
-  /**
-   * The token of the session the server welcomed this connection into; the client sets it. A
-   * transport that names the session in its requests (SSE + POST) reads it.
-   * @type {string | null}
-   */
-  session = null;
-  #state = TransportState.IDLE;
-
-  /** @returns {string} one of TransportState */
-  get state() {
-    return this.#state;
-  }
-
-  /**
-   * Starts connecting; a failure to start is reported through onclose.
-   * @param {Frame} hello the first frame of the connection, which the transport delivers as it
-   *   connects: a WebSocket sends it first, an EventSource names it in its URL
-   */
-  open(hello) {
-    if (this.#state !== TransportState.IDLE) {
-      throw new Error(`cannot open a transport that is ${this.#state}: transports are used once`);
-    }
-    this.#state = TransportState.OPENING;
-    try {
-      this.doOpen(hello);
-    } catch (error) {
-      this.emitClose(CloseReason.ERROR, {reason: String(error)});
-    }
-  }
-
-  /**
-   * Closes the connection; onclose is called at once with `reason` and `detail`.
-   * @param {string} [reason] @param {CloseDetail} [detail]
-   */
-  close(reason = CloseReason.NORMAL, detail = {}) {
-    if (this.#state === TransportState.CLOSED) return;
-    if (this.#state !== TransportState.IDLE) this.doClose();
-    this.emitClose(reason, detail);
-  }
-
-  /**
-   * @param {string} text one encoded message
-   * @param {{last?: boolean}} [options] last: the page is leaving and this is its last message,
-   *   which must get out even as the page unloads
-   */
-  send(text, {last = false} = {}) {
-    if (this.#state !== TransportState.OPEN) throw new Error(`cannot send on a transport that is ${this.#state}`);
-    this.write(text, last);
-  }
-
-  /** For subclasses: the connection is open. */
-  emitOpen() {
-    if (this.#state !== TransportState.OPENING) return;
-    this.#state = TransportState.OPEN;
-    this.onopen();
-  }
-
-  /** For subclasses: a message arrived. @param {string} text */
-  emitMessage(text) {
-    if (this.#state === TransportState.OPEN) this.onmessage(text);
-  }
-
-  /** For subclasses: the connection is over. @param {string} reason @param {CloseDetail} [detail] */
-  emitClose(reason, detail = {}) {
-    if (this.#state === TransportState.CLOSED) return;
-    this.#state = TransportState.CLOSED;
-    this.onclose(reason, detail);
-  }
-
-  /** @returns {string} the transport's name, for logs */
-  get name() {
-    throw new Error(`${this.constructor.name} must define name`);
-  }
-
-  /** Starts connecting. @param {Frame} hello */
-  doOpen(hello) {
-    throw new Error(`${this.constructor.name} must implement doOpen()`);
-  }
-
-  /** Drops the connection without reporting it (close() reports). */
-  doClose() {
-    throw new Error(`${this.constructor.name} must implement doClose()`);
-  }
-
-  /**
-   * Sends one message on the open connection.
-   * @param {string} text @param {boolean} last the page's last message (see send)
-   */
-  write(text, last) {
-    throw new Error(`${this.constructor.name} must implement write()`);
-  }
-}
-
-// ---- transport_choice.js ----
-
-// Which transport a page uses, and why: the page config's `transport`, a transport forced for
-// debugging, or what the tab remembers of a WebSocket that failed.
-
-/** @typedef {'websocket' | 'sse'} TransportName */
-
-const TRANSPORTS = Object.freeze(['websocket', 'sse']);
-
-/** sessionStorage key: `{transport: 'sse', at, why}` once a WebSocket failed in this tab. */
-const REMEMBER_KEY = 'flash_ws.transport';
-/** sessionStorage key and URL query parameter that force a transport. */
-const FORCE_KEY = 'flash_ws.force';
-const FORCE_PARAM = 'flash_ws_transport';
-
-/**
- * The transport of one page life. In "auto" mode the WebSocket is on trial until its first
- * welcome; if it fails first, the page falls back to SSE for the rest of its life, and the tab
- * remembers it so that its next pages go straight to SSE until `retryAfterMs` have passed. A
- * transport forced by the URL (`?flash_ws_transport=sse`) or by sessionStorage
- * (`flash_ws.force`) overrides the config and never falls back.
- */
-class TransportChoice {
-  #storage;
-  #wallClock;
-  /** @type {TransportName} */ #name;
-  #why;
-  #onTrial = false;
-  #auto = false;
-
-  /**
-   * @param {object} options
-   * @param {string} [options.configured] the page config's transport: auto, websocket or sse
-   * @param {string} [options.search] the page URL's query string (location.search)
-   * @param {Storage | null} [options.storage] the tab's sessionStorage; null when unavailable
-   * @param {() => number} [options.wallClock] milliseconds since the epoch
-   * @param {number} [options.retryAfterMs] how long the tab sticks to SSE after a WebSocket failed
-   * @param {Pick<Console, 'warn'>} [options.console]
-   */
-  constructor({
-    configured = 'auto',
-    search = '',
-    storage = null,
-    wallClock = () => Date.now(),
-    retryAfterMs = 600_000,
-    console = globalThis.console,
-  }) {
-    this.#storage = storage;
-    this.#wallClock = wallClock;
-    const forced = this.#forced(search, console);
-    if (forced !== null) {
-      [this.#name, this.#why] = forced;
-    } else if (TRANSPORTS.includes(configured)) {
-      [this.#name, this.#why] = [configured, `"${configured}" in the page config`];
-    } else {
-      this.#chooseAuto(retryAfterMs);
-    }
-  }
-
-  /** @returns {TransportName} the transport to connect with */
-  get name() {
-    return this.#name;
-  }
-
-  /** @returns {string} why this transport, for the logs */
-  get why() {
-    return this.#why;
-  }
-
-  /** @returns {boolean} the WebSocket has not been welcomed yet, and SSE takes over if it fails */
-  get onTrial() {
-    return this.#onTrial;
-  }
-
-  /** @returns {boolean} the page is on a WebSocket that auto chose: SSE may still take over */
-  get canFallBack() {
-    return this.#auto && this.#name === 'websocket';
-  }
-
-  /** A connection was welcomed: the transport is settled for this page life. */
-  welcomed() {
-    if (!this.#onTrial) return;
-    this.#onTrial = false;
-    this.#tryStorage((storage) => storage.removeItem(REMEMBER_KEY)); // the WebSocket works (again)
-  }
-
-  /** The WebSocket on trial failed: SSE from now on, and for the tab's next pages. @param {string} failure */
-  fallBack(failure) {
-    this.#onTrial = false;
-    this.#name = 'sse';
-    this.#why = `websocket failed: ${failure}; remembered for this tab`;
-    const record = JSON.stringify({transport: 'sse', at: this.#wallClock(), why: failure});
-    this.#tryStorage((storage) => storage.setItem(REMEMBER_KEY, record));
-  }
-
-  /** @returns {[TransportName, string] | null} the transport forced for debugging, and by what */
-  #forced(search, console) {
-    const sources = [
-      [new URLSearchParams(search).get(FORCE_PARAM), (value) => `?${FORCE_PARAM}=${value}`],
-      [this.#tryStorage((storage) => storage.getItem(FORCE_KEY)), () => `sessionStorage["${FORCE_KEY}"]`],
-    ];
-    for (const [value, source] of sources) {
-      if (value === null) continue;
-      if (TRANSPORTS.includes(value)) return [value, `forced by ${source(value)}`];
-      console.warn(`flash_ws: ignoring ${source(value)}: expected "websocket" or "sse"`);
-    }
-    return null;
-  }
-
-  #chooseAuto(retryAfterMs) {
-    const remembered = this.#remembered();
-    const age = remembered === null ? null : this.#wallClock() - remembered.at;
-    if (age !== null && age >= 0 && age < retryAfterMs) {
-      this.#name = 'sse';
-      this.#why = `remembered for this tab: websocket failed ${seconds(age)} ago (${remembered.why}); retried after ${seconds(retryAfterMs)}`;
-      return;
-    }
-    this.#name = 'websocket';
-    this.#onTrial = true;
-    this.#auto = true;
-    this.#why = age === null ? 'auto' : `auto: retrying websocket, which failed in this tab ${seconds(age)} ago`;
-  }
-
-  /** @returns {{at: number, why: string} | null} the record of a WebSocket that failed in this tab */
-  #remembered() {
-    let record;
-    try {
-      record = JSON.parse(this.#tryStorage((storage) => storage.getItem(REMEMBER_KEY)) ?? 'null');
-    } catch {
-      return null; // not ours, or damaged: as if absent
-    }
-    return record?.transport === 'sse' && Number.isFinite(record.at) ? {at: record.at, why: String(record.why)} : null;
-  }
-
-  /** sessionStorage may be missing or refuse access (privacy settings, sandboxed frames, quota). */
-  #tryStorage(use) {
-    try {
-      return this.#storage === null ? null : use(this.#storage);
-    } catch {
-      return null;
-    }
-  }
-}
-
-/** @param {number} ms @returns {string} */
-function seconds(ms) {
-  return `${Math.round(ms / 1000)} s`;
-}
-
 // ---- client.js ----
 
-// The page's client: one session carried by one transport at a time, reconnecting with backoff;
-// in "auto" mode, over SSE + POST when the WebSocket fails.
+// The page's client: one session carried by one transport at a time, the Connection's (which
+// reconnects with backoff; in "auto" mode, over SSE + POST when the WebSocket fails).
 
 
 /** `end` error codes that mean the run's worker stopped: reported as lost runs (flash_ws:lost). */
 const LOST_WITH_A_WORKER = new Set(['worker_lost', 'worker_shutdown']);
-
-/** With auto, WebSocket reconnections in a row that fail to open before the page moves to SSE. */
-const FALLBACK_AFTER_FAILED_RECONNECTS = 3;
-/** After a dead path, event stream attempts given sse_open_timeout_ms to open; later ones wait for the watchdog. */
-const MAX_QUICK_ATTEMPTS = 10;
 
 /** @typedef {import('./apply.js').Batch} Batch */
 /** @typedef {import('./codec.js').Frame} Frame */
@@ -1522,32 +1750,17 @@ const ClientState = Object.freeze({
 class FlashClient {
   #config;
   /** @type {string | null} why the server refused the page, once it gave up */ #refusal = null;
-  #transports;
-  #choice;
-  #wsTimeoutMs;
+  #connection;
   #now;
   #setTimeout;
   #clearTimeout;
-  #random;
   #console;
   #session;
   #applier;
   #guard;
   #state = ClientState.IDLE;
-  /** @type {Transport | null} */ #transport = null;
-  #welcomed = false;
-  #trialTimer = null; // the WebSocket on trial must be welcomed before it fires
-  #openTimer = null; // after a dead path, an event stream attempt must open before it fires
-  #silentCloses = 0; // connections and attempts in a row closed for silence (a dead path)
-  #sseOpenTimeoutMs;
-  #attempt = 0; // reconnection attempts since the last welcome
-  #reconnectTimer = null;
   #ackTimer = null;
   /** @type {number | null} */ #ackDeadline = null;
-  /** @type {number | null} */ #silenceLimit; // ms without a message before the connection is dead
-  #watchdog = null;
-  #lastHeard = 0;
-  #failedReconnects = 0; // WebSocket attempts in a row that never opened
   /** @type {number | null} */ #graceMs; // the server keeps a dropped page's session this long
   #graceTimer = null; // runs from a drop to the next welcome: past it, the session is gone
   /** @type {(lost: {cb: string, name: string, reason?: string}) => void} */ #onLost;
@@ -1598,28 +1811,29 @@ class FlashClient {
     wallClock = () => Date.now(),
   }) {
     this.#config = config;
-    this.#transports = transports;
-    this.#choice = new TransportChoice({
-      configured: config.transport,
-      search: location.search,
-      storage: sessionStorage,
-      wallClock,
-      retryAfterMs: config.ws_retry_after_ms,
+    this.#connection = new Connection({
+      config,
+      transports,
+      hello: () => this.#session.hello(),
+      onMessage: (text) => this.#receive(text),
+      onClose: (reason, detail) => this.#closed(reason, detail),
+      now,
+      setTimeout,
+      clearTimeout,
+      random,
       console,
+      sessionStorage,
+      location,
+      wallClock,
     });
-    this.#wsTimeoutMs = config.ws_timeout_ms ?? 2000;
-    this.#sseOpenTimeoutMs = config.sse_open_timeout_ms ?? 1000;
     this.#now = now;
     this.#setTimeout = setTimeout;
     this.#clearTimeout = clearTimeout;
-    this.#random = random;
     this.#console = console;
     this.#onLost = onLost;
     this.#session = new ClientSession({
       ackEvery: config.ack_every, ackIntervalMs: config.ack_interval_ms, ackBytes: config.ack_bytes,
     });
-    this.#silenceLimit =
-      config.heartbeat_ms === undefined ? null : config.heartbeat_ms + (config.heartbeat_timeout_ms ?? 0);
     this.#graceMs = config.resume_grace_ms ?? null;
     this.#guard = new LayoutGuard({hasComponent, layoutIds, console, declaredProps: config.props_check ? declaredProps : null});
     this.#applier = new PropsApplier({
@@ -1634,7 +1848,7 @@ class FlashClient {
   connect() {
     if (this.#state !== ClientState.IDLE) return;
     this.#state = ClientState.RUNNING;
-    this.#open();
+    this.#connection.open();
   }
 
   /** Closes the connection for good. */
@@ -1647,7 +1861,7 @@ class FlashClient {
    * A page restored from the back/forward cache may connect() again; its session is then new.
    */
   leave() {
-    if (this.#welcomed) this.#send([{t: 'bye'}], {last: true});
+    if (this.#connection.welcomed) this.#send([{t: 'bye'}], {last: true});
     this.#disconnect(ClientState.IDLE);
   }
 
@@ -1658,22 +1872,12 @@ class FlashClient {
    */
   wake() {
     if (this.#state !== ClientState.RUNNING) return;
-    const silent = this.#silenceLimit !== null && this.#now() - this.#lastHeard > this.#silenceLimit;
-    if (this.#transport !== null && silent) {
-      this.#transport.close(CloseReason.HEARTBEAT_TIMEOUT);
-    }
-    if (this.#reconnectTimer !== null) {
-      this.#clearTimer(this.#reconnectTimer);
-      this.#attempt = 0;
-      this.#open();
-    }
+    this.#connection.wake();
   }
 
   #disconnect(state) {
     this.#state = state;
-    this.#clearTimer(this.#reconnectTimer);
-    this.#reconnectTimer = null;
-    this.#transport?.close(CloseReason.NORMAL);
+    this.#connection.close();
   }
 
   /**
@@ -1724,43 +1928,6 @@ class FlashClient {
     }
   }
 
-  #open() {
-    this.#reconnectTimer = null;
-    const transport = this.#transports[this.#choice.name]();
-    this.#transport = transport;
-    let opened = false;
-    transport.onopen = () => {
-      opened = true;
-      this.#silentCloses = 0;
-      this.#clearTimer(this.#openTimer);
-      this.#openTimer = null;
-      this.#heardFromServer();
-    };
-    transport.onmessage = (text) => {
-      this.#heardFromServer();
-      this.#receive(text);
-    };
-    transport.onclose = (reason, detail) => this.#closed(reason, detail, opened);
-    if (this.#choice.onTrial) {
-      this.#trialTimer = this.#setTimeout(() => transport.close(CloseReason.WELCOME_TIMEOUT), this.#wsTimeoutMs);
-    } else if (this.#choice.name === 'sse' && this.#silentCloses > 0 && this.#silentCloses <= MAX_QUICK_ATTEMPTS) {
-      // After a dead path the browser may hand the event stream a pooled connection that died with
-      // it: an attempt the server has not answered soon (it answers at once) is replaced.
-      this.#openTimer = this.#setTimeout(() => transport.close(CloseReason.OPEN_TIMEOUT), this.#sseOpenTimeoutMs);
-    }
-    this.#heardFromServer(); // a connection attempt that never answers (a dead path) is dead too
-    transport.open(this.#session.hello());
-  }
-
-  /** Restarts the watchdog: a connection (or attempt) silent past the server's heartbeat is dead. */
-  #heardFromServer() {
-    this.#lastHeard = this.#now();
-    if (this.#silenceLimit === null) return;
-    this.#clearTimer(this.#watchdog);
-    const transport = this.#transport;
-    this.#watchdog = this.#setTimeout(() => transport.close(CloseReason.HEARTBEAT_TIMEOUT), this.#silenceLimit);
-  }
-
   #receive(text) {
     let frames;
     try {
@@ -1768,7 +1935,7 @@ class FlashClient {
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
       this.#console.error(`flash_ws: unreadable message from the server (${error.code}): ${error.message}`);
-      this.#transport.close(CloseReason.PROTOCOL_ERROR);
+      this.#connection.transport.close(CloseReason.PROTOCOL_ERROR);
       return;
     }
     /** @type {Batch[]} */
@@ -1778,18 +1945,9 @@ class FlashClient {
     for (const effect of this.#session.receive(frames, this.#now(), text.length)) {
       switch (effect.kind) {
         case 'welcome':
-          this.#welcomed = true;
-          this.#attempt = 0;
           this.#clearTimer(this.#graceTimer);
           this.#graceTimer = null;
-          this.#transport.session = this.#session.token;
-          this.#clearTimer(this.#trialTimer);
-          this.#trialTimer = null;
-          this.#choice.welcomed();
-          this.#console.info(
-            `flash_ws: connected over ${this.#transport.name}, ${effect.resumed ? 'session resumed' : 'new session'}` +
-              ` (${this.#choice.why})`,
-          );
+          this.#connection.welcome(this.#session.token, effect.resumed);
           break;
         case 'lost':
           batches.push(this.#resetOf(effect.cb, effect.key));
@@ -1828,7 +1986,7 @@ class FlashClient {
         this.#console.info(`flash_ws: ${this.#nameOf(cb)} stopped: the components it updates left the page`);
       }
     }
-    if (gap) this.#transport.close(CloseReason.SEQUENCE_GAP);
+    if (gap) this.#connection.transport.close(CloseReason.SEQUENCE_GAP);
     else this.#flushOutgoing();
   }
 
@@ -1839,20 +1997,17 @@ class FlashClient {
     this.#console.error(error === null ? `flash_ws: ${what}` : `flash_ws: ${what}: ${error.code}: ${error.message}`);
   }
 
-  /** @param {string} reason @param {CloseDetail} detail @param {boolean} opened whether the transport had opened */
-  #closed(reason, detail, opened) {
-    const wasWelcomed = this.#welcomed;
-    this.#transport = null;
-    this.#welcomed = false;
+  /**
+   * The connection closed: the session waits for the next one, unless the page closed it or the
+   * server refused it for good.
+   * @param {string} reason @param {CloseDetail} detail
+   * @returns {boolean} whether the connection reconnects
+   */
+  #closed(reason, detail) {
     this.#session.onDisconnect();
     this.#setAckTimer(null);
-    for (const timer of [this.#watchdog, this.#trialTimer, this.#openTimer]) this.#clearTimer(timer);
-    this.#watchdog = null;
-    this.#trialTimer = null;
-    this.#openTimer = null;
-    if (this.#state !== ClientState.RUNNING) return; // closed on purpose
-    const action = detail.action ?? CloseAction.RESUME; // a close of this side's own: resume
-    if (action === CloseAction.GIVE_UP) {
+    if (this.#state !== ClientState.RUNNING) return false; // closed on purpose
+    if ((detail.action ?? CloseAction.RESUME) === CloseAction.GIVE_UP) {
       this.#state = ClientState.STOPPED;
       const refusal = describeClose(reason, detail);
       this.#refusal = refusal;
@@ -1864,37 +2019,12 @@ class FlashClient {
         this.#console.error(`flash_ws: ${this.#nameOf(cb)} was stopped: the server refused the connection (${refusal})`);
         this.#onLost({cb, name: this.#nameOf(cb), reason: 'refused', message: refusal});
       }
-      return;
+      return false;
     }
     if (this.#graceTimer === null && this.#graceMs !== null && this.#session.token !== null) {
       this.#graceTimer = this.#setTimeout(() => this.#sessionExpired(), this.#graceMs);
     }
-    if (this.#choice.onTrial) {
-      this.#choice.fallBack(this.#trialFailure(reason, detail, opened));
-      this.#reconnectTimer = this.#setTimeout(() => this.#open(), 0);
-      return;
-    }
-    if (action === CloseAction.REPLACED) {
-      // quiet: another connection of this session took over; this one was still the page's, so resume
-      this.#console.info(`flash_ws: a newer connection took over the session (${describeClose(reason, detail)}); resuming`);
-    } else if (wasWelcomed) {
-      this.#console.warn(`flash_ws: connection lost (${describeClose(reason, detail)}); reconnecting`);
-    }
-    this.#failedReconnects = opened ? 0 : this.#failedReconnects + 1;
-    if (this.#choice.canFallBack && this.#failedReconnects >= FALLBACK_AFTER_FAILED_RECONNECTS) {
-      // the WebSocket worked, then stopped getting through (a proxy changed?): the session goes on over SSE
-      this.#choice.fallBack(`${this.#failedReconnects} reconnections failed after a drop`);
-      this.#reconnectTimer = this.#setTimeout(() => this.#open(), 0);
-      return;
-    }
-    // at once only after a welcome: a server that closes every new connection so gets the backoff
-    const now = action === CloseAction.RESUME_NOW && wasWelcomed;
-    if (now) this.#attempt = 0;
-    // an attempt abandoned for silence has waited already: the backoff does not grow with it
-    const silent = reason === CloseReason.OPEN_TIMEOUT || (reason === CloseReason.HEARTBEAT_TIMEOUT && !opened);
-    this.#silentCloses = silent || reason === CloseReason.HEARTBEAT_TIMEOUT ? this.#silentCloses + 1 : 0;
-    const delay = now ? 0 : backoffDelay(silent ? 0 : this.#attempt++, {}, this.#random);
-    this.#reconnectTimer = this.#setTimeout(() => this.#open(), delay);
+    return true;
   }
 
   /**
@@ -1913,12 +2043,6 @@ class FlashClient {
         `${seconds} s (its resume_grace), so the session is gone; reconnecting for new runs`);
       this.#onLost({cb, name: this.#nameOf(cb), reason: 'unreachable'});
     }
-  }
-
-  /** @returns {string} how the WebSocket on trial failed, for the logs */
-  #trialFailure(reason, detail, opened) {
-    if (reason === CloseReason.WELCOME_TIMEOUT) return `no welcome within ${this.#wsTimeoutMs} ms`;
-    return `closed before ${opened ? 'the welcome' : 'opening'} (${describeClose(reason, detail)})`;
   }
 
   /** Sends what the session has for the server now, then arranges for the next ack. */
@@ -1946,7 +2070,7 @@ class FlashClient {
 
   /** @param {Frame[]} frames @param {{last?: boolean}} [options] see Transport.send */
   #send(frames, options) {
-    if (frames.length > 0) this.#transport.send(encodeMessage(frames), options);
+    if (frames.length > 0) this.#connection.transport.send(encodeMessage(frames), options);
   }
 
   /**
@@ -1965,14 +2089,8 @@ class FlashClient {
 
   /** The transport chosen and why (for the dev-tools view). */
   get transportChoice() {
-    return {name: this.#choice.name, why: this.#choice.why};
+    return this.#connection.choice;
   }
-}
-
-/** @param {string} reason @param {CloseDetail} detail @returns {string} e.g. "server_closed 4008: heartbeat timeout" */
-function describeClose(reason, detail) {
-  const what = detail.code === undefined ? reason : `${reason} ${detail.code}`;
-  return detail.reason ? `${what}: ${detail.reason}` : what;
 }
 
 // ---- devtools.js ----
