@@ -14,7 +14,7 @@ session answers ``Misbehaved``), and replay memory (per session, and per process
 from __future__ import annotations
 
 from collections.abc import Container
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .codec import DEFAULT_MAX_BYTES, DEFAULT_MAX_NESTING, decode_message, encode_frame, encode_update, join_frames
 from .commands import CancelRun, Command, Misbehaved, PageLeft, Refused, StartRun
@@ -305,7 +305,7 @@ class ServerSession:
 
     def _sequence(self, frame: Update | End) -> None:
         seq = self.replay.last_seq + 1
-        self.replay.append(seq, encode_frame(_with_seq(frame, seq)))
+        self.replay.append(seq, encode_frame(replace(frame, seq=seq)))
         self.shared_runs.note(frame.run, seq)
 
     # ----- output to the transport
@@ -397,9 +397,3 @@ class ServerSession:
         for run in lost:
             self._finish(run, "error", error)
         return lost
-
-
-def _with_seq(frame: Update | End, seq: int) -> Update | End:
-    if isinstance(frame, Update):
-        return Update(seq, frame.run, frame.props)
-    return End(seq, frame.run, frame.reason, frame.error)
