@@ -22,11 +22,16 @@ probe.install(app)
 app.layout = html.Div([html.Button("add cards", id="add"), html.Div(id="cards")])
 
 
+# An output's first line must not move the cards below it: a test clicks them one after another
+# while the streams of those above start, and a button that moves under the mouse misses its click.
+LINE = {"height": "1.5em", "overflow": "hidden"}
+
+
 def card(i: int) -> html.Div:
     return html.Div([
         html.Button("go", id={"type": "go", "index": i}), html.Button("stop", id={"type": "stop", "index": i}),
-        html.Div(id={"type": "out", "index": i}),
-        html.Button("dash go", id={"type": "dgo", "index": i}), html.Div(id={"type": "dout", "index": i}),
+        html.Div(id={"type": "out", "index": i}, style=LINE),
+        html.Button("dash go", id={"type": "dgo", "index": i}), html.Div(id={"type": "dout", "index": i}, style=LINE),
     ])
 
 
