@@ -276,12 +276,13 @@ class FlashWsClient:
     async def close(self, bye: bool = True) -> None:
         self._closed = True
         if bye:
-            await self._send([Bye()])
-            if isinstance(self._link, SseLink):
-                try:
-                    await asyncio.wait_for(self._link.flush(), 5)  # the bye is a POST: let it go out
-                except (TimeoutError, PostRefused):
+            if isinstance(self._link, SseLink) and self.session.connected:
+                try:  # a POST of its own, even after a POST failed (client_links.py, send_last)
+                    await self._link.send_last(encode_message([Bye()]), 5)
+                except (TimeoutError, PostRefused, LinkClosed):
                     pass
+            else:
+                await self._send([Bye()])
         if self._link is not None:
             await self._link.close()
         if self._task is not None:

@@ -220,7 +220,7 @@ class SseLink:
     async def send(self, text: str) -> None:
         """Queue a message; the POSTs go out in order in the background, so reading never waits
         for them (as in the browser). Once a POST failed (``uplink_lost``) the message is dropped:
-        the resume sends again whatever the server missed."""
+        the resume sends again whatever the server missed (the bye goes by ``send_last``)."""
         if self.uplink_lost is not None:
             return
         self._outbox.append(text)
@@ -232,7 +232,7 @@ class SseLink:
 
     async def _send_outbox(self) -> None:
         while self._outbox:
-            text = self._take_body()
+            text = _take_body(self._outbox)
             try:
                 await self._post_once(text)
             except PostRefused as exc:
@@ -261,18 +261,6 @@ class SseLink:
         self._messages.put_nowait(LinkClosed(f"{self.uplink_lost}; the event stream was still open after "
                                              f"{self.uplink_lost_wait} s", self.uplink_lost.action))
 
-    def _take_body(self) -> str:
-        """The next POST's body: the queued messages as one, their frames in order (as the browser's
-        concatMessages does: what gathered while a POST was out goes in one request); a message
-        that is not a JSON array goes alone, as it is."""
-        first = self._outbox.pop(0)
-        frames = [first[1:-1]]
-        while _is_array(first) and self._outbox and _is_array(self._outbox[0]):
-            frames.append(self._outbox.pop(0)[1:-1])
-        if len(frames) == 1:
-            return first
-        return "[" + ",".join(part for part in frames if part.strip()) + "]"
-
     async def flush(self) -> None:
         """Wait until every queued message was posted; raise the first refusal since the last flush."""
         while self._sender is not None and not self._sender.done():
@@ -280,6 +268,27 @@ class SseLink:
         if self.refused:
             refused, self.refused = self.refused[0], []
             raise refused
+
+    async def send_last(self, text: str, timeout: float) -> None:
+        """The page's last message (its bye), best effort: once the queued messages were posted
+        (waited for at most ``timeout`` seconds), one POST of its own, bounded by ``timeout``, with
+        whatever a POST still out kept queued. It goes even after a POST failed (``uplink_lost``:
+        ``send`` drops every other message), as the browser's last write does (sse_transport.js),
+        so that the server ends the session at once rather than after its resume grace; it never
+        enters the outbox, so the sender cannot post it again. Raise ``PostRefused`` or
+        ``LinkClosed`` if it was refused or failed, ``TimeoutError`` if it had no answer in time."""
+        if self.session is None:
+            return  # no welcome yet: no session to name
+        try:
+            await asyncio.wait_for(self.flush(), timeout)
+        except (TimeoutError, PostRefused):
+            pass
+        queued, self._outbox = [*self._outbox, text], []  # taken before any await: the sender posts none of them
+        await asyncio.wait_for(self._post_all(queued), timeout)
+
+    async def _post_all(self, queued: list[str]) -> None:
+        while queued:  # one POST, unless a message that is not a JSON array is among them
+            await self._post_once(_take_body(queued))
 
     async def _post_once(self, text: str) -> None:
         assert self._http is not None
@@ -334,6 +343,19 @@ class SseLink:
                 task.cancel()
         if self._http is not None:
             await self._http.aclose()  # the event stream's connection too
+
+
+def _take_body(outbox: list[str]) -> str:
+    """The next POST's body: the queued messages as one, their frames in order (as the browser's
+    concatMessages does: what gathered while a POST was out goes in one request); a message
+    that is not a JSON array goes alone, as it is."""
+    first = outbox.pop(0)
+    frames = [first[1:-1]]
+    while _is_array(first) and outbox and _is_array(outbox[0]):
+        frames.append(outbox.pop(0)[1:-1])
+    if len(frames) == 1:
+        return first
+    return "[" + ",".join(part for part in frames if part.strip()) + "]"
 
 
 def _is_array(message: str) -> bool:
