@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -183,29 +184,42 @@ async def test_a_signature_the_follower_submitted_is_revoked_on_close(redis_serv
     app.close()
 
 
-async def test_the_cleanup_survives_a_second_cancellation(eager):
-    """A run is cancelled, then its page closes (cancelled again) while the task is being revoked."""
-    app, r = eager
+async def following_one_item(app: Celery, r: redis.Redis, on_revoke: Callable[[], object],
+                             poll_interval: float) -> tuple[asyncio.Task[None], str]:
+    """A callback's consumer task following, with ``revoke=True``, a task whose stream holds its
+    start and one item; ``on_revoke()`` stands for Celery's revoke. Returns once the item arrived
+    (the consumer then waits for the next one), with the stream's key."""
     task_id = str(uuid.uuid4())
     key = stream_key(task_id)
     r.xadd(key, {"kind": "start", "task": "test.lockstep"})
     r.xadd(key, {"kind": "item", "data": '{"i": 0}'})
-    revoking, release = threading.Event(), threading.Event()
 
-    class SlowRevoke(AsyncResult):
+    class HookedRevoke(AsyncResult):
         def revoke(self, **options: object) -> None:
-            revoking.set()
-            release.wait(TIMEOUT)
+            on_revoke()
 
-    items = []
+    items: list[object] = []
 
     async def callback() -> None:
-        async with follow(SlowRevoke(task_id, app=app), poll_interval=0.1, revoke=True) as stream:
+        async with follow(HookedRevoke(task_id, app=app), poll_interval=poll_interval, revoke=True) as stream:
             async for item in stream:
                 items.append(item)
 
     consumer = asyncio.create_task(callback())
     await eventually(lambda: items == [{"i": 0}], what="the first item")
+    return consumer, key
+
+
+async def test_the_cleanup_survives_a_second_cancellation(eager):
+    """A run is cancelled, then its page closes (cancelled again) while the task is being revoked."""
+    app, r = eager
+    revoking, release = threading.Event(), threading.Event()
+
+    def slow_revoke() -> None:
+        revoking.set()
+        release.wait(TIMEOUT)
+
+    consumer, key = await following_one_item(app, r, slow_revoke, poll_interval=0.1)
     consumer.cancel()
     await eventually(revoking.is_set, what="the revoke")
     consumer.cancel()
@@ -222,9 +236,6 @@ async def test_a_cancellation_a_redis_read_swallows_still_stops_the_follower_and
     from redis.asyncio import Redis
 
     app, r = eager
-    task_id = str(uuid.uuid4())
-    r.xadd(stream_key(task_id), {"kind": "start", "task": "test.lockstep"})
-    r.xadd(stream_key(task_id), {"kind": "item", "data": '{"i": 0}'})
     revoked, swallowed = threading.Event(), asyncio.Event()
     xread = Redis.xread
 
@@ -236,20 +247,7 @@ async def test_a_cancellation_a_redis_read_swallows_still_stops_the_follower_and
             return []
 
     monkeypatch.setattr(Redis, "xread", swallowing_xread)
-
-    class Revoked(AsyncResult):
-        def revoke(self, **options: object) -> None:
-            revoked.set()
-
-    items = []
-
-    async def callback() -> None:
-        async with follow(Revoked(task_id, app=app), poll_interval=5.0, revoke=True) as stream:
-            async for item in stream:
-                items.append(item)
-
-    consumer = asyncio.create_task(callback())
-    await eventually(lambda: items == [{"i": 0}], what="the first item")
+    consumer, _ = await following_one_item(app, r, revoked.set, poll_interval=5.0)
     consumer.cancel()  # while it waits in its 5 s blocking read
     with pytest.raises(asyncio.CancelledError):
         await asyncio.wait_for(consumer, TIMEOUT)
