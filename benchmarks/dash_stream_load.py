@@ -35,6 +35,7 @@ from typing import Any
 from benchmarks import scale_load
 from benchmarks.http_lite import Connection, HttpError
 from benchmarks.scale_load import Book, LoopLag
+from benchmarks.schedule import sleep_until, start_offset
 from benchmarks.stats import EMPTY, account
 
 CONNECT_ATTEMPTS = 3
@@ -173,11 +174,6 @@ class DashPage:
         self.uplink.close()
 
 
-async def _sleep_until(loop: asyncio.AbstractEventLoop, when: float) -> None:
-    if (delay := when - loop.time()) > 0:
-        await asyncio.sleep(delay)
-
-
 class LoadProcess:
     def __init__(self, urls: list[str]) -> None:
         self.urls = urls
@@ -215,7 +211,7 @@ class LoadProcess:
         began = loop.time()
         tasks = []
         for k in range(sessions):
-            await _sleep_until(loop, began + k / rate)
+            await sleep_until(loop, began + k / rate)
             tasks.append(loop.create_task(self._open(self.urls[k % len(self.urls)])))
         results = await asyncio.gather(*tasks)
         self.pages = [page for page, _t, _e in results if page is not None]
@@ -232,14 +228,11 @@ class LoadProcess:
         if book.expected_runs == 0:
             book.all_ended.set()
         self.lag.start()
-        total = max(1, book.expected_runs)
         began = loop.time()
         starts = []
-        index = 0
-        for page in self.pages:
+        for index, page in enumerate(self.pages):
             for stream in range(streams):
-                await _sleep_until(loop, began + spread * index / total)
-                index += 1
+                await sleep_until(loop, began + start_offset(index, stream, len(self.pages), streams, spread))
                 starts.append(loop.create_task(page.start(stream, {"count": count, "rate": rate})))
         failed = [r for r in await asyncio.gather(*starts, return_exceptions=True) if isinstance(r, BaseException)]
         emit({"event": "started", "at": time.time()})

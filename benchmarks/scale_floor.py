@@ -8,8 +8,9 @@ sequencing, no acknowledgements, no resume, no session store, no proxy. Its work
 update is what a bare asyncio WebSocket server pays for this traffic on this machine: the yardstick for
 ``benchmarks.scale``'s own column.
 
-Clients open every connection first (``--ramp`` per second), then start every stream, spread over one
-update interval so the streams' phases do not line up, and count each update's latency (arrival
+Clients open every connection first (``--ramp`` per second), then start every stream on
+``benchmarks.schedule``'s timing, as ``benchmarks.scale``'s load does (each load process's starts
+spread evenly over one update interval, page after page), and count each update's latency (arrival
 less the producer's ``ts``, same clock) and sequence. The workers' CPU is read from /proc over the
 streaming phase only. ``--loop uvloop`` runs the servers and the load processes on uvloop, as
 ``benchmarks.scale --loop uvloop`` does its workers and load processes.
@@ -43,6 +44,7 @@ from benchmarks.contenders.streams import StreamParams
 from benchmarks.metering import cpu_seconds, machine_busy
 from benchmarks.processes import LOOPBACK, children
 from benchmarks.scale_stack import shares
+from benchmarks.schedule import sleep_until, start_offset
 from benchmarks.servers import ServerProcess
 from benchmarks.stats import EMPTY, account, summary
 
@@ -90,15 +92,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-async def _page(url: str, prefix: str, args: dict[str, Any], go: asyncio.Event, out: dict[str, Any]) -> None:
-    """One connection: wait for ``go``, start its paced streams, note every update until each ends."""
+async def _page(url: str, prefix: str, starts: list[float], args: dict[str, Any], go: asyncio.Event,
+                out: dict[str, Any]) -> None:
+    """One connection: wait for ``go``, start its paced streams at ``starts`` (loop times, one per
+    stream), note every update until each ends."""
     streams, rate, duration = args["streams"], args["rate"], args["duration"]
+    loop = asyncio.get_running_loop()
     async with connect(url, compression=None, max_size=None) as ws:
         out["connected"] += 1
         await go.wait()
         seqs: dict[str, list[int]] = {}
-        for i in range(streams):  # spread over one interval: the phases do not line up
-            await asyncio.sleep(1 / rate / streams)
+        for i in range(streams):
+            await sleep_until(loop, out["began"] + starts[i])
             key = f"{prefix}-{i}"
             seqs[f"out-stream{i}"] = []
             params = StreamParams(key, "paced", duration, rate, limit=round(duration * rate))  # as many as scale_app's
@@ -124,11 +129,15 @@ async def _load(urls: list[str], sessions: int, first: int, args: dict[str, Any]
     out: dict[str, Any] = {"connected": 0, "latency_ms": [], "report": EMPTY, "delivered": 0}
     started = asyncio.Event()
     tasks = []
+    streams, spread = args["streams"], 1 / args["rate"]
     for k in range(sessions):
         url = urls[(first + k) % len(urls)]
-        tasks.append(asyncio.create_task(_page(url, f"c{first + k}", args, started, out)))
+        starts = [start_offset(k, i, sessions, streams, spread) for i in range(streams)]
+        tasks.append(asyncio.create_task(_page(url, f"c{first + k}", starts, args, started, out)))
         await asyncio.sleep(args["interval"])
-    await asyncio.get_running_loop().run_in_executor(None, go.wait)
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, go.wait)
+    out["began"] = loop.time()
     started.set()
     results = await asyncio.gather(*tasks, return_exceptions=True)
     out["errors"] = sorted({f"{type(r).__name__}: {r}" for r in results if isinstance(r, BaseException)})

@@ -33,6 +33,7 @@ from collections.abc import Callable
 from typing import Any
 
 from benchmarks.scale_app import callback_id
+from benchmarks.schedule import sleep_until, start_offset
 from benchmarks.stats import EMPTY, account, percentile
 from flash_ws.client import FlashWsClient
 from flash_ws.protocol import Apply, RunEnded
@@ -112,12 +113,6 @@ def _round(value: float | None, digits: int = 2) -> float | None:
     return None if value is None else round(value, digits)
 
 
-async def _sleep_until(loop: asyncio.AbstractEventLoop, when: float) -> None:
-    delay = when - loop.time()
-    if delay > 0:
-        await asyncio.sleep(delay)
-
-
 class LoadProcess:
     def __init__(self, urls: list[str]) -> None:
         self.urls = urls
@@ -158,7 +153,7 @@ class LoadProcess:
         began = loop.time()
         tasks = []
         for k in range(sessions):
-            await _sleep_until(loop, began + k / rate)
+            await sleep_until(loop, began + k / rate)
             tasks.append(loop.create_task(self._open(self.urls[k % len(self.urls)])))
         results = await asyncio.gather(*tasks)
         self.clients = [client for client, _t, _e in results if client is not None]
@@ -176,13 +171,10 @@ class LoadProcess:
         if book.expected_runs == 0:
             book.all_ended.set()
         self.lag.start()
-        total = max(1, book.expected_runs)
         began = loop.time()
-        index = 0
-        for client in self.clients:
+        for page, client in enumerate(self.clients):
             for stream in range(streams):
-                await _sleep_until(loop, began + spread * index / total)
-                index += 1
+                await sleep_until(loop, began + start_offset(page, stream, len(self.clients), streams, spread))
                 await client.start(callback_id(stream), [1, {"count": count, "rate": rate}])
         emit({"event": "started", "at": time.time()})
         try:
