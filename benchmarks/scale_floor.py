@@ -47,6 +47,7 @@ from benchmarks.scale_stack import shares
 from benchmarks.schedule import sleep_until, start_offset
 from benchmarks.servers import ServerProcess
 from benchmarks.stats import EMPTY, account, summary
+from flash_ws.server.gc_tuning import tune_gc
 
 CORES = os.cpu_count() or 1
 SERVERS = {"websockets": "raw-websockets", "quart": "raw-quart (bare Quart on hypercorn)"}  # --server: its name
@@ -137,6 +138,7 @@ async def _load(urls: list[str], sessions: int, first: int, args: dict[str, Any]
         await asyncio.sleep(args["interval"])
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, go.wait)
+    tune_gc()  # as benchmarks.scale's load processes do (and flash_ws its workers)
     out["began"] = loop.time()
     started.set()
     results = await asyncio.gather(*tasks, return_exceptions=True)

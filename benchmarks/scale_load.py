@@ -17,7 +17,8 @@ per line:
 Each session is the Python reference client, ``FlashWsClient`` over the WebSocket (with resume), as
 it is: only ``_dispatch`` is overridden to note each update where the client applies it, instead of
 queueing it on the run's handle. A ticker measures how late this process's own event loop runs, so
-the report can tell client-side delay from the server's.
+the report can tell client-side delay from the server's. Before the run, the process's garbage
+collector is tuned as flash_ws tunes its workers' (``tune_gc``), as ``scale_floor``'s load does.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from benchmarks.schedule import sleep_until, start_offset
 from benchmarks.stats import EMPTY, account, percentile
 from flash_ws.client import FlashWsClient
 from flash_ws.protocol import Apply, RunEnded
+from flash_ws.server.gc_tuning import tune_gc
 
 CONNECT_ATTEMPTS = 3
 
@@ -233,6 +235,7 @@ async def main_async(urls: list[str], make_process: Callable[[list[str]], Any] =
             elif name == "connect":
                 emit(await process.connect(command["sessions"], command["rate"]))
             elif name == "run":
+                tune_gc()  # as the floor's load does: a full collection of this process is not the server's latency
                 emit(await process.run(command["streams"], command["count"], command["rate"], command["spread"],
                                        command["timeout"], emit))
             elif name == "close":

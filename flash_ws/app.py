@@ -20,6 +20,7 @@ from .page_config import TriggerGroup, build_groups, page_config
 from .protocol import Limits
 from .server import operations
 from .server.gate import Gate
+from .server.gc_tuning import gc_tuning_from_environment
 from .server.metrics_access import parse_allowed
 from .server.service import FlashWsService
 from .server.settings import Settings, redis_cluster_mode
@@ -86,7 +87,9 @@ class Flash(dash.Dash):
       ``metrics_token`` (default ``$FLASH_WS_METRICS_TOKEN``); ``shutdown_grace``: seconds running
       generators get to finish when the worker is told to stop (5); ``log_format``: ``"json"``
       writes flash_ws's logs as JSON lines with the session events' fields (default:
-      ``$FLASH_WS_LOG_FORMAT``, else ``"text"``, logging as the app configured it).
+      ``$FLASH_WS_LOG_FORMAT``, else ``"text"``, logging as the app configured it); ``gc_tuning``
+      (default ``$FLASH_WS_GC_TUNING``, else True): when the app starts serving, freeze what
+      start-up made and make young collections rarer (flash_ws/server/gc_tuning.py; process wide).
     - ``shared_event_stream`` (True): on the fallback, the tabs of one browser share one event stream
       and one uplink (a SharedWorker), so a browser uses at most two connections to the host over
       HTTP/1.1 whatever the number of tabs; ``max_shared_sessions`` (64): tabs one stream may carry;
@@ -140,6 +143,7 @@ class Flash(dash.Dash):
         metrics_token: str | None = None,
         shutdown_grace: float = Settings.shutdown_grace,
         log_format: str | None = None,
+        gc_tuning: bool | None = None,
         shared_event_stream: bool = Settings.shared_event_stream,
         max_shared_sessions: int = Settings.max_shared_sessions,
         stall_warning: float = Settings.stall_warning,
@@ -182,7 +186,8 @@ class Flash(dash.Dash):
                                           ws_compress_min_bytes=ws_compress_min_bytes,
                                           log_format=log_format or os.environ.get("FLASH_WS_LOG_FORMAT") or "text",
                                           metrics=metrics_on, metrics_allowed=parse_allowed(metrics_allowed),
-                                          metrics_token=token, shutdown_grace=shutdown_grace)
+                                          metrics_token=token, shutdown_grace=shutdown_grace,
+                                          gc_tuning=gc_tuning_from_environment(gc_tuning))
         self.event_callbacks = EventCallbackRegistry()
         self.flash_ws = FlashWsService(self.event_callbacks, self.flash_ws_settings)
         self.flash_ws_gate = Gate(self.flash_ws, self._hooks.get_hooks, self.config.requests_pathname_prefix)

@@ -11,6 +11,7 @@ import os
 from .. import logs
 from . import metrics
 from .draining import Drain
+from .gc_tuning import tune_gc
 from .health import health
 from .metrics_access import metrics_refusal
 from .requests import ClientRequest, HttpAnswer
@@ -58,10 +59,12 @@ class Operations:
         return HttpAnswer(200, [("Content-Type", content_type)], body)
 
     async def starting(self) -> None:
-        """Before the server serves: flash_ws's log format and metrics apply (process wide: here, not
-        when an app is constructed), the session store starts (with Redis, the workers agree on the
+        """Before the server serves: flash_ws's log format, garbage collector tuning and metrics apply
+        (process wide: here, not when an app is constructed), the session store starts (with Redis, the workers agree on the
         secret that signs browser keys), the shutdown watch begins."""
         logs.configure(self.settings.log_format)
+        if self.settings.gc_tuning:
+            tune_gc()
         if self.settings.metrics:
             metrics.enable()  # the process's Prometheus registry: here too, not when an app is made
             if not (self.settings.metrics_token or self.settings.metrics_allowed):

@@ -78,6 +78,7 @@ class Settings:
     metrics_allowed: tuple[Network, ...] = ()  # besides loopback, who may read them (addresses, networks)
     metrics_token: str | None = None  # a bearer token that may read them from anywhere
     shutdown_grace: float = 5.0  # seconds running generators get to finish when the worker stops
+    gc_tuning: bool = True  # when serving starts: freeze start-up's objects, rarer young collections (gc_tuning.py)
     # signs browser keys; None: a random one per process, agreed on through Redis when there is one
     secret: bytes | None = field(default_factory=secret_from_environment, repr=False)
 
