@@ -35,7 +35,7 @@ from typing import Any
 from benchmarks import scale_load
 from benchmarks.http_lite import Connection, HttpError
 from benchmarks.scale_load import Book, LoopLag
-from benchmarks.schedule import sleep_until, start_offset
+from benchmarks.schedule import sleep_until, starts_in_order
 from benchmarks.stats import EMPTY, account
 
 CONNECT_ATTEMPTS = 3
@@ -221,7 +221,7 @@ class LoadProcess:
                 "elapsed_s": round(loop.time() - began, 3)}
 
     async def run(self, streams: int, count: int, rate: float, spread: float, timeout: float,
-                  emit: Any) -> dict[str, Any]:
+                  emit: Any, phases: str = "together") -> dict[str, Any]:
         loop = asyncio.get_running_loop()
         book = self.book
         book.expected_runs = streams * len(self.pages)
@@ -230,10 +230,9 @@ class LoadProcess:
         self.lag.start()
         began = loop.time()
         starts = []
-        for index, page in enumerate(self.pages):
-            for stream in range(streams):
-                await sleep_until(loop, began + start_offset(index, stream, len(self.pages), streams, spread))
-                starts.append(loop.create_task(page.start(stream, {"count": count, "rate": rate})))
+        for offset, index, stream in starts_in_order(len(self.pages), streams, spread, phases):
+            await sleep_until(loop, began + offset)
+            starts.append(loop.create_task(self.pages[index].start(stream, {"count": count, "rate": rate})))
         failed = [r for r in await asyncio.gather(*starts, return_exceptions=True) if isinstance(r, BaseException)]
         emit({"event": "started", "at": time.time()})
         try:

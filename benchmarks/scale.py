@@ -35,6 +35,7 @@ running behind).
     python -m benchmarks.scale --quick                  # 200 sessions, 10 s
     python -m benchmarks.scale --contender dash-stream  # the same load on Dash 4.5's own streaming callbacks
     python -m benchmarks.scale --paired /tmp/before     # worker1 on another checkout (git worktree add); --swap: worker0
+    python -m benchmarks.scale --phases apart           # a page's streams a quarter period apart: one message per update
 
 ``--paired DIR`` runs one of the two workers from another checkout of this repository (its process's
 cwd is DIR, so it imports DIR's flash_ws and ``scale_app``): both serve half the pages of the same
@@ -72,6 +73,7 @@ from benchmarks.scale_app import BACKENDS, MAX_STREAMS
 from benchmarks.scale_level import Config, run_level, say
 from benchmarks.scale_report import P99_LIMIT_MS, conclusion, markdown_tables, paired_cpu_ratio, paired_line
 from benchmarks.scale_stack import CONTENDER_NAMES
+from benchmarks.schedule import PHASES
 
 
 def redis_supported() -> bool:
@@ -135,6 +137,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="another checkout of this repository: worker1 runs from it (its flash_ws and scale_app), "
                              "worker0 from this one, on the same load at the same time; 2 workers, flash_ws only")
     parser.add_argument("--swap", action="store_true", help="with --paired: DIR's code on worker0, this one's on worker1")
+    parser.add_argument("--phases", choices=PHASES, default="together",
+                        help="a page's streams start one after another (together: their updates may share a message) "
+                             "or a fraction of the period apart (apart: every update its own message) (together)")
     parser.add_argument("--quick", action="store_true", help="200 sessions for 10 s unless given")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the results as JSON")
     args = parser.parse_args(argv)
@@ -190,7 +195,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         workers=args.workers, redis=not args.no_redis,
                         redis_cluster=args.redis == "cluster" and not args.no_redis, lb=args.lb, clients=args.clients, ramp=args.ramp,
                         loop=args.loop, contender=args.contender, dash_redis_pool=args.dash_redis_pool,
-                        backend=args.backend, paired=None if args.paired is None else str(args.paired), swap=args.swap)
+                        backend=args.backend, paired=None if args.paired is None else str(args.paired), swap=args.swap,
+                        phases=args.phases)
         say(f"[{len(levels) + 1}/{len(args.levels)}] {sessions:,} sessions × {args.streams} streams × {args.rate:g}/s, "
             f"{config.describe()} …")
         level = await run_level(config)

@@ -23,6 +23,7 @@ costs can be told apart.
     python -m benchmarks.scale_floor                 # the floor on asyncio
     python -m benchmarks.scale_floor --loop uvloop   # the same on uvloop
     python -m benchmarks.scale_floor --server quart  # the floor of bare Quart on hypercorn
+    python -m benchmarks.scale_floor --phases apart  # a page's streams a quarter period apart (as scale --phases apart)
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from benchmarks.contenders.streams import StreamParams
 from benchmarks.metering import cpu_seconds, machine_busy
 from benchmarks.processes import LOOPBACK, children
 from benchmarks.scale_stack import shares
-from benchmarks.schedule import sleep_until, start_offset
+from benchmarks.schedule import PHASES, sleep_until, start_offset
 from benchmarks.servers import ServerProcess
 from benchmarks.stats import EMPTY, account, summary
 from flash_ws.server.gc_tuning import tune_gc
@@ -86,6 +87,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="event loop of the servers and the load processes (asyncio)")
     parser.add_argument("--server", choices=tuple(SERVERS), default="websockets",
                         help="bare websockets servers, or a bare Quart app on hypercorn (websockets)")
+    parser.add_argument("--phases", choices=PHASES, default="together",
+                        help="a page's streams start one after another, or a fraction of the period apart "
+                             "(benchmarks.schedule; as benchmarks.scale --phases) (together)")
     parser.add_argument("--json", help="write the result as JSON to this path")
     args = parser.parse_args(argv)
     if min(args.sessions, args.streams, args.workers, args.clients) < 1 or min(args.rate, args.duration, args.ramp) <= 0:
@@ -118,6 +122,7 @@ async def _page(url: str, prefix: str, starts: list[float], args: dict[str, Any]
                 if ended == streams:
                     break
                 continue
+            out["messages"] += 1
             for component, props in update:
                 seqs[component].append(props["children"]["seq"])
                 out["latency_ms"].append((now - props["children"]["ts"]) * 1000)
@@ -127,13 +132,13 @@ async def _page(url: str, prefix: str, starts: list[float], args: dict[str, Any]
 
 
 async def _load(urls: list[str], sessions: int, first: int, args: dict[str, Any], go: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {"connected": 0, "latency_ms": [], "report": EMPTY, "delivered": 0}
+    out: dict[str, Any] = {"connected": 0, "latency_ms": [], "report": EMPTY, "delivered": 0, "messages": 0}
     started = asyncio.Event()
     tasks = []
     streams, spread = args["streams"], 1 / args["rate"]
     for k in range(sessions):
         url = urls[(first + k) % len(urls)]
-        starts = [start_offset(k, i, sessions, streams, spread) for i in range(streams)]
+        starts = [start_offset(k, i, sessions, streams, spread, args["phases"]) for i in range(streams)]
         tasks.append(asyncio.create_task(_page(url, f"c{first + k}", starts, args, started, out)))
         await asyncio.sleep(args["interval"])
     loop = asyncio.get_running_loop()
@@ -172,7 +177,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         pids = [serving_pid(server) for server in servers]
         urls = [f"ws://{LOOPBACK}:{server.port}/" for server in servers]
         load = {"streams": args.streams, "rate": args.rate, "duration": args.duration, "interval": args.clients / args.ramp,
-                "loop": args.loop}
+                "loop": args.loop, "phases": args.phases}
         first = 0
         for share in shares(args.sessions, args.clients):
             clients.append(ctx.Process(target=_client, args=(urls, share, first, load, go, results)))
@@ -196,9 +201,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     delivered = sum(out["delivered"] for out in outs)
     report = {k: sum(out["report"][k] for out in outs) for k in ("received", "lost", "duplicated", "reordered")}
     return {
-        "config": {k: getattr(args, k) for k in ("sessions", "streams", "rate", "duration", "workers", "clients", "loop", "server")},
+        "config": {k: getattr(args, k) for k in ("sessions", "streams", "rate", "duration", "workers", "clients", "loop", "server",
+                                                    "phases")},
         "connected": sum(out["connected"] for out in outs), "expected": args.sessions * args.streams * round(args.duration * args.rate),
-        "delivered": delivered, **report, "errors": sorted({e for out in outs for e in out["errors"]}),
+        "delivered": delivered, **report,
+        "messages_per_update": round(sum(out["messages"] for out in outs) / delivered, 3) if delivered else None,
+        "errors": sorted({e for out in outs for e in out["errors"]}),
         "latency_ms": summary(latencies), "workers_cpu_s": cpu,
         "workers_us_per_update": round(cpu / delivered * 1e6, 1) if delivered else None,
         "machine_busy_pct": round(100 * CORES * (busy_after[0] - busy_before[0]) / max(1, busy_after[1] - busy_before[1]), 1),
@@ -214,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.workers} workers, {args.loop}: {result['delivered']:,} of {result['expected']:,} delivered, lost {result['lost']}, "
           f"duplicated {result['duplicated']}, reordered {result['reordered']}; p50 {latency.get('p50')} ms, "
           f"p99 {latency.get('p99')} ms; workers' CPU {result['workers_us_per_update']} µs / update; "
+          f"{result['messages_per_update']} messages / update; "
           f"machine busy {result['machine_busy_pct']} % (of {100 * CORES})")
     for error in result["errors"]:
         print("error:", error)

@@ -41,6 +41,7 @@ class Config:
     backend: str = "quart"  # flash_ws's workers: Quart under hypercorn, or "fastapi" under uvicorn
     paired: str | None = None  # another checkout: one worker (worker1; worker0 with swap) runs from there
     swap: bool = False
+    phases: str = "together"  # how a page's streams sit in the update period (benchmarks.schedule)
 
     @property
     def worker_cwds(self) -> dict[int, Path]:
@@ -64,7 +65,8 @@ class Config:
         pool = f" (pool {self.dash_redis_pool})" if self.dash_redis_pool and self.contender != "flash_ws" else ""
         who = "" if self.contender == "flash_ws" else f"{self.contender}{pool}: "
         paired = "".join(f", worker{index} from {cwd}" for index, cwd in self.worker_cwds.items())
-        return f"{who}{self.workers} worker{'s' if self.workers > 1 else ''}, {store}, {self.lb}{loop}{paired}"
+        phases = ", streams apart" if self.phases == "apart" else ""
+        return f"{who}{self.workers} worker{'s' if self.workers > 1 else ''}, {store}, {self.lb}{loop}{paired}{phases}"
 
 
 def say(text: str) -> None:
@@ -167,7 +169,7 @@ async def _run(stack: Stack, config: Config, meters: Meters) -> dict[str, Any]:
     spread = min(1.0 / config.rate, 2.0)
     timeout = config.duration + spread + 60
     await stack.command({"cmd": "run", "streams": config.streams, "count": config.count, "rate": config.rate,
-                         "spread": spread, "timeout": timeout}, "started", spread * 3 + 60)
+                         "spread": spread, "timeout": timeout, "phases": config.phases}, "started", spread * 3 + 60)
     started_wall = time.time()
     # steady: every run started, none ended (the first ended about `duration` after the first start)
     steady_end = time.monotonic() + max(0.5, config.duration - spread - 0.2)

@@ -9,7 +9,8 @@ per line:
   ``k``-th on ``urls[k % len(urls)]`` (so with two workers' URLs each process alternates between
   them), then ``{"event": "connected", ...}``;
 - ``{"cmd": "run", "streams": s, "count": c, "rate": r, "spread": t}``: starts ``s`` runs on every
-  session, their starts spread evenly over ``t`` seconds so the streams' phases do not line up,
+  session, their starts spread evenly over ``t`` seconds (``benchmarks.schedule``, ``"phases"``
+  ``together`` or ``apart``),
   answers ``{"event": "started"}``, then, once every run has ended (or after ``timeout``),
   ``{"event": "done", ...}`` with every latency sample and the sequence accounting;
 - ``{"cmd": "close"}``: says bye on every session and answers ``{"event": "closed"}``.
@@ -34,7 +35,7 @@ from collections.abc import Callable
 from typing import Any
 
 from benchmarks.scale_app import callback_id
-from benchmarks.schedule import sleep_until, start_offset
+from benchmarks.schedule import sleep_until, starts_in_order
 from benchmarks.stats import EMPTY, account, percentile
 from flash_ws.client import FlashWsClient
 from flash_ws.protocol import Apply, RunEnded
@@ -166,7 +167,7 @@ class LoadProcess:
                 "elapsed_s": round(loop.time() - began, 3)}
 
     async def run(self, streams: int, count: int, rate: float, spread: float, timeout: float,
-                  emit: Any) -> dict[str, Any]:
+                  emit: Any, phases: str = "together") -> dict[str, Any]:
         loop = asyncio.get_running_loop()
         book = self.book
         book.expected_runs = streams * len(self.clients)
@@ -174,10 +175,10 @@ class LoadProcess:
             book.all_ended.set()
         self.lag.start()
         began = loop.time()
-        for page, client in enumerate(self.clients):
-            for stream in range(streams):
-                await sleep_until(loop, began + start_offset(page, stream, len(self.clients), streams, spread))
-                await client.start(callback_id(stream), [1, {"count": count, "rate": rate}])
+        messages_before = sum(client.messages_received for client in self.clients)
+        for offset, page, stream in starts_in_order(len(self.clients), streams, spread, phases):
+            await sleep_until(loop, began + offset)
+            await self.clients[page].start(callback_id(stream), [1, {"count": count, "rate": rate}])
         emit({"event": "started", "at": time.time()})
         try:
             await asyncio.wait_for(book.all_ended.wait(), timeout)
@@ -197,6 +198,7 @@ class LoadProcess:
             "event": "done", "timed_out": timed_out, "runs": book.expected_runs, "ends": dict(book.ends),
             "received": report.received, "distinct": report.distinct, "lost": report.lost,
             "duplicated": report.duplicated, "reordered": report.reordered,
+            "messages": sum(client.messages_received for client in self.clients) - messages_before,
             "reconnections": sum(max(0, c.connections - 1) for c in self.clients),
             "sessions_lost": sum(len(c.lost) for c in self.clients),
             "failures": [repr(c.failure)[:200] for c in self.clients if c.failure is not None][:5],
@@ -237,7 +239,7 @@ async def main_async(urls: list[str], make_process: Callable[[list[str]], Any] =
             elif name == "run":
                 tune_gc()  # as the floor's load does: a full collection of this process is not the server's latency
                 emit(await process.run(command["streams"], command["count"], command["rate"], command["spread"],
-                                       command["timeout"], emit))
+                                       command["timeout"], emit, command.get("phases", "together")))
             elif name == "close":
                 emit(await process.close())
                 return

@@ -69,6 +69,9 @@ def run_figures(dones: list[dict[str, Any]], expected: int, duration: float, sta
         "ends": ends,
         "timed_out": any(d["timed_out"] for d in dones),
         "reconnections": sum(d["reconnections"] for d in dones),
+        # WebSocket messages the pages got per update received (the load counts them: flash_ws's does)
+        "messages_per_update": _ratio(sum(d["messages"] for d in dones), sum(d["received"] for d in dones))
+        if all("messages" in d for d in dones) else None,
         "sessions_lost": sum(d["sessions_lost"] for d in dones),
         "failures": [f for d in dones for f in d["failures"]][:5],
         "server_errors": [e for d in dones for e in d["server_errors"]][:5],
@@ -163,13 +166,17 @@ LATENCY_HEAD = ("setup", "sessions", "streams × rate", "s", "connected", "expec
                 "reord", "p50 ms", "p95 ms", "p99 ms", "max ms", "p99 after start-up ms", "producer lag p99 ms",
                 "client loop lag p99 ms", "reconnects", "holds")
 COST_HEAD = ("setup", "sessions", "updates/s", "CPU % of a core: workers", "workers' CPU µs / update", "redis", "nginx", "load clients",
-             "Redis commands / update", "Redis bytes in / out per update",
+             "Redis commands / update", "Redis bytes in / out per update", "messages / update",
              "machine busy (of 200)", "irq", "other processes", "idle sessions' CPU: workers",
              "RSS MB per worker: baseline → idle → active", "KiB / idle session", "KiB / active session",
              "RSS MB redis; nginx: idle → active", "ramp s", "connect p99 ms")
 LEFT = {"setup", "streams × rate", "holds", "CPU % of a core: workers", "idle sessions' CPU: workers",
         "Redis bytes in / out per update",
         "RSS MB per worker: baseline → idle → active", "RSS MB redis; nginx: idle → active"}
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return round(part / whole, 3) if whole else None
 
 
 def _table(head: tuple[str, ...], rows: list[list[str]]) -> list[str]:
@@ -208,6 +215,7 @@ def _cost_row(level: dict[str, Any]) -> list[str]:
     return [level["setup"], _fmt(c["sessions"]), _fmt(run["updates_per_s"]), workers, _fmt(worker_us_per_update(run)),
             _fmt(pct.get("redis")),
             _fmt(pct.get("nginx")), _fmt(pct["clients"]), _fmt(redis.get("commands_per_update")), traffic,
+            _fmt(run.get("messages_per_update")),
             _fmt(cpu["machine_busy_percent"]), _fmt(cpu["irq_percent"]),
             _fmt(cpu["other_percent"]), idle, rss, _fmt(mem["kib_per_idle_session"]),
             _fmt(mem["kib_per_active_session"]), others, _fmt(level["ramp"]["elapsed_s"]),

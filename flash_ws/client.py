@@ -84,6 +84,7 @@ class FlashWsClient:
         self.lost: list[SessionLost] = []
         self.runs: dict[int, RunHandle] = {}
         self.connections = 0
+        self.messages_received = 0  # every message of every connection, as the server sent it
         self.reconnect_times: list[float] = []  # seconds from a drop to the next welcome
         self._link: Link | None = None
         self._welcomed = asyncio.Event()
@@ -201,6 +202,7 @@ class FlashWsClient:
         try:
             while True:
                 text = await link.recv()
+                self.messages_received += 1
                 effects, replies = self.session.receive_message(text, time.monotonic())
                 welcomed_now = not self._welcomed.is_set() and self.session.connected
                 for effect in effects:

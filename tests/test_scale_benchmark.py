@@ -130,6 +130,7 @@ def _assert_correct(results: dict, workers: int) -> dict:
     assert all(w["connections"] > 0 for w in memory["workers"].values())  # both workers got sessions
     cpu = run["cpu"]["percent_of_core"]
     assert {f"worker{i}" for i in range(workers)} | {"clients"} <= set(cpu)
+    assert run["messages_per_update"] > 0  # the load counted the WebSocket messages of the run
     return level
 
 
@@ -140,9 +141,10 @@ def test_scale_in_process_store_one_worker_on_uvloop(tmp_path):
     assert level["config"]["loop"] == "uvloop" and level["setup"].endswith("uvloop")
 
 
-def test_scale_two_workers_each_with_its_own_store_clients_alternating(tmp_path):
-    results = _run(tmp_path, "--no-redis", "--workers", "2")
-    _assert_correct(results, workers=2)
+def test_scale_two_workers_each_with_its_own_store_clients_alternating_streams_apart(tmp_path):
+    results = _run(tmp_path, "--no-redis", "--workers", "2", "--phases", "apart")
+    level = _assert_correct(results, workers=2)
+    assert level["config"]["phases"] == "apart" and level["setup"].endswith("streams apart")
 
 
 def test_scale_on_the_fastapi_backend_two_uvicorn_workers_on_uvloop(tmp_path):
@@ -217,4 +219,5 @@ def test_the_floor_runs_the_same_scenario_on_bare_servers_and_counts_every_updat
     assert result["expected"] == result["delivered"] == result["received"] == updates
     assert (result["lost"], result["duplicated"], result["reordered"]) == (0, 0, 0)
     assert result["workers_us_per_update"] == round(result["workers_cpu_s"] / updates * 1e6, 1)
+    assert result["messages_per_update"] == 1.0  # a bare server sends every update on its own
     assert f"{updates:,} of {updates:,} delivered" in done.stdout
