@@ -99,20 +99,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 async def _page(url: str, prefix: str, starts: list[float], args: dict[str, Any], go: asyncio.Event,
                 out: dict[str, Any]) -> None:
-    """One connection: wait for ``go``, start its paced streams at ``starts`` (loop times, one per
-    stream), note every update until each ends."""
+    """One connection: wait for ``go``, start its paced streams at ``starts`` (seconds after the go,
+    one per stream) while noting every update, until each stream ends."""
     streams, rate, duration = args["streams"], args["rate"], args["duration"]
     loop = asyncio.get_running_loop()
+    seqs: dict[str, list[int]] = {f"out-stream{i}": [] for i in range(streams)}
+
+    async def start_streams() -> None:  # beside the reading: a stream's updates are read while the next waits to start
+        for i in range(streams):
+            await sleep_until(loop, out["began"] + starts[i])
+            params = StreamParams(f"{prefix}-{i}", "paced", duration, rate, limit=round(duration * rate))  # as scale_app's
+            await ws.send(json.dumps({"start": f"stream{i}", "params": params.to_json()}))
+
     async with connect(url, compression=None, max_size=None) as ws:
         out["connected"] += 1
         await go.wait()
-        seqs: dict[str, list[int]] = {}
-        for i in range(streams):
-            await sleep_until(loop, out["began"] + starts[i])
-            key = f"{prefix}-{i}"
-            seqs[f"out-stream{i}"] = []
-            params = StreamParams(key, "paced", duration, rate, limit=round(duration * rate))  # as many as scale_app's
-            await ws.send(json.dumps({"start": f"stream{i}", "params": params.to_json()}))
+        starting = loop.create_task(start_streams())
         ended = 0
         async for message in ws:
             now = time.time()
@@ -126,6 +128,7 @@ async def _page(url: str, prefix: str, starts: list[float], args: dict[str, Any]
             for component, props in update:
                 seqs[component].append(props["children"]["seq"])
                 out["latency_ms"].append((now - props["children"]["ts"]) * 1000)
+        await starting
         for received in seqs.values():
             out["report"] = out["report"] + account(received, round(duration * rate))
             out["delivered"] += len(received)
