@@ -12,8 +12,8 @@ sessions on one asyncio loop, with the Python reference client). Then:
 2. **ramp**: the sessions open gradually (``--ramp`` per second in all) and stay idle for
    ``IDLE_S``: RSS per idle session = RSS growth of a worker / the WebSocket connections it holds
    (counted in ``/proc/net/tcp``), and what idle sessions cost in CPU (heartbeats);
-3. **run**: every session starts ``--streams`` runs, their starts spread over one update period so
-   their phases do not line up; each run yields ``rate x duration`` updates, paced from its start,
+3. **run**: every session starts ``--streams`` runs, their starts spread over one update period
+   (``benchmarks.schedule``, ``--phases``); each run yields ``rate x duration`` updates, paced from its start,
    then ends. CPU of every process is measured over the steady part (all runs started, none ended
    yet); RSS per active session from the worker's highest RSS sampled meanwhile;
 4. the clients count what they applied: every update must arrive once and in order (lost,
