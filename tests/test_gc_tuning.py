@@ -59,11 +59,12 @@ def _probe(kwargs: dict, env: dict[str, str] | None = None) -> dict[str, list]:
 
 def test_the_collector_is_tuned_once_when_the_first_app_starts_serving() -> None:
     seen = _probe({})
-    assert seen["before"][1] == 0 and tuple(seen["before"][0]) != THRESHOLDS
+    before_threshold, before_frozen = seen["before"]  # Python 3.12 counts a few hundred objects frozen at start
+    assert tuple(before_threshold) != THRESHOLDS
     assert seen["made"] == seen["before"], "tuned when the app was made, not when it started serving"
     threshold, frozen = seen["serving"]
     assert tuple(threshold) == THRESHOLDS
-    assert frozen > 10_000, "start-up's objects (Dash, the app) were not frozen"
+    assert frozen > before_frozen + 10_000, "start-up's objects (Dash, the app) were not frozen"
     second_threshold, second_frozen = seen["second app serving"]
     assert tuple(second_threshold) == THRESHOLDS
     # frozen objects only leave (freed by their count of references); a second freeze would add the 5,000 lists
@@ -75,4 +76,4 @@ def test_the_collector_is_tuned_once_when_the_first_app_starts_serving() -> None
 def test_gc_tuning_off_leaves_the_interpreters_collector(kwargs: dict, env: dict[str, str] | None) -> None:
     seen = _probe(kwargs, env)
     assert seen["serving"] == seen["before"] == seen["second app serving"]
-    assert seen["before"][1] == 0 and tuple(seen["before"][0]) != THRESHOLDS
+    assert tuple(seen["before"][0]) != THRESHOLDS
