@@ -291,7 +291,8 @@ class SseLink:
             await self._post_once(_take_body(queued))
 
     async def _post_once(self, text: str) -> None:
-        assert self._http is not None
+        if self._http is None or self._http.is_closed:  # closed meanwhile (the stream ended, or drop())
+            raise LinkClosed("the link is closed: nothing can be posted")
         headers = self._headers({"Content-Type": "application/json", "X-Flash-Ws-Session": self.session or ""})
         for attempt in range(2):
             try:

@@ -81,3 +81,27 @@ async def test_the_bye_goes_out_once_and_ends_the_session_before_the_grace(serve
                      what="the run cancelled by the bye, long before the 60 s grace")
     await eventually(lambda: "page_left" in server.output(), what="the session ended as page_left")
     assert proxy.byes == 1
+
+
+
+
+async def test_a_bye_on_a_link_already_closed_is_refused_as_link_closed(serve_in_process):
+    """The link's HTTP client closed while the client still held the link (in CI24 a worker's
+    shutdown ended the stream just before ``close``): the bye has nothing to post on. The link says
+    ``LinkClosed``, which ``close(bye=True)`` gives up quietly, where the POST raised httpx's "the
+    client has been closed" RuntimeError out of ``close``."""
+    from flash_ws.client_links import LinkClosed
+    from flash_ws.protocol import encode_message
+    from flash_ws.protocol.frames import Bye
+
+    server = await serve_in_process(f"{APP}:server")
+    proxy = FlakyProxy(server)
+    client = await FlashWsClient.connect(server.url + "/", transport="sse", links=proxy.links(), reconnect=False)
+    link = client._link
+    try:
+        await link._http.aclose()  # what the link's own close does, here with the client still holding it
+        with pytest.raises(LinkClosed):
+            await link.send_last(encode_message([Bye()]), TIMEOUT)
+        assert proxy.byes == 0
+    finally:
+        await client.close(bye=False)
