@@ -2,11 +2,17 @@
 
 ``python -m benchmarks.scale_floor`` runs ``benchmarks.scale``'s scenario (1,000 sessions x 4 streams
 x 2 updates/s on 2 workers, by default) against ``raw-websockets`` servers
-(benchmarks/contenders/raw_ws.py, one process per worker, clients alternating between their ports):
-the same producer and timers, one WebSocket message per update, and nothing else: no protocol, no
-sequencing, no acknowledgements, no resume, no session store, no proxy. Its workers' CPU per delivered
-update is what a bare asyncio WebSocket server pays for this traffic on this machine: the yardstick for
-``benchmarks.scale``'s own column.
+(benchmarks/contenders/raw_ws.py, one process per worker): the same producer and timers, one WebSocket
+message per update, and nothing else: no protocol, no sequencing, no acknowledgements, no resume, no
+session store. Its workers' CPU per delivered update is what a bare asyncio WebSocket server pays for
+this traffic on this machine: the yardstick for ``benchmarks.scale``'s own column.
+
+The clients reach the workers through the same proxy as ``benchmarks.scale``'s (with Redis, its
+default): a round-robin nginx (``benchmarks.redis_nginx.Nginx``, the same configuration and as many
+nginx processes), so every contender is measured behind the same proxy. nginx's CPU is reported on its
+own; the workers' CPU per update counts the workers only, as ``benchmarks.scale``'s column does.
+``--lb direct`` lets the clients alternate between the workers' ports instead, with no proxy (the
+floor as it was first measured).
 
 Clients open every connection first (``--ramp`` per second), then start every stream on
 ``benchmarks.schedule``'s timing, as ``benchmarks.scale``'s load does (each load process's starts
@@ -20,7 +26,8 @@ streaming phase only. ``--loop uvloop`` runs the servers and the load processes 
 process per worker, ``--worker-class`` the loop), so what flash_ws costs and what Quart on hypercorn
 costs can be told apart.
 
-    python -m benchmarks.scale_floor                 # the floor on asyncio
+    python -m benchmarks.scale_floor                 # the floor on asyncio, behind nginx
+    python -m benchmarks.scale_floor --lb direct     # the same with no proxy: clients alternate between the ports
     python -m benchmarks.scale_floor --loop uvloop   # the same on uvloop
     python -m benchmarks.scale_floor --server quart  # the floor of bare Quart on hypercorn
     python -m benchmarks.scale_floor --phases apart  # a page's streams a quarter period apart (as scale --phases apart)
@@ -34,6 +41,7 @@ import json
 import multiprocessing
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -41,9 +49,11 @@ from typing import Any
 from websockets.asyncio.client import connect
 
 from benchmarks.contenders import raw_quart
-from benchmarks.contenders.streams import StreamParams
+from benchmarks.contenders.streams import STATUS_PATH, StreamParams
 from benchmarks.metering import cpu_seconds, machine_busy
-from benchmarks.processes import LOOPBACK, children
+from benchmarks.processes import LOOPBACK, children, program
+from benchmarks.redis_nginx import Nginx
+from benchmarks.scale_level import Config
 from benchmarks.scale_stack import shares
 from benchmarks.schedule import PHASES, sleep_until, start_offset
 from benchmarks.servers import ServerProcess
@@ -52,6 +62,7 @@ from flash_ws.server.gc_tuning import tune_gc
 
 CORES = os.cpu_count() or 1
 SERVERS = {"websockets": "raw-websockets", "quart": "raw-quart (bare Quart on hypercorn)"}  # --server: its name
+NGINX_PROCESSES = Config.nginx_processes  # as many nginx processes as benchmarks.scale runs
 
 
 def server_command(server: str, loop: str) -> list[str]:
@@ -87,6 +98,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="event loop of the servers and the load processes (asyncio)")
     parser.add_argument("--server", choices=tuple(SERVERS), default="websockets",
                         help="bare websockets servers, or a bare Quart app on hypercorn (websockets)")
+    parser.add_argument("--lb", choices=("nginx", "direct"), default="nginx",
+                        help="a round-robin nginx in front of the workers (as benchmarks.scale's with Redis), or "
+                             "clients alternate between the workers' ports (nginx)")
     parser.add_argument("--phases", choices=PHASES, default="together",
                         help="a page's streams start one after another, or a fraction of the period apart "
                              "(benchmarks.schedule; as benchmarks.scale --phases) (together)")
@@ -166,19 +180,38 @@ def _client(urls: list[str], sessions: int, first: int, args: dict[str, Any], go
     results.put(out)
 
 
+def _cpu(groups: dict[str, list[int]]) -> dict[str, float]:
+    """CPU seconds of each group of processes so far (a process gone counts 0)."""
+    return {name: sum(cpu_seconds(pid) or 0.0 for pid in pids) for name, pids in groups.items()}
+
+
+def start_nginx(servers: list[ServerProcess], workdir: Path) -> Nginx:
+    """nginx in front of ``servers``, as ``benchmarks.scale_stack.Stack`` starts it for ``benchmarks.scale``."""
+    binary = program("nginx", "--lb nginx needs nginx (Debian: apt-get install nginx), or --lb direct",
+                     also=("/usr/sbin/nginx",))
+    return Nginx(binary, [server.port for server in servers], workdir, f"{STATUS_PATH}?key=ready", NGINX_PROCESSES)
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    """Start the servers and the load, stream, and measure; the figures as a dict."""
+    """Start the servers, nginx (``--lb nginx``) and the load, stream, and measure; the figures as a dict."""
     servers = [ServerProcess(f"floor_{args.server}", server_command(args.server, args.loop)) for _ in range(args.workers)]
     ctx = multiprocessing.get_context("spawn")
     go, results = ctx.Event(), ctx.Queue()
     clients: list[Any] = []
+    nginx: Nginx | None = None
+    workdir = tempfile.TemporaryDirectory(prefix="scale_floor_")
     try:
         for server in servers:
             server.start()
         for server in servers:
             server.wait_ready()
-        pids = [serving_pid(server) for server in servers]
-        urls = [f"ws://{LOOPBACK}:{server.port}/" for server in servers]
+        groups = {f"worker{i}": [serving_pid(server)] for i, server in enumerate(servers)}
+        if args.lb == "nginx":
+            nginx = start_nginx(servers, Path(workdir.name))
+            groups["nginx"] = nginx.pids
+            urls = [f"ws://{LOOPBACK}:{nginx.port}/"]
+        else:
+            urls = [f"ws://{LOOPBACK}:{server.port}/" for server in servers]
         load = {"streams": args.streams, "rate": args.rate, "duration": args.duration, "interval": args.clients / args.ramp,
                 "loop": args.loop, "phases": args.phases}
         first = 0
@@ -188,30 +221,36 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for client in clients:
             client.start()
         time.sleep(args.sessions / args.ramp + 2)  # every connection open (the clients' own pace)
-        cpu_before, busy_before, clock = [cpu_seconds(pid) or 0.0 for pid in pids], machine_busy(), time.monotonic()
+        cpu_before, busy_before, clock = _cpu(groups), machine_busy(), time.monotonic()
         go.set()
         outs = [results.get(timeout=args.duration + 120) for _ in clients]
         elapsed = time.monotonic() - clock
-        cpu = round(sum((cpu_seconds(pid) or 0.0) - before for pid, before in zip(pids, cpu_before, strict=True)), 3)
+        cpu_s = {name: round(after - cpu_before[name], 3) for name, after in _cpu(groups).items()}
         busy_after = machine_busy()
     finally:
         go.set()
         for client in clients:
             client.join(30)
+        if nginx is not None:
+            nginx.stop()
         for server in servers:
             server.stop()
+        workdir.cleanup()
     latencies = [v for out in outs for v in out["latency_ms"]]
     delivered = sum(out["delivered"] for out in outs)
+    cpu = round(sum(v for name, v in cpu_s.items() if name.startswith("worker")), 3)
     report = {k: sum(out["report"][k] for out in outs) for k in ("received", "lost", "duplicated", "reordered")}
     return {
         "config": {k: getattr(args, k) for k in ("sessions", "streams", "rate", "duration", "workers", "clients", "loop", "server",
-                                                    "phases")},
+                                                    "lb", "phases")},
         "connected": sum(out["connected"] for out in outs), "expected": args.sessions * args.streams * round(args.duration * args.rate),
         "delivered": delivered, **report,
         "messages_per_update": round(sum(out["messages"] for out in outs) / delivered, 3) if delivered else None,
         "errors": sorted({e for out in outs for e in out["errors"]}),
         "latency_ms": summary(latencies), "workers_cpu_s": cpu,
         "workers_us_per_update": round(cpu / delivered * 1e6, 1) if delivered else None,
+        "cpu_s": cpu_s,  # by group: each worker and, behind nginx, nginx (its master and workers)
+        "nginx_us_per_update": round(cpu_s["nginx"] / delivered * 1e6, 1) if "nginx" in cpu_s and delivered else None,
         "machine_busy_pct": round(100 * CORES * (busy_after[0] - busy_before[0]) / max(1, busy_after[1] - busy_before[1]), 1),
         "elapsed_s": round(elapsed, 1),
     }
@@ -221,10 +260,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     result = run(args)
     latency = result["latency_ms"] or {}
+    lb = f"round-robin nginx ({NGINX_PROCESSES} process{'es' if NGINX_PROCESSES > 1 else ''})" if args.lb == "nginx" \
+        else "direct (clients alternate between the workers' ports)"
+    nginx = f"; nginx's CPU {result['nginx_us_per_update']} µs / update" if args.lb == "nginx" else ""
     print(f"{SERVERS[args.server]} floor, {args.sessions:,} connections x {args.streams} streams x {args.rate:g}/s on "
-          f"{args.workers} workers, {args.loop}: {result['delivered']:,} of {result['expected']:,} delivered, lost {result['lost']}, "
-          f"duplicated {result['duplicated']}, reordered {result['reordered']}; p50 {latency.get('p50')} ms, "
-          f"p99 {latency.get('p99')} ms; workers' CPU {result['workers_us_per_update']} µs / update; "
+          f"{args.workers} workers, {args.loop}, {lb}: {result['delivered']:,} of {result['expected']:,} delivered, "
+          f"lost {result['lost']}, duplicated {result['duplicated']}, reordered {result['reordered']}; "
+          f"p50 {latency.get('p50')} ms, p99 {latency.get('p99')} ms; "
+          f"workers' CPU {result['workers_us_per_update']} µs / update{nginx}; "
           f"{result['messages_per_update']} messages / update; "
           f"machine busy {result['machine_busy_pct']} % (of {100 * CORES})")
     for error in result["errors"]:

@@ -20,7 +20,7 @@ from benchmarks.metering import established
 from benchmarks.scale import redis_supported
 from benchmarks.scale_report import MemoryReadings, conclusion, speed_verdict, verdict, worker_us_per_update
 from benchmarks.scale_stack import shares
-from tests.conftest import ROOT
+from tests.conftest import ROOT, debian_program
 
 SESSIONS, STREAMS, DURATION, RATE = 20, 2, 3, 2
 
@@ -199,25 +199,48 @@ def test_redis_cluster_is_refused_without_redis_or_for_dash_stream():
         with pytest.raises(SystemExit):
             parse_args(argv)
 
-@pytest.mark.parametrize("server", ["websockets", "quart"])
-@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
-def test_the_floor_runs_the_same_scenario_on_bare_servers_and_counts_every_update(tmp_path, loop, server):
-    """Bare websockets servers (the default), or a bare Quart app on hypercorn (``--server quart``)."""
+def _floor(tmp_path, *options: str) -> tuple[dict, str]:
+    """``benchmarks.scale_floor`` at the tiny size with ``options``: its JSON and what it printed, once it
+    counted every update once and in order."""
     out = tmp_path / "floor.json"
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks.scale_floor", "--sessions", str(SESSIONS), "--streams", str(STREAMS),
-         "--rate", str(RATE), "--duration", str(DURATION), "--clients", "2", "--workers", "2", "--loop", loop,
-         *(["--server", server] if server != "websockets" else []), "--json", str(out)],
+         "--rate", str(RATE), "--duration", str(DURATION), "--clients", "2", "--workers", "2", *options,
+         "--json", str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stdout + done.stderr
     result = json.loads(out.read_text())
-    assert result["config"]["loop"] == loop and f"2 workers, {loop}:" in done.stdout
-    assert result["config"]["server"] == server
-    assert done.stdout.startswith("raw-quart (bare Quart on hypercorn) floor," if server == "quart" else "raw-websockets floor,")
     updates = SESSIONS * STREAMS * RATE * DURATION
     assert result["connected"] == SESSIONS and result["errors"] == []
     assert result["expected"] == result["delivered"] == result["received"] == updates
     assert (result["lost"], result["duplicated"], result["reordered"]) == (0, 0, 0)
+    assert result["workers_cpu_s"] == round(result["cpu_s"]["worker0"] + result["cpu_s"]["worker1"], 3)  # workers only
     assert result["workers_us_per_update"] == round(result["workers_cpu_s"] / updates * 1e6, 1)
     assert result["messages_per_update"] == 1.0  # a bare server sends every update on its own
     assert f"{updates:,} of {updates:,} delivered" in done.stdout
+    return result, done.stdout
+
+
+@pytest.mark.parametrize("server", ["websockets", "quart"])
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_the_floor_runs_the_same_scenario_on_bare_servers_and_counts_every_update(tmp_path, loop, server):
+    """Bare websockets servers (the default), or a bare Quart app on hypercorn (``--server quart``),
+    the clients alternating between their ports (``--lb direct``)."""
+    result, stdout = _floor(tmp_path, "--lb", "direct", "--loop", loop, *(["--server", server] if server != "websockets" else []))
+    assert result["config"]["loop"] == loop and f"2 workers, {loop}, direct" in stdout
+    assert result["config"]["server"] == server and result["config"]["lb"] == "direct"
+    assert stdout.startswith("raw-quart (bare Quart on hypercorn) floor," if server == "quart" else "raw-websockets floor,")
+    assert set(result["cpu_s"]) == {"worker0", "worker1"} and result["nginx_us_per_update"] is None
+    assert "nginx" not in stdout
+
+
+@pytest.mark.proxy
+@pytest.mark.parametrize("server", ["websockets", "quart"])
+def test_the_floor_runs_behind_the_same_round_robin_nginx_as_scale_by_default(tmp_path, server):
+    """No ``--lb``: the clients reach both workers through benchmarks.scale's nginx, whose CPU is its own group."""
+    debian_program("nginx", "nginx", "the floor behind nginx", also=("/usr/sbin/nginx",))
+    result, stdout = _floor(tmp_path, *(["--server", server] if server != "websockets" else []))
+    assert result["config"]["lb"] == "nginx" and result["config"]["server"] == server
+    assert "2 workers, asyncio, round-robin nginx (" in stdout and "nginx's CPU" in stdout
+    assert set(result["cpu_s"]) == {"worker0", "worker1", "nginx"}
+    assert result["nginx_us_per_update"] == round(result["cpu_s"]["nginx"] / result["delivered"] * 1e6, 1)
