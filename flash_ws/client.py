@@ -234,10 +234,12 @@ class FlashWsClient:
             self.errors.append(effect)
         elif isinstance(effect, SessionLost):
             self.lost.append(effect)
+            error = ErrorInfo("worker_lost", "the worker running it stopped before Redis held it") \
+                if effect.reason == "worker_lost" else None
             for run, cb in effect.runs.items():
                 handle = self.runs.get(run)
                 if handle is not None:
-                    handle.ended = RunEnded(run, cb, "lost", None, True)
+                    handle.ended = RunEnded(run, cb, "lost", error, True)
                     handle.queue.put_nowait(handle.ended)
         elif isinstance(effect, Gap):
             raise LinkClosed(f"frames lost between {effect.expected} and {effect.got}: resume")

@@ -276,7 +276,7 @@ def test_resumed_welcome_keeps_runs_and_seq() -> None:
     client.start("a", [])
     client.receive_message(msg(update(1, 1)), 0.0)
 
-    effects, _ = client.receive_message(msg(Welcome("tok", "ep", True, 1)), 0.0)
+    effects, _ = client.receive_message(msg(Welcome("tok", "ep", True, 1, 1)), 0.0)
 
     assert not any(isinstance(e, SessionLost) for e in effects)
     assert client.runs == {1: "a"}

@@ -40,6 +40,11 @@ def stored_seq(admin: redis.Redis, client: FlashWsClient) -> int:
     return int(admin.hget(keys.meta(session_id(client.session.session)), "last_seq") or 0)
 
 
+def store_waits(admin: redis.Redis) -> bool:
+    """Whether a store (the ``EVALSHA`` of a pipeline of frames) waits on ``CLIENT PAUSE``."""
+    return any(client["cmd"] == "evalsha" and "b" in client["flags"] for client in admin.client_list())
+
+
 async def ahead_of_redis(admin: redis.Redis, client: FlashWsClient, frames: int = 20) -> int:
     """Wait until the page applied ``frames`` frames Redis does not hold; return what Redis holds."""
     await eventually(lambda: client.session.applied_seq >= stored_seq(admin, client) + frames,
@@ -85,6 +90,33 @@ async def test_a_worker_killed_after_sending_and_before_storing_voids_what_the_p
         assert client.session.applied_seq >= stored + AHEAD + 2
         assert client.session.session == old_session and client.lost == []
         assert seen == list(range(len(seen)))  # what the page showed came in order, once each
+        again = await client.start(f"{APP}.count", [5, None])
+        pairs, end = await asyncio.wait_for(again.collect(), TIMEOUT)
+        assert [p[1]["children"] for p in pairs] == list(range(5)) and end.reason == "done"
+
+
+async def test_a_run_whose_worker_died_before_redis_knew_it_is_lost_on_the_page_not_started_again(workers, admin):
+    a, b = workers
+    async with FlashWsClient.connect(a.url) as client:
+        pid = a.get_json("/test/worker")["pid"]
+        known = await client.start(f"{APP}.paced", [100_000])
+        seen, _consumer = follow(known)
+        await eventually(lambda: len(seen) >= 100, what="100 updates")
+        admin.client_pause(30_000, all=False)
+        # the owner's store waits in Redis with frames of the first run only: it sends nothing more
+        # (not the next run) until that pipeline returns, which it never will
+        await eventually(lambda: store_waits(admin), what="the owner's store to wait on the pause")
+        unknown = await client.start(f"{APP}.endless", [None])
+        await eventually(lambda: unknown.run in client.session.seen, what="a frame of the run Redis never heard of")
+        route_to(client, b)
+        os.kill(pid, signal.SIGKILL)
+        admin.client_unpause()
+        await eventually(lambda: known.ended and unknown.ended, timeout=TIMEOUT * 2, what="both runs to end")
+        assert known.ended.reason == "error" and known.ended.error.code == "worker_lost"  # the survivor's end
+        # the page saw frames of a run the survivor never heard of: lost, reset, and not started again
+        assert unknown.ended.reason == "lost" and unknown.ended.reset and unknown.ended.error.code == "worker_lost"
+        assert [lost.reason for lost in client.lost] == ["worker_lost"] and unknown.run not in client.session.runs
+        assert b.get_json("/test/events").get("endless started", 0) == 0
         again = await client.start(f"{APP}.count", [5, None])
         pairs, end = await asyncio.wait_for(again.collect(), TIMEOUT)
         assert [p[1]["children"] for p in pairs] == list(range(5)) and end.reason == "done"

@@ -23,7 +23,7 @@ from flash_ws.server.redis_client import detect_cluster, is_cluster, make_client
 from flash_ws.server.settings import redis_cluster_mode
 from tests.conftest import TIMEOUT, eventually
 from tests.redis_cluster import start_cluster
-from tests.test_redis_sessions import follow, route_to
+from tests.test_redis_sessions import follow, highest_stored_run, route_to
 
 APP = "tests.apps.basic"
 
@@ -174,7 +174,7 @@ async def test_many_pages_at_once_each_stream_exactly_through_either_worker(work
     assert_no_slot_errors(workers)
 
 
-async def test_a_killed_worker_s_sessions_are_taken_over_through_the_cluster(workers):
+async def test_a_killed_worker_s_sessions_are_taken_over_through_the_cluster(workers, redis_cluster):
     import os
     import signal
 
@@ -183,6 +183,8 @@ async def test_a_killed_worker_s_sessions_are_taken_over_through_the_cluster(wor
         run = await client.start(f"{APP}.endless", ["x"])
         await asyncio.wait_for(run.queue.get(), TIMEOUT)
         old_session = client.session.session
+        with sync_client(redis_cluster) as admin:  # the survivor ends a run the cluster knows
+            await eventually(lambda: highest_stored_run(admin, client) >= run.run, what="the cluster to know the run")
         route_to(client, b)
         os.kill(a.get_json("/test/worker")["pid"], signal.SIGKILL)
         await eventually(lambda: run.ended, timeout=TIMEOUT * 2, what="the run of the killed worker to end")

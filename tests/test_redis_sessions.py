@@ -11,8 +11,11 @@ import os
 import signal
 
 import pytest
+import redis
 
 from flash_ws.client import FlashWsClient
+from flash_ws.protocol.tokens import session_id
+from flash_ws.server import redis_keys as keys
 from tests.conftest import TIMEOUT, eventually
 
 APP = "tests.apps.basic"
@@ -43,6 +46,11 @@ def follow(run) -> tuple[list[int], asyncio.Task[None]]:
             seen.extend(numbers(effect))
 
     return seen, asyncio.get_running_loop().create_task(consume())
+
+
+def highest_stored_run(admin: redis.Redis, client: FlashWsClient) -> int:
+    """The highest run of the client's session that Redis (``admin``, a client of it) knows."""
+    return int(admin.hget(keys.meta(session_id(client.session.session)), "highest_run") or 0)
 
 
 def stored_frames(redis_server) -> int:
@@ -101,12 +109,15 @@ async def test_a_start_sent_to_another_worker_runs_on_the_owner_and_cancel_reach
         await eventually(lambda: a.get_json("/test/events").get("endless finally") == 1, what="the generator's finally on a")
 
 
-async def test_a_killed_worker_s_runs_are_declared_lost_and_the_page_starts_again(workers):
+async def test_a_killed_worker_s_runs_are_declared_lost_and_the_page_starts_again(workers, redis_server):
     a, b = workers
     async with FlashWsClient.connect(a.url) as client:
         run = await client.start(f"{APP}.endless", ["x"])
         await asyncio.wait_for(run.queue.get(), TIMEOUT)
         old_session = client.session.session
+        # a run Redis knows is ended by the survivor (one it never heard of: tests/test_redis_ahead.py)
+        with redis.Redis.from_url(redis_server.url, decode_responses=True) as admin:
+            await eventually(lambda: highest_stored_run(admin, client) >= run.run, what="Redis to know the run")
         route_to(client, b)
         os.kill(a.get_json("/test/worker")["pid"], signal.SIGKILL)  # the worker process, not hypercorn's parent
         await eventually(lambda: run.ended, timeout=TIMEOUT * 2, what="the run of the killed worker to end")

@@ -684,24 +684,6 @@ def test_a_flood_of_start_and_cancel_pairs_starts_only_what_the_page_is_allowed(
     assert session.replay.last_seq == Limits().start_burst + 101  # an end per run, not 5,000
 
 
-def test_frames_of_a_run_the_shared_store_does_not_know_are_marked_until_it_does() -> None:
-    session = new_session()
-    assert session.shared_runs.first_unknown is None  # no shared store: nothing is held
-    session.shared_runs.share(0)
-    send(session, Start(1, "a", []))
-    session.emit_update(1, props(0))
-    session.emit_update(1, props(1))
-    assert session.shared_runs.first_unknown == 1  # run 1's first frame
-    session.shared_runs.share(1)
-    assert session.shared_runs.first_unknown is None
-    send(session, Start(2, "b", []))
-    session.emit_update(1, props(2))  # a known run's frame is not held back...
-    session.emit_update(2, props(0))  # ...a new run's first frame is
-    assert session.shared_runs.first_unknown == 4
-    session.shared_runs.share(2)
-    assert session.shared_runs.first_unknown is None
-
-
 def test_the_active_runs_map_is_one_object_until_a_run_starts_or_ends() -> None:
     """The Redis store sends a session's runs again only when this object changed (identity)."""
     session = new_session()

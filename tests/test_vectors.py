@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from flash_ws.protocol import ClientSession, Gap, ProtocolError, SessionLost, decode_message, encode_message
+from flash_ws.protocol import Apply, ClientSession, Gap, ProtocolError, SessionLost, decode_message, encode_message
 from flash_ws.protocol.codec import frame_to_dict
 from flash_ws.protocol.frames import Ack, Update, Welcome
 
@@ -69,6 +69,10 @@ def _client_with_runs(case: dict) -> ClientSession:
             client.disconnected()
         frame, _replaced = client.start(entry["cb"], entry["args"])
         assert frame.run == entry["run"], "runs are numbered from 1 in the order they are listed"
+        if entry.get("applied"):
+            update = Update(client.applied_seq + 1, frame.run, [["out", {"children": 0}]])
+            effects, _replies = client.receive_message(encode_message([update]), 0.0)
+            assert [type(effect) for effect in effects] == [Apply], "the case's frame is applied"
         if entry["state"] == "cancelled":
             assert client.cancel(entry["run"]) is not None
     client.disconnected()
@@ -96,6 +100,7 @@ def test_the_resume_vectors_cover_every_state_both_welcomes_and_unsent_starts() 
     runs = [entry for case in RESUME for entry in case["runs"]]
     assert {entry["state"] for entry in runs} == {"running", "cancelled", "replaced"}
     assert {entry["sent"] for entry in runs} == {True, False}
+    assert {entry.get("applied", False) for entry in runs} == {True, False}
     assert {case["welcome"]["resumed"] for case in RESUME} == {True, False}
     assert {frame["t"] for case in RESUME for frame in case["sent_again"]} == {"start", "cancel"}
 

@@ -253,8 +253,13 @@ export class FlashClient {
           break;
         case 'lost':
           batches.push(this.#resetOf(effect.cb, effect.key));
-          this.#console.error(`flash_ws: ${this.#nameOf(effect.cb)} was interrupted: the server lost the session`);
-          this.#onLost({cb: effect.cb, name: this.#nameOf(effect.cb)});
+          if (effect.reason === undefined) {
+            this.#console.error(`flash_ws: ${this.#nameOf(effect.cb)} was interrupted: the server lost the session`);
+            this.#onLost({cb: effect.cb, name: this.#nameOf(effect.cb)});
+          } else {
+            this.#console.error(`flash_ws: ${this.#nameOf(effect.cb)} was interrupted (${effect.reason}): the worker running it stopped`);
+            this.#onLost({cb: effect.cb, name: this.#nameOf(effect.cb), reason: effect.reason});
+          }
           break;
         case 'apply': {
           const {pairs, left} = this.#guard.filter(effect.run, this.#nameOf(effect.cb), effect.props);

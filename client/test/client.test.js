@@ -203,9 +203,30 @@ describe('reconnection', () => {
     assert.equal(WebSocket.instances.length, 2);
     WebSocket.last.serverOpens();
     assert.deepEqual(WebSocket.last.frames(), [{t: 'hello', v: 1, session: 'tok', seq: 2}]);
-    WebSocket.last.serverSends([welcome({resumed: true, seq: 2, run: 0})]);
-    assert.deepEqual(WebSocket.last.frames().at(-1), {t: 'start', run: 1, cb: 'load', args: [1, 'rows']},
-      'a start the server never got is sent again');
+    WebSocket.last.serverSends([welcome({resumed: true, seq: 2, run: 1})]);
+    assert.deepEqual(WebSocket.last.frames(), [{t: 'hello', v: 1, session: 'tok', seq: 2}], 'nothing is sent again');
+  });
+
+  test('resumed: a start the server never got is sent again', () => {
+    const {ws, WebSocket, clock} = running();
+    ws.serverCloses(1006);
+    clock.advance(100);
+    WebSocket.last.serverOpens();
+    WebSocket.last.serverSends([welcome({resumed: true, seq: 0, run: 0})]);
+    assert.deepEqual(WebSocket.last.frames().at(-1), {t: 'start', run: 1, cb: 'load', args: [1, 'rows']});
+  });
+
+  test('resumed without a run the page saw frames of (its worker died before Redis held it): reset and reported lost', () => {
+    const {ws, WebSocket, clock, applied, console, lost} = running();
+    ws.serverSends([{t: 'update', seq: 1, run: 1, props: [['out', {children: 1}]]}]);
+    ws.serverCloses(1006);
+    clock.advance(100);
+    WebSocket.last.serverOpens();
+    WebSocket.last.serverSends([welcome({resumed: true, seq: 1, run: 0})]);
+    assert.deepEqual(applied.slice(-RESET.length), RESET);
+    assert.match(console.lines.error[0], /app\.load was interrupted \(worker_lost\): the worker running it stopped/);
+    assert.deepEqual(lost, [{cb: 'load', name: 'app.load', reason: 'worker_lost'}]);
+    assert.deepEqual(WebSocket.last.frames().map((frame) => frame.t), ['hello'], 'the run is not started again');
   });
 
   test('failed attempts back off exponentially; a welcome resets the backoff', () => {

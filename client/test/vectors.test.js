@@ -64,6 +64,10 @@ function sessionWithRuns(vector) {
     }
     assert.equal(session.start(entry.cb, entry.args).run, entry.run, 'runs are numbered from 1 in the order listed');
     session.takeFrames(0); // hands the start to the connection, when one is welcomed
+    if (entry.applied) {
+      const update = {t: 'update', seq: session.lastSeq + 1, run: entry.run, props: [['out', {children: 0}]]};
+      assert.deepEqual(session.receive([update], 0).map(({kind}) => kind), ['apply'], "the case's frame is applied");
+    }
     if (entry.state === 'cancelled') assert.deepEqual(session.cancel(entry.cb).map(({run}) => run), [entry.run]);
     session.takeFrames(0);
   }

@@ -1378,8 +1378,10 @@ function dashLayout(window) {
 /**
  * What the caller must do, in order:
  * @typedef {{kind: 'welcome', resumed: boolean}} WelcomeEffect  connected: log it
- * @typedef {{kind: 'lost', run: number, cb: string, key: string}} LostEffect  the server lost the
- *   session and this open run with it: apply the callback's reset (of instance `key`)
+ * @typedef {{kind: 'lost', run: number, cb: string, key: string, reason?: string}} LostEffect  the
+ *   server lost the session and this open run with it, or (`reason` 'worker_lost') resumed the
+ *   session without this run, whose worker died before Redis held it: apply the callback's reset
+ *   (of instance `key`)
  * @typedef {{kind: 'apply', run: number, cb: string, props: Array<[any, object]>}} ApplyEffect  one batch
  * @typedef {{kind: 'end', run: number, cb: string, key: string, reason: string, error: ErrorInfo | null,
  *   reset: boolean}} EndEffect  the run is over; apply the callback's reset when `reset`
@@ -1417,7 +1419,7 @@ class ClientSession {
   #ackedSeq = 0; // highest sequence number the server knows we applied
   #unackedSince = 0; // when the first frame after #ackedSeq was applied
   #unackedBytes = 0; // size of the messages that brought the frames after #ackedSeq
-  /** @type {Map<number, {cb: string, key: string, args: unknown[], state: string, sent: boolean}>} in run order */
+  /** @type {Map<number, {cb: string, key: string, args: unknown[], state: string, sent: boolean, seen: boolean}>} in run order */
   #runs = new Map();
   /** @type {Map<string, number>} identity (callback and key) -> its running run */ #active = new Map();
   #nextRun = 1;
@@ -1456,11 +1458,12 @@ class ClientSession {
    * - Resumed: frames sent on the old connection may have been lost with it. The welcome's `run`
    *   is the highest run id the server received: starts above it are sent again (or forgotten,
    *   for runs no longer running), and cancels of runs cancelled or replaced here that have not
-   *   ended are sent again (a repeated cancel is harmless).
+   *   ended are sent again (a repeated cancel is harmless). A running run above it of which a
+   *   frame was applied is lost: its worker died before Redis held it (reason 'worker_lost').
    * - Not resumed: the runs the server had are lost; returns those still running (their reset is
    *   due). Starts not sent yet go to the new session.
    * @param {Frame} frame a `welcome`
-   * @returns {Array<{run: number, cb: string, key: string}>}
+   * @returns {Array<{run: number, cb: string, key: string, reason?: string}>}
    */
   onWelcome(frame) {
     const lost = [];
@@ -1471,13 +1474,13 @@ class ClientSession {
       if (frame.resumed && run <= frame.run) {
         // a replaced run is cancelled too: the start that replaced it may have been lost
         if (entry.state !== RunState.RUNNING) again.push({t: 'cancel', run});
-      } else if (frame.resumed && entry.state === RunState.RUNNING) {
+      } else if (frame.resumed && entry.state === RunState.RUNNING && !entry.seen) {
         again.push(startFrame(run, entry));
       } else {
         this.#runs.delete(run); // the server does not have it: no end will come
         if (entry.state === RunState.RUNNING) {
           this.#active.delete(identity(entry.cb, entry.key));
-          lost.push({run, cb: entry.cb, key: entry.key});
+          lost.push(frame.resumed ? {run, cb: entry.cb, key: entry.key, reason: 'worker_lost'} : {run, cb: entry.cb, key: entry.key});
         }
       }
     }
@@ -1510,7 +1513,7 @@ class ClientSession {
     const replaced = this.#active.get(identity(cb, key)) ?? null;
     if (replaced !== null) this.#retire(replaced, RunState.REPLACED);
     const run = this.#nextRun++;
-    const entry = {cb, key, args, state: RunState.RUNNING, sent: false};
+    const entry = {cb, key, args, state: RunState.RUNNING, sent: false, seen: false};
     this.#runs.set(run, entry);
     this.#active.set(identity(cb, key), run);
     this.#outbox.push(startFrame(run, entry));
@@ -1626,11 +1629,13 @@ class ClientSession {
     switch (frame.t) {
       case 'welcome':
         effects.push({kind: 'welcome', resumed: frame.resumed});
-        for (const {run, cb, key} of this.onWelcome(frame)) effects.push({kind: 'lost', run, cb, key});
+        for (const lost of this.onWelcome(frame)) effects.push({kind: 'lost', ...lost});
         break;
       case 'update':
         if (this.#runs.get(frame.run)?.state === RunState.RUNNING) {
-          effects.push({kind: 'apply', run: frame.run, cb: this.#runs.get(frame.run).cb, props: frame.props});
+          const entry = this.#runs.get(frame.run);
+          entry.seen = true;
+          effects.push({kind: 'apply', run: frame.run, cb: entry.cb, props: frame.props});
         }
         break;
       case 'end': {
@@ -1951,8 +1956,13 @@ class FlashClient {
           break;
         case 'lost':
           batches.push(this.#resetOf(effect.cb, effect.key));
-          this.#console.error(`flash_ws: ${this.#nameOf(effect.cb)} was interrupted: the server lost the session`);
-          this.#onLost({cb: effect.cb, name: this.#nameOf(effect.cb)});
+          if (effect.reason === undefined) {
+            this.#console.error(`flash_ws: ${this.#nameOf(effect.cb)} was interrupted: the server lost the session`);
+            this.#onLost({cb: effect.cb, name: this.#nameOf(effect.cb)});
+          } else {
+            this.#console.error(`flash_ws: ${this.#nameOf(effect.cb)} was interrupted (${effect.reason}): the worker running it stopped`);
+            this.#onLost({cb: effect.cb, name: this.#nameOf(effect.cb), reason: effect.reason});
+          }
           break;
         case 'apply': {
           const {pairs, left} = this.#guard.filter(effect.run, this.#nameOf(effect.cb), effect.props);

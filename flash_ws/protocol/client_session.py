@@ -46,9 +46,12 @@ class Gap:
 
 @dataclass(frozen=True)
 class SessionLost:
-    """The server could not resume: these runs are lost (apply their reset_props)."""
+    """These runs are lost (apply their reset_props): the server could not resume the session
+    (``reason`` "session_lost"), or resumed it without runs the page saw frames of: their worker
+    died before Redis held them ("worker_lost")."""
 
     runs: dict[int, str]
+    reason: str = "session_lost"
 
 
 Effect = Apply | RunEnded | ServerError | Gap | SessionLost
@@ -71,6 +74,7 @@ class ClientSession:
     cancelling: dict[int, str] = field(default_factory=dict)  # cancelled or replaced here, end not yet received: run -> cb
     server_run: int = 0  # the highest run id the server said it received
     unsent: set[int] = field(default_factory=set)  # runs started while no connection was welcomed
+    seen: set[int] = field(default_factory=set)  # active runs of which a frame was applied
     connected: bool = False  # a connection is welcomed: starts go out as they are made
     _next_run: int = 1
     _unacked_since: float | None = None
@@ -90,6 +94,7 @@ class ClientSession:
         replaced = next((run for run, name in self.runs.items() if name == cb and self.keys.get(run, "") == key), None)
         if replaced is not None:
             del self.runs[replaced]
+            self.seen.discard(replaced)
             self.args.pop(replaced, None)
             self.keys.pop(replaced, None)
             self.cancelling[replaced] = cb  # until its end comes: if the new start is lost, cancel it
@@ -110,6 +115,7 @@ class ClientSession:
         cb = self.runs.pop(run, None)
         if cb is None:
             return None
+        self.seen.discard(run)
         self.args.pop(run, None)
         self.keys.pop(run, None)
         self.cancelling[run] = cb
@@ -153,10 +159,11 @@ class ClientSession:
         """Adopt the session of ``frame``; return the effects and the frames to send again.
 
         Resumed: ``frame.run`` is the highest run the server received. Starts above it are sent
-        again; cancels of runs cancelled or replaced here at or below it are sent again (a repeated
-        cancel is harmless); those above it never reached the server and are over. Not resumed:
-        the runs the server had are lost (SessionLost). Either way, starts made while no connection
-        was welcomed go out last, in run order.
+        again, unless a frame of the run was applied: then its worker died before Redis held it and
+        the run is lost; cancels of runs cancelled or replaced here at or below it are sent again (a
+        repeated cancel is harmless); those above it never reached the server and are over. Not
+        resumed: the runs the server had are lost (SessionLost). Either way, starts made while no
+        connection was welcomed go out last, in run order.
         """
         effects: list[Effect] = []
         again: list[ClientFrame] = []
@@ -165,12 +172,13 @@ class ClientSession:
             if frame.resumed and run <= frame.run:
                 if run in self.cancelling:
                     again.append(Cancel(run))
-            elif frame.resumed and run in self.runs:
+            elif frame.resumed and run in self.runs and run not in self.seen:
                 again.append(Start(run, self.runs[run], self.args[run], self.keys.get(run, "")))
-            elif run in self.runs:  # the server lost it with the session
+            elif run in self.runs:  # the server lost it with the session, or with its worker
                 lost[run] = self.runs.pop(run)
                 self.args.pop(run, None)
                 self.keys.pop(run, None)
+                self.seen.discard(run)
             else:  # cancelled or replaced here, and the server does not have it: no end will come
                 effects.append(RunEnded(run, self.cancelling.pop(run), "cancelled", None, False))
         for run in sorted(self.unsent):
@@ -179,7 +187,7 @@ class ClientSession:
             elif run in self.cancelling:
                 effects.append(RunEnded(run, self.cancelling.pop(run), "cancelled", None, False))
         if lost:
-            effects.insert(0, SessionLost(lost))
+            effects.insert(0, SessionLost(lost, "worker_lost" if frame.resumed else "session_lost"))
         if not frame.resumed:
             self.applied_seq = frame.seq
         self.acked_seq = self.applied_seq  # the hello named it: the server dropped what it held up to there
@@ -194,6 +202,7 @@ class ClientSession:
         run (one render for a batch), else as a new one; none for a run no longer active here."""
         if frame.run not in self.runs:
             return
+        self.seen.add(frame.run)
         pairs = frame.props
         assert isinstance(pairs, list)  # as decoded (RawJson is the server's)
         last = effects[-1] if effects else None
@@ -203,6 +212,7 @@ class ClientSession:
             effects.append(Apply(frame.run, list(pairs)))
 
     def _ended(self, frame: End) -> list[Effect]:
+        self.seen.discard(frame.run)
         self.args.pop(frame.run, None)
         self.keys.pop(frame.run, None)
         cancelled_here = self.cancelling.pop(frame.run, None)

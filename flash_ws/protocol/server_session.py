@@ -23,7 +23,6 @@ from .excerpt import clipped, excerpt
 from .frames import Ack, Bye, Cancel, End, EndReason, Error, ErrorInfo, Frame, Hello, Ping, Pong, Start, Update, Void, Welcome
 from .rate import TokenBucket, TokenBuckets
 from .replay import ByteBudget, ReplayBuffer, utf8_size
-from .shared_runs import SharedRuns
 
 
 @dataclass(frozen=True)
@@ -84,7 +83,6 @@ class ServerSession:
         self._run_callbacks: dict[int, str] | None = None  # active_run_callbacks() until the runs change
         self._active_by_identity: dict[tuple[str, str], int] = {}  # (cb, key) -> its active run
         self._highest_run = 0
-        self.shared_runs = SharedRuns()  # which runs a shared store knows (the Redis store tells it)
 
     # ----- transport lifecycle
 
@@ -286,7 +284,6 @@ class ServerSession:
             return False
         seq = self.replay.last_seq + 1
         self.replay.append(seq, encode_update(seq, run, props_json))
-        self.shared_runs.note(run, seq)
         return True
 
     def end_run(self, run: int, reason: EndReason, error: ErrorInfo | None = None) -> bool:
@@ -306,7 +303,6 @@ class ServerSession:
     def _sequence(self, frame: Update | End) -> None:
         seq = self.replay.last_seq + 1
         self.replay.append(seq, encode_frame(replace(frame, seq=seq)))
-        self.shared_runs.note(frame.run, seq)
 
     # ----- output to the transport
 

@@ -43,7 +43,6 @@ class OwnedSession(LiveSession):
         super().__init__(core, binding, address)
         self.recorder = recorder
         self.stored_seq = core.replay.last_seq
-        core.shared_runs.share(core.highest_run)  # what Redis knows as the session is created or taken over
         self.trimmed_seq = core.replay.first_seq - 1  # frames up to it are trimmed in Redis too
         self.trim_timer: asyncio.TimerHandle | None = None
         self.refreshed_at = time.monotonic()  # when its keys' TTLs were last renewed
@@ -51,9 +50,9 @@ class OwnedSession(LiveSession):
         self.closed = False
 
     def sendable_seq(self) -> int:
-        unshared = self.core.shared_runs.first_unknown  # a page never sees a run a survivor would not end
-        limit = self.stored_seq + self.recorder.ahead
-        return limit if unshared is None else min(limit, unshared - 1)
+        """The last frame a page connected here may have: at most ``ahead`` past what Redis holds
+        (a run's frames do not wait until Redis knows the run: docs/protocol.md, "Resume")."""
+        return self.stored_seq + self.recorder.ahead
 
     def is_stored(self) -> bool:
         """Whether Redis holds every frame a survivor would need (acknowledged ones are not needed)."""
@@ -97,12 +96,10 @@ class OwnedSession(LiveSession):
         self.notify()
         return True
 
-    def stored(self, seq: int, run: int) -> None:
-        """Frames up to ``seq`` and runs up to ``run`` are stored: they may go to the page (read from
-        Redis when remote)."""
-        held_back = self.sendable_seq() < self.core.replay.last_seq  # by the window or a run Redis did not know
+    def stored(self, seq: int) -> None:
+        """Frames up to ``seq`` are stored: they may go to the page (read from Redis when remote)."""
+        held_back = self.sendable_seq() < self.core.replay.last_seq  # by the window
         self.stored_seq = max(self.stored_seq, seq)
-        self.core.shared_runs.share(run)
         if isinstance(self.connection, RemoteConnection):
             self.core.sent_elsewhere(self.stored_seq)
             self.notify()
@@ -193,7 +190,7 @@ class Recorder:
     async def _record(self, batch: list[OwnedSession]) -> bool:
         """Store the batch's new frames (the script's SHA alone: no check per pipeline that Redis has
         it; loaded again when Redis says it lost it); False when there was nothing to store."""
-        plan: list[tuple[OwnedSession, int, int]] = []  # session, last seq and highest run sent along
+        plan: list[tuple[OwnedSession, int]] = []  # session and the last seq sent along
         calls: list[tuple[list[str], list[Any]]] = []  # APPEND's keys and its entry, per session
         messages: list[tuple[str, Control | Wake]] = []  # for remote connections, after the frames are stored
         now = time.monotonic()
@@ -216,7 +213,7 @@ class Recorder:
             calls.append(([keys.meta(live.sid), keys.frames(live.sid)],
                           [core.epoch, core.highest_run, runs_arg, core.replay.first_seq - 1,
                            live.connection_worker(), self.key_ttl if renew else 0, pairs]))
-            plan.append((live, seq, core.highest_run))
+            plan.append((live, seq))
             live.trimmed_seq = core.replay.first_seq - 1
             connection = live.connection
             if isinstance(connection, RemoteConnection):
@@ -236,7 +233,7 @@ class Recorder:
         results = (await pipe.execute(raise_on_error=False))[:len(groups)]
         if any(isinstance(result, NoScriptError) for result in results):  # Redis restarted and lost its scripts
             await self.redis.script_load(keys.APPEND)
-            for live, _seq, _run in plan:
+            for live, _seq in plan:
                 live.stored_runs = None
                 self.mark_dirty(live)
             return True
@@ -245,7 +242,7 @@ class Recorder:
             raise failed if isinstance(failed, RedisError) else RedisError(str(failed))
         replies = [reply for result in results for reply in result]
         restoring: list[OwnedSession] = []
-        for (live, seq, run), result in zip(plan, replies, strict=True):
+        for (live, seq), result in zip(plan, replies, strict=True):
             if live.closed:
                 continue  # closed meanwhile: its keys are being deleted, never put back
             if result == -1:
@@ -253,7 +250,7 @@ class Recorder:
             elif result == -2:
                 self._on_taken(live)
             else:
-                live.stored(min(seq, int(result)), run)
+                live.stored(min(seq, int(result)))
         if restoring:
             await self.restore(restoring)
         return True
