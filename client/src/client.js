@@ -251,16 +251,14 @@ export class FlashClient {
           this.#graceTimer = null;
           this.#connection.welcome(this.#session.token, effect.resumed);
           break;
-        case 'lost':
+        case 'lost': {
           batches.push(this.#resetOf(effect.cb, effect.key));
-          if (effect.reason === undefined) {
-            this.#console.error(`flash_ws: ${this.#nameOf(effect.cb)} was interrupted: the server lost the session`);
-            this.#onLost({cb: effect.cb, name: this.#nameOf(effect.cb)});
-          } else {
-            this.#console.error(`flash_ws: ${this.#nameOf(effect.cb)} was interrupted (${effect.reason}): the worker running it stopped`);
-            this.#onLost({cb: effect.cb, name: this.#nameOf(effect.cb), reason: effect.reason});
-          }
+          const name = this.#nameOf(effect.cb);
+          const why = effect.reason === undefined ? 'the server lost the session' : `the worker running it stopped (${effect.reason})`;
+          this.#console.error(`flash_ws: ${name} was interrupted: ${why}`);
+          this.#onLost(effect.reason === undefined ? {cb: effect.cb, name} : {cb: effect.cb, name, reason: effect.reason});
           break;
+        }
         case 'apply': {
           const {pairs, left} = this.#guard.filter(effect.run, this.#nameOf(effect.cb), effect.props);
           if (pairs.length > 0) batches.push(pairs);

@@ -224,7 +224,7 @@ describe('reconnection', () => {
     WebSocket.last.serverOpens();
     WebSocket.last.serverSends([welcome({resumed: true, seq: 1, run: 0})]);
     assert.deepEqual(applied.slice(-RESET.length), RESET);
-    assert.match(console.lines.error[0], /app\.load was interrupted \(worker_lost\): the worker running it stopped/);
+    assert.match(console.lines.error[0], /app\.load was interrupted: the worker running it stopped \(worker_lost\)/);
     assert.deepEqual(lost, [{cb: 'load', name: 'app.load', reason: 'worker_lost'}]);
     assert.deepEqual(WebSocket.last.frames().map((frame) => frame.t), ['hello'], 'the run is not started again');
   });
