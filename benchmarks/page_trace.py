@@ -83,10 +83,14 @@ async def _traced(contender: Contender, server: ServerProcess, url: str, updates
     if trace_dir is not None:
         trace_dir.mkdir(parents=True, exist_ok=True)
         (trace_dir / f"{contender.name}.json").write_bytes(raw)
+    spent = page_time(json.loads(raw))
+    if not spent.stamped:  # its figures would be a whole thread's, maybe not even the page's
+        return {"contender": contender.name, "error": f"the trace has no {START_STAMP!r} and {END_STAMP!r} "
+                "on one thread: the page's main thread and the burst's bounds are unknown"}
     produced = (await asyncio.to_thread(server.status, spec.key))["produced"]
     delivered = len({seq for seq, _, _ in recorder.records[spec.key]})
     elapsed = recorder.last_arrival - started
-    return _row(contender.name, driver.transport, page_time(json.loads(raw)), produced, delivered,
+    return _row(contender.name, driver.transport, spent, produced, delivered,
                 delivered / elapsed if elapsed > 0 else None, ctx.notes)
 
 

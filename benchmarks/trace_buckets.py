@@ -1,11 +1,15 @@
 """One page's main-thread time in a Chromium trace (the JSON of ``Browser.start_tracing``), in buckets.
 
-The page's main thread is the ``CrRendererMain`` thread busiest in top-level tasks (events of the
-``toplevel`` category not inside another one). Its busy time is the total of the tasks that start
-between the page's ``console.timeStamp(START_STAMP)`` and ``console.timeStamp(END_STAMP)`` (the
-whole trace without them): starting the profiler, in the task that starts the trace, costs the page
-hundreds of milliseconds the burst has nothing to do with. Each task's time goes
-to exactly one bucket, so the buckets add up to it:
+The page's main thread is the thread that ran the page's ``console.timeStamp(START_STAMP)``: a
+page's trace can hold other renderers of its browser too, such as Chromium's own WebUI (the omnibox
+popup, preloaded at launch in a renderer of its own, seen still loading its modules when the trace
+starts on a loaded machine, busier than a bare page). Only in a trace without the stamp is it the
+``CrRendererMain`` thread busiest in top-level tasks (events of the ``toplevel`` category not inside
+another one). Its busy time is the total of the tasks that start between the page's
+``console.timeStamp(START_STAMP)`` and ``console.timeStamp(END_STAMP)`` (the whole trace without
+them, ``PageTime.stamped`` false): starting the profiler, in the task that starts the trace, costs
+the page hundreds of milliseconds the burst has nothing to do with. Each task's time goes to exactly
+one bucket, so the buckets add up to it:
 
 - **GC** and **layout/paint**: the outermost ``MinorGC``/``MajorGC`` and style, layout and paint
   events inside the task;
@@ -41,6 +45,7 @@ class PageTime:
     functions_ms: dict[str, dict[str, float]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(float)))
     messages: int = 0  # WebSocket messages the page received
     samples: int = 0  # the profiler's samples on the main thread
+    stamped: bool = False  # both stamps on the main thread: the figures are the burst's, not the whole trace's
 
     def top_functions(self, bucket: str, count: int) -> list[tuple[str, float]]:
         """The ``count`` functions of ``bucket`` with the most time, most first."""
@@ -60,7 +65,20 @@ def _outermost(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return kept
 
 
+def _stamp(event: dict[str, Any]) -> str | None:
+    """The message of a ``console.timeStamp`` event; None for any other event."""
+    if event.get("name") != "TimeStamp":
+        return None
+    data = (event.get("args") or {}).get("data") or {}
+    return data.get("message") if isinstance(data, dict) else None
+
+
 def _main_thread(events: list[dict[str, Any]]) -> tuple[int, int] | None:
+    """The thread that stamped ``START_STAMP`` (the page's: its script ran there); without the stamp,
+    the busiest ``CrRendererMain`` (see the module docstring: another renderer can be busier)."""
+    stamped = next(((e["pid"], e["tid"]) for e in events if _stamp(e) == START_STAMP), None)
+    if stamped is not None:
+        return stamped
     names = {(e["pid"], e["tid"]): e["args"]["name"] for e in events if e.get("ph") == "M" and e["name"] == "thread_name"}
     busy: dict[tuple[int, int], float] = defaultdict(float)
     for e in events:
@@ -121,8 +139,9 @@ def page_time(trace: dict[str, Any] | list[dict[str, Any]]) -> PageTime:
     if main is None:
         return result
     mine = [e for e in events if (e.get("pid"), e.get("tid")) == main and "ts" in e]
-    stamps = {e["args"]["data"].get("message"): e["ts"] for e in mine if e["name"] == "TimeStamp"}
+    stamps = {_stamp(e): e["ts"] for e in mine if e["name"] == "TimeStamp"}
     first, last = stamps.get(START_STAMP, float("-inf")), stamps.get(END_STAMP, float("inf"))
+    result.stamped = START_STAMP in stamps and END_STAMP in stamps
     tasks = [e for e in _outermost([e for e in mine if e.get("ph") == "X" and "toplevel" in e.get("cat", "")])
              if first <= e["ts"] <= last]
     received = sorted(e["ts"] for e in mine if e["name"] == "WebSocketReceive" and first <= e["ts"] <= last)

@@ -13,6 +13,7 @@ from benchmarks.trace_buckets import BUCKETS, END_STAMP, PARSE_MARK, START_STAMP
 from tests.conftest import ROOT, SCALE
 
 PID, MAIN, OTHER = 7, 70, 71
+WEBUI = 8  # another renderer process, its main thread's tid the same as its pid as in Chromium's traces
 FLASH_JS = "http://127.0.0.1:1/_dash-component-suites/flash_ws/assets/flash_ws.js"
 
 
@@ -63,8 +64,25 @@ def _trace() -> list[dict[str, object]]:
     ]
 
 
+def _webui() -> list[dict[str, object]]:
+    """Another renderer's main thread, as Chromium's omnibox popup (a WebUI page it preloads at launch
+    in a renderer of its own) shows up in a trace when it is still loading its modules: 10 ms of
+    tasks across the burst, a profile of its own, no stamp, no WebSocket."""
+    nodes = [_frame(1, "(root)"), _frame(2, "load", "chrome://omnibox-popup.top-chrome/app.js", 3, 1)]
+    return [
+        {"name": "thread_name", "ph": "M", "pid": WEBUI, "tid": WEBUI, "args": {"name": "CrRendererMain"}},
+        {"name": "process_labels", "ph": "M", "pid": WEBUI, "tid": 0, "args": {"labels": "WebUI Top Renderer"}},
+        *(_event("ThreadControllerImpl::RunTask", at, 2000, "toplevel", tid=WEBUI) | {"pid": WEBUI}
+          for at in (500, 2600, 4700, 6800, 8900)),
+        {"name": "Profile", "ph": "P", "pid": WEBUI, "tid": WEBUI, "id": "0x2", "ts": 400, "args": {"data": {"startTime": 400}}},
+        {"name": "ProfileChunk", "ph": "P", "pid": WEBUI, "tid": 98, "id": "0x2", "ts": 3000,
+         "args": {"data": {"cpuProfile": {"nodes": nodes, "samples": [2, 2, 2]}, "timeDeltas": [100, 1000, 1000]}}},
+    ]
+
+
 def test_every_microsecond_of_the_burst_lands_in_one_bucket():
     result = page_time({"traceEvents": _trace()})
+    assert result.stamped
     assert result.busy_ms == pytest.approx(0.9)  # 600 + 300 µs; the task before the start stamp left out
     assert result.messages == 1 and result.samples == 10
     expected = {"flash_ws.js": 0.1 + 0.1 + 0.1 + 0.1, "JSON.parse": 0.1, "GC": 0.1, "layout/paint": 0.1,
@@ -74,9 +92,30 @@ def test_every_microsecond_of_the_burst_lands_in_one_bucket():
     assert result.top_functions("flash_ws.js", 1) == [("receive", pytest.approx(0.4))]
 
 
+def test_the_page_is_the_thread_that_stamped_the_burst_not_the_busiest_renderer():
+    """A busier renderer in the trace (CI: Chromium's omnibox popup still loading under load, busier
+    than the bare page) takes nothing from the page's figures: chosen as the busiest, it gave the bare
+    page's row its whole trace's busy time and samples and no message."""
+    alone, beside = page_time({"traceEvents": _trace()}), page_time({"traceEvents": _trace() + _webui()})
+    assert beside.stamped and (beside.messages, beside.samples) == (1, 10)
+    assert beside == alone
+
+
+def test_without_the_stamps_the_figures_are_a_whole_threads_and_say_so():
+    """No stamp names the page: the busiest renderer's whole trace, flagged (page_trace refuses such a
+    trace rather than report it)."""
+    unstamped = [e for e in _trace() + _webui() if e["name"] != "TimeStamp"]
+    result = page_time({"traceEvents": unstamped})
+    assert not result.stamped
+    assert (result.busy_ms, result.messages, result.samples) == (pytest.approx(10.0), 0, 3)
+    only_start = [e for e in _trace() if e["args"] != {"data": {"message": END_STAMP}}]
+    assert not page_time(only_start).stamped
+
+
 def test_a_trace_without_a_renderer_is_empty():
     result = page_time([{"name": "thread_name", "ph": "M", "pid": 1, "tid": 1, "args": {"name": "CrBrowserMain"}}])
     assert (result.busy_ms, result.messages, sum(result.buckets_ms.values())) == (0.0, 0, 0.0)
+    assert not result.stamped
 
 
 @pytest.mark.browser
