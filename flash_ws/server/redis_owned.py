@@ -64,12 +64,10 @@ class OwnedSession(LiveSession):
             self.recorder.mark_dirty(self)
         elif replay.first_seq - 1 > self.trimmed_seq:
             self.recorder.trim_soon(self)  # acknowledged frames: trimmed with the next output, or in a second
-        if self.connection is not None and not remote and self.core.has_output(self.sendable_seq()):
-            self.connection.wakeup.set()
-        if self.core.has_room():
-            self._room.set()
-        else:
-            self._room.clear()
+        connection = self.connection
+        if connection is not None and not remote and not connection.wakeup.is_set() and self.core.has_output(self.sendable_seq()):
+            connection.wakeup.set()
+        self.wake_producers()
 
     def bind(self, connection: Connection) -> None:
         previous = self.connection

@@ -188,12 +188,16 @@ class LiveSession:
 
     def notify(self) -> None:
         """Tell the writer there is output, and producers whether there is room."""
-        if self.core.has_output() and self.connection is not None:
-            self.connection.wakeup.set()
-        if self.core.has_room():
+        connection = self.connection
+        if connection is not None and not connection.wakeup.is_set() and self.core.has_output():
+            connection.wakeup.set()
+        self.wake_producers()
+
+    def wake_producers(self) -> None:
+        """Wake producers waiting for room (``wait_for_room``) when there is some. Only a waiter
+        clears ``_room``: while it is set nobody waits, and room is not even looked at."""
+        if not self._room.is_set() and self.core.has_room():
             self._room.set()
-        else:
-            self._room.clear()
 
     async def gather_output(self, max_ticks: int = 4096) -> None:
         """Let the loop run while producers keep adding frames, until a turn adds none or a message's
