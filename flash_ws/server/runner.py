@@ -120,10 +120,11 @@ class AsyncioStreamRunner:
         try:
             async for item in steps:
                 stream = _checked(callback, item, trigger)
-                if latest is not None:
-                    latest.offer(stream)
-                elif not await _emit(live, run, stream):
-                    return
+                if latest is None:
+                    if not await _emit(live, run, stream):  # queued: the run was active, and nothing ran since
+                        return
+                    continue
+                latest.offer(stream)
                 if not live.is_active(run):
                     return
             if latest is not None:
@@ -182,11 +183,14 @@ def _checked(callback: EventCallback, item: Any, trigger: TriggerContext | None 
     if stream is None:
         raise BadYield(f"event callback {callback.name} yielded {type(item).__name__} {item!r:.60}; "
                        "yield stream_props(id, props) or a list of them")
-    if trigger is not None and any(isinstance(cid, dict) for cid, _props in stream.pairs):
-        try:
-            return trigger.resolved(stream)
-        except ValueError as exc:
-            raise BadYield(f"event callback {callback.name}: {exc}") from None
+    if trigger is None:
+        return stream
+    for cid, _props in stream.pairs:  # a loop, not any(): this runs for every update
+        if isinstance(cid, dict):
+            try:
+                return trigger.resolved(stream)
+            except ValueError as exc:
+                raise BadYield(f"event callback {callback.name}: {exc}") from None
     return stream
 
 
