@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import orjson
 from dash._utils import to_json
@@ -30,17 +30,19 @@ class StreamProps:
         Plain JSON values take a short cut, when Dash's encoder is orjson: orjson with Dash's
         options and escapes, without plotly's per-call module look-ups; anything else (a component,
         a figure, a value orjson refuses) goes through Dash's encoder."""
-        pairs = [[cid, props] for cid, props in self.pairs]
         if plotly_json.config.default_engine in ("auto", "orjson"):  # else Dash encodes with the json module
             try:
-                text = orjson.dumps(pairs, option=_ORJSON_OPTIONS).decode()
+                text = orjson.dumps(self.pairs, option=_ORJSON_OPTIONS).decode()  # tuples as arrays, like lists
             except TypeError:
-                return to_json(pairs)
+                return to_json(self._lists())
             for unsafe, escaped in _HTML_UNSAFE:
                 if unsafe in text:
                     text = text.replace(unsafe, escaped)
             return text
-        return to_json(pairs)
+        return to_json(self._lists())
+
+    def _lists(self) -> list[list[Any]]:
+        return [[cid, props] for cid, props in self.pairs]
 
 
 def _check_pair(pair: Any) -> Pair:
@@ -70,8 +72,8 @@ def stream_props(
         if component_id is not None or props is not None:
             raise TypeError("stream_props takes either (component_id, props), a list of pairs, or batch=, not several")
         pairs = list(batch)
-    elif props is not None:
-        pairs = [(cast(ComponentId, component_id), props)]
+    elif props is not None:  # one component: the common case, without building a list first
+        return StreamProps((_check_pair((component_id, props)),))
     elif isinstance(component_id, list):
         pairs = component_id
     else:
