@@ -125,14 +125,15 @@ class ReplayBuffer:
 
     def append(self, seq: int, text: str, jump: bool = False) -> None:
         """Hold frame ``seq``: the next number, or (``jump``: a ``void`` frame) any higher one."""
-        if seq != self.last_seq + 1 and not (jump and seq > self.last_seq):
-            raise StateError(f"expected seq {self.last_seq + 1}, got {seq}")
-        if seq != self.last_seq + 1:
-            self._voids[seq] = self.last_seq + 1
-        size = utf8_size(text)
+        expected = self.last_seq + 1
+        if seq != expected:
+            if not (jump and seq > expected):
+                raise StateError(f"expected seq {expected}, got {seq}")
+            self._voids[seq] = expected
+        size = len(text) if text.isascii() else len(text.encode())  # utf8_size, inline: once per frame
         self._frames.append((seq, text, size))
         if self._budget is not None:
-            self._budget.take(size, self._group, holding=not self._bytes)
+            self._budget.take(size, self._group, not self._bytes)
         self._bytes += size
         self.last_seq = seq
 

@@ -59,13 +59,13 @@ class OwnedSession(LiveSession):
         return self.stored_seq >= self.core.replay.last_seq or self.core.replay.first_seq > self.core.replay.last_seq
 
     def notify(self) -> None:
-        replay, remote = self.core.replay, isinstance(self.connection, RemoteConnection)
-        if replay.last_seq > self.stored_seq or (remote and self.core.has_control()):
+        core, connection = self.core, self.connection
+        remote = isinstance(connection, RemoteConnection)
+        if core.replay.last_seq > self.stored_seq or (remote and core.has_control()):
             self.recorder.mark_dirty(self)
-        elif replay.first_seq - 1 > self.trimmed_seq:
+        elif core.replay.first_seq - 1 > self.trimmed_seq:
             self.recorder.trim_soon(self)  # acknowledged frames: trimmed with the next output, or in a second
-        connection = self.connection
-        if connection is not None and not remote and not connection.wakeup.is_set() and self.core.has_output(self.sendable_seq()):
+        if connection is not None and not remote and not connection.wakeup.is_set() and core.has_output(self.sendable_seq()):
             connection.wakeup.set()
         self.wake_producers()
 
@@ -135,7 +135,7 @@ class Recorder:
 
     def mark_dirty(self, live: OwnedSession) -> None:
         """Store ``live`` with the next batch."""
-        if not live.closed:
+        if live not in self._dirty and not live.closed:  # every update of a burst comes here: once is enough
             self._dirty[live] = None
             self._dirty_event.set()
 
