@@ -51,9 +51,9 @@ class ByteBudget:
 
     def has_room_for(self, held: int, group: str = "") -> bool:
         """Whether a buffer of ``group`` holding ``held`` bytes may grow."""
-        if held < self.fair_share(group) and self.used < 2 * self.max_bytes:
-            return True
-        return self.has_room() and (self.max_group_bytes is None or self._by_group[group] < self.max_group_bytes)
+        if self.used < self.max_bytes and (self.max_group_bytes is None or self._by_group[group] < self.max_group_bytes):
+            return True  # the usual case, asked first: the process and the group are under their bounds
+        return held < self.fair_share(group) and self.used < 2 * self.max_bytes
 
     def group_bytes(self, group: str) -> int:
         return self._by_group[group]
