@@ -196,10 +196,9 @@ class Recorder:
             if live.closed:
                 continue
             core = live.core
-            seq = max(live.stored_seq, core.replay.first_seq - 1)  # acknowledged frames are never stored
-            pairs: list[Any] = []
-            for number, text in core.replay.after(seq):
-                pairs += [number, text]
+            acked = core.replay.first_seq - 1
+            seq = max(live.stored_seq, acked)  # acknowledged frames are never stored
+            pairs: list[Any] = [item for frame in core.replay.after(seq) for item in frame]  # seq, text, seq, text...
             if pairs:
                 seq = pairs[-2]  # the last one sent along
             runs = core.active_run_callbacks()
@@ -208,11 +207,11 @@ class Recorder:
             renew = now - live.refreshed_at >= self.key_ttl / 4
             if renew:
                 live.refreshed_at = now  # if this store fails, renewed a quarter of the TTL later: in time
-            calls.append(([keys.meta(live.sid), keys.frames(live.sid)],
-                          [core.epoch, core.highest_run, runs_arg, core.replay.first_seq - 1,
-                           live.connection_worker(), self.key_ttl if renew else 0, pairs]))
+            sid = live.sid
+            calls.append(([keys.meta(sid), keys.frames(sid)],
+                          [core.epoch, core.highest_run, runs_arg, acked, live.connection_worker(), self.key_ttl if renew else 0, pairs]))
             plan.append((live, seq))
-            live.trimmed_seq = core.replay.first_seq - 1
+            live.trimmed_seq = acked
             connection = live.connection
             if isinstance(connection, RemoteConnection):
                 messages += [(connection.worker, Control(live.sid, connection.conn_id, control))
