@@ -97,7 +97,11 @@ class LiveServer:
             command = [sys.executable, "-m", "hypercorn", target, "--bind", f"127.0.0.1:{self.port}", *self.args]
         self.command = command
         self.proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
-        wait_until(self._ready, what=f"{program} serving {self.target} (log: {self.log})")
+        try:
+            wait_until(self._ready, what=f"{program} serving {self.target} (log: {self.log})")
+        except BaseException:
+            self.stop()  # not left serving after the test gave up on it (nobody else would stop it)
+            raise
 
     def restart(self, crash: bool = False) -> None:
         """Stop the process and start a new one on the same port (its sessions are gone). ``crash``:
