@@ -58,7 +58,7 @@ export class ClientSession {
   #welcomed = false;
 
   /** @param {{ackEvery?: number, ackIntervalMs?: number, ackBytes?: number}} [options] */
-  constructor({ackEvery = 64, ackIntervalMs = 1000, ackBytes = 1 << 20} = {}) {
+  constructor({ackEvery = 64, ackIntervalMs = 3000, ackBytes = 1 << 20} = {}) {
     this.#ackEvery = ackEvery;
     this.#ackIntervalMs = ackIntervalMs;
     this.#ackBytes = ackBytes;

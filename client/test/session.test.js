@@ -147,15 +147,15 @@ describe('acks', () => {
     assert.equal(session.pendingAckDeadline(), null);
   });
 
-  test('or a second after the first unacknowledged frame', () => {
+  test('or three seconds (the default) after the first unacknowledged frame', () => {
     const {session, runs: [run]} = connected('cb');
     session.receive([update(1, run)], 1000);
     session.receive([update(2, run)], 1600);
-    assert.equal(session.pendingAckDeadline(), 2000);
-    assert.deepEqual(session.takeFrames(1999), []);
-    assert.deepEqual(session.takeFrames(2000), [{t: 'ack', seq: 2}]);
-    session.receive([update(3, run)], 2150);
-    assert.equal(session.pendingAckDeadline(), 3150, 'the next window starts at the next frame');
+    assert.equal(session.pendingAckDeadline(), 4000);
+    assert.deepEqual(session.takeFrames(3999), []);
+    assert.deepEqual(session.takeFrames(4000), [{t: 'ack', seq: 2}]);
+    session.receive([update(3, run)], 4150);
+    assert.equal(session.pendingAckDeadline(), 7150, 'the next window starts at the next frame');
   });
 
   test('the options set the policy', () => {

@@ -62,7 +62,7 @@ class ClientSession:
     """Runs started by this client and the sequence numbers applied so far."""
 
     ack_every: int = 64
-    ack_interval: float = 1.0
+    ack_interval: float = 3.0
     ack_bytes: int = 1 << 20
     session: str | None = None
     epoch: str | None = None

@@ -47,7 +47,7 @@ class Settings:
     session_user: Callable[[Any], Any] | None = None  # the user a request is from, bound into its session
     resume_grace: float = 30.0
     transport: str = "auto"
-    ack_interval_ms: int = 1000  # the page acks at least this often (also by count and by bytes)
+    ack_interval_ms: int = 3000  # the page acks at least this often (also by count and by bytes)
     ack_every: int = 64
     heartbeat_interval: float = 15.0
     heartbeat_timeout: float = 10.0
