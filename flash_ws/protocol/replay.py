@@ -161,18 +161,21 @@ class ReplayBuffer:
             self._budget.give_back(size, self._group, emptied=not self._bytes)
 
     def after(self, seq: int) -> list[tuple[int, str]]:
-        """The held frames with a sequence number above ``seq``, in order: (seq, encoded frame).
-        Taken from the end (the usual case is the newest frame or few), by position while the
-        numbers held are consecutive."""
+        """The held frames with a sequence number above ``seq``, in order: (seq, encoded frame)."""
+        return [(number, text) for number, text, _size in self.sized_after(seq)]
+
+    def sized_after(self, seq: int) -> list[tuple[int, str, int]]:
+        """``after`` with each frame's size in UTF-8 bytes: (seq, encoded frame, size). Taken from
+        the end (the usual case is the newest frame or few), by position while the numbers held
+        are consecutive."""
         if self._voids:
-            return [(number, text) for number, text, _size in self._frames if number > seq]
+            return [frame for frame in self._frames if frame[0] > seq]
         count = min(len(self._frames), self.last_seq - seq)
         if count <= 0:
             return []
         if count == 1:
-            number, text, _size = self._frames[-1]
-            return [(number, text)]
-        tail = [(number, text) for number, text, _size in islice(reversed(self._frames), count)]
+            return [self._frames[-1]]
+        tail = list(islice(reversed(self._frames), count))
         tail.reverse()
         return tail
 

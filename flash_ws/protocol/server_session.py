@@ -332,11 +332,11 @@ class ServerSession:
             return None
         parts = self.take_control()
         size = sum(utf8_size(p) for p in parts)
-        for seq, text in self.replay.after(self.sent_seq):
-            if seq > limit or (parts and size + utf8_size(text) > self.limits.max_output_message_bytes):
+        for seq, text, frame_size in self.replay.sized_after(self.sent_seq):
+            if seq > limit or (parts and size + frame_size > self.limits.max_output_message_bytes):
                 break
             parts.append(text)
-            size += utf8_size(text)
+            size += frame_size
             self.sent_seq = seq
         return join_frames(parts) if parts else None  # None too once close() dropped the frames
 

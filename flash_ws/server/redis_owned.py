@@ -198,7 +198,7 @@ class Recorder:
             core = live.core
             acked = core.replay.first_seq - 1
             seq = max(live.stored_seq, acked)  # acknowledged frames are never stored
-            pairs: list[Any] = [item for frame in core.replay.after(seq) for item in frame]  # seq, text, seq, text...
+            pairs: list[Any] = [item for number, text, _size in core.replay.sized_after(seq) for item in (number, text)]
             if pairs:
                 seq = pairs[-2]  # the last one sent along
             runs = core.active_run_callbacks()
