@@ -26,6 +26,16 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # fields 14 and 15 of the full line
 
 
+def waiting_seconds(pid: int) -> float | None:
+    """Seconds ``pid``'s main thread (an event loop's) spent runnable but waiting for a core, so far:
+    the second field of ``/proc/<pid>/schedstat`` (None when it is gone or the kernel keeps no
+    schedstats). On a machine whose cores are shared, this is latency no code of the process causes."""
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def status_kib(pid: int, field: str) -> int | None:
     """A ``kB`` field of ``/proc/<pid>/status`` (``VmHWM``, ``VmRSS``), or None."""
     try:
@@ -109,7 +119,8 @@ class CpuMeter:
 
     def snapshot(self) -> dict[str, Any]:
         taken = {name: sum(cpu_seconds(pid) or 0.0 for pid in pids) for name, pids in self.groups.items()}
-        return {"at": time.monotonic(), "groups": taken, "machine": machine_busy()}
+        waited = {name: sum(waiting_seconds(pid) or 0.0 for pid in pids) for name, pids in self.groups.items()}
+        return {"at": time.monotonic(), "groups": taken, "waiting": waited, "machine": machine_busy()}
 
     @staticmethod
     def between(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
@@ -124,6 +135,9 @@ class CpuMeter:
         return {"other_percent": None if machine_pct is None else round(max(0.0, machine_pct - ours - irq_pct), 1),
                 "irq_percent": None if irq_pct is None else round(irq_pct, 1),
                 "wall_s": round(wall, 2), "percent_of_core": percent,
+                # % of the while each group's processes waited for a core (summed over the group's processes)
+                "waiting_percent": {name: round(100 * (b["waiting"][name] - a["waiting"][name]) / wall, 1)
+                                    for name in a.get("waiting", {})},
                 "machine_busy_percent": round(100 * cores * busy / total, 1) if total else None,
                 "machine_capacity_percent": 100 * cores,
                 "clock_ticks": CLOCK_TICKS}

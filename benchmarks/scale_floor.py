@@ -50,7 +50,7 @@ from websockets.asyncio.client import connect
 
 from benchmarks.contenders import raw_quart
 from benchmarks.contenders.streams import STATUS_PATH, StreamParams
-from benchmarks.metering import cpu_seconds, machine_busy
+from benchmarks.metering import cpu_seconds, machine_busy, waiting_seconds
 from benchmarks.processes import LOOPBACK, children, program
 from benchmarks.redis_nginx import Nginx
 from benchmarks.scale_level import Config
@@ -185,6 +185,11 @@ def _cpu(groups: dict[str, list[int]]) -> dict[str, float]:
     return {name: sum(cpu_seconds(pid) or 0.0 for pid in pids) for name, pids in groups.items()}
 
 
+def _waiting(groups: dict[str, list[int]]) -> dict[str, float]:
+    """Seconds each group's processes waited for a core so far (``metering.waiting_seconds``)."""
+    return {name: sum(waiting_seconds(pid) or 0.0 for pid in pids) for name, pids in groups.items()}
+
+
 def start_nginx(servers: list[ServerProcess], workdir: Path) -> Nginx:
     """nginx in front of ``servers``, as ``benchmarks.scale_stack.Stack`` starts it for ``benchmarks.scale``."""
     binary = program("nginx", "--lb nginx needs nginx (Debian: apt-get install nginx), or --lb direct",
@@ -221,11 +226,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for client in clients:
             client.start()
         time.sleep(args.sessions / args.ramp + 2)  # every connection open (the clients' own pace)
-        cpu_before, busy_before, clock = _cpu(groups), machine_busy(), time.monotonic()
+        cpu_before, wait_before, busy_before, clock = _cpu(groups), _waiting(groups), machine_busy(), time.monotonic()
         go.set()
         outs = [results.get(timeout=args.duration + 120) for _ in clients]
         elapsed = time.monotonic() - clock
         cpu_s = {name: round(after - cpu_before[name], 3) for name, after in _cpu(groups).items()}
+        waited_pct = {name: round(100 * (after - wait_before[name]) / elapsed, 1) for name, after in _waiting(groups).items()}
         busy_after = machine_busy()
     finally:
         go.set()
@@ -250,6 +256,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "latency_ms": summary(latencies), "workers_cpu_s": cpu,
         "workers_us_per_update": round(cpu / delivered * 1e6, 1) if delivered else None,
         "cpu_s": cpu_s,  # by group: each worker and, behind nginx, nginx (its master and workers)
+        "waiting_percent": waited_pct,  # by group: % of the run its processes waited for a core
         "nginx_us_per_update": round(cpu_s["nginx"] / delivered * 1e6, 1) if "nginx" in cpu_s and delivered else None,
         "machine_busy_pct": round(100 * CORES * (busy_after[0] - busy_before[0]) / max(1, busy_after[1] - busy_before[1]), 1),
         "elapsed_s": round(elapsed, 1),
@@ -267,7 +274,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.workers} workers, {args.loop}, {lb}: {result['delivered']:,} of {result['expected']:,} delivered, "
           f"lost {result['lost']}, duplicated {result['duplicated']}, reordered {result['reordered']}; "
           f"p50 {latency.get('p50')} ms, p99 {latency.get('p99')} ms; "
-          f"workers' CPU {result['workers_us_per_update']} µs / update{nginx}; "
+          f"workers' CPU {result['workers_us_per_update']} µs / update{nginx}; workers waiting for a core "
+          f"{' + '.join(str(v) for k, v in result['waiting_percent'].items() if k.startswith('worker'))} % of the time; "
           f"{result['messages_per_update']} messages / update; "
           f"machine busy {result['machine_busy_pct']} % (of {100 * CORES})")
     for error in result["errors"]:

@@ -165,12 +165,14 @@ def _fmt(value: Any) -> str:
 LATENCY_HEAD = ("setup", "sessions", "streams × rate", "s", "connected", "expected", "received", "lost", "dup",
                 "reord", "p50 ms", "p95 ms", "p99 ms", "max ms", "p99 after start-up ms", "producer lag p99 ms",
                 "client loop lag p99 ms", "reconnects", "holds")
-COST_HEAD = ("setup", "sessions", "updates/s", "CPU % of a core: workers", "workers' CPU µs / update", "redis", "nginx", "load clients",
+COST_HEAD = ("setup", "sessions", "updates/s", "CPU % of a core: workers", "workers' CPU µs / update",
+             "workers waiting for a core, % of the time", "redis", "nginx", "load clients",
              "Redis commands / update", "Redis bytes in / out per update", "messages / update",
              "machine busy (of 200)", "irq", "other processes", "idle sessions' CPU: workers",
              "RSS MB per worker: baseline → idle → active", "KiB / idle session", "KiB / active session",
              "RSS MB redis; nginx: idle → active", "ramp s", "connect p99 ms")
-LEFT = {"setup", "streams × rate", "holds", "CPU % of a core: workers", "idle sessions' CPU: workers",
+LEFT = {"setup", "streams × rate", "holds", "CPU % of a core: workers", "workers waiting for a core, % of the time",
+        "idle sessions' CPU: workers",
         "Redis bytes in / out per update",
         "RSS MB per worker: baseline → idle → active", "RSS MB redis; nginx: idle → active"}
 
@@ -206,6 +208,7 @@ def _cost_row(level: dict[str, Any]) -> list[str]:
     cpu = run["cpu"]
     pct = cpu["percent_of_core"]
     workers = " + ".join(_fmt(v) for k, v in pct.items() if k.startswith("worker"))
+    waiting = " + ".join(_fmt(v) for k, v in cpu.get("waiting_percent", {}).items() if k.startswith("worker")) or "–"
     idle = " + ".join(_fmt(v) for k, v in level["idle_cpu"]["percent_of_core"].items() if k.startswith("worker"))
     rss = "; ".join(f"{v['rss_mb']['baseline']} → {v['rss_mb']['idle']} → {v['rss_mb']['active_peak']}"
                     for v in mem["workers"].values())
@@ -213,7 +216,7 @@ def _cost_row(level: dict[str, Any]) -> list[str]:
     redis = run.get("redis") or {}
     traffic = f"{_fmt(redis['bytes_in_per_update'])} / {_fmt(redis['bytes_out_per_update'])}" if redis else "–"
     return [level["setup"], _fmt(c["sessions"]), _fmt(run["updates_per_s"]), workers, _fmt(worker_us_per_update(run)),
-            _fmt(pct.get("redis")),
+            waiting, _fmt(pct.get("redis")),
             _fmt(pct.get("nginx")), _fmt(pct["clients"]), _fmt(redis.get("commands_per_update")), traffic,
             _fmt(run.get("messages_per_update")),
             _fmt(cpu["machine_busy_percent"]), _fmt(cpu["irq_percent"]),

@@ -130,6 +130,8 @@ def _assert_correct(results: dict, workers: int) -> dict:
     assert all(w["connections"] > 0 for w in memory["workers"].values())  # both workers got sessions
     cpu = run["cpu"]["percent_of_core"]
     assert {f"worker{i}" for i in range(workers)} | {"clients"} <= set(cpu)
+    waiting = run["cpu"]["waiting_percent"]  # the same groups, each's wait for a core (/proc/<pid>/schedstat)
+    assert set(waiting) == set(cpu) and all(v >= 0 for v in waiting.values())
     assert run["messages_per_update"] > 0  # the load counted the WebSocket messages of the run
     return level
 
@@ -218,6 +220,9 @@ def _floor(tmp_path, *options: str) -> tuple[dict, str]:
     assert result["workers_us_per_update"] == round(result["workers_cpu_s"] / updates * 1e6, 1)
     assert result["messages_per_update"] == 1.0  # a bare server sends every update on its own
     assert f"{updates:,} of {updates:,} delivered" in done.stdout
+    waiting = result["waiting_percent"]  # from /proc/<pid>/schedstat: every group, none negative
+    assert set(waiting) == set(result["cpu_s"]) and all(v >= 0 for v in waiting.values())
+    assert f"workers waiting for a core {waiting['worker0']} + {waiting['worker1']} % of the time" in done.stdout
     return result, done.stdout
 
 
