@@ -291,10 +291,11 @@ class SseLink:
             await self._post_once(_take_body(queued))
 
     async def _post_once(self, text: str) -> None:
-        if self._http is None or self._http.is_closed:  # closed meanwhile (the stream ended, or drop())
-            raise LinkClosed("the link is closed: nothing can be posted")
         headers = self._headers({"Content-Type": "application/json", "X-Flash-Ws-Session": self.session or ""})
         for attempt in range(2):
+            # before each attempt: the link may close while one is out (the stream ended, or drop())
+            if self._http is None or self._http.is_closed:
+                raise LinkClosed("the link is closed: nothing can be posted")
             try:
                 response = await self._http.post(f"{self.base_url}post", content=text.encode(), headers=headers)
                 break

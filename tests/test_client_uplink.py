@@ -11,9 +11,12 @@ import asyncio
 import json
 from typing import Any
 
+import httpx
+import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
 from flash_ws.client import FlashWsClient
+from flash_ws.client_links import LinkClosed, SseLink
 from tests.conftest import eventually
 from tests.fake_http import FakeHttp, open_event_stream
 
@@ -109,3 +112,24 @@ async def test_messages_queued_while_a_post_is_out_go_in_the_next_post_in_order(
 
         assert [[frame["t"] for frame in body] for body in http.bodies] == [["start"], ["start", "cancel"]]
         assert (http.bodies[1][0]["cb"], http.bodies[1][1]["run"]) == ("app.b", 1)
+
+
+async def test_a_post_whose_link_closes_during_its_first_attempt_fails_as_link_closed() -> None:
+    """The first attempt fails (a server shutting down drops the kept connection) and the link's HTTP
+    client closes meanwhile (the event stream ended): the retry raises LinkClosed, which close() and
+    the sender handle, not httpx's RuntimeError for a closed client (seen from close() in CI29)."""
+    link = SseLink("http://127.0.0.1:9/_flash_ws/", "http://127.0.0.1:9")
+    attempts = 0
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal attempts
+        attempts += 1
+        assert link._http is not None
+        await link._http.aclose()  # what the link's close does when the stream ends
+        raise httpx.ReadError("connection dropped", request=request)
+
+    link.session = "tok"
+    link._http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    with pytest.raises(LinkClosed, match="the link is closed"):
+        await link.send_last('[{"t":"bye"}]', 5)
+    assert attempts == 1

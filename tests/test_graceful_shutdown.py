@@ -167,7 +167,7 @@ async def test_uvicorn_drains_on_sigterm_and_its_open_event_streams_let_it_exit(
 
 async def test_uvicorn_keeps_serving_a_draining_page_until_the_drain_is_over(serve):
     """uvicorn stops listening (and closes idle connections) as soon as it hears of a signal, and an
-    event-stream page drops its stream on a failed POST (an ack falls due every second while a run
+    event-stream page drops its stream on a failed POST (an ack falls due every three seconds while a run
     streams): flash_ws passes the signal on once the drain is over, so the page's POSTs are answered
     during it and the run's end reaches the page on its stream."""
     server = serve(f"{APP}:server", FLASH_WS_TEST_BACKEND="fastapi", FLASH_WS_TEST_SHUTDOWN_GRACE="60")
