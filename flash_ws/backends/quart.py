@@ -21,6 +21,7 @@ from ..server.shared_stream import open_shared_stream
 from ..server.sse import open_event_stream
 from ..server.websocket import serve_websocket
 from . import hypercorn_deflate
+from .hypercorn_frames import frame_sender
 
 log = logging.getLogger("flash_ws")
 
@@ -50,13 +51,15 @@ class QuartSocket:
     before every message (for handlers that never yield otherwise): ~0.1 ms more latency per update
     in a paced stream (benchmarks/README.md). The writer yields after its writes by itself, so this
     sends with the accepted connection's own ``_send`` (ASGI ``websocket.send`` and Quart's
-    ``websocket_sent`` signal, as ``send`` does after its turn) where Quart has it. A client that
-    leaves cancels the handler (Quart's way), so ``receive`` never raises ``Disconnected``."""
+    ``websocket_sent`` signal, as ``send`` does after its turn) where Quart has it; under hypercorn,
+    a message that goes out uncompressed is written as a frame directly (hypercorn_frames.py). A
+    client that leaves cancels the handler (Quart's way), so ``receive`` never raises ``Disconnected``."""
 
     def __init__(self, ws: Any) -> None:
         self.ws = ws
         send = getattr(ws, "_send", None)
-        self.send = send if callable(send) else ws.send
+        quarts = send if callable(send) else ws.send
+        self.send = frame_sender(ws, quarts) or quarts
 
     async def accept(self, headers: list[tuple[str, str]]) -> None:
         await self.ws.accept(headers=dict(headers) or None)
