@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
+from hypercorn.protocol.ws_stream import ASGIWebsocketState
 from quart import Quart, websocket
 from quart.signals import websocket_sent
 from websockets.asyncio.client import connect
-from wsproto.connection import Connection, ConnectionType
+from wsproto.connection import Connection, ConnectionState, ConnectionType
 from wsproto.events import BytesMessage, Message, TextMessage
 from wsproto.extensions import PerMessageDeflate
 
@@ -146,3 +147,44 @@ async def test_an_app_listening_to_websocket_sent_still_sees_every_message():
     finally:
         websocket_sent.disconnect(listener)
     assert sent == MESSAGES
+
+
+class FakeStream:
+    """What FrameSender reads of hypercorn's WSStream, and what it sends."""
+
+    def __init__(self, **changed: Any) -> None:
+        self.stream_id, self.closed, self.state = 1, False, ASGIWebsocketState.CONNECTED
+        self.connection: Any = Connection(ConnectionType.SERVER)
+        self.sent: list[bytes] = []
+        for name, value in changed.items():
+            setattr(self, name, value)
+
+    async def send(self, event: Any) -> None:
+        self.sent.append(event.data)
+
+
+@pytest.mark.parametrize("changed", [
+    {"closed": True},  # the socket closed: hypercorn drops what the app sends
+    {"state": ASGIWebsocketState.CLOSED},  # the app closed it
+    {"state": ASGIWebsocketState.HANDSHAKE},  # not accepted yet
+    {"connection": None},
+    {"connection": type("Closing", (), {"state": ConnectionState.LOCAL_CLOSING})()},
+])
+async def test_a_stream_that_is_not_open_gets_every_message_quarts_way(changed):
+    stream, fallen = FakeStream(**changed), []
+
+    async def fallback(message: str | bytes) -> None:
+        fallen.append(message)
+
+    await FrameSender(stream, fallback)("hello")  # type: ignore[arg-type]
+    assert fallen == ["hello"] and stream.sent == []
+
+
+async def test_an_open_stream_gets_the_frame():
+    stream = FakeStream()
+
+    async def fallback(message: str | bytes) -> None:
+        raise AssertionError("sent Quart's way")
+
+    await FrameSender(stream, fallback)("hé")  # type: ignore[arg-type]
+    assert stream.sent == [b"\x81\x03" + "hé".encode()]

@@ -12,7 +12,8 @@ Everything else goes Quart's way, unchanged:
 
 - a message permessage-deflate would compress (``ws_compress_min_bytes`` or more on a connection that
   negotiated it, hypercorn_deflate.py; every message when the extension is not flash_ws's);
-- any message while the stream is not open: hypercorn refuses or drops it as it always does;
+- any message once the stream is not open (the socket closed, either side closing): hypercorn
+  drops or refuses it, and Quart raises, as they always do;
 - every message while an app listens to Quart's ``websocket_sent`` signal, so that it still sees them.
 
 ``frame_sender`` finds the stream behind a Quart WebSocket, and answers None (Quart's way for every
@@ -68,7 +69,7 @@ class FrameSender:
     async def __call__(self, message: str | bytes) -> None:
         stream = self.stream
         connection = getattr(stream, "connection", None)  # wsproto's, from the accept on
-        if (connection is None or stream.state is not ASGIWebsocketState.CONNECTED
+        if (connection is None or stream.closed or stream.state is not ASGIWebsocketState.CONNECTED
                 or connection.state is not ConnectionState.OPEN or websocket_sent.receivers):
             return await self.fallback(message)
         if self.limit is None:
