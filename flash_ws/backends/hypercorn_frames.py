@@ -22,6 +22,7 @@ message) when Quart or hypercorn are laid out otherwise.
 
 from __future__ import annotations
 
+import inspect
 import math
 import struct
 from collections.abc import Awaitable, Callable
@@ -55,7 +56,9 @@ def frame_sender(ws: Any, fallback: Send) -> FrameSender | None:
     send = getattr(ws, "_send", None)  # Quart: partial(ASGIWebsocketConnection.send_data, asgi_send)
     if not isinstance(send, partial) or not send.args:
         return None
-    stream = getattr(send.args[0], "__self__", None)  # the ASGI send: hypercorn's WSStream.app_send
+    # the ASGI send: hypercorn's WSStream.app_send (Quart 0.23 wraps it, functools.wraps, to raise
+    # ClientDisconnectedError for an OSError; hypercorn's protocol catches the socket's own errors)
+    stream = getattr(inspect.unwrap(send.args[0]), "__self__", None)
     return FrameSender(stream, fallback) if isinstance(stream, WSStream) else None
 
 
