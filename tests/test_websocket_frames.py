@@ -80,20 +80,18 @@ def test_the_size_from_which_a_connection_compresses():
 
 @contextlib.asynccontextmanager
 async def hypercorn_serving(app: Quart) -> AsyncIterator[str]:
-    """``app`` served by a real hypercorn on a free loopback port, in this test's loop."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    """``app`` served by a real hypercorn in this test's loop, on a loopback socket bound and
+    listening before hypercorn starts: a client may connect at once (the kernel queues it)."""
+    listening = socket.socket()
+    listening.bind(("127.0.0.1", 0))
+    listening.listen(16)
+    port = listening.getsockname()[1]
     config = Config()
-    config.bind = [f"127.0.0.1:{port}"]
+    config.bind = [f"fd://{listening.detach()}"]  # hypercorn's from here on: it closes it
     config.accesslog = config.errorlog = None
     stop = asyncio.Event()
     server = asyncio.get_running_loop().create_task(serve(app, config, shutdown_trigger=stop.wait))
     try:
-        for _ in range(500):
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-            await asyncio.sleep(0.01)
         yield f"ws://127.0.0.1:{port}/ws"
     finally:
         stop.set()
